@@ -1,0 +1,1 @@
+"""Surfaces: the Slack app, the HTTP server, Socket Mode, the console chat and the CLI."""

@@ -1,0 +1,193 @@
+"""``isms-bot``: the one command. Every subcommand has ``--help``.
+
+Exit codes: 0 fine, 1 a check failed (e.g. the records chain is broken), 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console as RichConsole
+from rich.table import Table
+
+from config.errors import ConfigError
+from config.settings import Settings, load_settings
+
+app = typer.Typer(help="The ISMS bot: runs an ISO/IEC 27001 ISMS in chat.", no_args_is_help=True,
+                  add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+records_app = typer.Typer(help="The tamper-evident records log.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(records_app, name="records")
+app.add_typer(config_app, name="config")
+err = RichConsole(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        _config_failure(error)
+        raise  # unreachable, keeps type checkers happy
+
+
+def _config_failure(error: ConfigError) -> None:
+    err.print(f"[bold red]Bad configuration[/] (nothing started):\n{error.describe()}", markup=True, highlight=False)
+    raise typer.Exit(2)
+
+
+@app.command()
+def chat(
+    as_: str = typer.Option(None, "--as", help="E-mail of the person you are (default: the ISMS manager)."),
+) -> None:
+    """Console chat on the configured (default: embedded) database, organisation and tracker."""
+    from bot.console import Console
+    from bot.logging_setup import configure_logging
+    from bot.runtime import build_runtime
+
+    settings = _settings()
+    configure_logging(settings, level=30)
+    console = Console()
+    try:
+        runtime = build_runtime(settings, console.deliver)
+    except ConfigError as error:
+        _config_failure(error)
+    managers = runtime.ctx.org.with_role("isms_manager")
+    console.attach(runtime, as_ or (managers[0].email or ""))
+    console.run()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(3000, help="TCP port."),
+    threads: int = typer.Option(8, help="Worker threads of the WSGI server."),
+) -> None:
+    """HTTP mode: POST /slack/events, GET /healthz, GET /metrics, on waitress."""
+    from bot.server import run_http
+
+    try:
+        run_http(_settings(), host, port, threads)
+    except ConfigError as error:
+        _config_failure(error)
+
+
+@app.command()
+def socket() -> None:
+    """Socket Mode: no public URL needed; uses SLACK_APP_TOKEN."""
+    from bot.server import run_socket
+
+    try:
+        run_socket(_settings())
+    except ConfigError as error:
+        _config_failure(error)
+
+
+@app.command()
+def processes(
+    catalogue: Path = typer.Option(None, help="Another catalogue file (default: ISO/IEC TS 27022)."),
+) -> None:
+    """Print the process catalogue as a table."""
+    from config.catalogue import catalogue_table_rows, load_catalogue
+
+    try:
+        loaded = load_catalogue(catalogue or _settings().catalogue_path)
+    except ConfigError as error:
+        _config_failure(error)
+    table = Table(title=f"{loaded.model}: {len(loaded.processes)} processes")
+    for heading in ("Id", "Name", "Category", "Clauses", "Inputs from", "Results to", "Activities"):
+        table.add_column(heading)
+    for row in catalogue_table_rows(loaded):
+        table.add_row(*row)
+    RichConsole(width=200).print(table)
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate the settings, the organisation file, the catalogue and the templates."""
+    from bot.runtime import load_config
+
+    settings = _settings()
+    try:
+        loaded = load_config(settings)
+    except ConfigError as error:
+        _config_failure(error)
+    typer.echo(f"{settings.config_path}: OK ({loaded.org.name}, {len(loaded.org.people)} people, "
+               f"{len(loaded.catalogue.processes)} processes)")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every Alembic migration to ISMS_DATABASE_URL."""
+    from storage import migrate
+    from storage.db import make_engine
+
+    engine = make_engine(_settings().database_url)
+    migrate.upgrade(engine)
+    typer.echo(f"Database at revision {', '.join(sorted(migrate.current_heads(engine)))}")
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    from storage import migrate
+    from storage.db import make_engine, make_sessions
+
+    engine = make_engine(_settings().database_url)
+    if engine.dialect.name == "sqlite":
+        migrate.upgrade(engine)
+    return make_sessions(engine)
+
+
+@records_app.command("verify")
+def records_verify() -> None:
+    """Recompute the hash chain; exit 1 naming the first broken record."""
+    from storage.records import verify
+
+    with _sessions()() as session:
+        result = verify(session)
+    if result.ok:
+        typer.echo(f"OK: {result.count} records, chain intact")
+        return
+    typer.echo(f"BROKEN at record {result.broken_seq}: {result.reason} ({result.count} records before it are intact)")
+    raise typer.Exit(1)
+
+
+class ExportFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@records_app.command("export")
+def records_export(
+    out: Path = typer.Option(..., help="File to write."),
+    format: ExportFormat = typer.Option(ExportFormat.jsonl, help="jsonl or csv."),
+) -> None:
+    """Write every record (with its hashes) so an auditor can re-verify the chain independently."""
+    from storage.records import EXPORT_COLUMNS, export_rows
+
+    count = 0
+    with _sessions()() as session, out.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, EXPORT_COLUMNS) if format is ExportFormat.csv else None
+        if writer:
+            writer.writeheader()
+        for row in export_rows(session):
+            if writer:
+                writer.writerow(row)
+            else:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    typer.echo(f"{count} records written to {out} (SHA-256 {digest})")
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        sys.exit(0)

@@ -1,0 +1,174 @@
+"""The console chat: the same router and workflows as Slack, in a terminal, on embedded defaults.
+
+Bot messages print as text; buttons become numbered choices (type the number to press one); forms
+become prompts. Everything the bot sends (DMs, channel posts) is printed with its recipient, so one
+person at a terminal can follow, and with ``/as`` play, every role in a flow.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.routes import Request, SourceMessage
+from bot.runtime import Runtime
+from storage.outbox import Effect
+from workflows.actors import Actor, resolve_actor
+from workflows.context import Context
+from workflows.ui import Button, Form, FormField, Message, Outcome
+
+HELP = (
+    "Type /isms help or /incident <what happened>. A number presses that button. "
+    "/as EMAIL switches who you are; /share <text> reports a message with the shortcut; /quit leaves."
+)
+
+
+class Console:
+    """A line-based chat session. ``ask`` and ``say`` are injectable so tests can drive it."""
+
+    def __init__(self, ask: Callable[[str], str] = input, say: Callable[[str], None] = print):
+        self._ask = ask
+        self._say = say
+        self._buttons: dict[int, Button] = {}
+        self._numbers = itertools.count(1)
+        self._runtime: Runtime | None = None
+        self.actor: Actor | None = None
+
+    # -- outbox sender: every chat message the bot sends lands here -------------------------------
+    def deliver(self, ctx: Context) -> Callable[[Effect], dict[str, Any]]:
+        def send(effect: Effect) -> dict[str, Any]:
+            payload = effect.payload
+            where = self._recipient(ctx, payload["to"])
+            if "replaces" in payload:
+                where += " (updated)"
+            elif "thread_of" in payload:
+                where += " (in thread)"
+            self._print(Message.from_dict(payload["message"]), f"[to {where}]")
+            return {"channel": payload["to"], "ts": effect.key}
+
+        return send
+
+    @staticmethod
+    def _recipient(ctx: Context, to: str) -> str:
+        kind, _, ident = to.partition(":")
+        if kind == "person":
+            person = ctx.org.person(ident)
+            return person.name if person else ident
+        if kind == "channel":
+            return f"#{ident}"
+        return ident
+
+    def _print(self, message: Message, heading: str = "") -> None:
+        lines = [f"{heading} {message.text}".strip()]
+        if message.body:
+            lines.append(message.body)
+        lines.extend(f"  {label}: {value}" for label, value in message.fields)
+        for button in message.buttons:
+            number = next(self._numbers)
+            self._buttons[number] = button
+            lines.append(f"  [{number}] {button.label}")
+        if message.footer:
+            lines.append(f"  ({message.footer})")
+        self._say("\n".join(lines))
+
+    # -- the session ----------------------------------------------------------------------------------
+    def attach(self, runtime: Runtime, email: str) -> None:
+        self._runtime = runtime
+        self.switch(email)
+
+    def switch(self, email: str) -> None:
+        assert self._runtime is not None
+        self.actor = resolve_actor(self._runtime.ctx.org, email=email, name=email)
+        roles = ", ".join(sorted(self.actor.roles)) or "no roles"
+        self._say(f"You are {self.actor.name} ({roles}).")
+
+    def run(self) -> None:
+        self._say(HELP)
+        while True:
+            try:
+                line = self._ask("> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                return
+            if line in ("/quit", "/exit"):
+                return
+            if line:
+                self.handle(line)
+
+    def handle(self, line: str) -> None:
+        runtime = self._runtime
+        assert runtime is not None and self.actor is not None
+        ctx, router = runtime.ctx, runtime.router
+        key = "console:" + secrets.token_hex(8)
+        if line.startswith("/as "):
+            self.switch(line[4:].strip())
+            return
+        if line.isdigit():
+            button = self._buttons.get(int(line))
+            if button is None:
+                self._say(f"There is no button [{line}].")
+                return
+            outcome = router.action(ctx, button.action_id, Request(self.actor, key, text=button.value))
+        elif line.startswith("/share "):
+            source = SourceMessage(text=line[7:], author=self.actor.slack_id, channel="console")
+            outcome = router.shortcut(ctx, "report_incident", Request(self.actor, key, source=source))
+        elif line.startswith("/"):
+            name, _, text = line.partition(" ")
+            outcome = router.command(ctx, name, Request(self.actor, key, text=text))
+        else:
+            self._say(HELP)
+            return
+        self.show(outcome)
+
+    def show(self, outcome: Outcome) -> None:
+        runtime = self._runtime
+        assert runtime is not None and self.actor is not None
+        if outcome.reply is not None:
+            self._print(outcome.reply)
+        if outcome.form is not None:
+            self._fill(outcome.form)
+        runtime.dispatcher.drain()
+
+    def _fill(self, form: Form) -> None:
+        """Prompt field by field; on errors, ask again only for the fields that were wrong."""
+        runtime = self._runtime
+        assert runtime is not None and self.actor is not None
+        self._say(f"== {form.title} ==")
+        values = {field.name: self._prompt(field) for field in form.fields}
+        key = "console-form:" + secrets.token_hex(8)
+        while True:
+            request = Request(self.actor, key, values=values, metadata=form.metadata)
+            outcome = runtime.router.submit_form(runtime.ctx, form.callback_id, request)
+            if not outcome.errors:
+                self.show(outcome)
+                return
+            for field in form.fields:
+                if field.name in outcome.errors:
+                    self._say(f"  ! {field.label}: {outcome.errors[field.name]}")
+                    values[field.name] = self._prompt(field)
+
+    def _prompt(self, field: FormField) -> str:
+        suffix = "" if field.required else " (optional, Enter to skip)"
+        if field.kind == "select":
+            for index, (_, label) in enumerate(field.options, 1):
+                self._say(f"    {index}. {label}")
+            answer = self._ask(f"  {field.label}{suffix} [number]: ").strip()
+            if answer.isdigit() and 1 <= int(answer) <= len(field.options):
+                return field.options[int(answer) - 1][0]
+            return answer
+        if field.kind == "datetime":
+            answer = self._ask(f"  {field.label}{suffix} [YYYY-MM-DD HH:MM, Enter for now]: ").strip()
+            return self._epoch(answer) if answer else (field.initial or "")
+        answer = self._ask(f"  {field.label}{suffix}: ").strip()
+        return answer or (field.initial or "")
+
+    def _epoch(self, answer: str) -> str:
+        """Local wall time in the organisation's timezone -> epoch seconds, as Slack's picker sends."""
+        assert self._runtime is not None
+        try:
+            moment = datetime.strptime(answer, "%Y-%m-%d %H:%M").replace(tzinfo=self._runtime.ctx.org.zone)
+        except ValueError:
+            return answer  # the workflow's validation names the problem
+        return str(int(moment.timestamp()))

@@ -1,0 +1,44 @@
+"""Logging that never shows a secret: every configured secret value is masked in every log line."""
+
+from __future__ import annotations
+
+import logging
+
+from config.settings import Settings
+
+MASK = "[secret]"
+
+
+class SecretMask(logging.Filter):
+    """Replace secret values wherever they appear in a formatted log message (and its exception)."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self._secrets = [s for s in secrets if len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        for secret in self._secrets:
+            message = message.replace(secret, MASK)
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(secret, MASK)
+        record.msg, record.args = message, None
+        return True
+
+
+def secret_values(settings: Settings) -> list[str]:
+    fields = ("slack_bot_token", "slack_signing_secret", "slack_app_token", "jira_api_token", "jira_pat",
+              "jira_webhook_secret", "msgraph_client_secret")
+    values = [getattr(settings, name) for name in fields]
+    return [value.get_secret_value() for value in values if value is not None]
+
+
+def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretMask(secret_values(settings)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

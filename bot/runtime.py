@@ -1,0 +1,89 @@
+"""Assembling the bot from settings: database, configuration, workflows context, outbox senders.
+
+Every entry point (console chat, HTTP, Socket Mode, CLI reports) builds the same ``Runtime``, so
+they all behave alike; only the chat sender differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from bot.routes import Router, build_router
+from config.catalogue import Catalogue, load_catalogue
+from config.errors import ConfigError
+from config.organisation import Organisation, load_organisation
+from config.settings import Settings
+from config.templates import Templates
+from storage import migrate
+from storage.db import make_engine, make_sessions
+from storage.outbox import Backoff, Dispatcher, Sender
+from workflows.context import Context
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    org: Organisation
+    catalogue: Catalogue
+    templates: Templates
+
+
+def load_config(settings: Settings) -> LoadedConfig:
+    """Load and cross-check every configuration file; raises ConfigError naming file and key."""
+    catalogue = load_catalogue(settings.catalogue_path)
+    org = load_organisation(settings.config_path, set(catalogue.ids))
+    templates = Templates(settings.templates_path)
+    templates.check()
+    return LoadedConfig(org, catalogue, templates)
+
+
+def prepare_database(engine: Engine) -> None:
+    """SQLite (embedded) is upgraded on start; PostgreSQL must be upgraded deliberately."""
+    if engine.dialect.name == "sqlite":
+        migrate.upgrade(engine)
+        return
+    expected = migrate.script_heads()
+    if migrate.current_heads(engine) != expected:
+        raise ConfigError("ISMS_DATABASE_URL", [("", "the database schema is not up to date: run `isms-bot db upgrade`")])
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    ctx: Context
+    router: Router
+    dispatcher: Dispatcher
+
+
+ChatSenderFactory = Callable[[Context], Sender]
+
+
+def build_runtime(
+    settings: Settings,
+    chat_sender: ChatSenderFactory,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    extra_senders: Mapping[str, Sender] | None = None,
+) -> Runtime:
+    config = load_config(settings)
+    engine = make_engine(settings.database_url)
+    prepare_database(engine)
+    sessions = make_sessions(engine)
+    ctx = Context(config.org, config.catalogue, sessions, config.templates, clock)
+    senders: dict[str, Sender] = {"chat.message": chat_sender(ctx)}
+    senders.update(extra_senders or {})
+    dispatcher = Dispatcher(
+        sessions, senders, clock,
+        max_attempts=settings.outbox_max_attempts,
+        backoff=Backoff(settings.outbox_backoff_base, settings.outbox_backoff_cap),
+    )
+    ctx.on_commit = dispatcher.wake
+    return Runtime(settings, engine, ctx, build_router(), dispatcher)

@@ -1,0 +1,144 @@
+"""The Bolt app: thin listeners that ack at once and hand plain arguments to the router.
+
+Every listener acks before doing any work (Slack's deadline is 3 s). Form validation is the one
+exception: it is fast, stores nothing, and must travel in the ack so Slack shows it on the field.
+Retried events are dropped in a middleware by their ``event_id``, recorded in the database so the
+rule holds across replicas.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from bot.routes import Request, Router, SourceMessage
+from bot.slack.blocks import fallback_text, home_view, message_blocks, modal, view_values
+from integrations.slack_sender import slack_call
+from storage.deliveries import first_time
+from storage.outbox import RetryLater, Undeliverable
+from workflows.actors import Actor, resolve_actor
+from workflows.context import Context
+from workflows.home import home
+from workflows.ui import Outcome
+
+log = logging.getLogger(__name__)
+ANY = re.compile(".+")
+
+
+class SlackPeople:
+    """Slack user id -> Actor; asks users.info for the e-mail of people listed by e-mail only."""
+
+    def __init__(self, ctx: Context, client: WebClient):
+        self._ctx = ctx
+        self._client = client
+        self._emails: dict[str, str | None] = {}
+
+    def actor(self, user_id: str, name: str | None = None) -> Actor:
+        org = self._ctx.org
+        if org.find(slack_id=user_id) is None and any(p.slack_id is None for p in org.people):
+            return resolve_actor(org, slack_id=user_id, email=self._email(user_id), name=name)
+        return resolve_actor(org, slack_id=user_id, name=name)
+
+    def _email(self, user_id: str) -> str | None:
+        if user_id not in self._emails:
+            try:
+                answer = slack_call(self._client.users_info, user=user_id)
+                self._emails[user_id] = answer["user"].get("profile", {}).get("email")
+            except (RetryLater, Undeliverable):
+                return None
+        return self._emails[user_id]
+
+
+def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: str) -> App:
+    app = App(client=client, signing_secret=signing_secret, process_before_response=False)
+    people = SlackPeople(ctx, client)
+
+    def show(outcome: Outcome, user_id: str, respond: Callable[..., Any] | None, trigger_id: str | None) -> None:
+        """Deliver an outcome to the person who acted: a modal, or an ephemeral/DM reply."""
+        if outcome.form is not None and trigger_id:
+            client.views_open(trigger_id=trigger_id, view=modal(outcome.form))
+        if outcome.reply is not None:
+            content = {"text": fallback_text(outcome.reply), "blocks": message_blocks(outcome.reply)}
+            if respond is not None:
+                respond(response_type="ephemeral", replace_original=False, **content)
+            else:
+                client.chat_postMessage(channel=user_id, **content)
+
+    @app.middleware
+    def drop_retried_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        event_id = body.get("event_id")
+        if body.get("type") == "event_callback" and event_id:
+            with ctx.sessions.begin() as session:
+                if not first_time(session, f"event:{event_id}", ctx.clock()):
+                    return BoltResponse(status=200, body="")
+        return next()
+
+    @app.command("/isms")
+    @app.command("/incident")
+    def on_command(ack, body, command, respond) -> None:  # type: ignore[no-untyped-def]
+        ack()
+        actor = people.actor(command["user_id"], command.get("user_name"))
+        request = Request(actor, key=f"command:{body.get('trigger_id')}", text=command.get("text") or "")
+        show(router.command(ctx, command["command"], request), command["user_id"], respond, body.get("trigger_id"))
+
+    @app.action(ANY)
+    def on_action(ack, body, action, respond) -> None:  # type: ignore[no-untyped-def]
+        ack()
+        user_id = body["user"]["id"]
+        key = f"action:{action['action_id']}:{action.get('action_ts') or body.get('trigger_id')}"
+        request = Request(people.actor(user_id), key=key, text=action.get("value") or "")
+        show(router.action(ctx, action["action_id"], request), user_id, respond, body.get("trigger_id"))
+
+    @app.view(ANY)
+    def on_submission(ack, body, view) -> None:  # type: ignore[no-untyped-def]
+        user_id = body["user"]["id"]
+        request = Request(people.actor(user_id), key=f"view:{view['id']}:{view.get('hash', '')}",
+                          values=view_values(view.get("state", {})), metadata=view.get("private_metadata") or "")
+        errors = router.validate_form(ctx, view["callback_id"], request)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        show(router.submit_form(ctx, view["callback_id"], request), user_id, None, None)
+
+    @app.shortcut(ANY)
+    def on_shortcut(ack, body, shortcut, respond) -> None:  # type: ignore[no-untyped-def]
+        ack()
+        user_id = body["user"]["id"]
+        source = None
+        if body.get("type") == "message_action":
+            message = body.get("message", {})
+            channel = body.get("channel", {}).get("id")
+            source = SourceMessage(text=message.get("text", ""), author=message.get("user"),
+                                   permalink=_permalink(client, channel, message.get("ts")),
+                                   channel=channel, ts=message.get("ts"))
+        request = Request(people.actor(user_id), key=f"shortcut:{body.get('trigger_id')}", source=source)
+        show(router.shortcut(ctx, shortcut["callback_id"], request), user_id,
+             respond if body.get("response_url") else None, body.get("trigger_id"))
+
+    @app.event("app_home_opened")
+    def on_home(event) -> None:  # type: ignore[no-untyped-def]
+        if event.get("tab", "home") != "home":
+            return
+        actor = people.actor(event["user"])
+        client.views_publish(user_id=event["user"], view=home_view(home(ctx, actor)))
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("Slack listener failed: %s (%s)", type(error).__name__, body.get("type"))
+
+    return app
+
+
+def _permalink(client: WebClient, channel: str | None, ts: str | None) -> str | None:
+    if not channel or not ts:
+        return None
+    try:
+        return slack_call(client.chat_getPermalink, channel=channel, message_ts=ts)["permalink"]
+    except (RetryLater, Undeliverable):
+        return None

@@ -1,0 +1,1 @@
+"""Configuration: environment settings, the organisation file, the process catalogue and templates."""

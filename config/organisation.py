@@ -1,0 +1,151 @@
+"""The organisation file: who is who, which channels, who owns which process.
+
+It is validated as a whole when loaded, so a typo in a role or a manager reference stops the bot at
+start-up with the file and the key named, instead of surfacing as a wrong permission weeks later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+
+from config.errors import ConfigError, pydantic_problems
+
+Role = Literal[
+    "employee",
+    "owner",
+    "security_team",
+    "security_lead",
+    "isms_manager",
+    "auditor",
+    "dpo",
+    "management",
+    "budget_owner",
+]
+ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Person(_Strict):
+    """Somebody the bot knows by Slack id and/or e-mail."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr | None = None
+    slack_id: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,}$")
+    roles: tuple[Role, ...] = ("employee",)
+    manager: str | None = None
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            _zone(value)
+        return value
+
+
+class Channels(_Strict):
+    """Slack channel ids (or console names) the bot posts to."""
+
+    security_triage: str = Field(min_length=1)
+    isms_reports: str = Field(min_length=1)
+
+
+class Organisation(_Strict):
+    """The validated organisation file."""
+
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = "UTC"
+    unlisted_people: Literal["employee", "deny"] = Field(
+        "deny",
+        description="What somebody who is not in `people` may do: act as an employee, or nothing.",
+    )
+    people: tuple[Person, ...] = Field(min_length=1)
+    channels: Channels
+    process_owners: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        _zone(value)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def person(self, person_id: str) -> Person | None:
+        return next((p for p in self.people if p.id == person_id), None)
+
+    def find(self, *, slack_id: str | None = None, email: str | None = None) -> Person | None:
+        """The person with this Slack id or e-mail (case-insensitive), if listed."""
+        for person in self.people:
+            if slack_id and person.slack_id == slack_id:
+                return person
+            if email and person.email and person.email.lower() == email.lower():
+                return person
+        return None
+
+    def with_role(self, role: str) -> list[Person]:
+        return [p for p in self.people if role in p.roles]
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {name!r} (use an IANA name such as Europe/Berlin)") from None
+
+
+def _cross_check(org: Organisation, process_ids: set[str]) -> list[tuple[str, str]]:
+    """Rules that span several keys: unique ids, existing references."""
+    problems: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    ids = {p.id for p in org.people}
+    for index, person in enumerate(org.people):
+        if person.id in seen:
+            problems.append((f"people.{index}.id", f"duplicate person id {person.id!r}"))
+        seen[person.id] = index
+        if person.email is None and person.slack_id is None:
+            problems.append((f"people.{index}", "needs an email or a slack_id"))
+        if person.manager is not None and person.manager not in ids:
+            problems.append((f"people.{index}.manager", f"unknown person {person.manager!r}"))
+    for process_id, owner in org.process_owners.items():
+        if process_id not in process_ids:
+            problems.append((f"process_owners.{process_id}", f"unknown process {process_id!r}"))
+        if owner not in ids:
+            problems.append((f"process_owners.{process_id}", f"unknown person {owner!r}"))
+    if not org.with_role("isms_manager"):
+        problems.append(("people", "nobody has the role isms_manager"))
+    return problems
+
+
+def load_organisation(path: str | Path, process_ids: set[str]) -> Organisation:
+    """Load and validate an organisation file; any problem is a ConfigError naming file and key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, [("", "file not found")]) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise ConfigError(path, [(where, f"not valid YAML: {getattr(error, 'problem', error)}")]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(path, [("", "must be a mapping of keys (name, timezone, people, channels, ...)")])
+    try:
+        org = Organisation.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(path, pydantic_problems(error)) from None
+    problems = _cross_check(org, process_ids)
+    if problems:
+        raise ConfigError(path, problems)
+    return org

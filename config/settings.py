@@ -1,0 +1,69 @@
+"""Environment settings, named as in DESIGN.md.
+
+Secrets are ``SecretStr`` so that printing the settings (or an exception carrying them) never shows
+a token. Every outside URL is a setting so the bot can run against local doubles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.errors import ConfigError, pydantic_problems
+
+PACKAGED_EXAMPLE_ORG = Path(__file__).with_name("example-org.yaml")
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///isms.db", validation_alias=_env("ISMS_DATABASE_URL"))
+    config_path: Path = Field(PACKAGED_EXAMPLE_ORG, validation_alias=_env("ISMS_CONFIG"))
+    catalogue_path: Path | None = Field(None, validation_alias=_env("ISMS_CATALOGUE"))
+    templates_path: Path | None = Field(None, validation_alias=_env("ISMS_TEMPLATES"))
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
+
+    jira_url: str | None = Field(None, validation_alias=_env("JIRA_URL"))
+    jira_email: str | None = Field(None, validation_alias=_env("JIRA_EMAIL"))
+    jira_api_token: SecretStr | None = Field(None, validation_alias=_env("JIRA_API_TOKEN"))
+    jira_pat: SecretStr | None = Field(None, validation_alias=_env("JIRA_PAT"))
+    jira_project: str | None = Field(None, validation_alias=_env("JIRA_PROJECT"))
+    jira_webhook_secret: SecretStr | None = Field(None, validation_alias=_env("JIRA_WEBHOOK_SECRET"))
+
+    msgraph_tenant_id: str | None = Field(None, validation_alias=_env("MSGRAPH_TENANT_ID"))
+    msgraph_client_id: str | None = Field(None, validation_alias=_env("MSGRAPH_CLIENT_ID"))
+    msgraph_client_secret: SecretStr | None = Field(None, validation_alias=_env("MSGRAPH_CLIENT_SECRET"))
+    msgraph_authority: str = Field("https://login.microsoftonline.com", validation_alias=_env("MSGRAPH_AUTHORITY"))
+    msgraph_url: str = Field("https://graph.microsoft.com/v1.0", validation_alias=_env("MSGRAPH_URL"))
+
+    outbox_max_attempts: int = Field(8, ge=1, validation_alias=_env("ISMS_OUTBOX_MAX_ATTEMPTS"))
+    outbox_backoff_base: float = Field(2.0, gt=0, validation_alias=_env("ISMS_OUTBOX_BACKOFF_BASE"))
+    outbox_backoff_cap: float = Field(600.0, gt=0, validation_alias=_env("ISMS_OUTBOX_BACKOFF_CAP"))
+
+    @property
+    def slack_configured(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def jira_configured(self) -> bool:
+        return bool(self.jira_url and self.jira_project and (self.jira_pat or self.jira_api_token))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; a bad value becomes a ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError("environment", pydantic_problems(error)) from None

@@ -1,0 +1,1 @@
+"""Adapters to the outside: Slack Web API sender, Jira and the local tracker, Microsoft Graph."""

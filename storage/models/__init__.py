@@ -1,0 +1,8 @@
+"""All tables. Importing this package registers every model on ``Base.metadata`` for Alembic."""
+
+from storage.models.base import Base
+from storage.models.deliveries import Delivery
+from storage.models.outbox import OutboxEffect
+from storage.models.records import Record
+
+__all__ = ["Base", "Delivery", "OutboxEffect", "Record"]

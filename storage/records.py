@@ -1,0 +1,195 @@
+"""The records log: append-only, hash-chained, verifiable, with retention.
+
+Each record's own hash covers its position (seq), its metadata, the SHA-256 of its data and the hash
+of the record before it. Changing data, deleting, swapping or inserting records therefore breaks the
+chain at a place ``verify`` can name. When retention ends only the data is erased; its hash stays in
+the chain, so the log still verifies and an auditor can see that something was there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from storage.db import is_postgresql
+from storage.models.records import Record
+
+GENESIS = "0" * 64
+_HEAD = "records_head"
+# Arbitrary constant naming the PostgreSQL advisory lock that serialises appends.
+_APPEND_LOCK = 0x15A5_0001
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a workflow wants recorded; the log adds position and hashes."""
+
+    at: datetime
+    actor: str
+    process: str
+    action: str
+    subject_type: str
+    subject_id: str
+    data: Mapping[str, Any]
+    retain_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Outcome of ``verify``: how many records were checked and the first broken one, if any."""
+
+    count: int
+    broken_seq: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_seq is None
+
+
+def canonical_json(data: Mapping[str, Any]) -> str:
+    """One spelling per value, so the same data always hashes the same."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def sha256(text_value: str) -> str:
+    return hashlib.sha256(text_value.encode("utf-8")).hexdigest()
+
+
+def _iso(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat(timespec="microseconds")
+
+
+def record_hash(
+    seq: int,
+    at: datetime,
+    actor: str,
+    process: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    data_hash: str,
+    prev_hash: str,
+    retain_until: datetime | None,
+) -> str:
+    fields = (str(seq), _iso(at), actor, process, action, subject_type, subject_id, data_hash, prev_hash, _iso(retain_until))
+    return sha256("\x1f".join(fields))
+
+
+def _head(session: Session) -> tuple[int, str]:
+    """The last (seq, hash), read once per transaction under the append lock and then kept."""
+    head = session.info.get(_HEAD)
+    if head is None:
+        if is_postgresql(session):
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+        row = session.execute(select(Record.seq, Record.hash).order_by(Record.seq.desc()).limit(1)).first()
+        head = (row.seq, row.hash) if row else (0, GENESIS)
+        session.info[_HEAD] = head
+    return head
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_head(session: Session, transaction) -> None:  # type: ignore[no-untyped-def]
+    """The cached head is only valid inside the transaction that holds the append lock."""
+    if transaction.parent is None:
+        session.info.pop(_HEAD, None)
+
+
+def append(session: Session, entries: Iterable[Entry]) -> list[int]:
+    """Append entries in order in the caller's transaction; returns their sequence numbers."""
+    seq, prev = _head(session)
+    rows = []
+    for entry in entries:
+        seq += 1
+        at = entry.at.astimezone(UTC)
+        retain_until = entry.retain_until.astimezone(UTC) if entry.retain_until else None
+        data = canonical_json(entry.data)
+        data_hash = sha256(data)
+        own = record_hash(
+            seq, at, entry.actor, entry.process, entry.action, entry.subject_type,
+            entry.subject_id, data_hash, prev, retain_until,
+        )
+        rows.append(
+            {
+                "seq": seq, "at": at, "actor": entry.actor, "process": entry.process,
+                "action": entry.action, "subject_type": entry.subject_type, "subject_id": entry.subject_id,
+                "data": data, "data_hash": data_hash, "prev_hash": prev, "hash": own,
+                "retain_until": retain_until, "erased_at": None,
+            }
+        )
+        prev = own
+    if rows:
+        session.execute(insert(Record), rows)
+        session.info[_HEAD] = (seq, prev)
+    return [row["seq"] for row in rows]
+
+
+def _stream(session: Session, batch: int = 20_000) -> Iterator[Any]:
+    columns = (
+        Record.seq, Record.at, Record.actor, Record.process, Record.action, Record.subject_type,
+        Record.subject_id, Record.data, Record.data_hash, Record.prev_hash, Record.hash,
+        Record.retain_until, Record.erased_at,
+    )
+    result = session.execute(select(*columns).order_by(Record.seq).execution_options(yield_per=batch))
+    yield from result
+
+
+def verify(session: Session) -> Verification:
+    """Recompute the whole chain and name the first record that does not fit."""
+    expected_seq, prev = 1, GENESIS
+    count = 0
+    for row in _stream(session):
+        if row.seq != expected_seq:
+            return Verification(count, expected_seq, f"record {expected_seq} is missing (next is {row.seq})")
+        if row.erased_at is None:
+            if row.data is None or sha256(row.data) != row.data_hash:
+                return Verification(count, row.seq, "data does not match its hash (changed)")
+        elif row.data is not None or row.retain_until is None or row.retain_until > row.erased_at:
+            return Verification(count, row.seq, "data erased before its retention ended")
+        if row.prev_hash != prev:
+            return Verification(count, row.seq, f"does not follow record {row.seq - 1} (inserted, swapped or changed)")
+        own = record_hash(
+            row.seq, row.at, row.actor, row.process, row.action, row.subject_type, row.subject_id,
+            row.data_hash, row.prev_hash, row.retain_until,
+        )
+        if own != row.hash:
+            return Verification(count, row.seq, "record hash does not match its contents (changed)")
+        prev = row.hash
+        expected_seq += 1
+        count += 1
+    return Verification(count)
+
+
+def erase_expired(session: Session, now: datetime) -> int:
+    """Erase the data of records whose retention has ended; their hashes stay in the chain."""
+    result = session.execute(
+        update(Record)
+        .where(Record.retain_until <= now, Record.erased_at.is_(None))
+        .values(data=None, erased_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+EXPORT_COLUMNS = (
+    "seq", "at", "actor", "process", "action", "subject_type", "subject_id", "data", "data_hash",
+    "prev_hash", "hash", "retain_until", "erased_at",
+)
+
+
+def export_rows(session: Session) -> Iterator[dict[str, str | int | None]]:
+    """Every record as plain values, in order, exactly as hashed (so an export can be re-verified)."""
+    for row in _stream(session):
+        yield {
+            "seq": row.seq, "at": _iso(row.at), "actor": row.actor, "process": row.process,
+            "action": row.action, "subject_type": row.subject_type, "subject_id": row.subject_id,
+            "data": row.data, "data_hash": row.data_hash, "prev_hash": row.prev_hash, "hash": row.hash,
+            "retain_until": _iso(row.retain_until) or None, "erased_at": _iso(row.erased_at) or None,
+        }

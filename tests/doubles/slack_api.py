@@ -1,0 +1,728 @@
+"""A local HTTP double of the Slack Web API.
+
+Mocking ``WebClient`` methods only proves that the bot calls Python functions;
+it says nothing about what goes over the wire. This double is a real HTTP
+server, so the real ``slack_sdk`` client (including its retry handlers and the
+``WebhookClient`` that Bolt's ``respond()`` uses) talks to it exactly as it
+would talk to slack.com: form or JSON bodies, bearer tokens, ``{"ok": ...}``
+envelopes, HTTP 429 with ``Retry-After``. Tests point the bot at ``base_url``
+and then assert on the recorded calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+import mimetypes
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+_log = logging.getLogger(__name__)
+
+TEAM_ID = "T000TEST"
+TEAM_NAME = "ISMS Test"
+TEAM_DOMAIN = "example"
+BOT_USER_ID = "UBOT"
+BOT_USER_NAME = "isms-bot"
+BOT_ID = "BBOT"
+APP_ID = "A000TEST"
+
+#: Pseudo method names under which response_url posts and file downloads are
+#: recorded, so ``wait_for``, ``fail_next`` and ``set_rate_limit`` work on them too.
+RESPONSE_URL_METHOD = "response_url"
+FILE_DOWNLOAD_METHOD = "file_download"
+
+# Form-encoded requests carry structured arguments as JSON strings; decoding
+# them lets tests assert on blocks the same way whichever encoding the client chose.
+_JSON_ENCODED_ARGS = ("blocks", "attachments", "view", "metadata")
+
+# What files.slack.com serves to an unauthenticated download: a login page with
+# HTTP 200, not an error status. Bots that forget the token or do not check the
+# content type end up storing this page, and the double reproduces that trap.
+_LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>"
+
+
+def dm_channel_id(user_id: str) -> str:
+    """Return the direct-message channel id the double assigns to a user.
+
+    Slack answers a post to a user id with the id of the DM channel; the double
+    derives it deterministically so tests can predict it.
+    """
+    return "D" + user_id
+
+
+def _is_user_id(value: str) -> bool:
+    return value[:1] in ("U", "W")
+
+
+def _resolve_channel(channel: str) -> str:
+    return dm_channel_id(channel) if _is_user_id(channel) else channel
+
+
+def _tz_offset(tz: str) -> int:
+    offset = datetime.now(ZoneInfo(tz)).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One request the double received.
+
+    ``headers`` keys are lower-cased because clients differ in how they
+    capitalise them (urllib sends ``Content-type``). ``response`` is the JSON
+    body the double answered, ``None`` for response_url posts and file downloads.
+    """
+
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+    path: str
+    status: int = 200
+    response: dict[str, Any] | None = None
+
+
+class _ApiError(Exception):
+    """Ends a Web API call with ``{"ok": false, "error": ...}``."""
+
+    def __init__(self, error: str, status: int = 200, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+        self.extra = extra
+
+
+@dataclass
+class _Fault:
+    status: int
+    error: str
+    retry_after: float | None
+    remaining: int
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str]
+
+    @classmethod
+    def json(cls, payload: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> _Reply:
+        return cls(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers or {})
+
+
+class _TokenBucket:
+    """Slack's per-method rate limits allow short bursts, then a steady rate."""
+
+    def __init__(self, per_second: float, burst: int) -> None:
+        if per_second <= 0 or burst < 1:
+            raise ValueError("per_second must be positive and burst at least 1")
+        self.per_second = per_second
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def take(self) -> float:
+        """Take a token; return 0.0 on success, else the seconds until one is available."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.per_second
+
+
+def _invalid_arguments(*messages: str) -> _ApiError:
+    """Slack's answer to malformed arguments names each problem in response_metadata."""
+    return _ApiError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {m}" for m in messages]})
+
+
+def _require(args: dict[str, Any], *names: str) -> None:
+    missing = [name for name in names if not args.get(name)]
+    if missing:
+        raise _invalid_arguments(*(f"missing required field: {name}" for name in missing))
+
+
+def _require_text(args: dict[str, Any]) -> None:
+    if not any(args.get(name) for name in ("text", "blocks", "attachments")):
+        raise _ApiError("no_text")
+
+
+def _parse_args(query: str, body: bytes, content_type: str) -> dict[str, Any]:
+    """Parse Web API arguments the way Slack does: query string plus form or JSON body."""
+    args: dict[str, Any] = {key: values[0] for key, values in parse_qs(query, keep_blank_values=True).items()}
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if body and media_type == "application/json":
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            raise _ApiError("invalid_json") from None
+        if not isinstance(parsed, dict):
+            raise _ApiError("invalid_json")
+        args.update(parsed)
+    elif body and media_type == "application/x-www-form-urlencoded":
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        args.update({key: values[0] for key, values in form.items()})
+    elif body:
+        raise _ApiError("invalid_form_data")
+    for name in _JSON_ENCODED_ARGS:
+        value = args.get(name)
+        if isinstance(value, str) and value[:1] in ("[", "{"):
+            try:
+                args[name] = json.loads(value)
+            except ValueError:
+                raise _ApiError(f"invalid_{name}") from None
+    return args
+
+
+class _Server(ThreadingHTTPServer):
+    # Benchmarks fire many concurrent requests; the default backlog of 5 would
+    # make the kernel refuse connections before the double could throttle them.
+    request_queue_size = 128
+
+    def __init__(self, double: SlackApiDouble) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.double = double
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        self.server.double._serve(self)
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _log.debug("%s - %s", self.address_string(), format % args)
+
+
+class SlackApiDouble:
+    """An in-process HTTP server that answers like slack.com/api.
+
+    Start it (context manager or ``start()``), pass ``base_url`` to the
+    ``WebClient`` under test, let the bot work, then assert on ``calls``,
+    ``messages_to()`` or ``wait_for()``. Listeners run after ``ack()`` on other
+    threads, so tests should ``wait_for`` calls rather than inspect ``calls``
+    immediately.
+
+    ``retry_after_format`` decides how ``Retry-After`` is written: ``int`` as
+    Slack does (whole seconds, at least 1), or ``float`` (e.g. ``"0.125"``) so
+    benchmarks with clients that accept fractions need not wait whole seconds.
+    slack_sdk's builtin ``RateLimitErrorRetryHandler`` parses the header with
+    ``int()`` and cannot read fractions. ``latency`` (seconds) delays every
+    answer to simulate a slow Slack; it may be changed while running.
+    """
+
+    def __init__(
+        self,
+        token: str = "xoxb-test",
+        *,
+        latency: float = 0.0,
+        retry_after_format: type[int] | type[float] = int,
+    ) -> None:
+        if retry_after_format not in (int, float):
+            raise ValueError("retry_after_format must be int or float")
+        self.token = token
+        self.latency = latency
+        self.retry_after_format = retry_after_format
+        self._cond = threading.Condition()
+        self._calls: list[RecordedCall] = []
+        self._rejected: list[RecordedCall] = []
+        self._users: dict[str, dict[str, Any]] = {}
+        self._files: dict[str, tuple[dict[str, Any], bytes]] = {}
+        self._reactions: set[tuple[str, str, str]] = set()
+        self._faults: dict[str, list[_Fault]] = {}
+        self._buckets: dict[str, _TokenBucket] = {}
+        self._ts_sequence = itertools.count(100)
+        self._id_sequence = itertools.count(1)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
+            "conversations.open": self._conversations_open,
+            "views.open": self._views_open,
+            "views.push": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
+            "users.info": self._users_info,
+            "users.lookupByEmail": self._users_lookup_by_email,
+            "files.info": self._files_info,
+            "reactions.add": self._reactions_add,
+        }
+
+    # -- lifecycle -------------------------------------------------------
+
+    def start(self) -> SlackApiDouble:
+        """Bind an ephemeral port on 127.0.0.1 and serve in a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("SlackApiDouble is already running")
+        self._server = _Server(self)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="slack-api-double", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket; safe to call twice."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> SlackApiDouble:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT`` without a trailing slash."""
+        if self._server is None:
+            raise RuntimeError("SlackApiDouble is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        """Web API base URL; the trailing slash matters because WebClient appends method names to it."""
+        return f"{self.root_url}/api/"
+
+    def response_url(self, name: str) -> str:
+        """A response_url (as Slack puts in commands and actions) that the double records posts to."""
+        return f"{self.root_url}/response/{name}"
+
+    # -- workspace state -------------------------------------------------
+
+    def add_user(
+        self,
+        user_id: str,
+        email: str,
+        tz: str = "Europe/Berlin",
+        name: str | None = None,
+        *,
+        real_name: str | None = None,
+        deleted: bool = False,
+    ) -> dict[str, Any]:
+        """Make a user known to users.info and users.lookupByEmail; returns Slack's user object."""
+        ZoneInfo(tz)  # fail here, not inside the server thread, on a bad zone name
+        name = name or email.split("@", 1)[0]
+        real_name = real_name or name
+        user = {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": name,
+            "real_name": real_name,
+            "deleted": deleted,
+            "is_bot": False,
+            "tz": tz,
+            "tz_offset": _tz_offset(tz),
+            "profile": {"email": email, "real_name": real_name, "display_name": name},
+        }
+        with self._cond:
+            self._users[user_id] = user
+        return user
+
+    def add_file(self, file_id: str, name: str, content: bytes, mimetype: str | None = None) -> None:
+        """Make a file known to files.info and downloadable, with the bot token, at ``file_url(file_id)``."""
+        info = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype or mimetypes.guess_type(name)[0] or "application/octet-stream",
+            "filetype": name.rsplit(".", 1)[-1].lower() if "." in name else "binary",
+            "size": len(content),
+        }
+        with self._cond:
+            self._files[file_id] = (info, content)
+
+    def file_url(self, file_id: str) -> str:
+        """Where files.info says the file can be downloaded (url_private and url_private_download)."""
+        return f"{self.root_url}/files/{file_id}"
+
+    # -- fault injection -------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        status: int = 500,
+        *,
+        retry_after: float | None = None,
+        error: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with HTTP ``status`` instead of handling them.
+
+        A 429 carries ``Retry-After`` (default 1 s) and Slack's ``ratelimited``
+        body. ``status=200`` with ``error`` injects an application error such as
+        ``channel_not_found``. Failed calls land in ``rejected``, not ``calls``.
+        """
+        if status == 429:
+            retry_after = 1 if retry_after is None else retry_after
+            error = error or "ratelimited"
+        elif status == 200 and not error:
+            raise ValueError("an injected HTTP 200 failure needs an error code")
+        fault = _Fault(status, error or "internal_error", retry_after, times)
+        with self._cond:
+            self._faults.setdefault(method, []).append(fault)
+
+    def set_rate_limit(self, method: str, per_second: float, burst: int = 1) -> None:
+        """Throttle ``method`` with a token bucket; excess calls get 429 and count in ``throttled``."""
+        with self._cond:
+            self._buckets[method] = _TokenBucket(per_second, burst)
+
+    # -- inspection ------------------------------------------------------
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        """Snapshot of all handled calls (including ``ok: false`` answers), oldest first."""
+        with self._cond:
+            return list(self._calls)
+
+    @property
+    def rejected(self) -> list[RecordedCall]:
+        """Snapshot of calls answered by an injected fault or the rate limiter."""
+        with self._cond:
+            return list(self._rejected)
+
+    @property
+    def throttled(self) -> int:
+        """How many calls were answered with HTTP 429."""
+        with self._cond:
+            return sum(1 for call in self._rejected if call.status == 429)
+
+    @property
+    def responses(self) -> list[RecordedCall]:
+        """Posts to response_urls; ``args`` is the JSON the bot sent, ``path`` names the URL."""
+        return self.calls_to(RESPONSE_URL_METHOD)
+
+    def calls_to(self, method: str) -> list[RecordedCall]:
+        """Handled calls of one method, oldest first."""
+        with self._cond:
+            return [call for call in self._calls if call.method == method]
+
+    def messages_to(self, channel_or_user: str) -> list[dict[str, Any]]:
+        """Arguments of successful chat.postMessage calls to a channel, or to a user or their DM channel."""
+        targets = {channel_or_user, _resolve_channel(channel_or_user)}
+        return [
+            call.args
+            for call in self.calls_to("chat.postMessage")
+            if call.response is not None
+            and call.response.get("ok")
+            and (call.args.get("channel") in targets or call.response.get("channel") in targets)
+        ]
+
+    def clear(self) -> None:
+        """Forget recorded calls; users, files, faults and rate limits stay."""
+        with self._cond:
+            self._calls.clear()
+            self._rejected.clear()
+
+    def wait_for(
+        self,
+        match: str | Callable[[RecordedCall], bool],
+        timeout: float = 5.0,
+        count: int = 1,
+    ) -> RecordedCall:
+        """Block until ``count`` handled calls match, then return the ``count``-th one.
+
+        ``match`` is a method name or a predicate on ``RecordedCall``. Waits on a
+        condition variable rather than sleeping, so it returns as soon as the call
+        arrives; on timeout it raises AssertionError listing what did arrive.
+        """
+        predicate: Callable[[RecordedCall], bool] = (
+            match if callable(match) else lambda call: call.method == match
+        )
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [call for call in self._calls if predicate(call)]
+                if len(found) >= count:
+                    return found[count - 1]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(self._timeout_summary(match, timeout, count, len(found)))
+                self._cond.wait(remaining)
+
+    def _timeout_summary(self, match: object, timeout: float, count: int, found: int) -> str:
+        description = match if isinstance(match, str) else getattr(match, "__name__", repr(match))
+        lines = [
+            f"expected {count} Slack call(s) matching {description!r} within {timeout}s, got {found}.",
+            f"{len(self._calls)} call(s) recorded:",
+        ]
+        for call in self._calls:
+            args = json.dumps(call.args, default=str)
+            lines.append(f"  {call.method} {args[:200]}{'...' if len(args) > 200 else ''}")
+        if self._rejected:
+            rejected = ", ".join(f"{call.method}({call.status})" for call in self._rejected)
+            lines.append(f"{len(self._rejected)} rejected: {rejected}")
+        return "\n".join(lines)
+
+    # -- HTTP plumbing ---------------------------------------------------
+
+    def _serve(self, request: _Handler) -> None:
+        received = time.monotonic()
+        url = urlsplit(request.path)
+        body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        if self.latency:
+            time.sleep(self.latency)
+        if url.path.startswith("/api/"):
+            method, handle = url.path[len("/api/") :], self._handle_api
+        elif url.path.startswith("/response/"):
+            method, handle = RESPONSE_URL_METHOD, self._handle_response_url
+        elif url.path.startswith("/files/"):
+            method, handle = FILE_DOWNLOAD_METHOD, self._handle_file_download
+        else:
+            self._send(request, _Reply(404, b"Not Found", "text/plain; charset=utf-8", {}))
+            return
+        with self._cond:
+            reply = self._reject(method, url.path, url.query, body, headers, received)
+            if reply is None:
+                reply, call = handle(method, url.path, url.query, body, headers, received)
+                self._calls.append(call)
+            self._cond.notify_all()
+        self._send(request, reply)
+
+    @staticmethod
+    def _send(request: _Handler, reply: _Reply) -> None:
+        request.send_response(reply.status)
+        request.send_header("Content-Type", reply.content_type)
+        request.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            request.send_header(name, value)
+        request.end_headers()
+        request.wfile.write(reply.body)
+
+    def _format_retry_after(self, seconds: float) -> str:
+        if self.retry_after_format is int:
+            return str(max(1, math.ceil(seconds)))
+        return f"{max(seconds, 0.001):.3f}"
+
+    def _reject(
+        self, method: str, path: str, query: str, body: bytes, headers: dict[str, str], received: float
+    ) -> _Reply | None:
+        """Apply injected faults, then the rate limit; must hold the lock."""
+        faults = self._faults.get(method)
+        if faults:
+            fault = faults[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                faults.pop(0)
+            status, error, retry_after = fault.status, fault.error, fault.retry_after
+        elif method in self._buckets and (wait := self._buckets[method].take()) > 0:
+            status, error, retry_after = 429, "ratelimited", wait
+        else:
+            return None
+        try:
+            args = _parse_args(query, body, headers.get("content-type", ""))
+        except _ApiError:
+            args = {}  # the request never got far enough for Slack to complain about its body
+        payload = {"ok": False, "error": error}
+        self._rejected.append(RecordedCall(method, args, headers, received, path, status, payload))
+        extra_headers = {} if retry_after is None else {"Retry-After": self._format_retry_after(retry_after)}
+        return _Reply.json(payload, status, extra_headers)
+
+    def _handle_api(
+        self, method: str, path: str, query: str, body: bytes, headers: dict[str, str], received: float
+    ) -> tuple[_Reply, RecordedCall]:
+        args: dict[str, Any] = {}
+        try:
+            args = _parse_args(query, body, headers.get("content-type", ""))
+            self._authenticate(headers, args)
+            handler = self._handlers.get(method)
+            if handler is None:
+                raise _ApiError("unknown_method", status=404, req_method=method)
+            payload = {"ok": True, **handler(args)}
+            status = 200
+        except _ApiError as failure:
+            payload = {"ok": False, "error": failure.error, **failure.extra}
+            status = failure.status
+        return _Reply.json(payload, status), RecordedCall(method, args, headers, received, path, status, payload)
+
+    def _authenticate(self, headers: dict[str, str], args: dict[str, Any]) -> None:
+        """Slack takes the token from the Authorization header or, for form posts, a ``token`` field."""
+        authorization = headers.get("authorization", "")
+        token = authorization[len("Bearer ") :] if authorization.startswith("Bearer ") else args.get("token")
+        if not token:
+            raise _ApiError("not_authed")
+        if token != self.token:
+            raise _ApiError("invalid_auth")
+
+    def _handle_response_url(
+        self, method: str, path: str, query: str, body: bytes, headers: dict[str, str], received: float
+    ) -> tuple[_Reply, RecordedCall]:
+        """response_urls take JSON and answer a bare ``ok`` (text/html), like hooks.slack.com."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            reply = _Reply(400, b"invalid_payload", "text/html; charset=utf-8", {})
+            return reply, RecordedCall(method, {}, headers, received, path, 400)
+        reply = _Reply(200, b"ok", "text/html; charset=utf-8", {})
+        return reply, RecordedCall(method, payload, headers, received, path)
+
+    def _handle_file_download(
+        self, method: str, path: str, query: str, body: bytes, headers: dict[str, str], received: float
+    ) -> tuple[_Reply, RecordedCall]:
+        file_id = path[len("/files/") :]
+        call = RecordedCall(method, {"file": file_id}, headers, received, path)
+        if file_id not in self._files:
+            return _Reply(404, b"Not Found", "text/plain; charset=utf-8", {}), call
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return _Reply(200, _LOGIN_PAGE, "text/html; charset=utf-8", {}), call
+        info, content = self._files[file_id]
+        return _Reply(200, content, info["mimetype"], {}), call
+
+    # -- Web API methods (called with the lock held) ----------------------
+
+    def _next_ts(self) -> str:
+        n = next(self._ts_sequence)
+        return f"{1_700_000_000 + n // 1_000_000}.{n % 1_000_000:06d}"
+
+    def _next_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._id_sequence):08d}"
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": TEAM_NAME,
+            "user": BOT_USER_NAME,
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _message(self, args: dict[str, Any], ts: str) -> dict[str, Any]:
+        message = {
+            "type": "message",
+            "text": args.get("text", ""),
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "team": TEAM_ID,
+            "ts": ts,
+        }
+        message.update({key: args[key] for key in ("blocks", "attachments", "thread_ts", "metadata") if key in args})
+        return message
+
+    def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "channel")
+        _require_text(args)
+        ts = self._next_ts()
+        return {"channel": _resolve_channel(args["channel"]), "ts": ts, "message": self._message(args, ts)}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "channel", "ts")
+        _require_text(args)
+        return {
+            "channel": _resolve_channel(args["channel"]),
+            "ts": args["ts"],
+            "text": args.get("text", ""),
+            "message": self._message(args, args["ts"]),
+        }
+
+    def _chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "channel", "user")
+        _require_text(args)
+        return {"message_ts": self._next_ts()}
+
+    def _chat_get_permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "channel", "message_ts")
+        channel, ts = args["channel"], args["message_ts"]
+        permalink = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"channel": channel, "permalink": permalink}
+
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Only one-to-one DMs are modelled; a comma-separated ``users`` list is taken as one id."""
+        _require(args, "users")
+        return {"channel": {"id": dm_channel_id(args["users"])}}
+
+    def _view(self, view: Any, view_id: str | None = None) -> dict[str, Any]:
+        if not isinstance(view, dict) or "type" not in view:
+            raise _invalid_arguments("view must be an object with a type")
+        view_id = view_id or self._next_id("V")
+        return {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+            "callback_id": "",
+            "private_metadata": "",
+            "external_id": "",
+            "state": {"values": {}},
+            "hash": hashlib.sha1(json.dumps(view, sort_keys=True).encode()).hexdigest()[:16],
+            "root_view_id": view_id,
+            "previous_view_id": None,
+            **view,
+        }
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "trigger_id", "view")
+        return {"view": self._view(args["view"])}
+
+    def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "view")
+        if not (args.get("view_id") or args.get("external_id")):
+            raise _invalid_arguments("view_id or external_id is required")
+        return {"view": self._view(args["view"], args.get("view_id"))}
+
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "user_id", "view")
+        return {"view": self._view(args["view"])}
+
+    def _user(self, user: dict[str, Any]) -> dict[str, Any]:
+        return {**user, "tz_offset": _tz_offset(user["tz"])}
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "user")
+        user = self._users.get(args["user"])
+        if user is None:
+            raise _ApiError("user_not_found")
+        return {"user": self._user(user)}
+
+    def _users_lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "email")
+        email = args["email"].lower()
+        for user in self._users.values():
+            if user["profile"]["email"].lower() == email:
+                return {"user": self._user(user)}
+        raise _ApiError("users_not_found")
+
+    def _files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "file")
+        if args["file"] not in self._files:
+            raise _ApiError("file_not_found")
+        url = self.file_url(args["file"])
+        file = {**self._files[args["file"]][0], "url_private": url, "url_private_download": url}
+        return {"file": file, "comments": []}
+
+    def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "channel", "timestamp", "name")
+        key = (args["channel"], args["timestamp"], args["name"])
+        if key in self._reactions:
+            raise _ApiError("already_reacted")
+        self._reactions.add(key)
+        return {}

@@ -1,0 +1,1 @@
+"""The ISMS processes as plain Python: no Slack, Jira or Graph imports here, only ports."""
