@@ -1,0 +1,74 @@
+"""Fixtures: a database per test (SQLite, or PostgreSQL when ISMS_TEST_DATABASE=postgresql), a
+controllable clock, the Slack Web API double, and the bot's real HTTP server wired to them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.server import BotServer
+from config.settings import Settings, load_settings
+from tests.doubles.slack_api import SlackApiDouble
+from tests.support import FakeClock, fresh_postgres_database
+
+SIGNING_SECRET = "test-signing-secret-8f2c"
+BOT_TOKEN = "xoxb-test"
+USE_POSTGRES = os.environ.get("ISMS_TEST_DATABASE", "sqlite") == "postgresql"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL database, whatever the run's main backend (for PostgreSQL-only behaviour)."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database on the backend this run tests."""
+    if USE_POSTGRES:
+        with fresh_postgres_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'isms.db'}"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    """Embedded defaults (example organisation) on this test's database, no outside services."""
+    return load_settings(ISMS_DATABASE_URL=db_url, ISMS_OUTBOX_BACKOFF_BASE=0.01, ISMS_OUTBOX_BACKOFF_CAP=0.05)
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackApiDouble]:
+    with SlackApiDouble(token=BOT_TOKEN) as double:
+        for person_id, email in (("U0ALICE", "alice@example.org"), ("U0SAM", "sam@example.org"),
+                                 ("U0HANA", "hana@example.org"), ("U0ERIN", "erin@example.org"),
+                                 ("U0OLGA", "olga@example.org"), ("U0DORA", "dora@example.org"),
+                                 ("U0ALDO", "aldo@example.org"), ("U0MIA", "mia@example.org")):
+            double.add_user(person_id, email)
+        yield double
+
+
+@pytest.fixture
+def slack_settings(settings: Settings, slack: SlackApiDouble) -> Settings:
+    return settings.model_copy(update={
+        "slack_bot_token": load_settings(SLACK_BOT_TOKEN=BOT_TOKEN).slack_bot_token,
+        "slack_signing_secret": load_settings(SLACK_SIGNING_SECRET=SIGNING_SECRET).slack_signing_secret,
+        "slack_api_url": slack.base_url,
+    })
+
+
+@pytest.fixture
+def bot(slack_settings: Settings, clock: FakeClock) -> Iterator[BotServer]:
+    """The real HTTP server (waitress + Bolt + dispatcher) on an ephemeral port."""
+    with BotServer(slack_settings, clock=clock) as server:
+        yield server
