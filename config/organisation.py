@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
+from config.change_settings import ChangeSettings
 from config.errors import ConfigError, pydantic_problems
 
 Role = Literal[
@@ -71,6 +72,7 @@ class Organisation(_Strict):
     people: tuple[Person, ...] = Field(min_length=1)
     channels: Channels
     process_owners: dict[str, str] = Field(default_factory=dict)
+    changes: ChangeSettings = Field(default_factory=ChangeSettings)
 
     @field_validator("timezone")
     @classmethod

@@ -23,7 +23,7 @@ def _env(name: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Everything the bot reads from its environment."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
     database_url: str = Field("sqlite:///isms.db", validation_alias=_env("ISMS_DATABASE_URL"))
     config_path: Path = Field(PACKAGED_EXAMPLE_ORG, validation_alias=_env("ISMS_CONFIG"))

@@ -8,9 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.server import BotServer
 from config.settings import Settings, load_settings
+from storage import migrate
+from storage.db import make_engine
 from tests.doubles.slack_api import SlackApiDouble
 from tests.support import FakeClock, fresh_postgres_database
 
@@ -26,14 +29,29 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def migrated_postgres_template() -> Iterator[str]:
+    """A migrated PostgreSQL database that per-test databases are copied from (fast CREATE ... TEMPLATE)."""
+    with fresh_postgres_database() as url:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield make_url(url).database
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database on the backend this run tests."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at the newest schema on the backend this run tests (SQLite file or PostgreSQL)."""
     if USE_POSTGRES:
-        with fresh_postgres_database() as url:
+        template = request.getfixturevalue("migrated_postgres_template")
+        with fresh_postgres_database(template=template) as url:
             yield url
     else:
-        yield f"sqlite:///{tmp_path / 'isms.db'}"
+        url = f"sqlite:///{tmp_path / 'isms.db'}"
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture

@@ -37,12 +37,13 @@ class FakeClock:
 
 
 @contextmanager
-def fresh_postgres_database(admin_url: str = POSTGRES_ADMIN_URL) -> Iterator[str]:
-    """Create an empty PostgreSQL database for one test and drop it afterwards."""
+def fresh_postgres_database(admin_url: str = POSTGRES_ADMIN_URL, template: str | None = None) -> Iterator[str]:
+    """Create a PostgreSQL database for one test (empty, or a copy of ``template``) and drop it afterwards."""
     name = "isms_t_" + uuid.uuid4().hex[:12]
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 import jira
 import pytest
 import requests
+
 from tests.doubles.jira_api import JiraDouble, format_jira_timestamp
 from tests.support import FakeClock
 
@@ -91,6 +92,21 @@ def test_create_issue_with_plain_string_project_and_type_looks_both_up(server: J
         "POST /rest/api/2/issue",
         "GET /rest/api/2/issue/ISMS-1",
     ]
+
+
+def test_createmeta_issue_types_and_fields_on_server_but_refused_by_the_client_on_cloud() -> None:
+    with JiraDouble(issue_types=("Task", "Bug"), custom_fields={"customfield_10010": "Change ID"}) as double:
+        client = connect(double)
+        types = client.project_issue_types("ISMS")
+        fields = client.project_issue_fields("ISMS", types[0].id)
+        field_ids = {f["id"] for f in client.fields()}
+
+    assert [t.name for t in types] == ["Task", "Bug"]
+    assert {f.fieldId for f in fields} >= {"summary", "labels", "priority", "customfield_10010"}
+    assert "customfield_10010" in field_ids
+    with JiraDouble(deployment="Cloud") as cloud:
+        with pytest.raises(jira.JIRAError, match="Unsupported JIRA deployment type"):
+            connect(cloud).project_issue_types("ISMS")
 
 
 def test_create_issue_rejects_missing_summary_and_unknown_issue_type(server: JiraDouble) -> None:
@@ -336,6 +352,7 @@ def test_set_status_from_jira_side_and_webhook_payload() -> None:
     assert payload["webhookEvent"] == "jira:issue_updated"
     assert payload["timestamp"] == int(clock().timestamp() * 1000)
     assert payload["issue"]["key"] == "ISMS-1"
+    assert payload["user"]["displayName"] == "Jira Administrator"
     fields = payload["issue"]["fields"]
     assert fields["status"]["name"] == "Done"
     assert fields["resolution"]["name"] == "Won't Do"

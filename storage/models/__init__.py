@@ -1,8 +1,9 @@
 """All tables. Importing this package registers every model on ``Base.metadata`` for Alembic."""
 
 from storage.models.base import Base
+from storage.models.changes import Change, ChangeCounter, LocalTicket, TrackerWatermark
 from storage.models.deliveries import Delivery
 from storage.models.outbox import OutboxEffect
 from storage.models.records import Record
 
-__all__ = ["Base", "Delivery", "OutboxEffect", "Record"]
+__all__ = ["Base", "Change", "ChangeCounter", "LocalTicket", "TrackerWatermark", "Delivery", "OutboxEffect", "Record"]

@@ -83,6 +83,7 @@ class RecordedRequest:
     """A request as the double received it, so tests can assert on the client's wire behaviour.
 
     ``at`` is ``time.monotonic()`` because tests use it to measure gaps between retries.
+    Header names are lower-cased so lookups do not depend on how the client spelled them.
     ``body`` is the parsed JSON, the raw text when the body is not JSON, or ``None`` when empty.
     """
 
@@ -389,18 +390,21 @@ class JiraDouble:
         with self._lock:
             self._search_lag_seconds = seconds
 
-    def set_status(self, key: str, status_name: str, resolution: str | None = None) -> None:
+    def set_status(
+        self, key: str, status_name: str, resolution: str | None = None, *, author: str = "Jira Administrator"
+    ) -> None:
         """Move an issue to any status as a Jira user or automation would, bypassing the workflow.
 
         ``resolution`` is set exactly as given (``None`` clears it), so tests can also build the
         inconsistent states real Jira instances contain, e.g. "Done" without a resolution.
+        ``author`` becomes the webhook's ``user``, which is how the bot tells others' changes from its own.
         """
         with self._lock:
             issue = self._issue(key)
             self._status_id(status_name)
             if resolution is not None and resolution not in self._resolutions.values():
                 self._resolutions[str(10000 + len(self._resolutions))] = resolution
-            self._apply_status(issue, status_name, resolution, self._bot_user())
+            self._apply_status(issue, status_name, resolution, self._user_json(author))
 
     def add_comment(self, key: str, body: str, author: str) -> JsonDict:
         """Add a comment written by ``author`` (a display name) in Jira; returns the comment JSON."""
@@ -435,15 +439,16 @@ class JiraDouble:
         """Record, inject faults, authenticate and route one request; sleeps outside the lock."""
         split = urlsplit(target)
         body = _decode_body(raw_body)
-        request = _Request(method, split.path, parse_qs(split.query, keep_blank_values=True), headers, body)
+        lowered = {name.lower(): value for name, value in headers.items()}
+        request = _Request(method, split.path, parse_qs(split.query, keep_blank_values=True), lowered, body)
         with self._lock:
-            self._requests.append(
-                RecordedRequest(method, split.path, request.query, dict(headers), body, time.monotonic())
-            )
+            self._requests.append(RecordedRequest(method, split.path, request.query, lowered, body, time.monotonic()))
             try:
                 response = self._route(request)
             except _JiraError as error:
                 response = error.response
+            except Exception as error:  # a bug in the double: answer like Jira's 500 instead of dropping the socket
+                response = _JiraError(500, [f"Jira double internal error: {error!r}"]).response
         if response.delay_seconds:
             self._stopping.wait(response.delay_seconds)
         return response
@@ -475,8 +480,7 @@ class JiraDouble:
                 raise _JiraError(rule.status, [HTTPStatus(rule.status).phrase], headers=headers)
 
     def _authenticate(self, headers: Mapping[str, str]) -> None:
-        authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        scheme, _, credentials = authorization.partition(" ")
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "basic":
             expected = base64.b64encode(f"{self._email}:{self._api_token}".encode()).decode()
             if credentials == expected:
@@ -734,10 +738,8 @@ class JiraDouble:
                 stored["issuetype"] = type_name
             if "summary" not in fields:
                 errors["summary"] = "You must specify a summary of the issue."
-            stored.setdefault("priority", _DEFAULT_PRIORITY)
-            stored.setdefault("labels", [])
-            stored.setdefault("components", [])
-            stored.setdefault("description", None)
+            # Defaults Jira fills in when the create screen leaves these out.
+            stored.update(priority=_DEFAULT_PRIORITY, labels=[], components=[], description=None)
         for field_id, value in fields.items():
             if creating and field_id in ("project", "issuetype"):
                 continue
