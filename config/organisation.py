@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 
 from config.change_settings import ChangeSettings
 from config.errors import ConfigError, pydantic_problems
+from config.incident_settings import IncidentSettings
 
 Role = Literal[
     "employee",
@@ -73,6 +74,7 @@ class Organisation(_Strict):
     channels: Channels
     process_owners: dict[str, str] = Field(default_factory=dict)
     changes: ChangeSettings = Field(default_factory=ChangeSettings)
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -125,6 +127,7 @@ def _cross_check(org: Organisation, process_ids: set[str]) -> list[tuple[str, st
             problems.append((f"process_owners.{process_id}", f"unknown process {process_id!r}"))
         if owner not in ids:
             problems.append((f"process_owners.{process_id}", f"unknown person {owner!r}"))
+    problems.extend(org.incidents.problems(ids))
     if not org.with_role("isms_manager"):
         problems.append(("people", "nobody has the role isms_manager"))
     return problems
