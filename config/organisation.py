@@ -73,6 +73,10 @@ class Organisation(_Strict):
     people: tuple[Person, ...] = Field(min_length=1)
     channels: Channels
     process_owners: dict[str, str] = Field(default_factory=dict)
+    retention_days: dict[str, int] = Field(
+        default_factory=lambda: {"default": 7 * 365},
+        description="How long a record's data is kept, per process id, with 'default' for the rest.",
+    )
     changes: ChangeSettings = Field(default_factory=ChangeSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
 
@@ -85,6 +89,10 @@ class Organisation(_Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def retention(self, process_id: str) -> int | None:
+        """Days a record of this process is kept; None means for ever."""
+        return self.retention_days.get(process_id, self.retention_days.get("default"))
 
     def person(self, person_id: str) -> Person | None:
         return next((p for p in self.people if p.id == person_id), None)
@@ -128,6 +136,11 @@ def _cross_check(org: Organisation, process_ids: set[str]) -> list[tuple[str, st
         if owner not in ids:
             problems.append((f"process_owners.{process_id}", f"unknown person {owner!r}"))
     problems.extend(org.incidents.problems(ids))
+    for process_id, days in org.retention_days.items():
+        if process_id != "default" and process_id not in process_ids:
+            problems.append((f"retention_days.{process_id}", f"unknown process {process_id!r}"))
+        if days < 1:
+            problems.append((f"retention_days.{process_id}", "must be at least 1 day"))
     if not org.with_role("isms_manager"):
         problems.append(("people", "nobody has the role isms_manager"))
     return problems

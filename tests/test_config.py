@@ -103,3 +103,25 @@ def test_serve_without_slack_tokens_names_the_variables(tmp_path):
 def test_secrets_never_show_in_settings_repr():
     settings = load_settings(SLACK_BOT_TOKEN="xoxb-very-secret-token", JIRA_API_TOKEN="jira-secret-123")
     assert "xoxb-very-secret-token" not in repr(settings) and "jira-secret-123" not in str(settings)
+
+
+def test_processes_command_prints_the_catalogue():
+    result = CliRunner().invoke(app, ["processes"])
+    assert result.exit_code == 0
+    assert "ISO/IEC TS 27022:2021: 17 processes" in result.output
+    for process_id in PROCESS_IDS:
+        assert f"│ {process_id} " in result.output
+
+
+def test_processes_command_loads_another_catalogue():
+    other = Path(__file__).parents[1] / "config" / "catalogues" / "ts33052-excerpt.yaml"
+    result = CliRunner().invoke(app, ["processes", "--catalogue", str(other)])
+    assert result.exit_code == 0 and "TEC.04" in result.output
+
+
+def test_every_subcommand_has_help():
+    runner = CliRunner()
+    for command in (["chat"], ["serve"], ["socket"], ["processes"], ["db", "upgrade"], ["records", "verify"],
+                    ["records", "export"], ["config", "check"]):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output, command

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from config.change_settings import PRIORITIES
 from storage.counters import next_number
@@ -260,6 +261,7 @@ def apply_tracker_update(work: Work, update: TrackerUpdate) -> bool:
     if change is None or (change.tracker_updated is not None and update.updated <= change.tracker_updated):
         return False
     change.tracker_status, change.tracker_updated = update.status, update.updated
+    change.tracker_resolution = update.resolution
     if update.resolution or update.comment:
         change.result = _tracker_result(update)
     work.record("CHG", "tracker-updated", ("change", change.ref), {
@@ -280,8 +282,7 @@ def _apply_status(work: Work, change: Change) -> None:
     """Move an in-implementation change by the status mapping of the organisation file."""
     settings = work.ctx.org.changes
     target = settings.statuses.get(change.tracker_status or "")
-    resolution = (change.result or "").removeprefix("Resolution: ").split("\n", 1)[0]
-    if target == "implemented" and resolution in settings.failed_resolutions:
+    if target == "implemented" and change.tracker_resolution in settings.failed_resolutions:
         target = "failed"
     if target == "implemented":
         change.state = IMPLEMENTED
@@ -368,11 +369,10 @@ class ChangeView:
     created_at: datetime
 
 
-def open_changes(work_or_session: object, *, requester: str | None = None) -> list[ChangeView]:
+def open_changes(session: Session, *, requester: str | None = None) -> list[ChangeView]:
     """Changes not closed yet, oldest first; only ``requester``'s when given."""
-    session = getattr(work_or_session, "session", work_or_session)
     query = select(Change).where(Change.closed_at.is_(None)).order_by(Change.id)
     if requester is not None:
         query = query.where(Change.requester == requester)
     return [ChangeView(c.ref, c.title, c.state, c.priority, c.tracker_key, c.requester, c.created_at)
-            for c in session.scalars(query)]  # type: ignore[attr-defined]
+            for c in session.scalars(query)]

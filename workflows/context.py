@@ -62,7 +62,14 @@ class Work:
         *,
         retain: timedelta | None = None,
     ) -> None:
-        """Append to the records log in this transaction."""
+        """Append to the records log in this transaction.
+
+        Unless ``retain`` says otherwise, the data is kept for the organisation's retention period of
+        the process (``retention_days``), after which the retention sweep erases it.
+        """
+        if retain is None:
+            days = self.ctx.org.retention(process)
+            retain = timedelta(days=days) if days is not None else None
         retain_until = self.now + retain if retain is not None else None
         records.append(
             self.session,

@@ -3,7 +3,11 @@
 from storage.models.base import Base
 from storage.models.changes import Change, ChangeCounter, LocalTicket, TrackerWatermark
 from storage.models.deliveries import Delivery
+from storage.models.incidents import (
+    Incident, IncidentChange, IncidentClock, IncidentCounter, IncidentEntry, IncidentTimer,
+)
 from storage.models.outbox import OutboxEffect
 from storage.models.records import Record
 
-__all__ = ["Base", "Change", "ChangeCounter", "LocalTicket", "TrackerWatermark", "Delivery", "OutboxEffect", "Record"]
+__all__ = ["Base", "Change", "ChangeCounter", "LocalTicket", "TrackerWatermark", "Delivery", "OutboxEffect", "Record",
+           "Incident", "IncidentChange", "IncidentClock", "IncidentCounter", "IncidentEntry", "IncidentTimer"]

@@ -56,6 +56,7 @@ class Change(Base):
     tracker: Mapped[str | None] = mapped_column(String(16))
     tracker_key: Mapped[str | None] = mapped_column(String(64))
     tracker_status: Mapped[str | None] = mapped_column(String(64))
+    tracker_resolution: Mapped[str | None] = mapped_column(String(64))
     tracker_updated: Mapped[datetime | None] = mapped_column(UtcDateTime())
     verifier: Mapped[str | None] = mapped_column(String(200))
     result: Mapped[str | None] = mapped_column(Text)

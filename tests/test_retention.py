@@ -1,0 +1,35 @@
+"""Retention: records get the organisation's retention period; the sweep erases data, the chain holds."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.console import Console
+from bot.runtime import build_runtime
+from storage import records
+from storage.models import Record
+from workflows.actors import resolve_actor
+from workflows.records_control import sweep_retention
+
+
+def test_sweep_erases_expired_data_and_keeps_the_chain(settings, clock):
+    runtime = build_runtime(settings, Console(say=lambda _: None).deliver, clock=clock)
+    ctx = runtime.ctx
+    ctx.org = ctx.org.model_copy(update={"retention_days": {"default": 3650, "INC": 30}})
+    alice = resolve_actor(ctx.org, email="alice@example.org")
+    with ctx.work(alice) as work:
+        work.record("INC", "reported", ("incident", "INC-2026-0001"), {"text": "laptop stolen"})
+        work.record("GOV", "decided", ("review", "MR-2026"), {"decision": "more budget"})
+    sweep_retention(ctx)
+    clock.advance(days=31)
+    sweep_retention(ctx)
+    with ctx.read() as session:
+        rows = session.scalars(select(Record).order_by(Record.seq)).all()
+        verification = records.verify(session)
+    assert [(r.process, r.data is None) for r in rows] == [("INC", True), ("GOV", False), ("REC", False)]
+    assert json.loads(rows[2].data) == {"erased": 1}
+    assert rows[1].retain_until - rows[1].at == timedelta(days=3650)
+    assert verification.ok and verification.count == 3
