@@ -4,8 +4,10 @@ Why this exists: every workflow step writes through ``storage.records.append`` a
 ``storage.records.verify`` over the whole log, so both must stay cheap as the log grows. The append
 figures are only meaningful next to a baseline, so the same rows are also written with plain
 SQLAlchemy Core inserts (values computed beforehand, no hashing, no head lookup, no lock) into the
-same table of the same database, in transactions of the same size. The two are alternated over
-several rounds (ABBA order) so that table growth, caches and noise hit both alike.
+same table of the same database, in transactions of the same size. A third column runs the same Core
+insert inside an ORM Session transaction, the way workflows hold their transactions, to tell the
+cost of the Session from the cost of the records log. The methods are alternated over several rounds
+(ABC, CBA, ...) so that table growth, caches and noise hit all alike.
 
 Run: ``.venv/bin/python bench/records.py [--database-url URL ...] [--rows N] [--verify-rows N] [--write]``
 
@@ -26,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -138,6 +140,7 @@ class AppendResult:
     per_transaction: int
     append: Throughput
     core: Throughput
+    session_core: Throughput
 
     @property
     def ratio(self) -> float:
@@ -181,20 +184,26 @@ class AppendBench:
         return time.perf_counter() - started
 
     def via_core(self, count: int, per_transaction: int) -> float:
+        return self._insert(count, per_transaction, self.engine.begin)
+
+    def via_session_core(self, count: int, per_transaction: int) -> float:
+        return self._insert(count, per_transaction, self.sessions.begin)
+
+    def _insert(self, count: int, per_transaction: int, transaction: Callable[[], Any]) -> float:
         rows = chained_rows(self._take(count), *head(self.engine))
         statement = insert(Record.__table__)
         started = time.perf_counter()
         for chunk in chunks(rows, per_transaction):
-            with self.engine.begin() as connection:
-                connection.execute(statement, list(chunk))
+            with transaction() as connection_or_session:
+                connection_or_session.execute(statement, list(chunk))
         return time.perf_counter() - started
 
     def compare(self, count: int, per_transaction: int, rounds: int) -> AppendResult:
-        self.via_append(min(count, 2 * per_transaction), per_transaction)  # warm up both paths
-        self.via_core(min(count, 2 * per_transaction), per_transaction)
-        result = AppendResult(per_transaction, Throughput(), Throughput())
+        order = (("append", self.via_append), ("core", self.via_core), ("session_core", self.via_session_core))
+        for _, run in order:  # warm up every path (statement caches, pool, pages)
+            run(min(count, 2 * per_transaction), per_transaction)
+        result = AppendResult(per_transaction, Throughput(), Throughput(), Throughput())
         for round_no in range(rounds):
-            order = (("append", self.via_append), ("core", self.via_core))
             for name, run in order if round_no % 2 == 0 else reversed(order):
                 getattr(result, name).add(count, run(count, per_transaction))
         return result
@@ -292,17 +301,20 @@ def machine(results: Sequence[BackendResult]) -> list[str]:
 def render(results: Sequence[BackendResult], args: argparse.Namespace, command: str) -> str:
     lines = [f"## {HEADING}", "", *machine(results), f"- Command: `{command}`", ""]
     lines += [
-        f"Append: {args.rounds} alternating rounds per method (ABBA), {args.single_rows:,} rows per round "
-        f"at 1 row per transaction, {args.rows:,} rows per round at 1,000 rows per transaction. "
-        "Core = the same precomputed rows inserted with SQLAlchemy Core into the same table.",
+        f"Append: {args.rounds} alternating rounds per method (ABC, CBA, ...), {args.single_rows:,} rows "
+        f"per round at 1 row per transaction, {args.rows:,} rows per round at 1,000 rows per transaction. "
+        "Core = the same rows, computed beforehand, inserted with SQLAlchemy Core into the same table "
+        "(`engine.begin()`); Core in Session = that insert inside `sessionmaker.begin()`, the transaction "
+        "workflows use. Ratio = records.append / Core.",
         "",
-        "| Backend | Rows per transaction | records.append rows/s | Core insert rows/s | Ratio |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| Backend | Rows per transaction | records.append rows/s | Core insert rows/s | Ratio "
+        "| Core in Session rows/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for result in results:
         for a in result.appends:
             lines.append(f"| {result.label} | {a.per_transaction:,} | {a.append.per_second:,.0f} | "
-                         f"{a.core.per_second:,.0f} | {a.ratio:.2f} |")
+                         f"{a.core.per_second:,.0f} | {a.ratio:.2f} | {a.session_core.per_second:,.0f} |")
     lines += [
         "",
         "| Backend | Records verified | Fill with records.append (rows/s) | verify time (s) | verify records/s |",

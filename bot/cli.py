@@ -9,6 +9,7 @@ import csv
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 
@@ -51,17 +52,55 @@ def chat(
     from bot.console import Console
     from bot.logging_setup import configure_logging
     from bot.runtime import build_runtime
+    from bot.scheduler import BotScheduler, ticking_prompt
 
     settings = _settings()
     configure_logging(settings, level=30)
-    console = Console()
+    prompt: list[Callable[[str], str]] = []  # set once the runtime exists: the prompt ticks the scheduler
+    console = Console(ask=lambda text: prompt[0](text))
     try:
         runtime = build_runtime(settings, console.deliver)
     except ConfigError as error:
         _config_failure(error)
+    scheduler = BotScheduler(runtime.ctx, runtime.engine)
+    prompt.append(ticking_prompt(scheduler, runtime.dispatcher.drain))
     managers = runtime.ctx.org.with_role("isms_manager")
     console.attach(runtime, as_ or (managers[0].email or ""))
-    console.run()
+    try:
+        console.run()
+    finally:
+        scheduler.stop()
+
+
+@app.command()
+def tick() -> None:
+    """Run the due work of every process once (reminders, escalations, timers), unless another
+    process runs the scheduler. What it queues is sent by the running bot."""
+    from bot.runtime import build_runtime
+    from bot.scheduler import BotScheduler
+    from storage.outbox import PENDING, counts_by_status
+
+    try:
+        runtime = build_runtime(_settings(), lambda ctx: _left_for_the_bot)
+    except ConfigError as error:
+        _config_failure(error)
+    scheduler = BotScheduler(runtime.ctx, runtime.engine)
+    try:
+        ran = scheduler.tick()
+    finally:
+        scheduler.stop()
+    with runtime.ctx.read() as session:
+        pending = counts_by_status(session).get(PENDING, 0)
+    runtime.engine.dispose()
+    if not ran:
+        typer.echo("Another process runs the scheduler; nothing done here.")
+        return
+    typer.echo(f"Tick done; {pending} effect(s) wait in the outbox for the running bot to send.")
+
+
+def _left_for_the_bot(effect: object) -> None:
+    """``tick`` sends nothing itself: its dispatcher never runs, the serving bot's does."""
+    raise AssertionError("isms-bot tick does not dispatch")
 
 
 @app.command()

@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from bot.routes import Router, build_router
+from config.activity_settings import check_activities
 from config.catalogue import Catalogue, load_catalogue
 from config.errors import ConfigError
 from config.organisation import Organisation, load_organisation
 from config.settings import Settings
 from config.templates import Templates
+from integrations.trackers import tracker_senders
 from storage import migrate
 from storage.db import make_engine, make_sessions
 from storage.outbox import Backoff, Dispatcher, Sender
@@ -39,6 +41,7 @@ def load_config(settings: Settings) -> LoadedConfig:
     """Load and cross-check every configuration file; raises ConfigError naming file and key."""
     catalogue = load_catalogue(settings.catalogue_path)
     org = load_organisation(settings.config_path, set(catalogue.ids))
+    check_activities(settings.config_path, org, catalogue)
     templates = Templates(settings.templates_path)
     templates.check()
     return LoadedConfig(org, catalogue, templates)
@@ -78,7 +81,7 @@ def build_runtime(
     prepare_database(engine)
     sessions = make_sessions(engine)
     ctx = Context(config.org, config.catalogue, sessions, config.templates, clock)
-    senders: dict[str, Sender] = {"chat.message": chat_sender(ctx)}
+    senders: dict[str, Sender] = {"chat.message": chat_sender(ctx), **tracker_senders(settings, ctx)}
     senders.update(extra_senders or {})
     dispatcher = Dispatcher(
         sessions, senders, clock,

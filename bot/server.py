@@ -16,11 +16,15 @@ from slack_bolt import App
 
 from bot.http import WsgiApp, make_wsgi
 from bot.logging_setup import configure_logging
+from bot.scheduler import BotScheduler
 from bot.runtime import Runtime, build_runtime, utc_now
 from bot.slack.app import build_app
 from bot.slack.blocks import fallback_text, message_blocks
 from config.errors import ConfigError
 from config.settings import Settings
+from integrations.jira_webhook import webhook_routes
+from integrations.slack_files import SlackFileSender
+from integrations.slack_profiles import slack_timezones
 from integrations.slack_sender import SlackChatSender, make_web_client
 from storage.outbox import Sender
 
@@ -48,7 +52,8 @@ def build_slack(
         settings,
         lambda ctx: SlackChatSender(client, ctx.org, message_blocks, fallback_text),
         clock=clock,
-        extra_senders=extra_senders,
+        extra_senders={"slack.file": SlackFileSender(client, settings.slack_bot_token.get_secret_value(),
+                                                     settings.slack_api_url), **(extra_senders or {})},
     )
     app = build_app(runtime.ctx, runtime.router, client, settings.slack_signing_secret.get_secret_value())
     return runtime, app
@@ -60,8 +65,10 @@ class BotServer:
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0, threads: int = 8,
                  *, clock: Callable[[], datetime] = utc_now, extra_routes: Mapping[tuple[str, str], WsgiApp] | None = None):
         self.runtime, self.app = build_slack(settings, clock=clock)
-        self.wsgi = make_wsgi(self.app, self.runtime.engine, self.runtime.ctx.sessions, extra_routes)
+        routes = {**webhook_routes(settings, self.runtime.ctx), **(extra_routes or {})}
+        self.wsgi = make_wsgi(self.app, self.runtime.engine, self.runtime.ctx.sessions, routes)
         self._server = waitress.create_server(self.wsgi, host=host, port=port, threads=threads)
+        self.scheduler = BotScheduler(self.runtime.ctx, self.runtime.engine, timezones=slack_timezones(self.app.client))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -76,9 +83,11 @@ class BotServer:
         ]
         for thread in self._threads:
             thread.start()
+        self.scheduler.start()
         return self
 
     def stop(self) -> None:
+        self.scheduler.stop()
         self._stop.set()
         self.runtime.dispatcher.wake()
         self._server.close()
@@ -113,7 +122,9 @@ def run_socket(settings: Settings) -> None:
     runtime, app = build_slack(settings)
     stop = threading.Event()
     threading.Thread(target=runtime.dispatcher.run_forever, args=(stop,), name="outbox", daemon=True).start()
+    scheduler = BotScheduler(runtime.ctx, runtime.engine, timezones=slack_timezones(app.client)).start()
     try:
         SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
     finally:
+        scheduler.stop()
         stop.set()

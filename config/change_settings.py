@@ -15,8 +15,6 @@ ChangeState = Literal["in-implementation", "implemented", "failed"]
 Priority = Literal["low", "medium", "high", "critical"]
 PRIORITIES: tuple[str, ...] = Priority.__args__  # type: ignore[attr-defined]
 
-_LABEL = r"^[^\s]{1,100}$"
-
 
 class ChangeSettings(BaseModel):
     """Tracker mapping for change requests; every key is optional (defaults fit a stock Jira project)."""
@@ -42,11 +40,10 @@ class ChangeSettings(BaseModel):
             "Done": "implemented",
             "Resolved": "implemented",
             "Closed": "implemented",
-            "Won't Do": "failed",
         },
         description="Jira status name -> change state; statuses not listed leave the change as it is.")
     failed_resolutions: tuple[str, ...] = Field(
-        ("Won't Do", "Won't Fix", "Cannot Reproduce", "Declined"),
+        ("Won't Do", "Won't Fix", "Declined"),
         description="Resolutions that make a resolved issue a failed change rather than an implemented one.")
     description_template: str = Field("change_ticket.j2", pattern=r"^[\w.-]+\.j2$")
     record_url: str = Field(

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
+from config.activity_settings import ActivitySettings
 from config.change_settings import ChangeSettings
 from config.errors import ConfigError, pydantic_problems
 from config.incident_settings import IncidentSettings
@@ -79,6 +80,7 @@ class Organisation(_Strict):
     )
     changes: ChangeSettings = Field(default_factory=ChangeSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
+    activities: ActivitySettings = Field(default_factory=ActivitySettings)
 
     @field_validator("timezone")
     @classmethod

@@ -17,7 +17,6 @@ A closed change (verified, failed, declined) is reported to the process that ask
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,14 +25,14 @@ from config.change_settings import PRIORITIES
 from storage.counters import next_number
 from storage.models.changes import Change
 from workflows import change_tracker
+from workflows.actors import Actor
 from workflows.change_tracker import TrackerUpdate
-from workflows.context import Work, to_actor, to_person
+from workflows.context import Context, Work, to_actor, to_person
 from workflows.interfaces import Interface, publish
 from workflows.ui import Button, Message
 
 RISK, AWAITING, APPROVED, DECLINED = "risk-evaluation", "awaiting-approval", "approved", "declined"
 IN_IMPLEMENTATION, IMPLEMENTED, VERIFIED, FAILED = "in-implementation", "implemented", "verified", "failed"
-CLOSED = frozenset({DECLINED, VERIFIED, FAILED})
 APPROVER_ROLE = "isms_manager"
 
 LIMITS = {"title": 200, "description": 3000, "reason": 2000, "element": 200, "plan": 3000, "fallback": 2000,
@@ -78,6 +77,15 @@ def check_request(*, title: str, description: str, reason: str, element: str = "
     return errors
 
 
+def _check_origin(work: Work, origin: tuple[str, str]) -> dict[str, str]:
+    process, ref = origin
+    if process not in work.ctx.catalogue.ids:
+        return {"origin": f"Unknown process {process!r}: the origin must be a process of the catalogue."}
+    if not ref.strip() or len(ref) > 64:
+        return {"origin": "The origin needs the reference of the request there (up to 64 characters)."}
+    return {}
+
+
 def request_change(work: Work, *, title: str, description: str, reason: str, origin: tuple[str, str],
                    element: str = "", plan: str = "", fallback: str = "", priority: str = "medium",
                    significant: bool = False) -> str:
@@ -87,7 +95,7 @@ def request_change(work: Work, *, title: str, description: str, reason: str, ori
     when the change ends. Raises ChangeInputError (nothing stored) when a field is missing or too long.
     """
     errors = check_request(title=title, description=description, reason=reason, element=element, plan=plan,
-                           fallback=fallback, priority=priority)
+                           fallback=fallback, priority=priority) | _check_origin(work, origin)
     if errors:
         raise ChangeInputError(errors)
     year = work.now.astimezone(work.ctx.org.zone).year
@@ -130,9 +138,18 @@ def risk_owner(work: Work) -> str:
     return work.ctx.org.process_owners.get("RA") or work.ctx.org.with_role(APPROVER_ROLE)[0].id
 
 
-def _summary(change: Change) -> tuple[tuple[str, str], ...]:
+def name_of(work: Work, actor_id: str) -> str:
+    person = work.ctx.org.person(actor_id)
+    return person.name if person else actor_id
+
+
+def origin_of(change: Change) -> str:
+    return "chat" if change.origin_process == "CHG" else f"{change.origin_process} {change.origin_ref}"
+
+
+def _summary(work: Work, change: Change) -> tuple[tuple[str, str], ...]:
     fields = [("Reference", change.ref), ("Priority", change.priority),
-              ("Requested by", change.requester), ("Origin", f"{change.origin_process} {change.origin_ref}")]
+              ("Requested by", name_of(work, change.requester)), ("Origin", origin_of(change))]
     if change.element:
         fields.append(("Affected", change.element))
     return tuple(fields)
@@ -157,11 +174,10 @@ def _ask_risk_owner(work: Work, change: Change) -> str:
     work.record("RA", "change-risk-requested", ("change", change.ref), {"risk_owner": owner})
     work.notify(to_person(owner), Message(
         text=f"Please evaluate the risk of change {change.ref}: {change.title}",
-        body=_body(change), fields=_summary(change),
+        body=_body(change), fields=_summary(work, change),
         buttons=(Button("chg.risk", "Evaluate risk", change.ref, "primary"),),
     ), f"chg:{change.ref}:risk-request")
-    person = work.ctx.org.person(owner)
-    return f"risk evaluation by {person.name if person else owner}, then approval."
+    return f"risk evaluation by {name_of(work, owner)}, then approval."
 
 
 def _ask_approvers(work: Work, change: Change) -> str:
@@ -169,7 +185,7 @@ def _ask_approvers(work: Work, change: Change) -> str:
     for person in work.ctx.org.with_role(APPROVER_ROLE):
         work.notify(to_person(person.id), Message(
             text=f"Change {change.ref} waits for your decision: {change.title}",
-            body=_body(change), fields=_summary(change),
+            body=_body(change), fields=_summary(work, change),
             buttons=(Button("chg.approve", "Approve", change.ref, "primary"),
                      Button("chg.decline", "Decline", change.ref, "danger")),
         ), f"chg:{change.ref}:approval:{person.id}")
@@ -210,11 +226,13 @@ def decide(work: Work, change: Change, *, approve: bool, reason: str) -> None:
     if not approve:
         change.result = f"Declined: {change.decision_reason}"
         if change.tracker_key:
-            change_tracker.queue_comment(work, change, "declined", f"Declined by {work.actor.name}: {reason}")
+            change_tracker.queue_comment(work, change, "declined",
+                                         f"Declined by {work.actor.name}: {change.decision_reason}")
         _finish(work, change, DECLINED)
         return
     if change.tracker_key:
-        change_tracker.queue_comment(work, change, "approved", f"Approved by {work.actor.name}: {reason}")
+        change_tracker.queue_comment(work, change, "approved",
+                                     f"Approved by {work.actor.name}: {change.decision_reason}")
         change.state = IN_IMPLEMENTATION
         work.record("IMP", "implementation-started", ("change", change.ref), {"tracker_key": change.tracker_key})
         _tell_requester(work, change, "approved", f"Change {change.ref} is approved and in implementation "
@@ -242,6 +260,11 @@ def link_tracker(work: Work, ref: str, key: str, *, tracker: str, url: str = "")
         work.record("IMP", "implementation-started", ("change", ref), {"tracker_key": key})
     _tell_requester(work, change, "linked", f"Change {ref} now has tracker issue {key}.", url)
     _touch(work, change)
+
+
+def tracker_key_of(ctx: Context, ref: str) -> str | None:
+    with ctx.read() as session:
+        return session.scalar(select(Change.tracker_key).where(Change.ref == ref))
 
 
 def tracker_delayed(work: Work, ref: str, reason: str) -> None:
@@ -295,20 +318,21 @@ def _apply_status(work: Work, change: Change) -> None:
         _finish(work, change, FAILED)
 
 
-def verifier_target(work: Work, change: Change) -> str:
+def _verifier_target(work: Work, change: Change) -> str:
     return to_person(change.verifier) if change.verifier and work.ctx.org.person(change.verifier) else \
         change.requester_to
 
 
-def may_verify(work: Work, change: Change) -> bool:
-    return work.actor.id == change.verifier or work.actor.has(APPROVER_ROLE)
+def may_verify(actor: Actor, change: Change) -> bool:
+    """The requester (or the owner asked to verify) and the ISMS manager may confirm a result."""
+    return actor.id == change.verifier or actor.has(APPROVER_ROLE)
 
 
 def _ask_verifier(work: Work, change: Change) -> None:
     work.record("IMP", "verification-requested", ("change", change.ref), {"verifier": change.verifier})
-    work.notify(verifier_target(work, change), Message(
+    work.notify(_verifier_target(work, change), Message(
         text=f"Change {change.ref} is implemented ({change.tracker_key}). Does it work as intended?",
-        body=f"{change.title}\n{change.result or ''}".strip(), fields=_summary(change),
+        body=f"{change.title}\n{change.result or ''}".strip(), fields=_summary(work, change),
         buttons=(Button("chg.verify", "It works", change.ref, "primary"),
                  Button("chg.fail", "It does not work", change.ref, "danger")),
     ), f"chg:{change.ref}:verify")
@@ -318,16 +342,15 @@ def verify(work: Work, change: Change, *, works: bool, result: str) -> None:
     """IMP "verify implementation": the requester (or the ISMS manager) confirms or rejects the result."""
     if change.state != IMPLEMENTED:
         raise ChangeStateError(f"{change.ref} is not waiting for verification (it is {change.state}).")
-    if not may_verify(work, change):
+    if not may_verify(work.actor, change):
         raise ChangeStateError(f"Only the requester of {change.ref} or the ISMS manager can verify it.")
     outcome = VERIFIED if works else FAILED
     note = result.strip() or ("Works as intended." if works else "")
-    change.result = "\n".join(part for part in (change.result or "", f"Verified by {work.actor.name}: {note}"
-                                                if works else f"Failed verification ({work.actor.name}): {note}")
-                              if part)[: LIMITS["result"]]
+    verdict = f"Verified by {work.actor.name}: {note}" if works else f"Failed verification ({work.actor.name}): {note}"
+    change.result = "\n".join(filter(None, (change.result, verdict)))[: LIMITS["result"]]
     work.record("IMP", "verified" if works else "verification-failed", ("change", change.ref), {"result": note})
     if change.tracker_key:
-        change_tracker.queue_comment(work, change, outcome, change.result.splitlines()[-1])
+        change_tracker.queue_comment(work, change, outcome, verdict)
     _finish(work, change, outcome)
 
 
@@ -365,8 +388,6 @@ class ChangeView:
     state: str
     priority: str
     tracker_key: str | None
-    requester: str
-    created_at: datetime
 
 
 def open_changes(session: Session, *, requester: str | None = None) -> list[ChangeView]:
@@ -374,5 +395,4 @@ def open_changes(session: Session, *, requester: str | None = None) -> list[Chan
     query = select(Change).where(Change.closed_at.is_(None)).order_by(Change.id)
     if requester is not None:
         query = query.where(Change.requester == requester)
-    return [ChangeView(c.ref, c.title, c.state, c.priority, c.tracker_key, c.requester, c.created_at)
-            for c in session.scalars(query)]
+    return [ChangeView(c.ref, c.title, c.state, c.priority, c.tracker_key) for c in session.scalars(query)]

@@ -133,8 +133,11 @@ def _with_text(request: Request, text: str) -> Request:
 
 def build_router() -> Router:
     """Every process registers its entries here; a newcomer finds a feature by its module name."""
-    from bot.routes import core
+    from bot.routes import changes, core, evidence, incidents
 
     router = Router()
     core.register(router)
+    changes.register(router)
+    incidents.register(router)
+    evidence.register(router)
     return router

@@ -131,7 +131,11 @@ def view_values(state: dict[str, Any]) -> dict[str, str]:
             elif kind == "datepicker":
                 values[block_id] = element.get("selected_date") or ""
             elif kind == "file_input":
-                values[block_id] = json.dumps([f.get("id") for f in element.get("files", [])])
+                files = element.get("files", [])
+                values[block_id] = json.dumps([f.get("id") for f in files])
+                # Name and size as Slack reported them, so a form can refuse a too-large file before the ack.
+                values[f"{block_id}:meta"] = json.dumps(
+                    [{key: f.get(key) for key in ("id", "name", "size", "mimetype")} for f in files])
             else:
                 values[block_id] = element.get("value") or ""
     return values

@@ -1,0 +1,268 @@
+"""Timers and regulatory clocks of incidents, driven by the controlled clock and the scheduler's tick."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from config.settings import PACKAGED_EXAMPLE_ORG, load_settings
+from tests.incident_support import World, fresh_key, make_world, report_values
+from workflows import incidents
+from workflows.access import Denied
+from workflows.incident_forms import parse_report
+from workflows.incident_lists import my_reports, open_incidents
+
+@pytest.fixture
+def world(settings, clock) -> Iterator[World]:
+    yield from make_world(settings, clock)
+
+
+@pytest.fixture
+def nis2_world(db_url, clock, tmp_path: Path) -> Iterator[World]:
+    org = PACKAGED_EXAMPLE_ORG.read_text(encoding="utf-8").replace("nis2: false", "nis2: true")
+    path = tmp_path / "org.yaml"
+    path.write_text(org, encoding="utf-8")
+    settings = load_settings(ISMS_DATABASE_URL=db_url, ISMS_CONFIG=str(path))
+    yield from make_world(settings, clock)
+
+
+def report(world: World, person: str = "erin", **values: str) -> str:
+    outcome = incidents.report(world.ctx, world.actor(person), key=fresh_key(),
+                               details=parse_report(world.ctx, report_values(**values)))
+    assert outcome.reply is not None
+    world.deliver()
+    match = re.search(r"INC-\d{4}-\d{4}", outcome.reply.text)
+    assert match is not None
+    return match.group(0)
+
+
+def triage(world: World, ref: str, *, severity: str | None = None, handler: str | None = None,
+           person: str = "sam") -> None:
+    actor = world.actor(person)
+    incidents.classify(world.ctx, actor, key=fresh_key(), ref=ref)
+    if severity:
+        incidents.set_severity(world.ctx, actor, key=fresh_key(), ref=ref, severity=severity)
+    if handler:
+        incidents.assign(world.ctx, actor, key=fresh_key(), ref=ref, handler=handler)
+    world.deliver()
+
+
+def test_untriaged_report_escalates_once_when_time_to_triage_passes(world, clock):
+    ref = report(world)
+    clock.advance(hours=3, minutes=59)
+    world.tick()
+    assert not any("Escalation" in t for t in world.chat.dm_texts("sam"))
+    clock.advance(minutes=2)
+    world.tick()
+    world.tick()
+    for person in ("sam", "alice"):
+        escalations = [t for t in world.chat.dm_texts(person) if t.startswith("Escalation")]
+        assert escalations == [f"Escalation: {ref} was not triaged within 4 h (P3 target).\n"
+                               "I clicked a link in a mail that asked for my password.\nHandler: nobody yet"]
+    assert any(line.startswith(f"Overdue: {ref} was not triaged") for line in world.chat.thread(ref))
+    assert len(world.records("triage-overdue")) == 1
+    assert not any("Escalation" in t for t in world.chat.dm_texts("erin"))
+
+
+def test_severity_sets_the_time_to_triage(world, clock):
+    ref = report(world)
+    incidents.set_severity(world.ctx, world.actor("hana"), key=fresh_key(), ref=ref, severity="P4")
+    clock.advance(hours=5)
+    world.tick()
+    assert world.records("triage-overdue") == []
+    clock.advance(hours=20)
+    world.tick()
+    assert len(world.records("triage-overdue")) == 1
+
+
+def test_triage_in_time_sends_no_reminder(world, clock):
+    ref = report(world)
+    triage(world, ref, severity="P3", handler="hana")
+    clock.advance(hours=8)
+    world.tick()
+    assert world.records("triage-overdue") == []
+    assert not any("Escalation" in t for t in world.chat.dm_texts("alice"))
+
+
+def test_time_to_resolve_reminds_the_handler_and_escalates_once(world, clock):
+    ref = report(world)
+    triage(world, ref, severity="P2", handler="hana")
+    clock.advance(days=3, minutes=1)
+    world.tick()
+    world.tick()
+    reminder = f"Reminder: {ref} is not resolved within 3 days (P2 target)."
+    assert [t for t in world.chat.dm_texts("hana") if t.startswith("Reminder")] == [
+        reminder + "\nI clicked a link in a mail that asked for my password."]
+    for person in ("sam", "alice"):
+        assert sum(t.startswith(f"Escalation: {ref} is not resolved") for t in world.chat.dm_texts(person)) == 1
+    assert len(world.records("resolve-overdue")) == 1
+
+
+def test_closing_cancels_the_resolve_timer(world, clock):
+    ref = report(world)
+    triage(world, ref, severity="P2", handler="hana")
+    incidents.close(world.ctx, world.actor("hana"), key=fresh_key(), ref=ref, root_cause="Weak filter",
+                    lessons="Check the sender")
+    clock.advance(days=10)
+    world.tick()
+    assert world.records("resolve-overdue") == []
+
+
+def test_p1_starts_the_emergency_plan_at_once_and_only_once(world, clock):
+    ref = report(world)
+    for severity in ("P1", "P2", "P1"):
+        incidents.set_severity(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref, severity=severity)
+    world.deliver()
+    for person in ("alice", "sam", "mia"):
+        plans = [t for t in world.chat.dm_texts(person) if "emergency communication plan has started" in t]
+        assert len(plans) == 1, person
+        assert plans[0].startswith(f"P1 incident {ref}: the emergency communication plan has started.")
+    assert not any("emergency" in t for t in world.chat.dm_texts("erin"))
+    assert world.records("emergency-plan-started")[0][3] == {"told": ["alice", "sam", "mia"]}
+    assert "Emergency communication plan started: told Alice Adams, Sam Shah, Mia Moreau." in world.chat.thread(ref)
+
+
+def test_p1_time_to_triage_is_fifteen_minutes(world, clock):
+    ref = report(world)
+    incidents.set_severity(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref, severity="P1")
+    clock.advance(minutes=16)
+    world.tick()
+    assert any(t.startswith(f"Escalation: {ref} was not triaged within 15 min (P1 target).")
+               for t in world.chat.dm_texts("alice"))
+
+
+def test_gdpr_clock_reminds_the_dpo_before_the_deadline_until_notified(world, clock):
+    ref = report(world, personal_data="yes")
+    assert world.records("clock-started") == []  # starts only at classification
+    clock.advance(hours=1)
+    triage(world, ref, severity="P3", handler="hana")
+    started = world.records("clock-started")
+    assert [(r[3]["clock"], r[3]["due_at"]) for r in started] == [("gdpr", "2026-11-26T10:00:00+00:00")]
+    dora = world.chat.dm_texts("dora")
+    assert len(dora) == 1 and dora[0].startswith(
+        f"GDPR notification to the supervisory authority clock started for {ref}: due Thu 26 Nov 2026 11:00 CET.")
+    assert "Record notification" in dora[0]
+
+    clock.advance(hours=47, minutes=59)
+    world.tick()
+    assert len(world.chat.dm_texts("dora")) == 1
+    clock.advance(minutes=2)
+    world.tick()
+    world.tick()
+    reminders = [t for t in world.chat.dm_texts("dora") if t.startswith("Reminder")]
+    assert reminders == [f"Reminder: GDPR notification to the supervisory authority for {ref} is due "
+                         "Thu 26 Nov 2026 11:00 CET (in 23 h).\nI clicked a link in a mail that asked for my "
+                         "password.\nRecord notification"]
+
+    clock.advance(hours=18)  # 6 h before the deadline
+    world.tick()
+    assert sum(t.startswith("Reminder") for t in world.chat.dm_texts("dora")) == 2
+
+    outcome = incidents.record_notification(world.ctx, world.actor("dora"), key=fresh_key(), ref=ref,
+                                            clock="gdpr", at=clock(), note="Case 2026-77 at the authority")
+    world.deliver()
+    assert outcome.reply is not None and outcome.reply.text.startswith("Recorded: GDPR notification")
+    notified = world.records("notified")
+    assert [(r[0], r[3]["clock"], r[3]["at"], r[3]["note"]) for r in notified] == [
+        ("dora", "gdpr", clock().isoformat(), "Case 2026-77 at the authority")]
+    clock.advance(days=5)
+    world.tick()
+    assert sum(t.startswith("Reminder") for t in world.chat.dm_texts("dora")) == 2
+    assert world.records("deadline-missed") == []
+    assert any("Dora Diaz recorded the GDPR notification" in line for line in world.chat.thread(ref))
+
+
+def test_missed_gdpr_deadline_is_told_to_dpo_and_isms_manager_once(world, clock):
+    ref = report(world, personal_data="not_sure")
+    triage(world, ref, severity="P3")
+    clock.advance(hours=73)
+    world.tick()
+    world.tick()
+    dora = world.chat.dm_texts("dora")
+    assert sum(t.startswith("Reminder") for t in dora) == 0  # reminders overtaken by the deadline stay silent
+    missed = f"Deadline passed: GDPR notification to the supervisory authority for {ref}"
+    assert sum(t.startswith(missed) for t in dora) == 1
+    assert sum(t.startswith(missed) for t in world.chat.dm_texts("alice")) == 1
+    assert len(world.records("deadline-missed")) == 1
+
+
+def test_no_clock_without_personal_data_and_stopped_when_not_an_incident(world, clock):
+    plain = report(world, personal_data="no")
+    triage(world, plain, severity="P3")
+    assert world.records("clock-started") == []
+    ref = report(world, personal_data="yes")
+    triage(world, ref)
+    incidents.not_incident(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref,
+                           reason="A marketing mail from our own newsletter tool.")
+    world.deliver()
+    clock.advance(hours=80)
+    world.tick()
+    assert not any(t.startswith(("Reminder", "Deadline")) for t in world.chat.dm_texts("dora"))
+    assert world.chat.dm_texts("erin")[-1] == (
+        f"Your report {ref} was reviewed: it is not a security incident.\n"
+        "Reason: A marketing mail from our own newsletter tool.\n"
+        "Thank you for reporting it. Please keep reporting anything that looks wrong.")
+
+
+def test_nis2_clocks_and_the_final_report_a_month_after_the_notification(nis2_world, clock):
+    world = nis2_world
+    ref = report(world, personal_data="no")
+    triage(world, ref, severity="P4")
+    assert world.records("clock-started") == []  # P4 is not significant under NIS2
+    incidents.set_severity(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref, severity="P2")
+    world.deliver()
+    clocks = {r[3]["clock"]: r[3]["due_at"] for r in world.records("clock-started")}
+    assert clocks == {"nis2-early-warning": "2026-11-24T09:00:00+00:00",
+                      "nis2-notification": "2026-11-26T09:00:00+00:00",
+                      "nis2-final-report": "2026-12-26T09:00:00+00:00"}
+    clock.advance(hours=23, minutes=1)  # 1 h before the early warning is due
+    world.tick()
+    assert [t.split("\n")[0] for t in world.chat.dm_texts("dora") if t.startswith("Reminder")] == [
+        f"Reminder: NIS2 early warning for {ref} is due Tue 24 Nov 2026 10:00 CET (in 59 min)."]
+    for kind in ("nis2-early-warning", "nis2-notification"):
+        incidents.record_notification(world.ctx, world.actor("dora"), key=fresh_key(), ref=ref, clock=kind,
+                                      at=clock())
+    world.deliver()
+    triage_post = world.chat.triage_posts(ref)[-1].text
+    assert "NIS2 final report: due Thu 24 Dec 2026 09:01 CET" in triage_post
+    clock.advance(days=29, minutes=1)
+    world.tick()
+    assert [t.split("\n")[0] for t in world.chat.dm_texts("dora") if "NIS2 final report for" in t] == [
+        f"Reminder: NIS2 final report for {ref} is due Thu 24 Dec 2026 09:01 CET (in 23 h)."]
+
+
+def test_team_list_shows_running_clocks_first_and_reporters_see_only_their_own(world, clock):
+    quiet = report(world, person="olga", what="Laptop left on the train")
+    ref = report(world, personal_data="yes")
+    triage(world, ref, severity="P2", handler="hana")
+    incidents.add_note(world.ctx, world.actor("hana"), key=fresh_key(), ref=ref, note="Secret internal note")
+    clock.advance(hours=2)
+    team = open_incidents(world.ctx, world.actor("aldo")).reply
+    assert team is not None and team.text == "2 open incident(s), 1 running regulatory clock(s)"
+    lines = team.body.splitlines()
+    assert lines[0] == "Running regulatory clocks:"
+    assert lines[1] == (f"• {ref}: GDPR notification to the supervisory authority due Thu 26 Nov 2026 10:00 CET "
+                        "(in 70 h)")
+    assert lines[3] == "Open incidents:"
+    assert lines[4].startswith(f"• {quiet} [no severity] Reported, waiting for triage · handler nobody yet")
+    assert lines[5].startswith(f"• {ref} [P2] Incident, being handled · handler Hana Hart · reported 2 h ago")
+
+    mine = my_reports(world.ctx, world.actor("erin")).reply
+    assert mine is not None and mine.text == "Your incident reports (1)"
+    assert ref in mine.body and quiet not in mine.body and "Secret" not in mine.body
+
+    with pytest.raises(Denied):
+        open_incidents(world.ctx, world.actor("erin"))
+    assert world.records("access-denied")[0][3]["attempted"] == "the list of incidents"
+
+
+def test_reference_numbers_restart_each_year(world, clock):
+    assert report(world) == "INC-2026-0001"
+    clock.set(datetime(2026, 12, 31, 22, 30, tzinfo=UTC))  # 23:30 in Berlin: still 2026
+    assert report(world) == "INC-2026-0002"
+    clock.advance(hours=1)  # 00:30 in Berlin
+    assert report(world) == "INC-2027-0001"
