@@ -40,6 +40,9 @@ from workflows.jobs import run_due_work
 from workflows.timezones import TimezoneLookup, refresh_timezones
 
 log = logging.getLogger(__name__)
+# APScheduler logs every run of every job at INFO: two lines a minute of noise. Its warnings (a run
+# missed or skipped) stay visible.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 JOBS_TABLE = "apscheduler_jobs"
 ADVISORY_KEY = 0x15A5_0004
@@ -56,6 +59,9 @@ class Leadership(Protocol):
     def claim(self) -> bool:
         """Become or stay the leader; False if another process is."""
 
+    def holds(self) -> bool:
+        """Still the leader? Never takes over: only the election does that."""
+
     def release(self) -> None:
         """Step down so a standby can take over at once."""
 
@@ -69,17 +75,25 @@ class LeaseLeadership:
         self._holder, self._ttl, self._name, self._now = holder, ttl, name, now
 
     def claim(self) -> bool:
+        return self._renew(take_over=True)
+
+    def holds(self) -> bool:
+        return self._renew(take_over=False)
+
+    def _renew(self, take_over: bool) -> bool:
         now = self._now()
         with self._sessions.begin() as session:
             lease = session.get(SchedulerLease, self._name, with_for_update=True)
             if lease is None:
+                if not take_over:
+                    return False
                 try:
                     with session.begin_nested():
                         session.add(SchedulerLease(name=self._name, holder=self._holder, expires_at=now + self._ttl))
                 except IntegrityError:
                     return False  # another process inserted it a moment ago
                 return True
-            if lease.holder != self._holder and lease.expires_at > now:
+            if lease.holder != self._holder and (lease.expires_at > now or not take_over):
                 return False
             lease.holder, lease.expires_at = self._holder, now + self._ttl
             return True
@@ -117,6 +131,10 @@ class AdvisoryLockLeadership:
                 log.exception("could not ask PostgreSQL for the scheduler lock")
             connection.close()
             return False
+
+    def holds(self) -> bool:
+        with self._guard:
+            return self._connection is not None and self._still_held(self._connection)
 
     def _still_held(self, connection: Connection) -> bool:
         try:
@@ -272,9 +290,15 @@ class BotScheduler:
 
     # -- the work -------------------------------------------------------------------------------
     def tick(self) -> bool:
-        """Run the due work of every process if this process leads (or nobody does); returns whether
-        it ran. The ``tick`` job calls it, and so do the console, ``isms-bot tick`` and tests."""
-        if not self._leadership.claim():
+        """Run the due work of every process if this process leads; returns whether it ran.
+
+        The ``tick`` job calls it, and so do the console, ``isms-bot tick`` and tests. A started
+        scheduler only checks its leadership here (taking over is the election's job, so a leader
+        that lost its lock cannot grab it back between two ticks); without the election thread
+        (console, CLI) the tick claims leadership itself when nobody else holds it.
+        """
+        leads = self._leadership.holds() if self._thread is not None else self._leadership.claim()
+        if not leads:
             log.info("skipping a tick: another process runs the scheduler")
             return False
         run_due_work(self.ctx)
@@ -282,7 +306,7 @@ class BotScheduler:
         return True
 
     def refresh_timezones(self) -> None:
-        if self._timezones is not None and self._leadership.claim():
+        if self._timezones is not None and self._leadership.holds():
             refresh_timezones(self.ctx, self._timezones)
 
 

@@ -9,7 +9,7 @@ that nobody is ever asked for.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -118,6 +118,8 @@ class ProgrammeEntry(_Strict):
 class ActivitySettings(_Strict):
     """The ``activities:`` section of the organisation file."""
 
+    start: date | None = Field(None, description="Go-live of the programme: nobody is asked before this day "
+                               "(organisation timezone). Empty: from the first tick.")
     due_time: time = Field(time(17, 0), description="Time of day (organisation timezone) named cadences are due.")
     send_at: time = Field(time(9, 0), description="Time of day reminders go out, in the recipient's timezone.")
     remind_before_days: tuple[int, ...] = Field((7, 1, 0), description="Reminders this many days before the "

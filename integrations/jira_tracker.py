@@ -10,7 +10,6 @@ reached Jira, so its retry waits ``SETTLE_SECONDS`` for Jira Cloud's search inde
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,12 +27,10 @@ from workflows.change_tracker import TrackerUpdate
 from workflows.changes import apply_tracker_update, link_tracker, tracker_delayed, tracker_key_of
 from workflows.context import Context
 
-log = logging.getLogger(__name__)
-
 TIMEOUT_SECONDS = 20.0
 SETTLE_SECONDS = 30.0
 BOT_MARK = "[ISMS]"
-TRANSIENT = frozenset({408, 409, 425, 429})
+TRANSIENT = frozenset({408, 409, 425, 429})  # besides 5xx; any other 4xx is a mistake no retry fixes
 SEARCH_FIELDS = "status,resolution,updated,comment,labels"
 
 
@@ -58,7 +55,7 @@ def jira_errors(what: str) -> Iterator[None]:
         yield
     except JIRAError as error:
         status = error.status_code or 0
-        if status == 429 or status in TRANSIENT or status >= 500 or status == 0:
+        if status in TRANSIENT or status >= 500 or status == 0:
             retry_after = _retry_after(error)
             raise RetryLater(f"Jira answered {status or 'nothing'} to {what}", retry_after) from None
         raise Undeliverable(f"Jira refused {what}: {status} {_first_message(error)}") from None
@@ -142,7 +139,7 @@ class JiraTracker:
                     tracker_delayed(work, ref, str(delay))
             raise
         with self._ctx.work(SYSTEM) as work:
-            link_tracker(work, ref, key, tracker="jira", url=self.browse_url(key))
+            link_tracker(work, ref, key, tracker=change_tracker.JIRA, url=self.browse_url(key))
         return {"key": key}
 
     def browse_url(self, key: str) -> str:

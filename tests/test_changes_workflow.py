@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -24,6 +26,8 @@ from tests.changes_support import (
     with_org,
 )
 from tests.support import FakeClock
+from workflows.actors import SYSTEM
+from workflows.change_chat import home_items
 from workflows.changes import ChangeInputError, request_change
 
 INCIDENT = ("INC", "INC-2026-0007")
@@ -333,3 +337,49 @@ def test_moving_local_tickets_is_for_the_isms_manager(runtime):
     with runtime.ctx.read() as session:
         assert session.scalar(select(func.count()).select_from(OutboxEffect)
                               .where(OutboxEffect.kind.startswith("tracker."))) == 0
+
+
+def test_simultaneous_requests_get_consecutive_unique_references(runtime):
+    start = threading.Barrier(12)
+
+    def one(index: int) -> str:
+        start.wait()  # all twelve take their first number of a new series at the same moment
+        with runtime.ctx.work(actor(runtime.ctx, "sam")) as work:
+            return request_change(work, title=f"Change {index}", description="d", reason="r", origin=INCIDENT)
+
+    with ThreadPoolExecutor(12) as pool:
+        refs = list(pool.map(one, range(12)))
+
+    assert sorted(refs) == [f"CHG-2026-{n:04d}" for n in range(1, 13)]
+    with runtime.ctx.read() as session:
+        titles = {c.ref: c.title for c in session.scalars(select(Change))}
+    assert {ref: titles[ref] for ref in refs} == {ref: f"Change {i}" for i, ref in enumerate(refs)}
+
+
+def test_home_shows_what_waits_for_each_person(runtime):
+    decision = ask(runtime, "sam", title="Needs a decision")
+    rating = ask(runtime, "sam", title="Needs a rating", significant=True)
+    implemented = ask(runtime, "erin", title="Needs a verification")
+    submit(runtime, "alice", "chg.approve", implemented, reason="ok")
+    runtime.router.command(runtime.ctx, "/isms", Request(actor(runtime.ctx, "alice"), "m", text="ticket LOCAL-1 done"))
+
+    def items(person: str) -> list[tuple[str, tuple[str, ...]]]:
+        return [(m.text, tuple(b.action_id for b in m.buttons)) for m in home_items(runtime.ctx, actor(runtime.ctx, person))]
+
+    assert items("alice") == [(f"Change {decision} waits for your decision: Needs a decision",
+                               ("chg.approve", "chg.decline"))]
+    assert items("olga") == [(f"Change {rating} waits for your risk evaluation: Needs a rating", ("chg.risk",))]
+    assert items("erin") == [(f"Change {implemented} is implemented: does it work? Needs a verification",
+                              ("chg.verify", "chg.fail"))]
+    assert items("dora") == []
+
+
+def test_a_change_from_scheduled_work_is_followed_by_the_owner_of_the_requesting_process(runtime, inbox):
+    with runtime.ctx.work(SYSTEM) as work:
+        ref = request_change(work, title="Fix the finding of audit AUD-2026-01", description="Missing MFA on the VPN",
+                             reason="Nonconformity NC-3", origin=("AUD", "AUD-2026-01-NC-3"))
+    runtime.dispatcher.drain()
+
+    assert change(runtime.ctx, ref).requester == "aldo"  # the AUD process owner in the example organisation
+    assert inbox.texts("aldo") == [f"Your request for change {ref} is recorded: Fix the finding of audit AUD-2026-01"]
+    assert records(runtime.ctx, ref)[0][:3] == ("system", "CHG", "requested")

@@ -10,13 +10,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.server import BotServer
 from config.settings import Settings, load_settings
-from tests.changes_support import actions, change, listen_as_origin
+from tests.changes_support import actions, change, listen_as_origin, org_file, with_org
 from tests.doubles.jira_api import JiraDouble
 from tests.slack_client import text_of
 from tests.support import FakeClock
@@ -57,11 +58,16 @@ def double(clock: FakeClock) -> Iterator[JiraDouble]:
         yield jd
 
 
-@pytest.fixture
-def server(slack_settings: Settings, double: JiraDouble, clock: FakeClock) -> Iterator[BotServer]:
+def webhook_settings(slack_settings: Settings, double: JiraDouble, tmp_path: Path) -> Settings:
+    """Jira with its webhook, and polling off: the server's scheduler must not apply updates first."""
     settings = jira_settings(slack_settings, double).model_copy(
         update={"jira_webhook_secret": load_settings(JIRA_WEBHOOK_SECRET=SECRET).jira_webhook_secret})
-    with BotServer(settings, clock=clock) as bot:
+    return with_org(settings, org_file(tmp_path, {"poll_minutes": 0}))
+
+
+@pytest.fixture
+def server(slack_settings: Settings, double: JiraDouble, clock: FakeClock, tmp_path: Path) -> Iterator[BotServer]:
+    with BotServer(webhook_settings(slack_settings, double, tmp_path), clock=clock) as bot:
         yield bot
 
 

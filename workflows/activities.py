@@ -11,7 +11,7 @@ unique key (activity, period) makes a second scheduler, or a second tick, create
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -70,6 +70,9 @@ def programme(ctx: Context) -> list[PlannedActivity]:
 def create_due_requests(ctx: Context) -> int:
     """Create every request whose asking window has begun; returns how many were created."""
     now = ctx.clock()
+    start = ctx.org.activities.start
+    if start is not None and now < datetime.combine(start, time(0), tzinfo=ctx.org.zone):
+        return 0  # the programme has not gone live yet
     plans = programme(ctx)
     with ctx.read() as session:
         schedule = {row.activity_key: (row.cadence, row.next_due_at) for row in session.scalars(select(ActivitySchedule))}

@@ -56,8 +56,15 @@ class Cadence:
         if self.expression == "weekly":
             iso = day.isocalendar()
             return Period(f"{iso.year}-W{iso.week:02d}", day - timedelta(days=day.weekday()), day)
+        return Period(local.strftime("%Y-%m-%dT%H:%M"), self._previous_due(due).astimezone(self.zone).date(), day)
+
+    def _previous_due(self, due: datetime) -> datetime:
+        """The due date before ``due`` (a cron trigger only counts forward: step from a bit before)."""
         spacing = self.next_due_after(due) - due
-        return Period(local.strftime("%Y-%m-%dT%H:%M"), (local - spacing).date(), day)
+        moment, previous = due - 2 * spacing, None
+        while (candidate := self.next_due_after(moment)) < due:
+            previous = moment = candidate
+        return previous or due - spacing
 
 
 def make_cadence(expression: str, zone: ZoneInfo, due_time: time) -> Cadence:

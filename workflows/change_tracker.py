@@ -26,6 +26,7 @@ from workflows.context import Context, Work
 from workflows.jobs import EVERY_MINUTE
 
 CREATE, COMMENT, POLL = "tracker.create", "tracker.comment", "tracker.poll"
+JIRA = "jira"  # the tracker whose updates must be fetched; the local tracker applies its own at once
 COMMON_LABEL = "isms-change"
 WATERMARK = "tracker"
 # Re-read a little before the watermark: clocks differ and Jira stamps ``updated`` at its side.
@@ -48,11 +49,6 @@ class TrackerUpdate:
 def label_of(ref: str) -> str:
     """The label carrying the change reference: how a retried create finds the issue it already made."""
     return "isms-" + ref.lower()
-
-
-def ref_of_label(labels: list[str]) -> str | None:
-    prefix = "isms-chg-"
-    return next((label[len("isms-"):].upper() for label in labels if label.startswith(prefix)), None)
 
 
 def record_link(work: Work, ref: str) -> str:
@@ -123,7 +119,7 @@ def queue_poll(ctx: Context) -> None:
     now = ctx.clock()
     with ctx.read() as session:
         waiting = session.scalar(
-            select(Change.id).where(Change.tracker == "jira", Change.closed_at.is_(None)).limit(1)
+            select(Change.id).where(Change.tracker == JIRA, Change.closed_at.is_(None)).limit(1)
         )
     if waiting is None:
         return

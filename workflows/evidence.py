@@ -9,7 +9,7 @@ registered with the scheduler's tick at the bottom of this module.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,6 +34,11 @@ ACTIVE = (OPEN, SUBMITTED)
 
 # -- shared by the owner's and the ISMS manager's side -------------------------------------------------
 
+def iso(moment: datetime) -> str:
+    """Times in records are UTC, whatever zone they were computed in, so the same moment reads the same."""
+    return moment.astimezone(UTC).isoformat()
+
+
 def parse_id(value: str) -> int | None:
     head = value.strip().split(":", 1)[0].removeprefix("EV-")
     return int(head) if head.isdigit() else None
@@ -57,11 +62,14 @@ def zone_of(session: Session, ctx: Context, person_id: str):  # type: ignore[no-
     return zones_for(session, ctx.org, [person_id])[person_id]
 
 
-def answered(ctx: Context, request: EvidenceRequest) -> Outcome:
-    """What a button on a request that is no longer open says instead of acting."""
-    with ctx.read() as session:
-        last = session.scalar(select(EvidenceSubmission).where(EvidenceSubmission.request_id == request.id)
-                              .order_by(EvidenceSubmission.id.desc()).limit(1))
+def answered(ctx: Context, session: Session, request: EvidenceRequest) -> Outcome:
+    """What a button on a request that is no longer open says instead of acting.
+
+    It reads in the caller's session: a second session inside a unit of work would wait for the
+    first one's write lock on SQLite.
+    """
+    last = session.scalar(select(EvidenceSubmission).where(EvidenceSubmission.request_id == request.id)
+                          .order_by(EvidenceSubmission.id.desc()).limit(1))
     who = person_name(ctx, last.submitted_by) if last else "somebody"
     on = when(last.submitted_at, ctx.org.zone) if last else "earlier"
     state = {SUBMITTED: "it is waiting for the ISMS manager's review",
@@ -106,7 +114,8 @@ def _open_form(ctx: Context, actor: Actor, value: str, what: str, form) -> Outco
         return NOT_FOUND
     _may_answer(ctx, actor, request, what)
     if request.status != OPEN:
-        return answered(ctx, request)
+        with ctx.read() as session:
+            return answered(ctx, session, request)
     return Outcome(form=form(request))
 
 
@@ -141,7 +150,7 @@ def _hand_in(ctx: Context, actor: Actor, value: str, key: str, fields: dict[str,
             return ALREADY
         request = lock_request(work.session, request.id)
         if request.status != OPEN:
-            return answered(ctx, request)
+            return answered(ctx, work.session, request)
         submission = EvidenceSubmission(request_id=request.id, round=request.round, submitted_by=actor.id,
                                         submitted_at=work.now, not_applicable=not_applicable, **fields)
         work.session.add(submission)
@@ -201,7 +210,7 @@ def delegate(ctx: Context, actor: Actor, value: str, picked: str, note: str, key
             return ALREADY
         request = lock_request(work.session, request.id)
         if request.status != OPEN:
-            return answered(ctx, request)
+            return answered(ctx, work.session, request)
         if person.id == request.owner_id:
             return Outcome.say(f"{person.name} already owns {request.ref}.")
         previous = request.owner_id
@@ -235,11 +244,11 @@ def snooze(ctx: Context, actor: Actor, value: str, days: int, key: str) -> Outco
             return ALREADY
         request = lock_request(work.session, request.id)
         if request.status != OPEN:
-            return answered(ctx, request)
+            return answered(ctx, work.session, request)
         request.snoozed_until = work.now + timedelta(days=days)
         reschedule(ctx, work.session, request, work.now)
         work.record(request.process, "snoozed", ("evidence", request.ref),
-                    {"days": days, "until": request.snoozed_until.isoformat()})
+                    {"days": days, "until": iso(request.snoozed_until)})
         zone = zone_of(work.session, ctx, actor.id) if actor.listed else ctx.org.zone
         next_at = request.next_action_at
     quiet = f"You will hear about it again {when(next_at, zone)}" if next_at else "No more reminders are due"

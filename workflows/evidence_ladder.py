@@ -187,7 +187,7 @@ def _perform(work: Work, request: EvidenceRequest, index: int, skipped: int, now
     step = steps[index]
     people = recipients(ctx, request, step)
     base = f"evidence:{request.id}:r{request.round}:s{index}"
-    data = {"step": step.kind, "to": people, "due": request.due_at.isoformat(), "period": request.period}
+    data = {"step": step.kind, "to": people, "due": request.due_at.astimezone(UTC).isoformat(), "period": request.period}
     if skipped:
         data["skipped_steps"] = skipped
     if step.kind == "review":

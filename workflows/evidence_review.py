@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.models.evidence import EvidenceRequest, EvidenceSubmission
 from workflows.access import require
 from workflows.actors import Actor
 from workflows.context import Context, to_person
 from workflows.evidence import ACCEPTED, ALREADY, NOT_APPLICABLE, NOT_FOUND, OPEN, SUBMITTED, answered, lock_request, \
-    read_request, zone_of
+    iso, read_request, zone_of
 from workflows.evidence_forms import parse_date, review_form
 from workflows.evidence_ladder import schedule_after, zones_of
 from workflows.evidence_messages import notice, person_name, when
@@ -37,21 +38,22 @@ def open_review(ctx: Context, actor: Actor, value: str, accept: bool) -> Outcome
     if request is None or submission_id is None:
         return NOT_FOUND
     require(ctx, actor, REVIEWERS, process=request.process, what="reviewing evidence", subject=("evidence", request.ref))
-    decided = _decided(ctx, request, submission_id)
+    with ctx.read() as session:
+        decided = _decided(ctx, session, request, submission_id)
     if decided is not None:
         return decided
     return Outcome(form=review_form(ctx, request, submission_id, accept))
 
 
-def _decided(ctx: Context, request: EvidenceRequest, submission_id: int) -> Outcome | None:
-    with ctx.read() as session:
-        submission = session.get(EvidenceSubmission, submission_id)
+def _decided(ctx: Context, session: Session, request: EvidenceRequest, submission_id: int) -> Outcome | None:
+    """Why this submission cannot be decided now (decided already, or not the current one), if so."""
+    submission = session.get(EvidenceSubmission, submission_id)
     if submission is None or submission.request_id != request.id:
         return NOT_FOUND
     if submission.decision is None and request.status == SUBMITTED:
         return None
     if submission.decision is None:
-        return answered(ctx, request)
+        return answered(ctx, session, request)
     return Outcome.say(f"{request.ref} was already {submission.decision} by {person_name(ctx, submission.decided_by or '')} "
                        f"on {when(submission.decided_at or submission.submitted_at, ctx.org.zone)}.")
 
@@ -69,8 +71,8 @@ def decide(ctx: Context, actor: Actor, metadata: str, values: dict[str, str], ke
             return ALREADY
         request = lock_request(work.session, request.id)
         submission = work.session.get(EvidenceSubmission, submission_id, with_for_update=True, populate_existing=True)
-        if submission is None or submission.decision is not None or request.status != SUBMITTED:
-            decided = _decided(ctx, request, submission_id)
+        decided = _decided(ctx, work.session, request, submission_id)
+        if decided is not None or submission is None:
             return decided or NOT_FOUND
         submission.decision = "accepted" if accept else "rejected"
         submission.decided_by, submission.decided_at, submission.comment = actor.id, work.now, comment or None
@@ -84,7 +86,7 @@ def decide(ctx: Context, actor: Actor, metadata: str, values: dict[str, str], ke
                              not_applicable=submission.not_applicable)
         else:
             _reopen(ctx, work, request, values)
-            work.record(request.process, "rejected", ("evidence", request.ref), {**data, "new_due": request.due_at.isoformat()})
+            work.record(request.process, "rejected", ("evidence", request.ref), {**data, "new_due": iso(request.due_at)})
             message = notice(ctx, request, "rejected", zone, buttons=True, comment=comment, reviewer=actor.name,
                              not_applicable=submission.not_applicable)
         work.notify(to_person(request.owner_id), message, f"evidence:{request.id}:sub{submission.id}:decision")
