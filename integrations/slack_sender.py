@@ -22,6 +22,7 @@ PERMANENT_ERRORS = frozenset({
     "channel_not_found", "user_not_found", "users_not_found", "not_in_channel", "is_archived",
     "msg_too_long", "invalid_blocks", "invalid_blocks_format", "no_text", "cannot_dm_bot",
     "user_disabled", "message_not_found", "cant_update_message", "account_inactive",
+    "file_not_found", "file_deleted",
 })
 
 

@@ -69,7 +69,7 @@ def test_finished_change_is_posted_in_the_incident_thread_and_told_to_the_handle
     line = f"Change {change_ref} is declined. Result: Declined: Breaks the finance macros"
     assert line in world.chat.thread(ref)
     assert f"{ref}: {line}\nRansomware note on the file server" in world.chat.dm_texts("hana")
-    assert not any(change_ref in t for t in world.chat.dm_texts("erin"))
+    assert not any(change_ref in t for t in world.chat.dm_texts("erin", incidents_only=False))
     with world.ctx.read() as session:
         link = session.scalar(select(IncidentChange).where(IncidentChange.change_ref == change_ref))
     assert link is not None and link.state == "declined" and link.finished_at == world.ctx.clock()

@@ -298,11 +298,11 @@ def home_items(ctx: Context, actor: Actor) -> list[Message]:
              for r in requests[:HOME_LIMIT]]
     if actor.has("isms_manager"):
         with ctx.read() as session:
-            waiting = list(session.execute(
+            waiting = session.execute(
                 select(EvidenceRequest, EvidenceSubmission.id)
                 .join(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
                 .where(EvidenceRequest.status == SUBMITTED, EvidenceSubmission.decision.is_(None))
-                .order_by(EvidenceSubmission.id).limit(HOME_LIMIT)).tuples())
+                .order_by(EvidenceSubmission.id).limit(HOME_LIMIT)).all()
         items += [Message(text=f"To review: {r.ref} {r.title} from {person_name(ctx, r.owner_id)}",
                           buttons=review_buttons(r, sid)) for r, sid in waiting]
     return items
