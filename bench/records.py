@@ -24,6 +24,7 @@ import os
 import platform
 import shlex
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -151,7 +152,12 @@ class AppendResult:
 class VerifyResult:
     count: int
     fill_seconds: float
-    verify_seconds: float
+    verify_runs: list[float]
+
+    @property
+    def verify_seconds(self) -> float:
+        """The median run: the machine is shared, so a single run can be off by a third."""
+        return statistics.median(self.verify_runs)
 
 
 @dataclass
@@ -214,19 +220,21 @@ def clear_records(engine: Engine) -> None:
         connection.execute(text("TRUNCATE records" if is_postgresql(engine) else "DELETE FROM records"))
 
 
-def fill_and_verify(engine: Engine, sessions: sessionmaker[Session], count: int) -> VerifyResult:
+def fill_and_verify(engine: Engine, sessions: sessionmaker[Session], count: int, repeats: int) -> VerifyResult:
     clear_records(engine)
     started = time.perf_counter()
     for start in range(0, count, FILL_TRANSACTION):
         with sessions.begin() as session:
             records.append(session, entries(start, min(FILL_TRANSACTION, count - start)))
-    filled = time.perf_counter()
-    with sessions() as session:
-        outcome = records.verify(session)
-    verified = time.perf_counter()
-    if not outcome.ok or outcome.count != count:
-        raise SystemExit(f"verify found a problem in freshly written records: {outcome}")
-    return VerifyResult(count, filled - started, verified - filled)
+    result = VerifyResult(count, time.perf_counter() - started, [])
+    for _ in range(repeats):
+        started = time.perf_counter()
+        with sessions() as session:
+            outcome = records.verify(session)
+        result.verify_runs.append(time.perf_counter() - started)
+        if not outcome.ok or outcome.count != count:
+            raise SystemExit(f"verify found a problem in freshly written records: {outcome}")
+    return result
 
 
 def run_backend(label: str, url: str, args: argparse.Namespace) -> BackendResult:
@@ -247,7 +255,7 @@ def run_backend(label: str, url: str, args: argparse.Namespace) -> BackendResult
             version = connection.execute(text(
                 "SHOW server_version" if is_postgresql(engine) else "SELECT sqlite_version()"
             )).scalar_one()
-        return BackendResult(label, str(version), appends, fill_and_verify(engine, sessions, args.verify_rows))
+        return BackendResult(label, str(version), appends, fill_and_verify(engine, sessions, args.verify_rows, args.verify_repeats))
     finally:
         engine.dispose()
 
@@ -283,7 +291,7 @@ def fresh_database(target: str) -> Iterator[tuple[str, str]]:
 # -------------------------------------------------------------------------------------- report
 
 
-def machine(results: Sequence[BackendResult]) -> list[str]:
+def machine(results: Sequence[BackendResult], load: tuple[float, float, float]) -> list[str]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or "unknown")
     mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
@@ -292,14 +300,16 @@ def machine(results: Sequence[BackendResult]) -> list[str]:
     return [
         f"- Date: {datetime.now(UTC).strftime('%a %b %d %H:%M:%S UTC %Y')}",
         f"- Machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}, "
-        f"{mem_kb / 1024 / 1024:.1f} GiB RAM",
+        f"{mem_kb / 1024 / 1024:.1f} GiB RAM, load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
         f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
         f"PostgreSQL server {postgres[0] if postgres else 'not used in this run'}",
     ]
 
 
-def render(results: Sequence[BackendResult], args: argparse.Namespace, command: str) -> str:
-    lines = [f"## {HEADING}", "", *machine(results), f"- Command: `{command}`", ""]
+def render(
+    results: Sequence[BackendResult], args: argparse.Namespace, command: str, load: tuple[float, float, float],
+) -> str:
+    lines = [f"## {HEADING}", "", *machine(results, load), f"- Command: `{command}`", ""]
     lines += [
         f"Append: {args.rounds} alternating rounds per method (ABC, CBA, ...), {args.single_rows:,} rows "
         f"per round at 1 row per transaction, {args.rows:,} rows per round at 1,000 rows per transaction. "
@@ -318,15 +328,18 @@ def render(results: Sequence[BackendResult], args: argparse.Namespace, command: 
     lines += [
         "",
         f"Verify: the table is emptied, filled through records.append in transactions of {FILL_TRANSACTION:,} "
-        "records, then records.verify checks every record in one session.",
+        f"records, then records.verify checks every record in one session, {args.verify_repeats} times; "
+        "time and rate are of the median run.",
         "",
-        "| Backend | Records verified | Fill with records.append (rows/s) | verify time (s) | verify records/s |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| Backend | Records verified | Fill with records.append (rows/s) | verify time (s) | verify records/s "
+        "| All runs (s) |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for result in results:
         v = result.verify
         lines.append(f"| {result.label} | {v.count:,} | {v.count / v.fill_seconds:,.0f} | "
-                     f"{v.verify_seconds:.2f} | {v.count / v.verify_seconds:,.0f} |")
+                     f"{v.verify_seconds:.2f} | {v.count / v.verify_seconds:,.0f} | "
+                     f"{', '.join(f'{run:.2f}' for run in v.verify_runs)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -349,6 +362,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
                         help="rows per round and method at 1 row per transaction")
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds per method")
     parser.add_argument("--verify-rows", type=int, default=1_000_000, help="records to fill and verify")
+    parser.add_argument("--verify-repeats", type=int, default=3, help="verify runs; the median is reported")
     parser.add_argument("--write", action="store_true", help=f"append the report to {RESULTS}")
     return parser.parse_args(argv)
 
@@ -356,13 +370,14 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
+    load = os.getloadavg()
     results = []
     for target in args.targets or ["sqlite"]:
         with fresh_database(target) as (label, url):
             print(f"running on {label} ...", file=sys.stderr, flush=True)
             results.append(run_backend(label, url, args))
     command = shlex.join([os.path.relpath(sys.executable), os.path.relpath(__file__), *argv])
-    report = render(results, args, command)
+    report = render(results, args, command, load)
     print(report)
     if args.write:
         write_results(report)

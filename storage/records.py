@@ -30,6 +30,7 @@ _APPEND_LOCK = 0x15A5_0001
 _TABLE = Record.__table__
 _HEAD_QUERY = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
 _INSERT = insert(_TABLE)
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _COLUMNS = (
     "seq", "at", "actor", "process", "action", "subject_type", "subject_id", "data", "data_hash", "prev_hash",
     "hash", "retain_until", "erased_at",
@@ -123,7 +124,7 @@ def _head(session: Session) -> tuple[int, str]:
     head = session.info.get(_HEAD)
     if head is None:
         if is_postgresql(session):
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+            session.execute(_LOCK, {"key": _APPEND_LOCK})
         row = session.execute(_HEAD_QUERY).first()
         head = (row.seq, row.hash) if row else (0, GENESIS)
         session.info[_HEAD] = head

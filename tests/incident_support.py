@@ -60,7 +60,8 @@ class Chat:
     def dms(self, person_id: str, *, incidents_only: bool = True) -> list[Sent]:
         """Direct messages to a person; by default only those of process INC (other processes' scheduled
         work may write to the same people during a tick)."""
-        return [s for s in self.sent if s.to == f"person:{person_id}" and (s.key.startswith("inc:") or not incidents_only)]
+        return [s for s in self.sent
+                if s.to == f"person:{person_id}" and (s.key.startswith("inc:") or not incidents_only)]
 
     def dm_texts(self, person_id: str, *, incidents_only: bool = True) -> list[str]:
         return [s.text for s in self.dms(person_id, incidents_only=incidents_only)]

@@ -14,6 +14,7 @@ from tests.incident_support import World, fresh_key, make_world, report_values
 from workflows import incidents
 from workflows.access import Denied
 from workflows.incident_forms import parse_report
+from workflows.home import home
 from workflows.incident_lists import my_reports, open_incidents
 
 @pytest.fixture
@@ -188,6 +189,8 @@ def test_missed_gdpr_deadline_is_told_to_dpo_and_isms_manager_once(world, clock)
     assert sum(t.startswith(missed) for t in dora) == 1
     assert sum(t.startswith(missed) for t in world.chat.dm_texts("alice")) == 1
     assert len(world.records("deadline-missed")) == 1
+    assert ("GDPR notification to the supervisory authority: OVERDUE since Thu 26 Nov 2026 10:00 CET"
+            in world.chat.triage_posts(ref)[-1].text)
 
 
 def test_no_clock_without_personal_data_and_stopped_when_not_an_incident(world, clock):
@@ -266,3 +269,15 @@ def test_reference_numbers_restart_each_year(world, clock):
     assert report(world) == "INC-2026-0002"
     clock.advance(hours=1)  # 00:30 in Berlin
     assert report(world) == "INC-2027-0001"
+
+
+def test_app_home_shows_what_waits_in_incident_management(world, clock):
+    ref = report(world, personal_data="yes")
+    assert [s.text for s in home(world.ctx, world.actor("sam")).sections][1:] == [
+        f"1 incident report(s) wait for triage: {ref}"]
+    triage(world, ref, severity="P2", handler="hana")
+    assert [s.text for s in home(world.ctx, world.actor("hana")).sections][1:] == [
+        f"You handle 1 open incident(s): {ref}"]
+    assert [s.text for s in home(world.ctx, world.actor("dora")).sections][1:] == [
+        "1 regulatory notification clock(s) are running: /isms incidents"]
+    assert [s.text for s in home(world.ctx, world.actor("erin")).sections][1:] == ["You have no open items."]

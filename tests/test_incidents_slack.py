@@ -65,6 +65,13 @@ def thread_lines(slack, post) -> list[str]:  # type: ignore[no-untyped-def]
             if c.args.get("thread_ts") == ts]
 
 
+def wait_line(slack, post, fragment: str):  # type: ignore[no-untyped-def]
+    """Wait for a line in the triage post's thread (steps run after the ack, so tests wait for them)."""
+    ts = post.response["ts"]
+    return slack.wait_for(lambda c: c.method == "chat.postMessage" and c.args.get("thread_ts") == ts
+                          and fragment in text_of(c.args))
+
+
 def press(user: SlackUser, action_id: str, value: str) -> str:
     """Click a button; returns the response_url its ephemeral answer would go to."""
     response_url = user._response_url()
@@ -113,8 +120,9 @@ REPORT = {"what": "A mail asked me to confirm my password and I did.", "category
 
 
 def report_by_form(user: SlackUser, slack, values: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
+    opened = len(slack.calls_to("views.open"))
     user.command("/incident")
-    view = opened_view(slack, "incident_report", count=len(slack.calls_to("views.open")) + 1)
+    view = opened_view(slack, "incident_report", count=opened + 1)
     status, _ = submit(user, view, values)
     assert status == 200
     dm = wait_dm(slack, user.user_id, "Your report is INC-")
@@ -306,6 +314,7 @@ def test_full_triage_path_to_closure(bot, slack):
     wait_dm(slack, "U0ERIN", f"Your report {ref} is being handled as a security incident.")
     wait_dm(slack, "U0DORA", "GDPR notification to the supervisory authority clock started")
     press(sam, "incident_severity_P2", ref)
+    wait_line(slack, post, "Sam Shah set severity P2 (High).")
     press(sam, "incident_assign", ref)
     assign = opened_view(slack, "incident_assign")
     assert assign["private_metadata"] == ref and assign["blocks"][0]["element"]["type"] == "users_select"
@@ -318,6 +327,7 @@ def test_full_triage_path_to_closure(bot, slack):
 
     press(hana, "incident_note", ref)
     submit(hana, opened_view(slack, "incident_note"), {"note": "Called the rail company; disk is encrypted."})
+    wait_line(slack, post, "Note by Hana Hart")
     press(hana, "incident_escalate", ref)
     wait_dm(slack, "U0ALICE", f"Hana Hart escalated to you: {ref}")
     wait_dm(slack, "U0SAM", f"Hana Hart escalated to you: {ref}")
@@ -347,7 +357,8 @@ def test_full_triage_path_to_closure(bot, slack):
     lines = thread_lines(slack, post)
     assert lines[0] == "Erin Evans updated the report's details."
     expected = ["Sam Shah classified this as an incident.", "Sam Shah set severity P2 (High).",
-                "Sam Shah made Hana Hart the handler.", "Note by Hana Hart: Called the rail company; disk is encrypted.",
+                "Sam Shah made Hana Hart the handler.",
+                "Note by Hana Hart: Called the rail company; disk is encrypted.",
                 "Hana Hart escalated this to Alice Adams, Sam Shah.",
                 "Hana Hart closed the incident. Root cause: Laptop left unattended"]
     assert [line for line in lines if line in expected] == expected
@@ -408,6 +419,7 @@ def test_request_change_from_the_triage_post(bot, slack):
     ref = ref_in(erin.reply_text(reply))
     post = triage_post(slack, ref)
     press(sam, "incident_classify", ref)
+    wait_line(slack, post, "classified this as an incident")
     press(sam, "incident_change", ref)
     view = opened_view(slack, "incident_change")
     assert [b["block_id"] for b in view["blocks"]] == ["title", "description", "reason"]
@@ -415,6 +427,28 @@ def test_request_change_from_the_triage_post(bot, slack):
     assert json.loads(body)["errors"] == {"title": "Please keep this to one line."}
     submit(sam, view, {"title": "Block macros from the internet", "description": "GPO for Office",
                        "reason": "The ransomware came in through a macro"})
-    line = slack.wait_for(lambda c: c.method == "chat.postMessage" and c.args.get("thread_ts") == post.response["ts"]
-                          and "requested change CHG-" in text_of(c.args))
+    line = wait_line(slack, post, "requested change CHG-")
     assert re.search(r"Sam Shah requested change CHG-2026-\d{4}: Block macros from the internet", text_of(line.args))
+
+
+def test_help_lists_the_incident_commands_by_role(bot, slack):
+    erin, sam = SlackUser(bot.url, slack, "U0ERIN"), SlackUser(bot.url, slack, "U0SAM")
+    _, employee = erin.command("/isms", "help")
+    _, team = sam.command("/isms", "help")
+    employee_help, team_help = erin.reply_text(employee), sam.reply_text(team)
+    assert "/incident mine: Your incident reports and their status" in employee_help
+    assert "/isms incidents" not in employee_help
+    assert "/isms incidents: Open incidents, running regulatory clocks first" in team_help
+
+
+def test_an_unlisted_member_can_report_and_hears_about_the_status(bot, slack):
+    slack.add_user("U0NEW", "newcomer@example.org")
+    newcomer, sam = SlackUser(bot.url, slack, "U0NEW"), SlackUser(bot.url, slack, "U0SAM")
+    _, reply = newcomer.command("/incident", "My account shows logins from another country")
+    ref = ref_in(newcomer.reply_text(reply))
+    post = triage_post(slack, ref)
+    assert "Reported by*\nu0new" in text_of(post.args)
+    press(sam, "incident_classify", ref)
+    wait_dm(slack, "U0NEW", f"Your report {ref} is being handled as a security incident.")
+    _, mine = newcomer.command("/incident", "mine")
+    assert f"{ref} · Incident, being handled" in newcomer.reply_text(mine)

@@ -20,7 +20,8 @@ from storage.models.incidents import Incident, IncidentClock, IncidentTimer
 from workflows.actors import SYSTEM
 from workflows.context import Context, Work
 from workflows.incident_messages import (
-    CLOCK_LABELS, add_line, clocks_of, headline, person_name, span, tell_people, when, with_role,
+    CLOCK_LABELS, add_line, clocks_of, headline, person_name, refresh_post, span, tell_people, when,
+    with_role,
 )
 from workflows.ui import Button, Message
 
@@ -147,24 +148,26 @@ def _dpo_message(incident: Incident, text: str) -> Message:
 # -- the every-minute job ------------------------------------------------------------------------
 
 def due(ctx: Context) -> None:
-    """Send every incident reminder whose time has come; each timer row goes out once."""
+    """Send every incident reminder whose time has come; each timer row goes out once.
+
+    Locks the incident before its timer, in the same order as every triage step, so a reminder and a
+    click on the same incident wait for each other instead of deadlocking on PostgreSQL.
+    """
     with ctx.read() as session:
-        ids = session.scalars(
-            select(IncidentTimer.id)
+        due_now = session.execute(
+            select(IncidentTimer.id, IncidentTimer.incident_id)
             .where(IncidentTimer.sent_at.is_(None), IncidentTimer.due_at <= ctx.clock())
             .order_by(IncidentTimer.due_at, IncidentTimer.id)
             .limit(DUE_BATCH)
         ).all()
-    for timer_id in ids:
+    for timer_id, incident_id in due_now:
         with ctx.work(SYSTEM) as work:
+            locking = is_postgresql(work.session)
+            incident = work.session.get(Incident, incident_id, with_for_update=True if locking else None)
             query = select(IncidentTimer).where(IncidentTimer.id == timer_id, IncidentTimer.sent_at.is_(None))
-            if is_postgresql(work.session):
-                query = query.with_for_update(skip_locked=True)
-            timer = work.session.scalar(query)
-            if timer is None:
+            timer = work.session.scalar(query.with_for_update(skip_locked=True) if locking else query)
+            if incident is None or timer is None:
                 continue
-            incident = work.session.get(Incident, timer.incident_id)
-            assert incident is not None
             _fire(work, incident, timer)
             timer.sent_at = work.now
 
@@ -231,5 +234,7 @@ def _remind_dpo(work: Work, incident: Incident, clock: IncidentClock, timer: Inc
         people = _dpo(ctx)
     tell_people(work, people, _dpo_message(incident, text), key)
     add_line(work, incident, "clock", f"{text} Told {', '.join(person_name(ctx, p) for p in people)}.")
+    if passed:
+        refresh_post(work, incident)  # the post now shows the clock as overdue
     work.record("INC", "deadline-missed" if passed else "dpo-reminded", ("incident", incident.ref),
                 {"clock": clock.kind, "due_at": clock.due_at.isoformat(), "to": people})

@@ -69,7 +69,8 @@ def home_items(ctx: Context, actor: Actor) -> list[Message]:
         if actor.has(*TRIAGE_ROLES):
             waiting = session.scalars(select(Incident.ref).where(Incident.status == "new")).all()
             if waiting:
-                items.append(Message(text=f"{len(waiting)} incident report(s) wait for triage: {', '.join(waiting[:10])}"))
+                listed = ", ".join(waiting[:10])
+                items.append(Message(text=f"{len(waiting)} incident report(s) wait for triage: {listed}"))
             mine = session.scalars(select(Incident.ref).where(Incident.status == "incident",
                                                               Incident.handler_id == actor.id)).all()
             if mine:
@@ -78,5 +79,6 @@ def home_items(ctx: Context, actor: Actor) -> list[Message]:
             running = session.scalars(select(IncidentClock.id).where(
                 IncidentClock.notified_at.is_(None), IncidentClock.stopped_at.is_(None))).all()
             if running:
-                items.append(Message(text=f"{len(running)} regulatory notification clock(s) are running: /isms incidents"))
+                items.append(Message(
+                    text=f"{len(running)} regulatory notification clock(s) are running: /isms incidents"))
     return items

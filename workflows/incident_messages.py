@@ -71,14 +71,16 @@ def clocks_of(work: Work, incident: Incident) -> list[IncidentClock]:
         select(IncidentClock).where(IncidentClock.incident_id == incident.id).order_by(IncidentClock.due_at)))
 
 
-def clock_state(ctx: Context, clock: IncidentClock, now: datetime) -> str:
+def clock_state(ctx: Context, clock: IncidentClock, now: datetime, *, live: bool = True) -> str:
+    """Where a regulatory clock stands; ``live`` adds the time left (not for posts that stay up for days)."""
     if clock.notified_at is not None:
         return f"done {when(ctx, clock.notified_at)} by {person_name(ctx, clock.notified_by)}"
     if clock.stopped_at is not None:
         return "stopped (not an incident)"
     if clock.due_at <= now:
         return f"OVERDUE since {when(ctx, clock.due_at)}"
-    return f"due {when(ctx, clock.due_at)} (in {span(clock.due_at - now)})"
+    left = f" (in {span(clock.due_at - now)})" if live else ""
+    return f"due {when(ctx, clock.due_at)}{left}"
 
 
 def running(clocks: list[IncidentClock]) -> list[IncidentClock]:
@@ -123,7 +125,8 @@ def triage_message(work: Work, incident: Incident) -> Message:
         ("Handler", person_name(ctx, incident.handler_id)),
         ("Reported by", f"{incident.reporter_name}, {when(ctx, incident.reported_at)}"),
         ("Noticed", when(ctx, incident.noticed_at)),
-        ("Category", settings.categories.get(incident.category or "", "not given")),
+        ("Category", settings.categories.get(incident.category, incident.category) if incident.category
+         else "not given"),
         ("Personal data affected", PERSONAL_DATA_LABELS.get(incident.personal_data or "", "not given")),
     ]
     if incident.affected:
@@ -135,9 +138,10 @@ def triage_message(work: Work, incident: Incident) -> Message:
     if incident.files:
         fields.append(("Files", f"{len(incident.files)} attached"))
     if incident.escalated_at:
-        fields.append(("Escalated", f"by {person_name(ctx, incident.escalated_by)}, {when(ctx, incident.escalated_at)}"))
+        escalated = f"by {person_name(ctx, incident.escalated_by)}, {when(ctx, incident.escalated_at)}"
+        fields.append(("Escalated", escalated))
     for clock in clocks:
-        fields.append((CLOCK_LABELS[clock.kind], clock_state(ctx, clock, work.now)))
+        fields.append((CLOCK_LABELS[clock.kind], clock_state(ctx, clock, work.now, live=False)))
     if changes:
         fields.append(("Changes", "\n".join(f"{c.change_ref} {c.title} ({c.state or 'requested'})" for c in changes)))
     if incident.status == "not_incident" and incident.not_incident_reason:

@@ -32,7 +32,7 @@ from workflows.actors import Actor
 from workflows.context import Context, Work, to_actor
 from workflows.incident_clocks import due, plan
 from workflows.incident_forms import (
-    CLOSE, NOTIFIED, ReportDetails, Source, check_text, find_person, report_form, triage_form,
+    CLOSE, MAX_REPORT, NOTIFIED, ReportDetails, Source, check_text, find_person, report_form, triage_form,
 )
 from workflows.incident_messages import (
     CLOCK_LABELS, TRIAGE_ROLES, add_line, clocks_of, headline, person_name, post_triage, refresh_post,
@@ -80,13 +80,13 @@ def start_report(ctx: Context, actor: Actor, source: Source | None = None, text:
     """The report form, empty or prefilled with the message a shortcut was used on."""
     require(ctx, actor, REPORTER_ROLES, process="INC", what="reporting an incident")
     metadata = source.to_metadata() if source is not None else ""
-    return Outcome(form=report_form(ctx, metadata=metadata, initial={"what": text[:3000]}))
+    return Outcome(form=report_form(ctx, metadata=metadata, initial={"what": text[:MAX_REPORT]}))
 
 
 def quick_report(ctx: Context, actor: Actor, *, key: str, text: str) -> Outcome:
     """``/incident <text>``: stored at once, with an "Add details" button."""
     require(ctx, actor, REPORTER_ROLES, process="INC", what="reporting an incident")
-    problem = check_text({"what": text}, "what", 3000, what="what happened")
+    problem = check_text({"what": text}, "what", MAX_REPORT, what="what happened")
     if problem:
         return Outcome.say(f"Nothing was reported: {problem['what']} Type /incident alone for the form.")
     return _report(ctx, actor, key, ReportDetails(summary=text.strip(), noticed_at=ctx.clock()), None, quick=True)

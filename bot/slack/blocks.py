@@ -14,6 +14,7 @@ from typing import Any
 from workflows.ui import Form, FormField, HomeView, Message
 
 MAX_SECTION = 3000
+MAX_FIELD = 2000  # Slack refuses a message whose section field text is longer
 MAX_PLAIN = 150
 
 
@@ -21,8 +22,8 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": escape(text)[:MAX_SECTION] or " ", "verbatim": True}
+def mrkdwn(text: str, limit: int = MAX_SECTION) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": escape(text)[:limit] or " ", "verbatim": True}
 
 
 def plain(text: str, limit: int = MAX_PLAIN) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def message_blocks(message: Message) -> list[dict[str, Any]]:
         blocks.append({"type": "section", "text": mrkdwn(message.body)})
     for start in range(0, len(message.fields), 10):  # Slack allows 10 fields per section
         chunk = message.fields[start:start + 10]
-        blocks.append({"type": "section", "fields": [mrkdwn(f"*{label}*\n{value}") for label, value in chunk]})
+        blocks.append({"type": "section", "fields": [mrkdwn(f"*{label}*\n{value}", MAX_FIELD) for label, value in chunk]})
     if message.buttons:
         elements = []
         for button in message.buttons[:25]:

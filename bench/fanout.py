@@ -1,0 +1,227 @@
+"""Benchmark: 10,000 evidence reminders fall due at once and go out through a rate-limited Slack.
+
+Why this exists: the reminder ladder can put thousands of DMs in the outbox in one tick (a campaign,
+the last day of a quarter), and Slack allows only so many chat.postMessage calls a second, answering
+429 with Retry-After above that. The bot should use nearly all of the permitted rate, and lose or
+double nothing while being throttled.
+
+What runs: a fresh database (temporary SQLite file, or a new PostgreSQL database), an organisation of
+``--count`` people, one open evidence request each whose 7-day reminder is due now, and the local
+Slack Web API double with a token bucket of ``--rate`` calls a second (burst ``--burst``) on
+chat.postMessage, answering 429 with a fractional Retry-After above it. Then one scheduler tick
+(``advance_requests``) queues the reminders, and the outbox dispatcher (the bot's own, with the real
+Slack sender over HTTP) sends them.
+
+Measured: the tick's duration; the send phase from the first to the last accepted message; the share
+of the permitted rate used (accepted messages / (burst + rate x send time)); 429 answers; messages
+lost (a request without its reminder in Slack, or a dead outbox effect) and sent twice (the same
+reminder accepted twice); peak resident memory of the process (bot and Slack double together).
+
+Run: ``.venv/bin/python bench/fanout.py [--count N] [--rate R] [--burst B] [--database-url URL] [--write]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shlex
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import yaml
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.runtime import Runtime, build_runtime  # noqa: E402
+from bot.slack.blocks import fallback_text, message_blocks  # noqa: E402
+from config.settings import PACKAGED_EXAMPLE_ORG, load_settings  # noqa: E402
+from integrations.slack_sender import SlackChatSender, make_web_client  # noqa: E402
+from storage import migrate  # noqa: E402
+from storage.db import make_engine  # noqa: E402
+from storage.models import EvidenceRequest, OutboxEffect  # noqa: E402
+from storage.outbox import DEAD, SENT  # noqa: E402
+from tests.doubles.slack_api import SlackApiDouble  # noqa: E402
+from workflows.evidence_ladder import advance_requests  # noqa: E402
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+HEADING = "Reminder fan-out"
+TOKEN = "xoxb-bench"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    count: int
+    rate: float
+    burst: int
+    backend: str
+    tick_seconds: float
+    send_seconds: float
+    accepted: int
+    throttled: int
+    lost: int
+    doubled: int
+    dead: int
+    peak_rss_mib: float
+
+    @property
+    def share(self) -> float:
+        return self.accepted / (self.burst + self.rate * self.send_seconds) if self.send_seconds else 0.0
+
+
+def organisation(folder: Path, count: int) -> Path:
+    """The example organisation plus ``count`` people, quiet hours off (the bench runs at any hour)."""
+    org = yaml.safe_load(PACKAGED_EXAMPLE_ORG.read_text(encoding="utf-8"))
+    org["people"] += [{"id": f"p{n:05d}", "name": f"Person {n}", "slack_id": f"U{n:08d}", "roles": ["owner"],
+                       "manager": "olga"} for n in range(count)]
+    org["activities"] = {"quiet_hours": {"enabled": False}}
+    path = folder / "org.yaml"
+    path.write_text(yaml.safe_dump(org, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def seed(runtime: Runtime, count: int) -> None:
+    """One open request per person, asked a week ago, whose 7-day reminder is due now."""
+    now = datetime.now(UTC)
+    rows = [{
+        "activity_key": "RA/risk-review", "period": f"bench-{n}", "process": "RA", "title": "Review the risks you own",
+        "clause": "27001:8.2", "evidence_kind": "text", "period_start": date(2026, 10, 1),
+        "period_end": date(2026, 12, 31), "owner_id": f"p{n:05d}", "status": "open", "due_at": now + timedelta(days=7),
+        "created_at": now - timedelta(days=7), "asked_at": now - timedelta(days=7), "round": 0, "step": 1,
+        "next_action_at": now - timedelta(seconds=1), "delegations": 0,
+    } for n in range(count)]
+    with runtime.ctx.sessions.begin() as session:
+        session.execute(insert(EvidenceRequest), rows)
+
+
+@contextmanager
+def fresh_database(target: str) -> Iterator[tuple[str, str]]:
+    if target == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield "SQLite (temporary file)", f"sqlite:///{folder}/fanout.db"
+        return
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(target, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield "PostgreSQL", make_url(target).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run(target: str, count: int, rate: float, burst: int, senders: int) -> Outcome:
+    with fresh_database(target) as (backend, url), tempfile.TemporaryDirectory() as folder, \
+            SlackApiDouble(token=TOKEN, retry_after_format=float) as slack:
+        migrate.upgrade(make_engine(url))
+        settings = load_settings(ISMS_DATABASE_URL=url, ISMS_CONFIG=str(organisation(Path(folder), count)))
+        client = make_web_client(TOKEN, slack.base_url)
+        runtime = build_runtime(settings, lambda ctx: SlackChatSender(client, ctx.org, message_blocks, fallback_text))
+        seed(runtime, count)
+        slack.set_rate_limit("chat.postMessage", rate, burst)
+
+        started = time.perf_counter()
+        advance_requests(runtime.ctx)
+        tick_seconds = time.perf_counter() - started
+
+        stop = threading.Event()
+        workers = [threading.Thread(target=runtime.dispatcher.run_forever, args=(stop, 0.05), daemon=True)
+                   for _ in range(senders)]
+        for worker in workers:
+            worker.start()
+        with runtime.ctx.sessions() as session:
+            while session.scalar(select(func.count()).select_from(OutboxEffect)
+                                 .where(OutboxEffect.status.notin_((SENT, DEAD)))):
+                time.sleep(0.2)
+                session.expire_all()
+            dead = session.scalar(select(func.count()).select_from(OutboxEffect).where(OutboxEffect.status == DEAD))
+        stop.set()
+        runtime.dispatcher.wake()
+        for worker in workers:
+            worker.join(timeout=10)
+        runtime.engine.dispose()
+
+        accepted = [call for call in slack.calls_to("chat.postMessage") if call.response and call.response.get("ok")]
+        per_person = Counter(call.args["channel"] for call in accepted)
+        send_seconds = accepted[-1].at - accepted[0].at if len(accepted) > 1 else 0.0
+        return Outcome(
+            count=count, rate=rate, burst=burst, backend=backend, tick_seconds=tick_seconds,
+            send_seconds=send_seconds, accepted=len(accepted), throttled=slack.throttled,
+            lost=count - len(per_person), doubled=sum(n - 1 for n in per_person.values()), dead=dead or 0,
+            peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        )
+
+
+def machine() -> list[str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    return [
+        f"- Date: {datetime.now(UTC).strftime('%a %b %d %H:%M:%S UTC %Y')}",
+        f"- Machine: nproc {len(os.sched_getaffinity(0))}, {cpu}, Python {platform.python_version()}",
+    ]
+
+
+def report(outcomes: Sequence[Outcome], command: str) -> str:
+    lines = [f"## {HEADING}", "", *machine(), f"- Command: `{command}`", ""]
+    lines += [
+        "One tick queues a reminder for each of N open evidence requests (one per person); the bot's outbox "
+        "dispatcher sends them with the real Slack sender over HTTP to the Slack double, which allows R "
+        "chat.postMessage calls a second (token bucket, burst B) and answers 429 with a fractional "
+        "Retry-After above that. Share = accepted / (B + R x send time), send time from the first to the "
+        "last accepted message. Lost = people without their reminder; doubled = reminders accepted twice. "
+        "Peak memory is the resident set of the whole process (bot and Slack double).",
+        "",
+        "| Backend | N | R/s | B | Tick (s) | Send (s) | Accepted | 429s | Share of rate | Lost | Doubled "
+        "| Dead | Peak RSS (MiB) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for o in outcomes:
+        lines.append(f"| {o.backend} | {o.count:,} | {o.rate:g} | {o.burst} | {o.tick_seconds:.1f} | "
+                     f"{o.send_seconds:.1f} | {o.accepted:,} | {o.throttled:,} | {o.share:.1%} | {o.lost} | "
+                     f"{o.doubled} | {o.dead} | {o.peak_rss_mib:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=10_000, help="reminders due at once (one person each)")
+    parser.add_argument("--rate", type=float, default=200.0, help="chat.postMessage calls a second Slack allows")
+    parser.add_argument("--burst", type=int, default=1, help="calls Slack allows at once above the rate")
+    parser.add_argument("--senders", type=int, default=1, help="dispatcher threads (as in one bot process: 1)")
+    parser.add_argument("--database-url", action="append", dest="targets",
+                        help="'sqlite' (temporary file, the default) or a PostgreSQL server URL (a bench_<random> "
+                             "database is created there and dropped); repeatable")
+    parser.add_argument("--write", action="store_true", help=f"append the report to {RESULTS}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    outcomes = []
+    for target in args.targets or ["sqlite"]:
+        print(f"running on {target} ...", file=sys.stderr, flush=True)
+        outcomes.append(run(target, args.count, args.rate, args.burst, args.senders))
+    text_report = report(outcomes, shlex.join([os.path.relpath(sys.executable), os.path.relpath(__file__), *argv]))
+    print(text_report)
+    if args.write:
+        with RESULTS.open("a", encoding="utf-8") as out:
+            out.write("\n" + text_report)
+
+
+if __name__ == "__main__":
+    main()

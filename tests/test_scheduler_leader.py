@@ -1,0 +1,103 @@
+"""One scheduler per database: the election, APScheduler's fixed job set in its SQLAlchemy job
+store, and catching up once after a restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from bot.scheduler import BotScheduler, LeaseLeadership
+from storage.models import SchedulerLease
+from tests.evidence_support import World, berlin, make_world
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def scheduler(world: World, **options: float) -> BotScheduler:
+    return BotScheduler(world.ctx, world.runtime.engine, recheck_seconds=options.get("recheck", 0.05),
+                        tick_seconds=options.get("tick", 60.0))
+
+
+def test_one_process_leads_and_a_standby_takes_over_when_it_stops(settings, clock, tmp_path):
+    first = make_world(settings, clock, tmp_path, [{"activity": "RA/risk-review"}])
+    second = make_world(settings, clock, tmp_path, [{"activity": "RA/risk-review"}])
+    leader, standby = scheduler(first).start(), scheduler(second).start()
+    try:
+        time.sleep(0.3)
+        assert (leader.is_leader, standby.is_leader) == (True, False)
+        assert not standby.tick()  # a standby never runs the due work
+        leader.stop()
+        assert eventually(lambda: standby.is_leader)
+        assert standby.tick()
+    finally:
+        leader.stop()
+        standby.stop()
+        first.runtime.engine.dispose()
+        second.runtime.engine.dispose()
+
+
+def test_a_lease_left_by_a_dead_process_is_taken_over_when_it_expires(settings, clock, tmp_path):
+    world = make_world(settings, clock, tmp_path)
+    now = [datetime(2026, 11, 23, 9, 0, tzinfo=UTC)]
+    dead = LeaseLeadership(world.runtime.engine, "host-a:111", timedelta(seconds=30), now=lambda: now[0])
+    alive = LeaseLeadership(world.runtime.engine, "host-b:222", timedelta(seconds=30), now=lambda: now[0])
+    assert dead.claim()
+    assert not alive.claim() and not alive.holds()
+    now[0] += timedelta(seconds=29)
+    assert not alive.claim()
+    now[0] += timedelta(seconds=2)  # the dead process stopped renewing 31 s ago
+    assert alive.claim() and alive.holds()
+    assert not dead.holds()  # and if it wakes up, it knows it lost
+    with world.ctx.read() as session:
+        lease = session.get(SchedulerLease, "scheduler")
+        assert lease is not None and lease.holder == "host-b:222"
+    world.runtime.engine.dispose()
+
+
+def test_the_job_store_holds_the_same_two_jobs_after_every_restart(settings, clock, tmp_path):
+    world = make_world(settings, clock, tmp_path)
+    for _ in range(3):
+        running = scheduler(world).start()
+        assert eventually(lambda: running.ticks >= 1)  # the first tick runs at once
+        running.stop()
+    with world.runtime.engine.connect() as connection:
+        jobs = connection.execute(text("SELECT id, next_run_time FROM apscheduler_jobs ORDER BY id")).all()
+    assert [job.id for job in jobs] == ["tick", "timezones"]
+    assert all(job.next_run_time for job in jobs)
+    world.runtime.engine.dispose()
+
+
+def test_a_restart_mid_schedule_catches_up_once(settings, clock, tmp_path):
+    world = make_world(settings, clock, tmp_path, [{"activity": "RA/risk-review"}])
+    before = scheduler(world).start()
+    assert eventually(lambda: before.ticks >= 1)
+    clock.set(berlin(2026, 12, 17, 17, 0))
+    assert before.tick()
+    world.runtime.dispatcher.drain()
+    assert world.inbox.everything() == [("olga", "Evidence needed: Review the risks you own")]
+    before.stop()
+
+    clock.set(berlin(2027, 1, 5, 10, 0))  # down over three reminders and two escalation rungs
+    after = scheduler(world).start()
+    try:
+        assert eventually(lambda: after.ticks >= 1)  # caught up by the first tick, without waiting a minute
+        world.runtime.dispatcher.drain()
+        assert world.inbox.everything()[1:] == [
+            ("mia", "Olga Ortiz has not answered an evidence request for 5 days past its due date")]
+        assert after.tick() and after.tick()
+        world.runtime.dispatcher.drain()
+        assert len(world.inbox.sent) == 2
+        assert [action for _, action, _, _ in world.records()] == ["asked", "escalated"]
+    finally:
+        after.stop()
+        world.runtime.engine.dispose()
