@@ -23,6 +23,7 @@ Run: ``.venv/bin/python bench/fanout.py [--count N] [--rate R] [--burst B] [--da
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -66,6 +67,7 @@ class Outcome:
     count: int
     rate: float
     burst: int
+    pace: float | None
     backend: str
     tick_seconds: float
     send_seconds: float
@@ -130,11 +132,12 @@ def fresh_database(target: str) -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-def run(target: str, count: int, rate: float, burst: int, senders: int) -> Outcome:
+def run(target: str, count: int, rate: float, burst: int, senders: int, pace: float | None) -> Outcome:
     with fresh_database(target) as (backend, url), tempfile.TemporaryDirectory() as folder, \
             SlackApiDouble(token=TOKEN, retry_after_format=float) as slack:
         migrate.upgrade(make_engine(url))
-        settings = load_settings(ISMS_DATABASE_URL=url, ISMS_CONFIG=str(organisation(Path(folder), count)))
+        settings = load_settings(ISMS_DATABASE_URL=url, ISMS_CONFIG=str(organisation(Path(folder), count)),
+                                 ISMS_OUTBOX_RATES=json.dumps({"chat": pace} if pace else {}))
         client = make_web_client(TOKEN, slack.base_url)
         runtime = build_runtime(settings, lambda ctx: SlackChatSender(client, ctx.org, message_blocks, fallback_text))
         seed(runtime, count)
@@ -162,7 +165,7 @@ def run(target: str, count: int, rate: float, burst: int, senders: int) -> Outco
         per_person = Counter(call.args["channel"] for call in accepted)
         send_seconds = accepted[-1].at - accepted[0].at if len(accepted) > 1 else 0.0
         return Outcome(
-            count=count, rate=rate, burst=burst, backend=backend, tick_seconds=tick_seconds,
+            count=count, rate=rate, burst=burst, pace=pace, backend=backend, tick_seconds=tick_seconds,
             send_seconds=send_seconds, accepted=len(accepted), throttled=slack.throttled,
             lost=count - len(per_person), doubled=sum(n - 1 for n in per_person.values()), dead=dead,
             peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -188,12 +191,12 @@ def report(outcomes: Sequence[Outcome], command: str) -> str:
         "last accepted message. Lost = people without their reminder; doubled = reminders accepted twice. "
         "Peak memory is the resident set of the whole process (bot and Slack double).",
         "",
-        "| Backend | N | R/s | B | Tick (s) | Send (s) | Accepted | 429s | Share of rate | Lost | Doubled "
+        "| Backend | N | R/s | B | Pace/s | Tick (s) | Send (s) | Accepted | 429s | Share of rate | Lost | Doubled "
         "| Dead | Peak RSS (MiB) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for o in outcomes:
-        lines.append(f"| {o.backend} | {o.count:,} | {o.rate:g} | {o.burst} | {o.tick_seconds:.1f} | "
+        lines.append(f"| {o.backend} | {o.count:,} | {o.rate:g} | {o.burst} | {o.pace or 'none'} | {o.tick_seconds:.1f} | "
                      f"{o.send_seconds:.1f} | {o.accepted:,} | {o.throttled:,} | {o.share:.1%} | {o.lost} | "
                      f"{o.doubled} | {o.dead} | {o.peak_rss_mib:.0f} |")
     return "\n".join(lines) + "\n"
@@ -204,6 +207,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--count", type=int, default=10_000, help="reminders due at once (one person each)")
     parser.add_argument("--rate", type=float, default=200.0, help="chat.postMessage calls a second Slack allows")
     parser.add_argument("--burst", type=int, default=1, help="calls Slack allows at once above the rate")
+    parser.add_argument("--pace", type=float, action="append",
+                        help="client-side pace of chat messages a second (ISMS_OUTBOX_RATES); repeatable; "
+                             "0 = none, only Retry-After")
     parser.add_argument("--senders", type=int, default=1, help="dispatcher threads (as in one bot process: 1)")
     parser.add_argument("--database-url", action="append", dest="targets",
                         help="'sqlite' (temporary file, the default) or a PostgreSQL server URL (a bench_<random> "
@@ -217,8 +223,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse(argv)
     outcomes = []
     for target in args.targets or ["sqlite"]:
-        print(f"running on {target} ...", file=sys.stderr, flush=True)
-        outcomes.append(run(target, args.count, args.rate, args.burst, args.senders))
+        for pace in args.pace or [0.0]:
+            print(f"running on {target}, pace {pace or 'none'} ...", file=sys.stderr, flush=True)
+            outcomes.append(run(target, args.count, args.rate, args.burst, args.senders, pace or None))
     text_report = report(outcomes, shlex.join([os.path.relpath(sys.executable), os.path.relpath(__file__), *argv]))
     print(text_report)
     if args.write:

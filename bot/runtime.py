@@ -87,6 +87,7 @@ def build_runtime(
         sessions, senders, clock,
         max_attempts=settings.outbox_max_attempts,
         backoff=Backoff(settings.outbox_backoff_base, settings.outbox_backoff_cap),
+        rates=settings.outbox_rates,
     )
     ctx.on_commit = dispatcher.wake
     return Runtime(settings, engine, ctx, build_router(), dispatcher)

@@ -6,9 +6,10 @@ a token. Every outside URL is a setting so the bot can run against local doubles
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.errors import ConfigError, pydantic_problems
@@ -51,6 +52,15 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(8, ge=1, validation_alias=_env("ISMS_OUTBOX_MAX_ATTEMPTS"))
     outbox_backoff_base: float = Field(2.0, gt=0, validation_alias=_env("ISMS_OUTBOX_BACKOFF_BASE"))
     outbox_backoff_cap: float = Field(600.0, gt=0, validation_alias=_env("ISMS_OUTBOX_BACKOFF_CAP"))
+    outbox_rates: dict[str, float] = Field(
+        default_factory=dict, validation_alias=_env("ISMS_OUTBOX_RATES"),
+        description='Client-side pace per service, sends a second, as JSON: {"chat": 50}. Empty: only Retry-After.')
+
+    @field_validator("outbox_rates", mode="before")
+    @classmethod
+    def _rates_from_json(cls, value: object) -> object:
+        """The environment gives JSON text (pydantic-settings decodes it; overrides in code may not)."""
+        return json.loads(value) if isinstance(value, str) else value
 
     @property
     def slack_configured(self) -> bool:

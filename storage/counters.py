@@ -1,29 +1,28 @@
-"""Gap-free numbering ("CHG-2026-0007", "LOCAL-12") inside the caller's transaction.
+"""Gap-free numbering ("INC-2026-0001", "CHG-2026-0007", "LOCAL-12") inside the caller's transaction.
 
 A sequence or autoincrement would leave gaps whenever a transaction rolls back, and auditors read a
-gap in change references as a change that vanished. Incrementing a counter row in the creating
-transaction gives the number back on rollback; concurrent creators wait on the row lock.
+gap in references as a record that vanished. One INSERT ... ON CONFLICT DO UPDATE ... RETURNING takes
+the next number: the counter row stays locked until the caller's transaction ends (PostgreSQL row
+lock; SQLite serialises writers with BEGIN IMMEDIATE), concurrent creators queue on it, and a
+rollback gives the number back.
 """
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.models.changes import ChangeCounter
+from storage.db import is_postgresql
+from storage.models.counters import Counter
 
 
 def next_number(session: Session, series: str) -> int:
-    """Take the next number of ``series`` (1 for a new series); the row stays locked until commit."""
-    row = session.get(ChangeCounter, series, with_for_update=True)
-    if row is None:
-        try:
-            with session.begin_nested():
-                session.add(ChangeCounter(series=series, value=1))
-            return 1
-        except IntegrityError:
-            # Another transaction started the series first; its row is committed now, so lock it.
-            row = session.get(ChangeCounter, series, with_for_update=True, populate_existing=True)
-            assert row is not None
-    row.value += 1
-    return row.value
+    """Take the next number of ``series`` (1 for a new series)."""
+    insert = postgresql.insert if is_postgresql(session) else sqlite.insert
+    statement = (
+        insert(Counter)
+        .values(series=series, value=1)
+        .on_conflict_do_update(index_elements=[Counter.series], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+    )
+    return int(session.execute(statement).scalar_one())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -116,7 +117,10 @@ class Dispatcher:
         backoff: Backoff | None = None,
         lease: timedelta = timedelta(minutes=2),
         on_dead: Callable[[OutboxEffect], None] | None = None,
+        rates: Mapping[str, float] | None = None,
     ):
+        """``rates`` (sends per second by service, e.g. ``{"chat": 50}``) paces sending on this side,
+        so a fan-out stays just under the receiver's limit instead of bouncing off its 429s."""
         self._sessions = sessions
         self._senders = dict(senders)
         self._clock = clock
@@ -126,6 +130,9 @@ class Dispatcher:
         self._on_dead = on_dead
         self._paused: dict[str, datetime] = {}
         self._wake = threading.Event()
+        self._rates = {service: rate for service, rate in (rates or {}).items() if rate > 0}
+        self._next_slot: dict[str, float] = {}
+        self._pacing = threading.Lock()
 
     def wake(self) -> None:
         """Called after a commit that queued effects, so they go out without waiting for a poll."""
@@ -168,10 +175,13 @@ class Dispatcher:
     def run_once(self, limit: int = 100) -> DispatchReport:
         """Claim up to ``limit`` due effects and try each once."""
         sent = retried = dead = 0
+        if self._rates:  # paced sending must finish a claimed batch well within the claim's lease
+            limit = min(limit, max(1, int(min(self._rates.values()) * self._lease.total_seconds() / 2)))
         for effect_id, kind, key, payload, attempts in self._claim(limit):
             if self._is_paused(kind):
                 self._release(effect_id)
                 continue
+            self._pace(service_of(kind))
             effect = Effect(kind, key, payload, attempts + 1, self._result_of)
             try:
                 result = self._senders[kind](effect)
@@ -190,6 +200,18 @@ class Dispatcher:
                 self._succeed(effect_id, result)
                 sent += 1
         return DispatchReport(sent, retried, dead)
+
+    def _pace(self, service: str) -> None:
+        """Wait for this service's next sending slot (a token bucket without burst), in real time."""
+        rate = self._rates.get(service)
+        if rate is None:
+            return
+        with self._pacing:
+            now = time.monotonic()
+            slot = max(now, self._next_slot.get(service, now))
+            self._next_slot[service] = slot + 1 / rate
+        if slot > now:
+            time.sleep(slot - now)
 
     def _is_paused(self, kind: str) -> bool:
         until = self._paused.get(service_of(kind))
@@ -221,7 +243,9 @@ class Dispatcher:
             effect.attempts = attempts
             effect.last_error = error[:2000]
             effect.claimed_until = None
-            if attempts >= self._max_attempts:
+            # Throttling (a Retry-After) is the receiver saying "later", not a failure: it never parks
+            # an effect, so a long fan-out against a strict rate limit loses nothing.
+            if attempts >= self._max_attempts and retry_after is None:
                 effect.status = DEAD
                 log.error("outbox effect %s (%s) is dead after %d attempts: %s", effect.key, effect.kind, attempts, error)
                 if self._on_dead is not None:
@@ -241,7 +265,8 @@ class Dispatcher:
                 return total
 
     def run_forever(self, stop: threading.Event, idle: float = 1.0) -> None:
-        """Background loop for ``serve``/``socket``: send what is due, sleep until woken or ``idle``."""
+        """Background loop for ``serve``/``socket``: send what is due, sleep until woken or ``idle``
+        (or until a service's Retry-After pause ends, if that is sooner)."""
         while not stop.is_set():
             try:
                 report = self.run_once()
@@ -249,8 +274,13 @@ class Dispatcher:
                 log.exception("outbox dispatcher pass failed; retrying")
                 report = DispatchReport()
             if report.sent + report.retried + report.dead == 0:
-                self._wake.wait(idle)
+                self._wake.wait(self._idle_wait(idle))
                 self._wake.clear()
+
+    def _idle_wait(self, idle: float) -> float:
+        now = self._clock()
+        ends = [(until - now).total_seconds() for until in self._paused.values() if until > now]
+        return min([idle, *ends])
 
 
 def counts_by_status(session: Session) -> dict[str, int]:

@@ -20,12 +20,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from config.organisation import ROLES
+from storage.counters import next_number
 from storage.db import is_postgresql
-from storage.models.incidents import Incident, IncidentChange, IncidentClock, IncidentCounter
+from storage.models.incidents import Incident, IncidentChange, IncidentClock
 from workflows import changes, jobs
 from workflows.access import require
 from workflows.actors import Actor
@@ -44,22 +43,6 @@ from workflows.ui import Button, Message, Outcome
 REPORTER_ROLES = frozenset(ROLES)
 NOTIFIER_ROLES = TRIAGE_ROLES | {"dpo"}
 OPEN = ("new", "incident")
-
-
-# -- references ---------------------------------------------------------------------------------------
-
-def next_number(session: Session, year: int) -> int:
-    """Take the next number of ``year`` in one statement (insert or increment, then return it).
-
-    The counter row stays locked until the caller's transaction ends (PostgreSQL row lock; SQLite
-    serialises writers with BEGIN IMMEDIATE), and a rollback gives the number back: no gaps.
-    """
-    insert = postgresql.insert if is_postgresql(session) else sqlite.insert
-    statement = insert(IncidentCounter).values(year=year, last=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=[IncidentCounter.year], set_={"last": IncidentCounter.last + 1},
-    ).returning(IncidentCounter.last)
-    return int(session.execute(statement).scalar_one())
 
 
 def _load(work: Work, ref: str) -> Incident | None:
@@ -119,7 +102,7 @@ def _reported(ctx: Context, incident: Incident, quick: bool) -> Outcome:
 
 def _create(work: Work, key: str, details: ReportDetails, source: Source | None) -> Incident:
     year = work.now.astimezone(work.ctx.org.zone).year
-    number = next_number(work.session, year)
+    number = next_number(work.session, f"INC-{year}")
     actor = work.actor
     incident = Incident(
         ref=f"INC-{year}-{number:04d}", year=year, number=number, request_key=key[:200], status="new",

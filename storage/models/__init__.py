@@ -1,17 +1,18 @@
 """All tables. Importing this package registers every model on ``Base.metadata`` for Alembic."""
 
 from storage.models.base import Base
-from storage.models.changes import Change, ChangeCounter, LocalTicket, TrackerWatermark
+from storage.models.changes import Change, LocalTicket, TrackerWatermark
+from storage.models.counters import Counter
 from storage.models.deliveries import Delivery
 from storage.models.evidence import (
     ActivitySchedule, EvidenceFile, EvidenceRequest, EvidenceSubmission, PersonTimezone, SchedulerLease,
 )
 from storage.models.incidents import (
-    Incident, IncidentChange, IncidentClock, IncidentCounter, IncidentEntry, IncidentTimer,
+    Incident, IncidentChange, IncidentClock, IncidentEntry, IncidentTimer,
 )
 from storage.models.outbox import OutboxEffect
 from storage.models.records import Record
 
-__all__ = ["Base", "Change", "ChangeCounter", "LocalTicket", "TrackerWatermark", "Delivery", "OutboxEffect", "Record",
-           "Incident", "IncidentChange", "IncidentClock", "IncidentCounter", "IncidentEntry", "IncidentTimer",
+__all__ = ["Base", "Change", "Counter", "LocalTicket", "TrackerWatermark", "Delivery", "OutboxEffect", "Record",
+           "Incident", "IncidentChange", "IncidentClock", "IncidentEntry", "IncidentTimer",
            "ActivitySchedule", "EvidenceFile", "EvidenceRequest", "EvidenceSubmission", "PersonTimezone", "SchedulerLease"]

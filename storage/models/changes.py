@@ -1,4 +1,4 @@
-"""Change requests (CHG), their tracker link, the local tracker's tickets and the counters behind refs.
+"""Change requests (CHG), their tracker link and the local tracker's tickets.
 
 A change is one row whose ``state`` moves through the lifecycle in workflows/changes.py; every move is
 also a record in the records log, so this table is the current picture and the log is the history.
@@ -12,19 +12,6 @@ from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UtcDateTime
-
-
-class ChangeCounter(Base):
-    """The last number handed out per series ("CHG-2026", "LOCAL"), so references are gap-free.
-
-    Taking a number updates this row inside the creating transaction: a rolled-back creation gives its
-    number back, and concurrent creations queue on the row lock instead of colliding.
-    """
-
-    __tablename__ = "change_counters"
-
-    series: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[int] = mapped_column(Integer)
 
 
 class Change(Base):

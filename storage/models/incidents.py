@@ -15,15 +15,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models.base import Base, UtcDateTime
 
 
-class IncidentCounter(Base):
-    """The last reference number given out per year; incremented in the reporting transaction."""
-
-    __tablename__ = "incident_counters"
-
-    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    last: Mapped[int] = mapped_column(Integer)
-
-
 class Incident(Base):
     """One report, from the first message to closure. ``status``: new, incident, not_incident, closed."""
 

@@ -19,11 +19,6 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     """Upgrade schema."""
-    op.create_table('incident_counters',
-    sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('last', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('year', name=op.f('pk_incident_counters'))
-    )
     op.create_table('incidents',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ref', sa.String(length=20), nullable=False),
@@ -138,4 +133,3 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_incidents_status'))
         batch_op.drop_index(batch_op.f('ix_incidents_reporter_id'))
     op.drop_table('incidents')
-    op.drop_table('incident_counters')
