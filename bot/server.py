@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
 import waitress
 from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.http import WsgiApp, make_wsgi
 from bot.logging_setup import configure_logging
@@ -59,72 +61,112 @@ def build_slack(
     return runtime, app
 
 
-class BotServer:
-    """HTTP mode: the WSGI app on waitress plus the dispatcher thread."""
+class SlackBot(ABC):
+    """What every Slack mode runs: the runtime, the Bolt app, the outbox dispatcher and the scheduler."""
 
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0, threads: int = 8,
-                 *, clock: Callable[[], datetime] = utc_now, extra_routes: Mapping[tuple[str, str], WsgiApp] | None = None):
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now):
         self.runtime, self.app = build_slack(settings, clock=clock)
-        routes = {**webhook_routes(settings, self.runtime.ctx), **(extra_routes or {})}
-        self.wsgi = make_wsgi(self.app, self.runtime.engine, self.runtime.ctx.sessions, routes)
-        self._server = waitress.create_server(self.wsgi, host=host, port=port, threads=threads)
         self.scheduler = BotScheduler(self.runtime.ctx, self.runtime.engine, timezones=slack_timezones(self.app.client))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    @abstractmethod
+    def _serve(self) -> None:
+        """Start receiving Slack's requests (the mode's own part)."""
+
+    @abstractmethod
+    def _close(self) -> None:
+        """Stop receiving Slack's requests."""
+
+    def start(self) -> SlackBot:
+        dispatcher = threading.Thread(target=self.runtime.dispatcher.run_forever, args=(self._stop,),
+                                      name="outbox", daemon=True)
+        dispatcher.start()
+        self._threads.append(dispatcher)
+        self.scheduler.start()
+        self._serve()
+        return self
+
+    def stop(self) -> None:
+        self._close()
+        self.scheduler.stop()
+        self._stop.set()
+        self.runtime.dispatcher.wake()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.runtime.engine.dispose()
+
+    def __enter__(self) -> SlackBot:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def run_until_interrupted(self) -> None:
+        self.start()
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            self.stop()
+
+
+class BotServer(SlackBot):
+    """HTTP mode: Slack events, webhooks, health and metrics on waitress."""
+
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0, threads: int = 8,
+                 *, clock: Callable[[], datetime] = utc_now, extra_routes: Mapping[tuple[str, str], WsgiApp] | None = None):
+        super().__init__(settings, clock=clock)
+        routes = {**webhook_routes(settings, self.runtime.ctx), **(extra_routes or {})}
+        self.wsgi = make_wsgi(self.app, self.runtime.engine, self.runtime.ctx.sessions, routes)
+        self._server = waitress.create_server(self.wsgi, host=host, port=port, threads=threads)
 
     @property
     def url(self) -> str:
         return f"http://{self._server.effective_host}:{self._server.effective_port}"
 
-    def start(self) -> BotServer:
-        self._threads = [
-            threading.Thread(target=self._server.run, name="http", daemon=True),
-            threading.Thread(target=self.runtime.dispatcher.run_forever, args=(self._stop,), name="outbox", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-        self.scheduler.start()
-        return self
+    def _serve(self) -> None:
+        http = threading.Thread(target=self._server.run, name="http", daemon=True)
+        http.start()
+        self._threads.append(http)
 
-    def stop(self) -> None:
-        self.scheduler.stop()
-        self._stop.set()
-        self.runtime.dispatcher.wake()
-        self._server.close()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self.runtime.engine.dispose()
+    def _close(self) -> None:
+        """Close every socket from inside waitress's own loop (closing them from this thread races with
+        its poll), which empties the loop's map so ``run`` returns; then stop the worker threads."""
+        server = self._server
 
-    def __enter__(self) -> BotServer:
-        return self.start()
+        def close_all() -> None:
+            for channel in list(server._map.values()):
+                channel.close()
 
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+        server.trigger.pull_trigger(close_all)
+        server.task_dispatcher.shutdown()
+
+
+class SocketBot(SlackBot):
+    """Socket Mode: Slack's requests arrive over a WebSocket the bot opens; no public URL needed."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now):
+        _require(settings, "slack_app_token")
+        assert settings.slack_app_token is not None
+        super().__init__(settings, clock=clock)
+        self.handler = SocketModeHandler(self.app, settings.slack_app_token.get_secret_value())
+
+    def _serve(self) -> None:
+        self.handler.connect()
+
+    def _close(self) -> None:
+        self.handler.close()
 
 
 def run_http(settings: Settings, host: str, port: int, threads: int) -> None:
     configure_logging(settings)
     server = BotServer(settings, host, port, threads)
     log.info("ISMS bot listening on %s", server.url)
-    server.start()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        server.stop()
+    server.run_until_interrupted()
 
 
 def run_socket(settings: Settings) -> None:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     configure_logging(settings)
-    _require(settings, "slack_app_token")
-    assert settings.slack_app_token is not None
-    runtime, app = build_slack(settings)
-    stop = threading.Event()
-    threading.Thread(target=runtime.dispatcher.run_forever, args=(stop,), name="outbox", daemon=True).start()
-    scheduler = BotScheduler(runtime.ctx, runtime.engine, timezones=slack_timezones(app.client)).start()
-    try:
-        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
-    finally:
-        scheduler.stop()
-        stop.set()
+    bot = SocketBot(settings)
+    log.info("ISMS bot connected to Slack in Socket Mode")
+    bot.run_until_interrupted()

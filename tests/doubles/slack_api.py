@@ -230,12 +230,15 @@ class SlackApiDouble:
         self,
         token: str = "xoxb-test",
         *,
+        app_token: str = "xapp-test",
         latency: float = 0.0,
         retry_after_format: type[int] | type[float] = int,
     ) -> None:
         if retry_after_format not in (int, float):
             raise ValueError("retry_after_format must be int or float")
         self.token = token
+        self.app_token = app_token
+        self.socket_url: str | None = None  # where apps.connections.open sends Socket Mode clients
         self.latency = latency
         self.retry_after_format = retry_after_format
         self._cond = threading.Condition()
@@ -252,6 +255,7 @@ class SlackApiDouble:
         self._thread: threading.Thread | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -555,7 +559,7 @@ class SlackApiDouble:
         args: dict[str, Any] = {}
         try:
             args = _parse_args(query, body, headers.get("content-type", ""))
-            self._authenticate(headers, args)
+            self._authenticate(headers, args, self.app_token if method == "apps.connections.open" else self.token)
             handler = self._handlers.get(method)
             if handler is None:
                 raise _ApiError("unknown_method", status=404, req_method=method)
@@ -566,13 +570,16 @@ class SlackApiDouble:
             status = failure.status
         return _Reply.json(payload, status), RecordedCall(method, args, headers, received, path, status, payload)
 
-    def _authenticate(self, headers: dict[str, str], args: dict[str, Any]) -> None:
-        """Slack takes the token from the Authorization header or, for form posts, a ``token`` field."""
+    def _authenticate(self, headers: dict[str, str], args: dict[str, Any], expected: str) -> None:
+        """Slack takes the token from the Authorization header or, for form posts, a ``token`` field.
+
+        Socket Mode's apps.connections.open takes the app-level token (xapp-), every other method the bot's.
+        """
         authorization = headers.get("authorization", "")
         token = authorization[len("Bearer ") :] if authorization.startswith("Bearer ") else args.get("token")
         if not token:
             raise _ApiError("not_authed")
-        if token != self.token:
+        if token != expected:
             raise _ApiError("invalid_auth")
 
     def _handle_response_url(
@@ -609,6 +616,11 @@ class SlackApiDouble:
 
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._id_sequence):08d}"
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_url is None:
+            raise _ApiError("internal_error")
+        return {"url": self.socket_url}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
