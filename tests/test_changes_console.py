@@ -53,7 +53,7 @@ def test_a_form_error_is_asked_again_in_the_console(settings, clock):
     console.run()
 
     text = "\n".join(output)
-    assert "! Title: Please fill this in." in text
+    assert "! Title: Please fill in this field." in text
     assert "Change CHG-2026-0001 is recorded." in text
     assert change(runtime.ctx, "CHG-2026-0001").title == "A real title"
     runtime.engine.dispose()

@@ -88,7 +88,7 @@ def test_request_approve_implement_and_verify_through_slack(bot, slack):
     assert modal["title"]["text"] == f"Approve {ref}"
     status, body = submit_view(bot, "U0ALICE", "chg.approve", {"reason": text("   ")}, modal["private_metadata"])
     assert status == 200 and json.loads(body) == {"response_action": "errors",
-                                                  "errors": {"reason": "A decision needs a reason."}}
+                                                  "errors": {"reason": "Please fill in the reason for your decision."}}
     status, _ = submit_view(bot, "U0ALICE", "chg.approve", {"reason": text("Mandatory after the phishing incident")},
                             modal["private_metadata"])
     assert status == 200
@@ -139,6 +139,6 @@ def test_an_empty_or_over_long_request_is_refused_on_the_fields(bot, slack):
 
     assert status == 200
     assert json.loads(body) == {"response_action": "errors", "errors": {
-        "title": "Please fill this in.", "description": "Please keep this under 3000 characters (it has 3001)."}}
+        "title": "Please fill in this field.", "description": "At most 3,000 characters, please (this has 3,001)."}}
     with bot.runtime.ctx.read() as session:
         assert session.scalar(select(func.count()).select_from(Change)) == 0

@@ -98,9 +98,9 @@ def test_references_are_gap_free_even_when_a_request_is_rolled_back(runtime, clo
 
 
 @pytest.mark.parametrize(("fields", "errors"), [
-    ({"title": "  "}, {"title": "Please fill this in."}),
-    ({"reason": ""}, {"reason": "Please fill this in."}),
-    ({"description": "x" * 3001}, {"description": "Please keep this under 3000 characters (it has 3001)."}),
+    ({"title": "  "}, {"title": "Please fill in this field."}),
+    ({"reason": ""}, {"reason": "Please fill in this field."}),
+    ({"description": "x" * 3001}, {"description": "At most 3,000 characters, please (this has 3,001)."}),
     ({"title": "two\nlines"}, {"title": "The title must be one line."}),
     ({"priority": "urgent"}, {"priority": "Priority must be one of low, medium, high, critical."}),
     ({"origin": ("XYZ", "X-1")}, {"origin": "Unknown process 'XYZ': the origin must be a process of the catalogue."}),
@@ -171,9 +171,9 @@ def test_a_decision_needs_a_reason(runtime):
     ref = ask(runtime, "sam")
 
     assert press(runtime, "alice", "chg.decline", ref) == f"Decline {ref}"
-    assert submit(runtime, "alice", "chg.decline", ref, reason="   ") == {"reason": "A decision needs a reason."}
+    assert submit(runtime, "alice", "chg.decline", ref, reason="   ") == {"reason": "Please fill in the reason for your decision."}
     assert submit(runtime, "alice", "chg.decline", ref, reason="x" * 1001) == {
-        "reason": "Please keep this under 1000 characters."}
+        "reason": "At most 1,000 characters, please (this has 1,001)."}
     assert change(runtime.ctx, ref).state == "awaiting-approval"
 
 
@@ -245,7 +245,7 @@ def test_a_change_that_does_not_work_fails_with_the_requesters_result(runtime, i
     assert refused == (f"Sorry, the verification of {ref} is for its requester or the ISMS manager only. "
                        "This attempt has been recorded.")
     assert title == f"Failed: {ref}"
-    assert empty == {"result": "Please fill this in."}
+    assert empty == {"result": "Please fill in this field."}
     assert reply == f"Thank you: {ref} is failed."
     finished = origin.named("change-finished")[0].data
     assert finished["state"] == "failed"

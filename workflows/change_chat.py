@@ -20,7 +20,7 @@ from workflows.changes import (
     LIMITS,
     ChangeStateError,
     check_request,
-    check_text,
+    check_fields,
     decide,
     evaluate_risk,
     find,
@@ -32,6 +32,7 @@ from workflows.changes import (
 from workflows.context import Context
 from workflows.help import EVERYONE
 from workflows.ui import Button, Form, FormField, Message, Outcome
+from workflows.validation import check_text
 
 ELEMENT_TYPES = (("control", "Control"), ("process", "Process"), ("policy", "Policy"), ("scope", "Scope"),
                  ("asset", "Asset"))
@@ -149,7 +150,7 @@ def risk_form(ctx: Context, actor: Actor, ref: str) -> Outcome:
 
 
 def validate_risk(values: dict[str, str]) -> dict[str, str]:
-    errors = check_text({"comment": values.get("comment", "")}, ())
+    errors = check_fields({"comment": values.get("comment", "")}, ())
     for name in ("likelihood", "impact"):
         if values.get(name) not in dict(RATING):
             errors[name] = "Pick a rating from 1 to 5."
@@ -178,10 +179,7 @@ def decision_form(ctx: Context, actor: Actor, ref: str, *, approve: bool) -> Out
 
 
 def validate_decision(values: dict[str, str]) -> dict[str, str]:
-    reason = values.get("reason", "")
-    if not reason.strip():
-        return {"reason": "A decision needs a reason."}
-    return {"reason": "Please keep this under 1000 characters."} if len(reason) > 1000 else {}
+    return check_text(values, "reason", 1000, what="the reason for your decision")
 
 
 def submit_decision(ctx: Context, actor: Actor, ref: str, *, approve: bool, reason: str, key: str) -> Outcome:
@@ -209,7 +207,7 @@ def fail_form(ctx: Context, actor: Actor, ref: str) -> Outcome:
 
 
 def validate_failure(values: dict[str, str]) -> dict[str, str]:
-    return check_text({"result": values.get("result", "")}, ("result",))
+    return check_fields({"result": values.get("result", "")}, ("result",))
 
 
 def report_failure(ctx: Context, actor: Actor, ref: str, result: str, key: str) -> Outcome:

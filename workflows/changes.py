@@ -30,6 +30,7 @@ from workflows.change_tracker import TrackerUpdate
 from workflows.context import Context, Work, to_actor, to_person
 from workflows.interfaces import Interface, publish
 from workflows.ui import Button, Message
+from workflows.validation import check_text
 
 RISK, AWAITING, APPROVED, DECLINED = "risk-evaluation", "awaiting-approval", "approved", "declined"
 IN_IMPLEMENTATION, IMPLEMENTED, VERIFIED, FAILED = "in-implementation", "implemented", "verified", "failed"
@@ -54,21 +55,17 @@ class ChangeStateError(Exception):
     """
 
 
-def check_text(values: dict[str, str], required: tuple[str, ...]) -> dict[str, str]:
-    """Field errors for free text: required fields present, nothing over its length limit."""
+def check_fields(values: dict[str, str], required: tuple[str, ...]) -> dict[str, str]:
+    """Field errors for a change's free text, each field with its own limit from ``LIMITS``."""
     errors: dict[str, str] = {}
-    for name, value in values.items():
-        limit = LIMITS.get(name)
-        if name in required and not value.strip():
-            errors[name] = "Please fill this in."
-        elif limit is not None and len(value) > limit:
-            errors[name] = f"Please keep this under {limit} characters (it has {len(value)})."
+    for name in values:
+        errors |= check_text(values, name, LIMITS[name], required=name in required)
     return errors
 
 
 def check_request(*, title: str, description: str, reason: str, element: str = "", plan: str = "",
                   fallback: str = "", priority: str = "medium") -> dict[str, str]:
-    errors = check_text({"title": title, "description": description, "reason": reason, "element": element,
+    errors = check_fields({"title": title, "description": description, "reason": reason, "element": element,
                          "plan": plan, "fallback": fallback}, ("title", "description", "reason"))
     if "\n" in title.strip():
         errors.setdefault("title", "The title must be one line.")

@@ -16,6 +16,7 @@ from config.organisation import Person
 from workflows.context import Context
 from workflows.incident_messages import CLOCK_LABELS, PERSONAL_DATA_LABELS, TRIAGE_ROLES
 from workflows.ui import Form, FormField
+from workflows.validation import check_text
 
 MAX_REPORT = 3000
 MAX_NOTE = 3000
@@ -58,17 +59,6 @@ class Source:
 
     def to_metadata(self) -> str:
         return json.dumps({"source": {"permalink": self.permalink, "author": self.author}})
-
-
-def check_text(values: Mapping[str, str], name: str, limit: int, *, required: bool = True,
-               what: str = "this") -> dict[str, str]:
-    """The one rule for free text: required means not blank; at most ``limit`` characters."""
-    value = (values.get(name) or "").strip()
-    if required and not value:
-        return {name: f"Please fill in {what}."}
-    if len(value) > limit:
-        return {name: f"At most {limit:,} characters, please (this has {len(value):,})."}
-    return {}
 
 
 def _epoch(value: str) -> datetime | None:

@@ -31,7 +31,7 @@ from workflows.actors import Actor
 from workflows.context import Context, Work, to_actor
 from workflows.incident_clocks import due, plan
 from workflows.incident_forms import (
-    CLOSE, MAX_REPORT, NOTIFIED, ReportDetails, Source, check_text, find_person, report_form, triage_form,
+    CLOSE, MAX_REPORT, NOTIFIED, ReportDetails, Source, find_person, report_form, triage_form,
 )
 from workflows.incident_messages import (
     CLOCK_LABELS, TRIAGE_ROLES, add_line, clocks_of, headline, person_name, post_triage, refresh_post,
@@ -39,6 +39,7 @@ from workflows.incident_messages import (
 )
 from workflows.interfaces import Interface, publish, subscribe
 from workflows.ui import Button, Message, Outcome
+from workflows.validation import check_text
 
 REPORTER_ROLES = frozenset(ROLES)
 NOTIFIER_ROLES = TRIAGE_ROLES | {"dpo"}
