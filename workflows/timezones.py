@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from config.organisation import Organisation
+from storage.db import is_postgresql
 from storage.models.evidence import PersonTimezone
 from workflows.context import Context
 
@@ -68,9 +70,11 @@ def refresh_timezones(ctx: Context, lookup: TimezoneLookup, now: datetime | None
 
 
 def remember_timezone(ctx: Context, person_id: str, tz: str, now: datetime) -> None:
+    """Insert or update in one statement: the scheduler and a request may refresh the same person at once."""
     with ctx.sessions.begin() as session:
-        row = session.get(PersonTimezone, person_id)
-        if row is None:
-            session.add(PersonTimezone(person_id=person_id, tz=tz, fetched_at=now))
-        else:
-            row.tz, row.fetched_at = tz, now
+        insert = postgresql.insert if is_postgresql(session) else sqlite.insert
+        session.execute(
+            insert(PersonTimezone)
+            .values(person_id=person_id, tz=tz, fetched_at=now)
+            .on_conflict_do_update(index_elements=[PersonTimezone.person_id], set_={"tz": tz, "fetched_at": now})
+        )
