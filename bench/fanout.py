@@ -15,7 +15,7 @@ Slack sender over HTTP) sends them.
 Measured: the tick's duration; the send phase from the first to the last accepted message; the share
 of the permitted rate used (accepted messages / (burst + rate x send time)); 429 answers; messages
 lost (a request without its reminder in Slack, or a dead outbox effect) and sent twice (the same
-reminder accepted twice); peak resident memory of the process (bot and Slack double together).
+reminder accepted twice); peak resident memory of the bot's process (the double runs in its own).
 
 Run: ``.venv/bin/python bench/fanout.py [--count N] [--rate R] [--burst B] [--database-url URL] [--write]``
 """
@@ -28,17 +28,19 @@ import os
 import platform
 import resource
 import shlex
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import create_engine, func, insert, select, text
@@ -63,11 +65,28 @@ TOKEN = "xoxb-bench"
 
 
 @dataclass(frozen=True)
+class Case:
+    """One setting of Slack and of the outbox: ``burst/latency_ms/concurrency/pace`` on the command line."""
+
+    burst: int
+    latency: float
+    concurrency: int
+    pace: float | None
+
+    @classmethod
+    def parse(cls, text: str) -> Case:
+        try:
+            burst, latency_ms, concurrency, pace = text.split("/")
+            return cls(int(burst), float(latency_ms) / 1000, int(concurrency), float(pace) or None)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not burst/latency_ms/concurrency/pace, e.g. 10/0/1/0") from None
+
+
+@dataclass(frozen=True)
 class Outcome:
     count: int
     rate: float
-    burst: int
-    pace: float | None
+    case: Case
     backend: str
     tick_seconds: float
     send_seconds: float
@@ -80,7 +99,7 @@ class Outcome:
 
     @property
     def share(self) -> float:
-        return self.accepted / (self.burst + self.rate * self.send_seconds) if self.send_seconds else 0.0
+        return self.accepted / (self.case.burst + self.rate * self.send_seconds) if self.send_seconds else 0.0
 
 
 def organisation(folder: Path, count: int) -> Path:
@@ -132,41 +151,73 @@ def fresh_database(target: str) -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-def run(target: str, count: int, rate: float, burst: int, senders: int, pace: float | None) -> Outcome:
+def serve_slack(rate: float, burst: int, latency: float) -> None:
+    """The Slack double in a process of its own (Slack is not inside the bot either): prints its URL,
+    serves until a line arrives on stdin, then prints what it accepted as JSON."""
+    with SlackApiDouble(token=TOKEN, retry_after_format=float, latency=latency) as slack:
+        slack.set_rate_limit("chat.postMessage", rate, burst)
+        print(slack.base_url, flush=True)
+        sys.stdin.readline()
+        accepted = [(call.args["channel"], call.at) for call in slack.calls_to("chat.postMessage")
+                    if call.response and call.response.get("ok")]
+        print(json.dumps({"accepted": accepted, "throttled": slack.throttled}), flush=True)
+
+
+@contextmanager
+def slack_process(rate: float, case: Case) -> Iterator[tuple[str, Callable[[], dict[str, Any]]]]:
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--rate", str(rate),
+         "--serve-slack", f"{case.burst}/{case.latency * 1000:g}/{case.concurrency}/{case.pace or 0}"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdin is not None and child.stdout is not None
+    base_url = child.stdout.readline().strip()
+
+    def finish() -> dict[str, Any]:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write("report\n")
+        child.stdin.flush()
+        return json.loads(child.stdout.readline())
+
+    try:
+        yield base_url, finish
+    finally:
+        child.kill()
+        child.wait()
+
+
+def run(target: str, count: int, rate: float, case: Case) -> Outcome:
     with fresh_database(target) as (backend, url), tempfile.TemporaryDirectory() as folder, \
-            SlackApiDouble(token=TOKEN, retry_after_format=float) as slack:
+            slack_process(rate, case) as (base_url, finish):
         migrate.upgrade(make_engine(url))
         settings = load_settings(ISMS_DATABASE_URL=url, ISMS_CONFIG=str(organisation(Path(folder), count)),
-                                 ISMS_OUTBOX_RATES=json.dumps({"chat": pace} if pace else {}))
-        client = make_web_client(TOKEN, slack.base_url)
+                                 ISMS_OUTBOX_RATES=json.dumps({"chat": case.pace} if case.pace else {}),
+                                 ISMS_OUTBOX_CONCURRENCY=case.concurrency)
+        client = make_web_client(TOKEN, base_url)
         runtime = build_runtime(settings, lambda ctx: SlackChatSender(client, ctx.org, message_blocks, fallback_text))
         seed(runtime, count)
-        slack.set_rate_limit("chat.postMessage", rate, burst)
 
         started = time.perf_counter()
         advance_requests(runtime.ctx)
         tick_seconds = time.perf_counter() - started
 
         stop = threading.Event()
-        workers = [threading.Thread(target=runtime.dispatcher.run_forever, args=(stop, 0.05), daemon=True)
-                   for _ in range(senders)]
-        for worker in workers:
-            worker.start()
+        worker = threading.Thread(target=runtime.dispatcher.run_forever, args=(stop, 0.05), daemon=True)
+        worker.start()
         while _count(runtime, OutboxEffect.status.notin_((SENT, DEAD)), OutboxEffect.kind == "chat.message"):
             time.sleep(0.2)
         dead = _count(runtime, OutboxEffect.status == DEAD)
         stop.set()
         runtime.dispatcher.wake()
-        for worker in workers:
-            worker.join(timeout=10)
+        worker.join(timeout=10)
         runtime.engine.dispose()
 
-        accepted = [call for call in slack.calls_to("chat.postMessage") if call.response and call.response.get("ok")]
-        per_person = Counter(call.args["channel"] for call in accepted)
-        send_seconds = accepted[-1].at - accepted[0].at if len(accepted) > 1 else 0.0
+        slack = finish()
+        accepted = slack["accepted"]
+        per_person = Counter(channel for channel, _ in accepted)
+        send_seconds = accepted[-1][1] - accepted[0][1] if len(accepted) > 1 else 0.0
         return Outcome(
-            count=count, rate=rate, burst=burst, pace=pace, backend=backend, tick_seconds=tick_seconds,
-            send_seconds=send_seconds, accepted=len(accepted), throttled=slack.throttled,
+            count=count, rate=rate, case=case, backend=backend, tick_seconds=tick_seconds,
+            send_seconds=send_seconds, accepted=len(accepted), throttled=slack["throttled"],
             lost=count - len(per_person), doubled=sum(n - 1 for n in per_person.values()), dead=dead,
             peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         )
@@ -189,14 +240,16 @@ def report(outcomes: Sequence[Outcome], command: str) -> str:
         "chat.postMessage calls a second (token bucket, burst B) and answers 429 with a fractional "
         "Retry-After above that. Share = accepted / (B + R x send time), send time from the first to the "
         "last accepted message. Lost = people without their reminder; doubled = reminders accepted twice. "
-        "Peak memory is the resident set of the whole process (bot and Slack double).",
+        "Peak memory is the resident set of the bot's process (the Slack double runs in a process of its own, "
+        "as Slack is not inside the bot either).",
         "",
-        "| Backend | N | R/s | B | Pace/s | Tick (s) | Send (s) | Accepted | 429s | Share of rate | Lost | Doubled "
-        "| Dead | Peak RSS (MiB) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| Backend | N | R/s | B | Slack latency (ms) | Concurrency | Pace/s | Tick (s) | Send (s) | Accepted | 429s "
+        "| Share of rate | Lost | Doubled | Dead | Peak RSS (MiB) |",
+        "|" + " --- |" + " ---: |" * 15,
     ]
     for o in outcomes:
-        lines.append(f"| {o.backend} | {o.count:,} | {o.rate:g} | {o.burst} | {o.pace or 'none'} | {o.tick_seconds:.1f} | "
+        lines.append(f"| {o.backend} | {o.count:,} | {o.rate:g} | {o.case.burst} | {o.case.latency * 1000:g} | "
+                     f"{o.case.concurrency} | {o.case.pace or 'none'} | {o.tick_seconds:.1f} | "
                      f"{o.send_seconds:.1f} | {o.accepted:,} | {o.throttled:,} | {o.share:.1%} | {o.lost} | "
                      f"{o.doubled} | {o.dead} | {o.peak_rss_mib:.0f} |")
     return "\n".join(lines) + "\n"
@@ -206,26 +259,30 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000, help="reminders due at once (one person each)")
     parser.add_argument("--rate", type=float, default=200.0, help="chat.postMessage calls a second Slack allows")
-    parser.add_argument("--burst", type=int, default=1, help="calls Slack allows at once above the rate")
-    parser.add_argument("--pace", type=float, action="append",
-                        help="client-side pace of chat messages a second (ISMS_OUTBOX_RATES); repeatable; "
-                             "0 = none, only Retry-After")
-    parser.add_argument("--senders", type=int, default=1, help="dispatcher threads (as in one bot process: 1)")
+    parser.add_argument("--case", type=Case.parse, action="append", dest="cases",
+                        help="burst/latency_ms/concurrency/pace: calls Slack allows at once above the rate, "
+                             "milliseconds it takes to answer, conversations the outbox sends to at once "
+                             "(ISMS_OUTBOX_CONCURRENCY), client-side pace a second (ISMS_OUTBOX_RATES, 0 = none); "
+                             "repeatable; default 10/0/1/0")
     parser.add_argument("--database-url", action="append", dest="targets",
                         help="'sqlite' (temporary file, the default) or a PostgreSQL server URL (a bench_<random> "
                              "database is created there and dropped); repeatable")
     parser.add_argument("--write", action="store_true", help=f"append the report to {RESULTS}")
+    parser.add_argument("--serve-slack", type=Case.parse, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
+    if args.serve_slack:
+        serve_slack(args.rate, args.serve_slack.burst, args.serve_slack.latency)
+        return
     outcomes = []
     for target in args.targets or ["sqlite"]:
-        for pace in args.pace or [0.0]:
-            print(f"running on {target}, pace {pace or 'none'} ...", file=sys.stderr, flush=True)
-            outcomes.append(run(target, args.count, args.rate, args.burst, args.senders, pace or None))
+        for case in args.cases or [Case(10, 0.0, 1, None)]:
+            print(f"running on {target}: {case} ...", file=sys.stderr, flush=True)
+            outcomes.append(run(target, args.count, args.rate, case))
     text_report = report(outcomes, shlex.join([os.path.relpath(sys.executable), os.path.relpath(__file__), *argv]))
     print(text_report)
     if args.write:

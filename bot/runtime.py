@@ -88,6 +88,7 @@ def build_runtime(
         max_attempts=settings.outbox_max_attempts,
         backoff=Backoff(settings.outbox_backoff_base, settings.outbox_backoff_cap),
         rates=settings.outbox_rates,
+        concurrency=settings.outbox_concurrency,
     )
     ctx.on_commit = dispatcher.wake
     return Runtime(settings, engine, ctx, build_router(), dispatcher)

@@ -205,8 +205,9 @@ class BotScheduler:
         tick_seconds: float = 60.0,
         recheck_seconds: float = 10.0,
         lease: timedelta = timedelta(seconds=30),
-        leadership: Leadership | None = None,
     ):
+        """``lease`` is how long a SQLite leader's claim lasts without renewal; keep it well above
+        ``recheck_seconds``, the interval of renewal and of a standby's attempts to take over."""
         self.ctx = ctx
         self.engine = engine
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -214,7 +215,7 @@ class BotScheduler:
         self._timezones = timezones
         self._tick_seconds = tick_seconds
         self._recheck_seconds = recheck_seconds
-        self._leadership = leadership or leadership_for(engine, self.holder, lease)
+        self._leadership = leadership_for(engine, self.holder, lease)
         self._aps: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -228,7 +229,10 @@ class BotScheduler:
     # -- election -------------------------------------------------------------------------------
     def start(self) -> BotScheduler:
         """Elect at once (so a lone process leads before it serves), then re-check in the background."""
-        self._elect()
+        try:
+            self._elect()
+        except Exception:
+            log.exception("scheduler election failed at start; the election thread tries again")
         self._thread = threading.Thread(target=self._elector, name="scheduler-election", daemon=True)
         self._thread.start()
         return self

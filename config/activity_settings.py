@@ -224,9 +224,10 @@ def check_activities(source: str | Path, org: Organisation, catalogue: Catalogue
                                  "recurring cadence here"))
                 continue
         spacing = NAMED_SPACING.get(cadence) or cron_spacing(cadence)
-        if timedelta(days=lead_days(entry, cadence)) >= spacing:
-            problems.append((f"{key}.lead_days", f"a lead time of {lead_days(entry, cadence)} days is not shorter "
-                             f"than the {spacing} between due dates"))
+        lead = lead_days(entry, cadence)
+        if timedelta(days=lead) >= spacing:
+            problems.append((f"{key}.lead_days", f"a lead time of {_days(lead)} is not shorter than the "
+                             f"{_readable(spacing)} between due dates"))
         role = entry.owner or (known.owner_role if known else None)
         if role is None:
             problems.append((f"{key}.owner", "needs an owner (person id or role)"))
@@ -235,6 +236,16 @@ def check_activities(source: str | Path, org: Organisation, catalogue: Catalogue
                              "somebody has (or the process has no owner)"))
     if problems:
         raise ConfigError(source, problems)
+
+
+def _days(count: int) -> str:
+    return f"{count} day{'s' if count != 1 else ''}"
+
+
+def _readable(spacing: timedelta) -> str:
+    if spacing >= timedelta(days=1):
+        return _days(spacing.days)
+    return f"{int(spacing.total_seconds() // 60)} minutes"
 
 
 def resolve_owner(owner: str, process: str, people: dict[str, tuple[str, ...]],

@@ -6,6 +6,7 @@ start-up with the file and the key named, instead of surfacing as a wrong permis
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -96,17 +97,29 @@ class Organisation(_Strict):
         """Days a record of this process is kept; None means for ever."""
         return self.retention_days.get(process_id, self.retention_days.get("default"))
 
+    @cached_property
+    def _index(self) -> dict[str, dict[str, int]]:
+        """Position of each person by id, Slack id and e-mail (first one wins, as in the list), so a
+        fan-out to thousands of people does not scan the list for every message."""
+        index: dict[str, dict[str, int]] = {"id": {}, "slack": {}, "email": {}}
+        for position, person in enumerate(self.people):
+            index["id"].setdefault(person.id, position)
+            if person.slack_id:
+                index["slack"].setdefault(person.slack_id, position)
+            if person.email:
+                index["email"].setdefault(person.email.lower(), position)
+        return index
+
     def person(self, person_id: str) -> Person | None:
-        return next((p for p in self.people if p.id == person_id), None)
+        position = self._index["id"].get(person_id)
+        return self.people[position] if position is not None else None
 
     def find(self, *, slack_id: str | None = None, email: str | None = None) -> Person | None:
         """The person with this Slack id or e-mail (case-insensitive), if listed."""
-        for person in self.people:
-            if slack_id and person.slack_id == slack_id:
-                return person
-            if email and person.email and person.email.lower() == email.lower():
-                return person
-        return None
+        positions = [self._index["slack"].get(slack_id) if slack_id else None,
+                     self._index["email"].get(email.lower()) if email else None]
+        found = [position for position in positions if position is not None]
+        return self.people[min(found)] if found else None
 
     def with_role(self, role: str) -> list[Person]:
         return [p for p in self.people if role in p.roles]

@@ -65,8 +65,8 @@ class SlackFileSender:
                     digest.update(chunk)
         except urllib.error.HTTPError as error:
             if error.code == 429:
-                retry_after = error.headers.get("Retry-After")
-                raise RetryLater("Slack is throttling downloads (429)", float(retry_after) if retry_after else 1.0) from None
+                retry_after = float(error.headers.get("Retry-After") or 1.0)
+                raise RetryLater("Slack is throttling downloads (429)", retry_after) from None
             if error.code in (401, 403, 404, 410):
                 raise Undeliverable(f"Slack refused the download: HTTP {error.code}") from None
             raise RetryLater(f"Slack answered HTTP {error.code} to the download") from None

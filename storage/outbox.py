@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,8 +80,22 @@ def enqueue(session: Session, *, kind: str, key: str, payload: Mapping[str, Any]
     return True
 
 
+SHORT_PAUSE = 1.0
+"""Seconds of Retry-After a sender waits out in place; a longer pause releases the claimed effects."""
+
+
 def service_of(kind: str) -> str:
     return kind.split(".", 1)[0]
+
+
+Claimed = tuple[int, str, str, dict[str, Any], int]
+"""A claimed effect: id, kind, key, payload, attempts so far."""
+
+
+def _conversation(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
+    """What must stay in order: a replaced message, a thread, a recipient; else the whole service."""
+    target = payload.get("replaces") or payload.get("thread_of") or payload.get("to") or ""
+    return service_of(kind), str(target)
 
 
 @dataclass
@@ -118,9 +133,12 @@ class Dispatcher:
         lease: timedelta = timedelta(minutes=2),
         on_dead: Callable[[OutboxEffect], None] | None = None,
         rates: Mapping[str, float] | None = None,
+        concurrency: int = 1,
     ):
         """``rates`` (sends per second by service, e.g. ``{"chat": 50}``) paces sending on this side,
-        so a fan-out stays just under the receiver's limit instead of bouncing off its 429s."""
+        so a fan-out stays just under the receiver's limit instead of bouncing off its 429s.
+        ``concurrency`` sends that many conversations at once: with a receiver a network round trip
+        away, one at a time cannot reach its rate limit."""
         self._sessions = sessions
         self._senders = dict(senders)
         self._clock = clock
@@ -133,12 +151,13 @@ class Dispatcher:
         self._rates = {service: rate for service, rate in (rates or {}).items() if rate > 0}
         self._next_slot: dict[str, float] = {}
         self._pacing = threading.Lock()
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="outbox-send") if concurrency > 1 else None
 
     def wake(self) -> None:
         """Called after a commit that queued effects, so they go out without waiting for a poll."""
         self._wake.set()
 
-    def _claim(self, limit: int) -> list[tuple[int, str, str, dict[str, Any], int]]:
+    def _claim(self, limit: int) -> list[Claimed]:
         now = self._clock()
         paused = [service for service, until in self._paused.items() if until > now]
         with self._sessions.begin() as session:
@@ -173,33 +192,51 @@ class Dispatcher:
         return row.result if row is not None and row.status == SENT else None
 
     def run_once(self, limit: int = 100) -> DispatchReport:
-        """Claim up to ``limit`` due effects and try each once."""
-        sent = retried = dead = 0
+        """Claim up to ``limit`` due effects and try each once.
+
+        With ``concurrency`` above 1, effects of different conversations are sent in parallel; the
+        effects of one conversation (same recipient, thread or replaced message) keep their order,
+        and so does every effect that names no conversation (e.g. all tracker effects).
+        """
         if self._rates:  # paced sending must finish a claimed batch well within the claim's lease
             limit = min(limit, max(1, int(min(self._rates.values()) * self._lease.total_seconds() / 2)))
-        for effect_id, kind, key, payload, attempts in self._claim(limit):
-            if self._is_paused(kind):
+        claimed = self._claim(limit)
+        if self._pool is None or len(claimed) <= 1:
+            reports = [self._send(item) for item in claimed]
+        else:
+            groups: dict[tuple[str, str], list[Claimed]] = {}
+            for item in claimed:
+                groups.setdefault(_conversation(item[1], item[3]), []).append(item)
+            batches = self._pool.map(lambda group: [self._send(item) for item in group], groups.values())
+            reports = [report for batch in batches for report in batch]
+        return DispatchReport(sum(r.sent for r in reports), sum(r.retried for r in reports),
+                              sum(r.dead for r in reports))
+
+    def _send(self, item: Claimed) -> DispatchReport:
+        effect_id, kind, key, payload, attempts = item
+        if self._is_paused(kind):
+            left = self._pause_left(kind)
+            if left >= SHORT_PAUSE:
                 self._release(effect_id)
-                continue
-            self._pace(service_of(kind))
-            effect = Effect(kind, key, payload, attempts + 1, self._result_of)
-            try:
-                result = self._senders[kind](effect)
-            except RetryLater as error:
-                if error.retry_after is not None:
-                    self._paused[service_of(kind)] = self._clock() + timedelta(seconds=error.retry_after)
-                dead += self._fail(effect_id, attempts + 1, str(error), error.retry_after)
-                retried += 1
-            except Undeliverable as error:
-                dead += self._fail(effect_id, self._max_attempts, f"undeliverable: {error}", None)
-            except Exception as error:  # a sender bug or an unexpected answer: retry, never lose
-                log.exception("sending %s %s failed", kind, key)
-                dead += self._fail(effect_id, attempts + 1, f"{type(error).__name__}: {error}", None)
-                retried += 1
-            else:
-                self._succeed(effect_id, result)
-                sent += 1
-        return DispatchReport(sent, retried, dead)
+                return DispatchReport()
+            time.sleep(left)  # a fraction of a second: cheaper to wait than to release and claim again
+        self._pace(service_of(kind))
+        effect = Effect(kind, key, payload, attempts + 1, self._result_of)
+        try:
+            result = self._senders[kind](effect)
+        except RetryLater as error:
+            if error.retry_after is not None:
+                self._paused[service_of(kind)] = self._clock() + timedelta(seconds=error.retry_after)
+                self._hold(service_of(kind), error.retry_after)
+            return DispatchReport(retried=1, dead=self._fail(effect_id, attempts + 1, str(error), error.retry_after))
+        except Undeliverable as error:
+            return DispatchReport(dead=self._fail(effect_id, self._max_attempts, f"undeliverable: {error}", None))
+        except Exception as error:  # a sender bug or an unexpected answer: retry, never lose
+            log.exception("sending %s %s failed", kind, key)
+            failure = f"{type(error).__name__}: {error}"
+            return DispatchReport(retried=1, dead=self._fail(effect_id, attempts + 1, failure, None))
+        self._succeed(effect_id, result)
+        return DispatchReport(sent=1)
 
     def _pace(self, service: str) -> None:
         """Wait for this service's next sending slot (a token bucket without burst), in real time."""
@@ -212,6 +249,16 @@ class Dispatcher:
             self._next_slot[service] = slot + 1 / rate
         if slot > now:
             time.sleep(slot - now)
+
+    def _hold(self, service: str, seconds: float) -> None:
+        """After a 429 the receiver's bucket is empty: start pacing again from when it refills."""
+        if service in self._rates:
+            with self._pacing:
+                self._next_slot[service] = max(self._next_slot.get(service, 0.0), time.monotonic() + seconds)
+
+    def _pause_left(self, kind: str) -> float:
+        until = self._paused.get(service_of(kind))
+        return max((until - self._clock()).total_seconds(), 0.0) if until is not None else 0.0
 
     def _is_paused(self, kind: str) -> bool:
         until = self._paused.get(service_of(kind))

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.evidence_support import World, berlin, make_world, text_of
+from storage.records import verify
+from tests.evidence_support import World, berlin, make_world
 from workflows.cadence import make_cadence
 from workflows.evidence_review import items_for_management_review
 from workflows.timezones import refresh_timezones, remember_timezone
@@ -77,6 +78,8 @@ def test_reminders_escalation_and_the_management_review_follow_the_ladder(world)
         ("EV-1", "RA", "olga")]
     overview = world.command("alice", "evidence all").reply
     assert overview is not None and "for management review" in overview.body
+    with world.ctx.read() as session:
+        assert verify(session).ok  # every step went into the hash chain intact
 
 
 def test_quiet_hours_follow_the_recipients_slack_timezone(world):

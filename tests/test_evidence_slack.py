@@ -13,10 +13,16 @@ import pytest
 from sqlalchemy import select
 
 from bot.server import BotServer
-from storage.models import EvidenceFile, EvidenceRequest, EvidenceSubmission, OutboxEffect, PersonTimezone
+from storage.models import EvidenceFile, EvidenceRequest, EvidenceSubmission, OutboxEffect, PersonTimezone, Record
 from tests.conftest import SIGNING_SECRET
-from tests.doubles.signing import FORM_CONTENT_TYPE, block_actions_payload, event_body, interactivity_body, \
-    post_signed, view_submission_payload
+from tests.doubles.signing import (
+    FORM_CONTENT_TYPE,
+    block_actions_payload,
+    event_body,
+    interactivity_body,
+    post_signed,
+    view_submission_payload,
+)
 from tests.evidence_support import berlin, org_file
 from tests.slack_client import SlackUser, text_of
 
@@ -72,6 +78,12 @@ def ask_olga(bot, slack, clock):  # type: ignore[no-untyped-def]
     return dm(slack, "U0OLGA", "Evidence needed: Review the risks you own")
 
 
+def effect_status(bot, key: str) -> str | None:  # type: ignore[no-untyped-def]
+    """A short read each time: a session kept open would hold SQLite's write lock against the bot."""
+    with bot.runtime.ctx.read() as session:
+        return session.scalar(select(OutboxEffect.status).where(OutboxEffect.key == key))
+
+
 def eventually(check, timeout: float = 5.0):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while True:
@@ -100,9 +112,7 @@ def test_owner_submits_a_file_and_the_isms_manager_accepts_in_slack(evidence_bot
     assert "risk-register.csv" in text_of(review.args)
     download = slack.wait_for("file_download")
     assert download.headers["authorization"] == "Bearer xoxb-test"
-    with bot.runtime.ctx.sessions() as session:
-        assert eventually(lambda: session.scalar(select(OutboxEffect.status).where(
-            OutboxEffect.key == "evidence-file:1").execution_options(populate_existing=True)) == "sent")
+    assert eventually(lambda: effect_status(bot, "evidence-file:1") == "sent")
     bot.scheduler.tick()  # copies the fetched hash into the evidence and the records
     with bot.runtime.ctx.sessions() as session:
         stored = session.scalars(select(EvidenceFile)).one()
@@ -209,3 +219,21 @@ def test_throttling_during_a_fan_out_slows_sending_and_loses_or_doubles_nothing(
     assert slack.throttled > 0
     assert len(sent) == len(set(sent)) == len(asked)
     assert {text for _, text in sent} == {f"Evidence needed: {r.title}" for r in asked}
+
+
+def test_a_file_slack_cannot_give_is_recorded_as_not_fetched(evidence_bot, slack, clock):
+    bot = evidence_bot
+    ask = ask_olga(bot, slack, clock)
+    view = click(bot, slack, "U0OLGA", "evidence_submit", buttons(ask)["evidence_submit"])
+    gone = {"id": "F0DELETED", "name": "old-scan.pdf", "size": 2048, "mimetype": "application/pdf"}
+    assert send_form(bot, view, "U0OLGA", {**typed(text="", link=""), **shared(gone),
+                                           **dates("2026-10-01", "2026-12-31")}) == (200, "")
+    slack.wait_for(lambda c: c.method == "files.info" and c.args.get("file") == "F0DELETED")
+    assert eventually(lambda: effect_status(bot, "evidence-file:1") == "dead")
+    bot.scheduler.tick()
+    with bot.runtime.ctx.sessions() as session:
+        stored = session.scalars(select(EvidenceFile)).one()
+        actions = [r.action for r in session.scalars(select(Record).where(Record.subject_id == "EV-1"))]
+    assert (stored.name, stored.size, stored.sha256) == ("old-scan.pdf", 2048, None)
+    assert stored.fetch_error == "undeliverable: Slack refused: file_not_found"
+    assert actions == ["asked", "submitted", "file-not-fetched"]

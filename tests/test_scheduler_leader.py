@@ -68,7 +68,7 @@ def test_the_job_store_holds_the_same_two_jobs_after_every_restart(settings, clo
     world = make_world(settings, clock, tmp_path)
     for _ in range(3):
         running = scheduler(world).start()
-        assert eventually(lambda: running.ticks >= 1)  # the first tick runs at once
+        assert eventually(lambda running=running: running.ticks >= 1)  # the first tick runs at once
         running.stop()
     with world.runtime.engine.connect() as connection:
         jobs = connection.execute(text("SELECT id, next_run_time FROM apscheduler_jobs ORDER BY id")).all()

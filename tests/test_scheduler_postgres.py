@@ -91,7 +91,7 @@ def test_two_processes_send_each_reminder_once_and_the_standby_takes_over(postgr
         for moment in (berlin(2026, 12, 17, 17, 0), berlin(2026, 12, 24, 9, 0)):  # asks, then 7-day reminders
             set_clock(moment)
             time.sleep(0.5)
-            wait(lambda: settled(engine, moment), f"everything due at {moment}")
+            wait(lambda moment=moment: settled(engine, moment), f"everything due at {moment}")
 
         leader.kill()
         wait(lambda: standby.leads, "the standby to take over")

@@ -25,6 +25,9 @@ from workflows.context import Context, Work
 from workflows.quiet_hours import next_allowed
 from workflows.timezones import zones_for
 
+MISSED_SHOWN = 50
+"""Periods named in a periods-missed record (a frequent cron cadence can miss thousands in a long outage)."""
+
 
 @dataclass(frozen=True)
 class PlannedActivity:
@@ -107,7 +110,8 @@ def _advance_activity(work: Work, plan: PlannedActivity, now: datetime) -> int:
     row.next_due_at, row.updated_at = due, now
     if missed:
         work.record(plan.process, "periods-missed", ("activity", plan.key),
-                    {"periods": missed, "reason": "the scheduler was not running when they fell due"})
+                    {"periods": missed[-MISSED_SHOWN:], "count": len(missed),
+                     "reason": "the scheduler was not running when they fell due"})
     return created
 
 

@@ -9,7 +9,9 @@ registered with the scheduler's tick at the bottom of this module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,13 +22,20 @@ from workflows.activities import create_due_requests
 from workflows.actors import Actor
 from workflows.context import Context, Work, to_person
 from workflows.evidence_files import attach_files, collect_file_hashes
-from workflows.evidence_forms import delegate_form, find_person, not_applicable_form, parse_date, parse_files, \
-    parse_number, submit_form
+from workflows.evidence_forms import (
+    delegate_form,
+    find_person,
+    not_applicable_form,
+    parse_date,
+    parse_files,
+    parse_number,
+    submit_form,
+)
 from workflows.evidence_ladder import advance_requests, reschedule
 from workflows.evidence_messages import notice, owner_buttons, person_name, review_buttons, when
 from workflows.jobs import EVERY_MINUTE
 from workflows.timezones import zones_for
-from workflows.ui import Message, Outcome
+from workflows.ui import Form, Message, Outcome
 
 OPEN, SUBMITTED, ACCEPTED, NOT_APPLICABLE = "open", "submitted", "accepted", "not_applicable"
 ACTIVE = (OPEN, SUBMITTED)
@@ -58,7 +67,7 @@ def lock_request(session: Session, request_id: int) -> EvidenceRequest:
     return request
 
 
-def zone_of(session: Session, ctx: Context, person_id: str):  # type: ignore[no-untyped-def]
+def zone_of(session: Session, ctx: Context, person_id: str) -> ZoneInfo:
     return zones_for(session, ctx.org, [person_id])[person_id]
 
 
@@ -108,7 +117,7 @@ def open_delegate(ctx: Context, actor: Actor, value: str) -> Outcome:
     return _open_form(ctx, actor, value, "delegate", delegate_form)
 
 
-def _open_form(ctx: Context, actor: Actor, value: str, what: str, form) -> Outcome:  # type: ignore[no-untyped-def]
+def _open_form(ctx: Context, actor: Actor, value: str, what: str, form: Callable[[EvidenceRequest], Form]) -> Outcome:
     request = read_request(ctx, value)
     if request is None:
         return NOT_FOUND
@@ -190,8 +199,9 @@ def _ask_for_review(work: Work, request: EvidenceRequest, submission: EvidenceSu
         shown.append(("Files", ", ".join(str(f["name"] or f["slack_file_id"]) for f in files)))
     for manager in ctx.org.with_role("isms_manager"):
         zone = zone_of(work.session, ctx, manager.id)
-        message = notice(ctx, request, "review", zone, extra_fields=tuple(shown), actor=person_name(ctx, submission.submitted_by),
-                         not_applicable=submission.not_applicable, reason=submission.text or "")
+        message = notice(ctx, request, "review", zone, extra_fields=tuple(shown),
+                         actor=person_name(ctx, submission.submitted_by), not_applicable=submission.not_applicable,
+                         reason=submission.text or "")
         message = Message(message.text, message.body, message.fields, review_buttons(request, submission.id))
         work.notify(to_person(manager.id), message, f"evidence:{request.id}:sub{submission.id}:review:{manager.id}")
 
@@ -258,7 +268,7 @@ def snooze(ctx: Context, actor: Actor, value: str, days: int, key: str) -> Outco
 
 # -- lists ------------------------------------------------------------------------------------------
 
-def _mine(ctx: Context, actor: Actor) -> tuple[list[EvidenceRequest], object]:
+def _mine(ctx: Context, actor: Actor) -> tuple[list[EvidenceRequest], ZoneInfo]:
     with ctx.read() as session:
         requests = list(session.scalars(
             select(EvidenceRequest).where(EvidenceRequest.owner_id == actor.id, EvidenceRequest.status.in_(ACTIVE))
@@ -267,10 +277,11 @@ def _mine(ctx: Context, actor: Actor) -> tuple[list[EvidenceRequest], object]:
     return requests, zone
 
 
-def describe(request: EvidenceRequest, zone, now: datetime) -> str:  # type: ignore[no-untyped-def]
+def describe(request: EvidenceRequest, zone: ZoneInfo, now: datetime) -> str:
     state = "waiting for review" if request.status == SUBMITTED else (
         "OVERDUE" if request.due_at <= now else "open")
-    extra = f", answered again after {request.round} rejection{'s' if request.round != 1 else ''}" if request.round else ""
+    rejections = f"{request.round} rejection{'s' if request.round != 1 else ''}"
+    extra = f", reopened after {rejections}" if request.round else ""
     return (f"{request.ref} {request.title} ({request.process}, {request.period}): due {when(request.due_at, zone)}, "
             f"{state}{extra}")
 

@@ -28,9 +28,9 @@ from storage.models.evidence import EvidenceRequest
 from workflows.actors import SYSTEM
 from workflows.context import Context, Work, to_person
 from workflows.evidence_messages import notice, person_name
-from workflows.ui import Message
 from workflows.quiet_hours import next_allowed
 from workflows.timezones import zones_for
+from workflows.ui import Message
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,11 @@ def _advance_batch(work: Work, ids: list[int], now: datetime) -> list[int]:
         query = query.with_for_update(skip_locked=True)  # an owner answering right now goes first
     requests = list(work.session.scalars(query))
     zones = zones_of(work.ctx, work.session, requests)
-    for request in requests:
-        _advance(work, request, now, zones)
+    # The batch only adds rows (messages, records) and updates the requests it loaded: flushing before
+    # every query of the outbox and the records log would write each request once per message.
+    with work.session.no_autoflush:
+        for request in requests:
+            _advance(work, request, now, zones)
     return [request.id for request in requests]
 
 

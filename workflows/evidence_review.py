@@ -14,9 +14,20 @@ from sqlalchemy.orm import Session
 from storage.models.evidence import EvidenceRequest, EvidenceSubmission
 from workflows.access import require
 from workflows.actors import Actor
-from workflows.context import Context, to_person
-from workflows.evidence import ACCEPTED, ALREADY, NOT_APPLICABLE, NOT_FOUND, OPEN, SUBMITTED, answered, lock_request, \
-    iso, read_request, zone_of
+from workflows.context import Context, Work, to_person
+from workflows.evidence import (
+    ACCEPTED,
+    ALREADY,
+    NOT_APPLICABLE,
+    NOT_FOUND,
+    OPEN,
+    SUBMITTED,
+    answered,
+    iso,
+    lock_request,
+    read_request,
+    zone_of,
+)
 from workflows.evidence_forms import parse_date, review_form
 from workflows.evidence_ladder import schedule_after, zones_of
 from workflows.evidence_messages import notice, person_name, when
@@ -37,7 +48,8 @@ def open_review(ctx: Context, actor: Actor, value: str, accept: bool) -> Outcome
     submission_id = _submission_id(value)
     if request is None or submission_id is None:
         return NOT_FOUND
-    require(ctx, actor, REVIEWERS, process=request.process, what="reviewing evidence", subject=("evidence", request.ref))
+    require(ctx, actor, REVIEWERS, process=request.process, what="reviewing evidence",
+            subject=("evidence", request.ref))
     with ctx.read() as session:
         decided = _decided(ctx, session, request, submission_id)
     if decided is not None:
@@ -54,7 +66,8 @@ def _decided(ctx: Context, session: Session, request: EvidenceRequest, submissio
         return None
     if submission.decision is None:
         return answered(ctx, session, request)
-    return Outcome.say(f"{request.ref} was already {submission.decision} by {person_name(ctx, submission.decided_by or '')} "
+    reviewer = person_name(ctx, submission.decided_by or "")
+    return Outcome.say(f"{request.ref} was already {submission.decision} by {reviewer} "
                        f"on {when(submission.decided_at or submission.submitted_at, ctx.org.zone)}.")
 
 
@@ -64,7 +77,8 @@ def decide(ctx: Context, actor: Actor, metadata: str, values: dict[str, str], ke
     submission_id = _submission_id(metadata)
     if request is None or submission_id is None:
         return NOT_FOUND
-    require(ctx, actor, REVIEWERS, process=request.process, what="reviewing evidence", subject=("evidence", request.ref))
+    require(ctx, actor, REVIEWERS, process=request.process, what="reviewing evidence",
+            subject=("evidence", request.ref))
     comment = values.get("comment", "").strip()
     with ctx.work(actor) as work:
         if not work.once(key):
@@ -86,7 +100,8 @@ def decide(ctx: Context, actor: Actor, metadata: str, values: dict[str, str], ke
                              not_applicable=submission.not_applicable)
         else:
             _reopen(ctx, work, request, values)
-            work.record(request.process, "rejected", ("evidence", request.ref), {**data, "new_due": iso(request.due_at)})
+            work.record(request.process, "rejected", ("evidence", request.ref),
+                        {**data, "new_due": iso(request.due_at)})
             message = notice(ctx, request, "rejected", zone, buttons=True, comment=comment, reviewer=actor.name,
                              not_applicable=submission.not_applicable)
         work.notify(to_person(request.owner_id), message, f"evidence:{request.id}:sub{submission.id}:decision")
@@ -94,7 +109,7 @@ def decide(ctx: Context, actor: Actor, metadata: str, values: dict[str, str], ke
     return Outcome.say(f"{request.ref} ({request.title}) {verdict}.")
 
 
-def _reopen(ctx: Context, work, request: EvidenceRequest, values: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def _reopen(ctx: Context, work: Work, request: EvidenceRequest, values: dict[str, str]) -> None:
     due_day = parse_date(values.get("due", ""))
     assert due_day is not None, "validated by validate_rejection"
     request.due_at = datetime.combine(due_day, ctx.org.activities.due_time, tzinfo=ctx.org.zone)
@@ -158,6 +173,6 @@ def items_for_management_review(ctx: Context) -> list[ReviewItem]:
         rows = session.scalars(select(EvidenceRequest).where(
             EvidenceRequest.status == OPEN, EvidenceRequest.listed_for_review_at.is_not(None))
             .order_by(EvidenceRequest.listed_for_review_at))
-        return [ReviewItem(r.ref, r.process, r.title, r.period, r.owner_id, r.due_at, r.listed_for_review_at)  # type: ignore[arg-type]
-                for r in rows]
+        return [ReviewItem(r.ref, r.process, r.title, r.period, r.owner_id, r.due_at, r.listed_for_review_at)
+                for r in rows if r.listed_for_review_at is not None]
 

@@ -4,9 +4,11 @@ applicable, delegate, snooze) and the ISMS manager's (accept, reject), with thei
 from __future__ import annotations
 
 from bot.routes import FormRoute, Request, Router
-from workflows import evidence, evidence_forms as forms, evidence_review as review
+from workflows import evidence
+from workflows import evidence_forms as forms
+from workflows import evidence_review as review
 from workflows.context import Context
-from workflows.evidence_messages import ACCEPT, DELEGATE, NOT_APPLICABLE, SNOOZE, SUBMIT, REJECT
+from workflows.evidence_messages import ACCEPT, DELEGATE, NOT_APPLICABLE, REJECT, SNOOZE, SUBMIT
 from workflows.ui import Outcome
 
 MAX_SNOOZE_DAYS = 30
