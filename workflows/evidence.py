@@ -148,33 +148,46 @@ def not_applicable(ctx: Context, actor: Actor, value: str, reason: str, key: str
     return _hand_in(ctx, actor, value, key, {"text": reason.strip()}, not_applicable=True, files={})
 
 
-def _hand_in(ctx: Context, actor: Actor, value: str, key: str, fields: dict[str, object], *,
-             not_applicable: bool, files: dict[str, str]) -> Outcome:
+def _answer_open(ctx: Context, actor: Actor, value: str, key: str, verb: str,
+                 step: Callable[[Work, EvidenceRequest], Outcome]) -> Outcome:
+    """What every answer to a request shares: the request exists, this person may answer it, a click
+    counts once, and it is still open (checked again under its row lock) when ``step`` runs."""
     request = read_request(ctx, value)
     if request is None:
         return NOT_FOUND
-    _may_answer(ctx, actor, request, "answer")
+    _may_answer(ctx, actor, request, verb)
     with ctx.work(actor) as work:
         if not work.once(key):
             return ALREADY
-        request = lock_request(work.session, request.id)
-        if request.status != OPEN:
-            return answered(ctx, work.session, request)
-        submission = EvidenceSubmission(request_id=request.id, round=request.round, submitted_by=actor.id,
-                                        submitted_at=work.now, not_applicable=not_applicable, **fields)
-        work.session.add(submission)
-        work.session.flush()
-        shown_files = attach_files(work, submission, parse_files(files))
-        request.status, request.next_action_at = SUBMITTED, None
-        data = {"submission": submission.id, "not_applicable": not_applicable, "period": request.period,
-                **{name: _plain(value) for name, value in fields.items() if value is not None}}
-        if shown_files:
-            data["files"] = shown_files
-        work.record(request.process, "submitted", ("evidence", request.ref), data)
-        _ask_for_review(work, request, submission, shown_files)
+        locked = lock_request(work.session, request.id)
+        if locked.status != OPEN:
+            return answered(ctx, work.session, locked)
+        return step(work, locked)
+
+
+def _hand_in(ctx: Context, actor: Actor, value: str, key: str, fields: dict[str, object], *,
+             not_applicable: bool, files: dict[str, str]) -> Outcome:
+    return _answer_open(ctx, actor, value, key, "answer",
+                        lambda work, request: _store_answer(work, request, fields, not_applicable, files))
+
+
+def _store_answer(work: Work, request: EvidenceRequest, fields: dict[str, object], not_applicable: bool,
+                  files: dict[str, str]) -> Outcome:
+    submission = EvidenceSubmission(request_id=request.id, round=request.round, submitted_by=work.actor.id,
+                                    submitted_at=work.now, not_applicable=not_applicable, **fields)
+    work.session.add(submission)
+    work.session.flush()
+    shown_files = attach_files(work, submission, parse_files(files))
+    request.status, request.next_action_at = SUBMITTED, None
+    data = {"submission": submission.id, "not_applicable": not_applicable, "period": request.period,
+            **{name: _plain(value) for name, value in fields.items() if value is not None}}
+    if shown_files:
+        data["files"] = shown_files
+    work.record(request.process, "submitted", ("evidence", request.ref), data)
+    _ask_for_review(work, request, submission, shown_files)
     what = "Your not-applicable answer" if not_applicable else "Your evidence"
-    return Outcome.say(f"Thank you. {what} for {request.ref} ({request.title}) is stored and the ISMS manager "
-                       "has been asked to review it.")
+    return Outcome.say(f"Thank you. {what} for {request.ref} ({request.title}) is stored and the ISMS "
+                       "manager has been asked to review it.")
 
 
 def _plain(value: object) -> object:
@@ -208,19 +221,11 @@ def _ask_for_review(work: Work, request: EvidenceRequest, submission: EvidenceSu
 
 def delegate(ctx: Context, actor: Actor, value: str, picked: str, note: str, key: str) -> Outcome:
     """Hand the request to somebody else: they own it now, are asked at once, and the previous owner knows."""
-    request = read_request(ctx, value)
     person = find_person(ctx, picked)
-    if request is None:
-        return NOT_FOUND
-    _may_answer(ctx, actor, request, "delegate")
     if person is None:
         return Outcome.say("Pick somebody listed in the organisation file.")
-    with ctx.work(actor) as work:
-        if not work.once(key):
-            return ALREADY
-        request = lock_request(work.session, request.id)
-        if request.status != OPEN:
-            return answered(ctx, work.session, request)
+
+    def step(work: Work, request: EvidenceRequest) -> Outcome:
         if person.id == request.owner_id:
             return Outcome.say(f"{person.name} already owns {request.ref}.")
         previous = request.owner_id
@@ -238,32 +243,28 @@ def delegate(ctx: Context, actor: Actor, value: str, picked: str, note: str, key
             zone = zone_of(work.session, ctx, previous)
             work.notify(to_person(previous), notice(ctx, request, "delegated_away", zone, actor=actor.name,
                                                     new_owner=person.name), f"{base}:from")
-    return Outcome.say(f"{request.ref} ({request.title}) now belongs to {person.name}; they have been told.")
+        return Outcome.say(f"{request.ref} ({request.title}) now belongs to {person.name}; they have been told.")
+
+    return _answer_open(ctx, actor, value, key, "delegate", step)
 
 
 def snooze(ctx: Context, actor: Actor, value: str, days: int, key: str) -> Outcome:
     """No reminders or escalation for a few days; the due date does not move."""
-    request = read_request(ctx, value)
-    if request is None:
-        return NOT_FOUND
     if days not in ctx.org.activities.snooze_days:
         return Outcome.say("That snooze is not offered any more.")
-    _may_answer(ctx, actor, request, "snooze")
-    with ctx.work(actor) as work:
-        if not work.once(key):
-            return ALREADY
-        request = lock_request(work.session, request.id)
-        if request.status != OPEN:
-            return answered(ctx, work.session, request)
+
+    def step(work: Work, request: EvidenceRequest) -> Outcome:
         request.snoozed_until = work.now + timedelta(days=days)
         reschedule(ctx, work.session, request, work.now)
         work.record(request.process, "snoozed", ("evidence", request.ref),
                     {"days": days, "until": iso(request.snoozed_until)})
         zone = zone_of(work.session, ctx, actor.id) if actor.listed else ctx.org.zone
         next_at = request.next_action_at
-    quiet = f"You will hear about it again {when(next_at, zone)}" if next_at else "No more reminders are due"
-    return Outcome.say(f"Snoozed {request.ref} for {days} day{'s' if days != 1 else ''}. {quiet}; "
-                       f"it is still due {when(request.due_at, zone)}.")
+        quiet = f"You will hear about it again {when(next_at, zone)}" if next_at else "No more reminders are due"
+        return Outcome.say(f"Snoozed {request.ref} for {days} day{'s' if days != 1 else ''}. {quiet}; "
+                           f"it is still due {when(request.due_at, zone)}.")
+
+    return _answer_open(ctx, actor, value, key, "snooze", step)
 
 
 # -- lists ------------------------------------------------------------------------------------------
