@@ -25,7 +25,7 @@ from tests.doubles.jira_api import JiraDouble
 from tests.support import FakeClock
 from workflows.change_tracker import queue_poll
 from workflows.changes import decide, find, request_change
-from workflows.jobs import EVERY_MINUTE, run_due_work
+from workflows.jobs import due_work, run_due_work
 
 EMAIL, TOKEN, PAT = "isms-bot@example.com", "api-token", "personal-access-token"
 
@@ -219,7 +219,7 @@ def test_both_authentication_styles(settings, clock, inbox, deployment, pat, hea
 def test_the_poll_brings_jira_status_and_comment_back_to_the_change_and_its_origin(
         settings, clock, inbox, monkeypatch, deployment):
     origin = listen_as_origin(monkeypatch)
-    assert queue_poll in EVERY_MINUTE
+    assert queue_poll in due_work()
     with JiraDouble(deployment=deployment, clock=clock) as double:
         runtime = build_runtime(jira_settings(settings, double), inbox.sender, clock=clock)
         try:

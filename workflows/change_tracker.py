@@ -23,7 +23,6 @@ from sqlalchemy import select
 from storage.models.changes import Change, TrackerWatermark
 from workflows.actors import SYSTEM
 from workflows.context import Context, Work
-from workflows.jobs import EVERY_MINUTE
 
 CREATE, COMMENT, POLL = "tracker.create", "tracker.comment", "tracker.poll"
 JIRA = "jira"  # the tracker whose updates must be fetched; the local tracker applies its own at once
@@ -126,7 +125,3 @@ def queue_poll(ctx: Context) -> None:
     bucket = int(now.timestamp() // (settings.poll_minutes * 60))
     with ctx.work(SYSTEM) as work:
         work.effect(POLL, f"tracker-poll:{bucket}", {"label": COMMON_LABEL})
-
-
-if queue_poll not in EVERY_MINUTE:
-    EVERY_MINUTE.append(queue_poll)

@@ -33,7 +33,6 @@ from workflows.evidence_forms import (
 )
 from workflows.evidence_ladder import advance_requests, reschedule
 from workflows.evidence_messages import notice, owner_buttons, person_name, review_buttons, when
-from workflows.jobs import EVERY_MINUTE
 from workflows.timezones import zones_for
 from workflows.ui import Form, Message, Outcome
 
@@ -327,7 +326,3 @@ def due_evidence(ctx: Context) -> None:
     create_due_requests(ctx)
     advance_requests(ctx)
     collect_file_hashes(ctx)
-
-
-if due_evidence not in EVERY_MINUTE:
-    EVERY_MINUTE.append(due_evidence)

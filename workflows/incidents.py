@@ -25,11 +25,11 @@ from config.organisation import ROLES
 from storage.counters import next_number
 from storage.db import is_postgresql
 from storage.models.incidents import Incident, IncidentChange, IncidentClock
-from workflows import changes, jobs
+from workflows import changes
 from workflows.access import require
 from workflows.actors import Actor
 from workflows.context import Context, Work, to_actor
-from workflows.incident_clocks import due, plan
+from workflows.incident_clocks import plan
 from workflows.incident_forms import (
     CLOSE, MAX_REPORT, NOTIFIED, ReportDetails, Source, find_person, report_form, triage_form,
 )
@@ -433,6 +433,4 @@ def change_finished(work: Work, event: Interface) -> None:
 
 subscribe("INC", "change-status", change_status)
 subscribe("INC", "change-finished", change_finished)
-if due not in jobs.EVERY_MINUTE:
-    jobs.EVERY_MINUTE.append(due)
 

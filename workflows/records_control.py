@@ -5,7 +5,6 @@ from __future__ import annotations
 from storage import records
 from workflows.actors import SYSTEM
 from workflows.context import Context
-from workflows.jobs import EVERY_MINUTE
 
 
 def sweep_retention(ctx: Context) -> None:
@@ -14,6 +13,3 @@ def sweep_retention(ctx: Context) -> None:
         erased = records.erase_expired(work.session, work.now)
         if erased:
             work.record("REC", "retention-sweep", ("records", "retention"), {"erased": erased})
-
-
-EVERY_MINUTE.append(sweep_retention)
