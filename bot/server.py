@@ -119,26 +119,39 @@ class BotServer(SlackBot):
         routes = {**webhook_routes(settings, self.runtime.ctx), **(extra_routes or {})}
         self.wsgi = make_wsgi(self.app, self.runtime.engine, self.runtime.ctx.sessions, routes)
         self._server = waitress.create_server(self.wsgi, host=host, port=port, threads=threads)
+        self._closing = False
 
     @property
     def url(self) -> str:
         return f"http://{self._server.effective_host}:{self._server.effective_port}"
 
     def _serve(self) -> None:
-        http = threading.Thread(target=self._server.run, name="http", daemon=True)
+        http = threading.Thread(target=self._run, name="http", daemon=True)
         http.start()
         self._threads.append(http)
 
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except OSError:
+            if not self._closing:  # a socket error while we close it ourselves is expected
+                raise
+
     def _close(self) -> None:
         """Close every socket from inside waitress's own loop (closing them from this thread races with
-        its poll), which empties the loop's map so ``run`` returns; then stop the worker threads."""
+        its poll), which empties the loop's map so ``run`` returns; then stop the worker threads. If the
+        loop cannot be reached any more, close from here."""
         server = self._server
+        self._closing = True
 
         def close_all() -> None:
             for channel in list(server._map.values()):
                 channel.close()
 
-        server.trigger.pull_trigger(close_all)
+        try:
+            server.trigger.pull_trigger(close_all)
+        except OSError:
+            server.close()
         server.task_dispatcher.shutdown()
 
 
