@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.server import BotServer
 from config.settings import Settings, load_settings
 from storage import migrate
-from storage.db import make_engine
+from storage.db import make_engine, make_sessions
 from tests.doubles.slack_api import SlackApiDouble
 from tests.support import FakeClock, fresh_postgres_database
 
@@ -52,6 +53,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         migrate.upgrade(engine)
         engine.dispose()
         yield url
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on this test's database, for tests of storage without the rest of the bot."""
+    engine = make_engine(db_url)
+    yield make_sessions(engine)
+    engine.dispose()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from storage import migrate, outbox
@@ -15,14 +14,6 @@ from storage.db import make_engine, make_sessions
 from storage.models import OutboxEffect
 from storage.outbox import Backoff, Dispatcher, RetryLater, Undeliverable
 from tests.support import FakeClock
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    migrate.upgrade(engine)
-    yield make_sessions(engine)
-    engine.dispose()
 
 
 def queue(sessions, clock, *keys: str, kind: str = "slack.post") -> None:

@@ -10,20 +10,10 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 
-import pytest
 
-from storage import migrate, outbox
-from storage.db import make_engine, make_sessions
+from storage import outbox
 from storage.outbox import Dispatcher, RetryLater
 from tests.support import FakeClock
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    migrate.upgrade(engine)
-    yield make_sessions(engine)
-    engine.dispose()
 
 
 def queue(sessions, clock, effects: list[tuple[str, str, dict]]) -> None:  # type: ignore[no-untyped-def]

@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import delete, insert, select, update
 from typer.testing import CliRunner
 
 from bot.cli import app
-from storage import migrate, records
-from storage.db import make_engine, make_sessions
+from storage import records
 from storage.models import Record
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    migrate.upgrade(engine)
-    yield make_sessions(engine)
-    engine.dispose()
 
 
 def fill(sessions, count: int = 5, retain: timedelta | None = None) -> None:
