@@ -48,16 +48,16 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.runtime import Runtime, build_runtime  # noqa: E402
-from bot.slack.blocks import fallback_text, message_blocks  # noqa: E402
-from config.settings import PACKAGED_EXAMPLE_ORG, load_settings  # noqa: E402
-from integrations.slack_sender import SlackChatSender, make_web_client  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage.db import make_engine  # noqa: E402
-from storage.models import EvidenceRequest, OutboxEffect  # noqa: E402
-from storage.outbox import DEAD, SENT  # noqa: E402
-from tests.doubles.slack_api import SlackApiDouble  # noqa: E402
-from workflows.evidence_ladder import advance_requests  # noqa: E402
+from bot.runtime import Runtime, build_runtime
+from bot.slack.blocks import fallback_text, message_blocks
+from config.settings import PACKAGED_EXAMPLE_ORG, load_settings
+from integrations.slack_sender import SlackChatSender, make_web_client
+from storage import migrate
+from storage.db import make_engine
+from storage.models import EvidenceRequest, OutboxEffect
+from storage.outbox import DEAD, SENT
+from tests.doubles.slack_api import SlackApiDouble
+from workflows.evidence_ladder import advance_requests
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "Reminder fan-out"
@@ -79,7 +79,9 @@ class Case:
             burst, latency_ms, concurrency, pace = text.split("/")
             return cls(int(burst), float(latency_ms) / 1000, int(concurrency), float(pace) or None)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not burst/latency_ms/concurrency/pace, e.g. 10/0/1/0") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not burst/latency_ms/concurrency/pace, e.g. 10/0/1/0"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,10 @@ class Outcome:
 def organisation(folder: Path, count: int) -> Path:
     """The example organisation plus ``count`` people, quiet hours off (the bench runs at any hour)."""
     org = yaml.safe_load(PACKAGED_EXAMPLE_ORG.read_text(encoding="utf-8"))
-    org["people"] += [{"id": f"p{n:05d}", "name": f"Person {n}", "slack_id": f"U{n:08d}", "roles": ["owner"],
-                       "manager": "olga"} for n in range(count)]
+    org["people"] += [
+        {"id": f"p{n:05d}", "name": f"Person {n}", "slack_id": f"U{n:08d}", "roles": ["owner"], "manager": "olga"}
+        for n in range(count)
+    ]
     org["activities"] = {"quiet_hours": {"enabled": False}}
     path = folder / "org.yaml"
     path.write_text(yaml.safe_dump(org, sort_keys=False), encoding="utf-8")
@@ -116,13 +120,28 @@ def organisation(folder: Path, count: int) -> Path:
 def seed(runtime: Runtime, count: int) -> None:
     """One open request per person, asked a week ago, whose 7-day reminder is due now."""
     now = datetime.now(UTC)
-    rows = [{
-        "activity_key": "RA/risk-review", "period": f"bench-{n}", "process": "RA", "title": "Review the risks you own",
-        "clause": "27001:8.2", "evidence_kind": "text", "period_start": date(2026, 10, 1),
-        "period_end": date(2026, 12, 31), "owner_id": f"p{n:05d}", "status": "open", "due_at": now + timedelta(days=7),
-        "created_at": now - timedelta(days=7), "asked_at": now - timedelta(days=7), "round": 0, "step": 1,
-        "next_action_at": now - timedelta(seconds=1), "delegations": 0,
-    } for n in range(count)]
+    rows = [
+        {
+            "activity_key": "RA/risk-review",
+            "period": f"bench-{n}",
+            "process": "RA",
+            "title": "Review the risks you own",
+            "clause": "27001:8.2",
+            "evidence_kind": "text",
+            "period_start": date(2026, 10, 1),
+            "period_end": date(2026, 12, 31),
+            "owner_id": f"p{n:05d}",
+            "status": "open",
+            "due_at": now + timedelta(days=7),
+            "created_at": now - timedelta(days=7),
+            "asked_at": now - timedelta(days=7),
+            "round": 0,
+            "step": 1,
+            "next_action_at": now - timedelta(seconds=1),
+            "delegations": 0,
+        }
+        for n in range(count)
+    ]
     with runtime.ctx.sessions.begin() as session:
         session.execute(insert(EvidenceRequest), rows)
 
@@ -158,17 +177,29 @@ def serve_slack(rate: float, burst: int, latency: float) -> None:
         slack.set_rate_limit("chat.postMessage", rate, burst)
         print(slack.base_url, flush=True)
         sys.stdin.readline()
-        accepted = [(call.args["channel"], call.at) for call in slack.calls_to("chat.postMessage")
-                    if call.response and call.response.get("ok")]
+        accepted = [
+            (call.args["channel"], call.at)
+            for call in slack.calls_to("chat.postMessage")
+            if call.response and call.response.get("ok")
+        ]
         print(json.dumps({"accepted": accepted, "throttled": slack.throttled}), flush=True)
 
 
 @contextmanager
 def slack_process(rate: float, case: Case) -> Iterator[tuple[str, Callable[[], dict[str, Any]]]]:
     child = subprocess.Popen(
-        [sys.executable, __file__, "--rate", str(rate),
-         "--serve-slack", f"{case.burst}/{case.latency * 1000:g}/{case.concurrency}/{case.pace or 0}"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            __file__,
+            "--rate",
+            str(rate),
+            "--serve-slack",
+            f"{case.burst}/{case.latency * 1000:g}/{case.concurrency}/{case.pace or 0}",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdin is not None and child.stdout is not None
     base_url = child.stdout.readline().strip()
 
@@ -186,12 +217,18 @@ def slack_process(rate: float, case: Case) -> Iterator[tuple[str, Callable[[], d
 
 
 def run(target: str, count: int, rate: float, case: Case) -> Outcome:
-    with fresh_database(target) as (backend, url), tempfile.TemporaryDirectory() as folder, \
-            slack_process(rate, case) as (base_url, finish):
+    with (
+        fresh_database(target) as (backend, url),
+        tempfile.TemporaryDirectory() as folder,
+        slack_process(rate, case) as (base_url, finish),
+    ):
         migrate.upgrade(make_engine(url))
-        settings = load_settings(ISMS_DATABASE_URL=url, ISMS_CONFIG=str(organisation(Path(folder), count)),
-                                 ISMS_OUTBOX_RATES=json.dumps({"chat": case.pace} if case.pace else {}),
-                                 ISMS_OUTBOX_CONCURRENCY=case.concurrency)
+        settings = load_settings(
+            ISMS_DATABASE_URL=url,
+            ISMS_CONFIG=str(organisation(Path(folder), count)),
+            ISMS_OUTBOX_RATES=json.dumps({"chat": case.pace} if case.pace else {}),
+            ISMS_OUTBOX_CONCURRENCY=case.concurrency,
+        )
         client = make_web_client(TOKEN, base_url)
         runtime = build_runtime(settings, lambda ctx: SlackChatSender(client, ctx.org, message_blocks, fallback_text))
         seed(runtime, count)
@@ -216,16 +253,30 @@ def run(target: str, count: int, rate: float, case: Case) -> Outcome:
         per_person = Counter(channel for channel, _ in accepted)
         send_seconds = accepted[-1][1] - accepted[0][1] if len(accepted) > 1 else 0.0
         return Outcome(
-            count=count, rate=rate, case=case, backend=backend, tick_seconds=tick_seconds,
-            send_seconds=send_seconds, accepted=len(accepted), throttled=slack["throttled"],
-            lost=count - len(per_person), doubled=sum(n - 1 for n in per_person.values()), dead=dead,
+            count=count,
+            rate=rate,
+            case=case,
+            backend=backend,
+            tick_seconds=tick_seconds,
+            send_seconds=send_seconds,
+            accepted=len(accepted),
+            throttled=slack["throttled"],
+            lost=count - len(per_person),
+            doubled=sum(n - 1 for n in per_person.values()),
+            dead=dead,
             peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         )
 
 
 def machine() -> list[str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
     return [
         f"- Date: {datetime.now(UTC).strftime('%a %b %d %H:%M:%S UTC %Y')}",
         f"- Machine: nproc {len(os.sched_getaffinity(0))}, {cpu}, Python {platform.python_version()}",
@@ -248,10 +299,12 @@ def report(outcomes: Sequence[Outcome], command: str) -> str:
         "|" + " --- |" + " ---: |" * 15,
     ]
     for o in outcomes:
-        lines.append(f"| {o.backend} | {o.count:,} | {o.rate:g} | {o.case.burst} | {o.case.latency * 1000:g} | "
-                     f"{o.case.concurrency} | {o.case.pace or 'none'} | {o.tick_seconds:.1f} | "
-                     f"{o.send_seconds:.1f} | {o.accepted:,} | {o.throttled:,} | {o.share:.1%} | {o.lost} | "
-                     f"{o.doubled} | {o.dead} | {o.peak_rss_mib:.0f} |")
+        lines.append(
+            f"| {o.backend} | {o.count:,} | {o.rate:g} | {o.case.burst} | {o.case.latency * 1000:g} | "
+            f"{o.case.concurrency} | {o.case.pace or 'none'} | {o.tick_seconds:.1f} | "
+            f"{o.send_seconds:.1f} | {o.accepted:,} | {o.throttled:,} | {o.share:.1%} | {o.lost} | "
+            f"{o.doubled} | {o.dead} | {o.peak_rss_mib:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -259,14 +312,23 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000, help="reminders due at once (one person each)")
     parser.add_argument("--rate", type=float, default=200.0, help="chat.postMessage calls a second Slack allows")
-    parser.add_argument("--case", type=Case.parse, action="append", dest="cases",
-                        help="burst/latency_ms/concurrency/pace: calls Slack allows at once above the rate, "
-                             "milliseconds it takes to answer, conversations the outbox sends to at once "
-                             "(ISMS_OUTBOX_CONCURRENCY), client-side pace a second (ISMS_OUTBOX_RATES, 0 = none); "
-                             "repeatable; default 10/0/1/0")
-    parser.add_argument("--database-url", action="append", dest="targets",
-                        help="'sqlite' (temporary file, the default) or a PostgreSQL server URL (a bench_<random> "
-                             "database is created there and dropped); repeatable")
+    parser.add_argument(
+        "--case",
+        type=Case.parse,
+        action="append",
+        dest="cases",
+        help="burst/latency_ms/concurrency/pace: calls Slack allows at once above the rate, "
+        "milliseconds it takes to answer, conversations the outbox sends to at once "
+        "(ISMS_OUTBOX_CONCURRENCY), client-side pace a second (ISMS_OUTBOX_RATES, 0 = none); "
+        "repeatable; default 10/0/1/0",
+    )
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        dest="targets",
+        help="'sqlite' (temporary file, the default) or a PostgreSQL server URL (a bench_<random> "
+        "database is created there and dropped); repeatable",
+    )
     parser.add_argument("--write", action="store_true", help=f"append the report to {RESULTS}")
     parser.add_argument("--serve-slack", type=Case.parse, help=argparse.SUPPRESS)
     return parser.parse_args(argv)

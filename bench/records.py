@@ -62,24 +62,26 @@ def entries(start: int, count: int) -> list[records.Entry]:
     made = []
     for i in range(start, start + count):
         process = PROCESSES[i % len(PROCESSES)]
-        made.append(records.Entry(
-            at=START + timedelta(milliseconds=37 * i),
-            actor=ACTORS[i % len(ACTORS)],
-            process=process,
-            action="incident.triaged" if i % 2 else "incident.reported",
-            subject_type="incident",
-            subject_id=f"{process}-{i:08d}",
-            data={
-                "title": f"Suspicious login on laptop {i % 977} after travel",
-                "severity": ("low", "medium", "high")[i % 3],
-                "reporter": ACTORS[(i + 1) % len(ACTORS)],
-                "channel": "C0TRIAGE",
-                "summary": "User saw an MFA prompt they did not start; password reset and sessions revoked.",
-                "assets": [f"LT-{i % 977:04d}", "okta"],
-                "slack_ts": f"{1767600000 + i}.{i % 1_000_000:06d}",
-            },
-            retain_until=START + timedelta(days=3 * 365) if i % 3 == 0 else None,
-        ))
+        made.append(
+            records.Entry(
+                at=START + timedelta(milliseconds=37 * i),
+                actor=ACTORS[i % len(ACTORS)],
+                process=process,
+                action="incident.triaged" if i % 2 else "incident.reported",
+                subject_type="incident",
+                subject_id=f"{process}-{i:08d}",
+                data={
+                    "title": f"Suspicious login on laptop {i % 977} after travel",
+                    "severity": ("low", "medium", "high")[i % 3],
+                    "reporter": ACTORS[(i + 1) % len(ACTORS)],
+                    "channel": "C0TRIAGE",
+                    "summary": "User saw an MFA prompt they did not start; password reset and sessions revoked.",
+                    "assets": [f"LT-{i % 977:04d}", "okta"],
+                    "slack_ts": f"{1767600000 + i}.{i % 1_000_000:06d}",
+                },
+                retain_until=START + timedelta(days=3 * 365) if i % 3 == 0 else None,
+            )
+        )
     return made
 
 
@@ -95,22 +97,41 @@ def chained_rows(batch: Sequence[records.Entry], seq: int, prev: str) -> list[di
         data = records.canonical_json(entry.data)
         data_hash = records.sha256(data)
         own = records.record_hash(
-            seq, entry.at, entry.actor, entry.process, entry.action, entry.subject_type,
-            entry.subject_id, data_hash, prev, entry.retain_until,
+            seq,
+            entry.at,
+            entry.actor,
+            entry.process,
+            entry.action,
+            entry.subject_type,
+            entry.subject_id,
+            data_hash,
+            prev,
+            entry.retain_until,
         )
-        rows.append({
-            "seq": seq, "at": entry.at, "actor": entry.actor, "process": entry.process,
-            "action": entry.action, "subject_type": entry.subject_type, "subject_id": entry.subject_id,
-            "data": data, "data_hash": data_hash, "prev_hash": prev, "hash": own,
-            "retain_until": entry.retain_until, "erased_at": None,
-        })
+        rows.append(
+            {
+                "seq": seq,
+                "at": entry.at,
+                "actor": entry.actor,
+                "process": entry.process,
+                "action": entry.action,
+                "subject_type": entry.subject_type,
+                "subject_id": entry.subject_id,
+                "data": data,
+                "data_hash": data_hash,
+                "prev_hash": prev,
+                "hash": own,
+                "retain_until": entry.retain_until,
+                "erased_at": None,
+            }
+        )
         prev = own
     return rows
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def head(engine: Engine) -> tuple[int, str]:
@@ -252,10 +273,12 @@ def run_backend(label: str, url: str, args: argparse.Namespace) -> BackendResult
         if not chain.ok or chain.count != bench.next_entry:
             raise SystemExit(f"append and Core rows differ: {chain}")
         with engine.connect() as connection:
-            version = connection.execute(text(
-                "SHOW server_version" if is_postgresql(engine) else "SELECT sqlite_version()"
-            )).scalar_one()
-        return BackendResult(label, str(version), appends, fill_and_verify(engine, sessions, args.verify_rows, args.verify_repeats))
+            version = connection.execute(
+                text("SHOW server_version" if is_postgresql(engine) else "SELECT sqlite_version()")
+            ).scalar_one()
+        return BackendResult(
+            label, str(version), appends, fill_and_verify(engine, sessions, args.verify_rows, args.verify_repeats)
+        )
     finally:
         engine.dispose()
 
@@ -292,10 +315,17 @@ def fresh_database(target: str) -> Iterator[tuple[str, str]]:
 
 
 def machine(results: Sequence[BackendResult], load: tuple[float, float, float]) -> list[str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal:"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    mem_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
+    )
     postgres = [r.server_version for r in results if r.label == "PostgreSQL"]
     return [
         f"- Date: {datetime.now(UTC).strftime('%a %b %d %H:%M:%S UTC %Y')}",
@@ -307,7 +337,10 @@ def machine(results: Sequence[BackendResult], load: tuple[float, float, float]) 
 
 
 def render(
-    results: Sequence[BackendResult], args: argparse.Namespace, command: str, load: tuple[float, float, float],
+    results: Sequence[BackendResult],
+    args: argparse.Namespace,
+    command: str,
+    load: tuple[float, float, float],
 ) -> str:
     lines = [f"## {HEADING}", "", *machine(results, load), f"- Command: `{command}`", ""]
     lines += [
@@ -323,8 +356,10 @@ def render(
     ]
     for result in results:
         for a in result.appends:
-            lines.append(f"| {result.label} | {a.per_transaction:,} | {a.append.per_second:,.0f} | "
-                         f"{a.core.per_second:,.0f} | {a.ratio:.2f} | {a.session_core.per_second:,.0f} |")
+            lines.append(
+                f"| {result.label} | {a.per_transaction:,} | {a.append.per_second:,.0f} | "
+                f"{a.core.per_second:,.0f} | {a.ratio:.2f} | {a.session_core.per_second:,.0f} |"
+            )
     lines += [
         "",
         f"Verify: the table is emptied, filled through records.append in transactions of {FILL_TRANSACTION:,} "
@@ -337,9 +372,11 @@ def render(
     ]
     for result in results:
         v = result.verify
-        lines.append(f"| {result.label} | {v.count:,} | {v.count / v.fill_seconds:,.0f} | "
-                     f"{v.verify_seconds:.2f} | {v.count / v.verify_seconds:,.0f} | "
-                     f"{', '.join(f'{run:.2f}' for run in v.verify_runs)} |")
+        lines.append(
+            f"| {result.label} | {v.count:,} | {v.count / v.fill_seconds:,.0f} | "
+            f"{v.verify_seconds:.2f} | {v.count / v.verify_seconds:,.0f} | "
+            f"{', '.join(f'{run:.2f}' for run in v.verify_runs)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -353,13 +390,19 @@ def write_results(report: str) -> None:
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", action="append", dest="targets",
-                        help="'sqlite' (temporary file, the default), a new SQLite file, or a PostgreSQL "
-                             "server URL (a bench_<random> database is created there); repeatable")
-    parser.add_argument("--rows", type=int, default=30_000,
-                        help="rows per round and method at 1,000 rows per transaction")
-    parser.add_argument("--single-rows", type=int, default=2_000,
-                        help="rows per round and method at 1 row per transaction")
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        dest="targets",
+        help="'sqlite' (temporary file, the default), a new SQLite file, or a PostgreSQL "
+        "server URL (a bench_<random> database is created there); repeatable",
+    )
+    parser.add_argument(
+        "--rows", type=int, default=30_000, help="rows per round and method at 1,000 rows per transaction"
+    )
+    parser.add_argument(
+        "--single-rows", type=int, default=2_000, help="rows per round and method at 1 row per transaction"
+    )
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds per method")
     parser.add_argument("--verify-rows", type=int, default=1_000_000, help="records to fill and verify")
     parser.add_argument("--verify-repeats", type=int, default=3, help="verify runs; the median is reported")

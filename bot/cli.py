@@ -10,7 +10,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -20,8 +20,7 @@ from rich.table import Table
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
 
-app = typer.Typer(help="The ISMS bot: runs an ISO/IEC 27001 ISMS in chat.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(help="The ISMS bot: runs an ISO/IEC 27001 ISMS in chat.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 records_app = typer.Typer(help="The tamper-evident records log.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
@@ -158,8 +157,10 @@ def config_check() -> None:
         loaded = load_config(settings)
     except ConfigError as error:
         _config_failure(error)
-    typer.echo(f"{settings.config_path}: OK ({loaded.org.name}, {len(loaded.org.people)} people, "
-               f"{len(loaded.catalogue.processes)} processes)")
+    typer.echo(
+        f"{settings.config_path}: OK ({loaded.org.name}, {len(loaded.org.people)} people, "
+        f"{len(loaded.catalogue.processes)} processes)"
+    )
 
 
 @db_app.command("upgrade")
@@ -197,7 +198,7 @@ def records_verify() -> None:
     raise typer.Exit(1)
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
 

@@ -55,8 +55,9 @@ def make_wsgi(
     """Route by method and path; anything unknown is a 404, never a listener."""
     registry = CollectorRegistry()
     registry.register(OutboxCollector(sessions))
-    requests_total = Counter("isms_http_requests", "HTTP requests by route and status", ["route", "status"],
-                             registry=registry)
+    requests_total = Counter(
+        "isms_http_requests", "HTTP requests by route and status", ["route", "status"], registry=registry
+    )
     metrics_app = make_wsgi_app(registry)
     routes: dict[tuple[str, str], WsgiApp] = {("GET", "/metrics"): metrics_app}
     if bolt_app is not None:

@@ -29,8 +29,15 @@ class SecretMask(logging.Filter):
 
 
 def secret_values(settings: Settings) -> list[str]:
-    fields = ("slack_bot_token", "slack_signing_secret", "slack_app_token", "jira_api_token", "jira_pat",
-              "jira_webhook_secret", "msgraph_client_secret")
+    fields = (
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "jira_api_token",
+        "jira_pat",
+        "jira_webhook_secret",
+        "msgraph_client_secret",
+    )
     values = [getattr(settings, name) for name in fields]
     return [value.get_secret_value() for value in values if value is not None]
 

@@ -54,7 +54,9 @@ def prepare_database(engine: Engine) -> None:
         return
     expected = migrate.script_heads()
     if migrate.current_heads(engine) != expected:
-        raise ConfigError("ISMS_DATABASE_URL", [("", "the database schema is not up to date: run `isms-bot db upgrade`")])
+        raise ConfigError(
+            "ISMS_DATABASE_URL", [("", "the database schema is not up to date: run `isms-bot db upgrade`")]
+        )
 
 
 @dataclass
@@ -84,7 +86,9 @@ def build_runtime(
     senders: dict[str, Sender] = {"chat.message": chat_sender(ctx), **tracker_senders(settings, ctx)}
     senders.update(extra_senders or {})
     dispatcher = Dispatcher(
-        sessions, senders, clock,
+        sessions,
+        senders,
+        clock,
         max_attempts=settings.outbox_max_attempts,
         backoff=Backoff(settings.outbox_backoff_base, settings.outbox_backoff_cap),
         rates=settings.outbox_rates,

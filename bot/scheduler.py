@@ -69,8 +69,14 @@ class Leadership(Protocol):
 class LeaseLeadership:
     """A row naming the leader until ``expires_at``; the leader renews it, anybody takes an expired one."""
 
-    def __init__(self, engine: Engine, holder: str, ttl: timedelta = timedelta(seconds=30), name: str = "scheduler",
-                 now: Callable[[], datetime] = _real_now):
+    def __init__(
+        self,
+        engine: Engine,
+        holder: str,
+        ttl: timedelta = timedelta(seconds=30),
+        name: str = "scheduler",
+        now: Callable[[], datetime] = _real_now,
+    ):
         self._sessions = make_sessions(engine)
         self._holder, self._ttl, self._name, self._now = holder, ttl, name, now
 
@@ -138,10 +144,13 @@ class AdvisoryLockLeadership:
 
     def _still_held(self, connection: Connection) -> bool:
         try:
-            held = connection.scalar(text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
-                "AND granted AND classid = :high AND objid = :low"),
-                {"high": self._key >> 32, "low": self._key & 0xFFFFFFFF})
+            held = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+                    "AND granted AND classid = :high AND objid = :low"
+                ),
+                {"high": self._key >> 32, "low": self._key & 0xFFFFFFFF},
+            )
             if held:
                 return True
             log.error("the scheduler lock is no longer held by this session")
@@ -275,11 +284,26 @@ class BotScheduler:
         now = _real_now()
         # Explicit ids and replace_existing: a restart rewrites the same two rows instead of adding
         # more; the first run is now, so whatever fell due while no leader ran is caught up at once.
-        aps.add_job(scheduled_tick, "interval", seconds=self._tick_seconds, id="tick", name="due work of every process",
-                    kwargs={"database": self.database}, replace_existing=True, next_run_time=now)
-        aps.add_job(scheduled_timezones, "interval", seconds=TIMEZONE_REFRESH.total_seconds(), id="timezones",
-                    name="Slack timezones for quiet hours", kwargs={"database": self.database},
-                    replace_existing=True, next_run_time=now)
+        aps.add_job(
+            scheduled_tick,
+            "interval",
+            seconds=self._tick_seconds,
+            id="tick",
+            name="due work of every process",
+            kwargs={"database": self.database},
+            replace_existing=True,
+            next_run_time=now,
+        )
+        aps.add_job(
+            scheduled_timezones,
+            "interval",
+            seconds=TIMEZONE_REFRESH.total_seconds(),
+            id="timezones",
+            name="Slack timezones for quiet hours",
+            kwargs={"database": self.database},
+            replace_existing=True,
+            next_run_time=now,
+        )
         aps.start()
         self._aps = aps
         log.info("this process (%s) runs the scheduler", self.holder)
@@ -314,8 +338,9 @@ class BotScheduler:
             refresh_timezones(self.ctx, self._timezones)
 
 
-def ticking_prompt(scheduler: BotScheduler, deliver: Callable[[], object],
-                   ask: Callable[[str], str] = input) -> Callable[[str], str]:
+def ticking_prompt(
+    scheduler: BotScheduler, deliver: Callable[[], object], ask: Callable[[str], str] = input
+) -> Callable[[str], str]:
     """The console's prompt: run the due work and deliver it before waiting for the next line.
 
     The console runs no background scheduler: reminders appear between lines instead of in the middle

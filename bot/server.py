@@ -18,8 +18,8 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.http import WsgiApp, make_wsgi
 from bot.logging_setup import configure_logging
-from bot.scheduler import BotScheduler
 from bot.runtime import Runtime, build_runtime, utc_now
+from bot.scheduler import BotScheduler
 from bot.slack.app import build_app
 from bot.slack.blocks import fallback_text, message_blocks
 from config.errors import ConfigError
@@ -54,8 +54,10 @@ def build_slack(
         settings,
         lambda ctx: SlackChatSender(client, ctx.org, message_blocks, fallback_text),
         clock=clock,
-        extra_senders={"slack.file": SlackFileSender(client, settings.slack_bot_token.get_secret_value(),
-                                                     settings.slack_api_url), **(extra_senders or {})},
+        extra_senders={
+            "slack.file": SlackFileSender(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_url),
+            **(extra_senders or {}),
+        },
     )
     app = build_app(runtime.ctx, runtime.router, client, settings.slack_signing_secret.get_secret_value())
     return runtime, app
@@ -79,8 +81,9 @@ class SlackBot(ABC):
         """Stop receiving Slack's requests."""
 
     def start(self) -> SlackBot:
-        dispatcher = threading.Thread(target=self.runtime.dispatcher.run_forever, args=(self._stop,),
-                                      name="outbox", daemon=True)
+        dispatcher = threading.Thread(
+            target=self.runtime.dispatcher.run_forever, args=(self._stop,), name="outbox", daemon=True
+        )
         dispatcher.start()
         self._threads.append(dispatcher)
         self.scheduler.start()
@@ -113,8 +116,16 @@ class SlackBot(ABC):
 class BotServer(SlackBot):
     """HTTP mode: Slack events, webhooks, health and metrics on waitress."""
 
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0, threads: int = 8,
-                 *, clock: Callable[[], datetime] = utc_now, extra_routes: Mapping[tuple[str, str], WsgiApp] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = 8,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        extra_routes: Mapping[tuple[str, str], WsgiApp] | None = None,
+    ):
         super().__init__(settings, clock=clock)
         routes = {**webhook_routes(settings, self.runtime.ctx), **(extra_routes or {})}
         self.wsgi = make_wsgi(self.app, self.runtime.engine, self.runtime.ctx.sessions, routes)

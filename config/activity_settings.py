@@ -110,27 +110,37 @@ class ProgrammeEntry(_Strict):
         try:
             CronTrigger.from_crontab(value, timezone="UTC")
         except ValueError as error:
-            raise ValueError(f"cadence must be one of {', '.join(NAMED_CADENCES)} or a 5-field cron expression "
-                             f"({error})") from None
+            raise ValueError(
+                f"cadence must be one of {', '.join(NAMED_CADENCES)} or a 5-field cron expression ({error})"
+            ) from None
         return value
 
 
 class ActivitySettings(_Strict):
     """The ``activities:`` section of the organisation file."""
 
-    start: date | None = Field(None, description="Go-live of the programme: nobody is asked before this day "
-                               "(organisation timezone). Empty: from the first tick.")
+    start: date | None = Field(
+        None,
+        description="Go-live of the programme: nobody is asked before this day "
+        "(organisation timezone). Empty: from the first tick.",
+    )
     due_time: time = Field(time(17, 0), description="Time of day (organisation timezone) named cadences are due.")
     send_at: time = Field(time(9, 0), description="Time of day reminders go out, in the recipient's timezone.")
-    remind_before_days: tuple[int, ...] = Field((7, 1, 0), description="Reminders this many days before the "
-                                                "due date; 0 is the morning of the due date.")
+    remind_before_days: tuple[int, ...] = Field(
+        (7, 1, 0), description="Reminders this many days before the due date; 0 is the morning of the due date."
+    )
     escalation: tuple[EscalationRung, ...] = (
         EscalationRung(after_days=1, to="owner"),
         EscalationRung(after_days=3, to="manager"),
         EscalationRung(after_days=7, to="isms_manager"),
     )
-    review_after_days: int = Field(7, ge=0, le=365, description="Days after the last rung when a request still "
-                                   "open is listed for the next management review instead of nagging on.")
+    review_after_days: int = Field(
+        7,
+        ge=0,
+        le=365,
+        description="Days after the last rung when a request still "
+        "open is listed for the next management review instead of nagging on.",
+    )
     rejection_due_days: int = Field(7, ge=1, le=365, description="Default new due date after a rejection.")
     snooze_days: tuple[int, ...] = (1, 3, 7)
     max_file_mb: float = Field(25.0, gt=0, le=1000)
@@ -187,8 +197,12 @@ def cron_spacing(expression: str) -> timedelta:
     return shortest
 
 
-NAMED_SPACING = {"yearly": timedelta(days=365), "quarterly": timedelta(days=89), "monthly": timedelta(days=28),
-                 "weekly": timedelta(days=7)}
+NAMED_SPACING = {
+    "yearly": timedelta(days=365),
+    "quarterly": timedelta(days=89),
+    "monthly": timedelta(days=28),
+    "weekly": timedelta(days=7),
+}
 
 
 def check_activities(source: str | Path, org: Organisation, catalogue: Catalogue) -> None:
@@ -214,26 +228,39 @@ def check_activities(source: str | Path, org: Organisation, catalogue: Catalogue
         if known is None:
             missing = [name for name in ("name", "evidence", "cadence") if getattr(entry, name) is None]
             if missing:
-                problems.append((f"{key}.activity", f"{entry.activity_id!r} is not in the catalogue, so it needs "
-                                 f"{', '.join(missing)}"))
+                problems.append(
+                    (
+                        f"{key}.activity",
+                        f"{entry.activity_id!r} is not in the catalogue, so it needs {', '.join(missing)}",
+                    )
+                )
                 continue
         cadence = entry.cadence or (known.cadence if known else "")
-        if cadence not in NAMED_CADENCES:
-            if cadence in CADENCE_WORDS:
-                problems.append((f"{key}.cadence", f"{entry.activity} is {cadence} in the catalogue: give a "
-                                 "recurring cadence here"))
-                continue
+        if cadence not in NAMED_CADENCES and cadence in CADENCE_WORDS:
+            problems.append(
+                (f"{key}.cadence", f"{entry.activity} is {cadence} in the catalogue: give a recurring cadence here")
+            )
+            continue
         spacing = NAMED_SPACING.get(cadence) or cron_spacing(cadence)
         lead = lead_days(entry, cadence)
         if timedelta(days=lead) >= spacing:
-            problems.append((f"{key}.lead_days", f"a lead time of {_days(lead)} is not shorter than the "
-                             f"{_readable(spacing)} between due dates"))
+            problems.append(
+                (
+                    f"{key}.lead_days",
+                    f"a lead time of {_days(lead)} is not shorter than the {_readable(spacing)} between due dates",
+                )
+            )
         role = entry.owner or (known.owner_role if known else None)
         if role is None:
             problems.append((f"{key}.owner", "needs an owner (person id or role)"))
         elif resolve_owner(role, entry.process, people, process_owners) is None:
-            problems.append((f"{key}.owner", f"nobody to ask: {role!r} is neither a person id nor a role "
-                             "somebody has (or the process has no owner)"))
+            problems.append(
+                (
+                    f"{key}.owner",
+                    f"nobody to ask: {role!r} is neither a person id nor a role "
+                    "somebody has (or the process has no owner)",
+                )
+            )
     if problems:
         raise ConfigError(source, problems)
 
@@ -248,8 +275,9 @@ def _readable(spacing: timedelta) -> str:
     return f"{int(spacing.total_seconds() // 60)} minutes"
 
 
-def resolve_owner(owner: str, process: str, people: dict[str, tuple[str, ...]],
-                  process_owners: dict[str, str]) -> str | None:
+def resolve_owner(
+    owner: str, process: str, people: dict[str, tuple[str, ...]], process_owners: dict[str, str]
+) -> str | None:
     """Person id for an owner given as a person id or a role (see ``ProgrammeEntry``)."""
     if owner in people:
         return owner

@@ -22,17 +22,21 @@ class ChangeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     create_on: Literal["approved", "created"] = Field(
-        "approved", description="Open the tracker issue once the change is approved, or as soon as it is recorded.")
+        "approved", description="Open the tracker issue once the change is approved, or as soon as it is recorded."
+    )
     project: str | None = Field(None, description="Jira project key; JIRA_PROJECT when not set here.")
     issue_types: dict[str, str] = Field(
         default_factory=lambda: {"default": "Task"},
-        description="Issue type per requesting process id (INC, AUD, ...); 'default' for the rest.")
+        description="Issue type per requesting process id (INC, AUD, ...); 'default' for the rest.",
+    )
     priorities: dict[str, str] = Field(
-        default_factory=lambda: {"low": "Low", "medium": "Medium", "high": "High", "critical": "Highest"})
+        default_factory=lambda: {"low": "Low", "medium": "Medium", "high": "High", "critical": "Highest"}
+    )
     labels: tuple[str, ...] = Field(("isms",), description="Labels on every issue, besides the change's own.")
     components: tuple[str, ...] = ()
     custom_fields: dict[str, Any] = Field(
-        default_factory=dict, description="Extra fields set on create, by Jira field id (customfield_10010: ...).")
+        default_factory=dict, description="Extra fields set on create, by Jira field id (customfield_10010: ...)."
+    )
     statuses: dict[str, ChangeState] = Field(
         default_factory=lambda: {
             "To Do": "in-implementation",
@@ -41,13 +45,16 @@ class ChangeSettings(BaseModel):
             "Resolved": "implemented",
             "Closed": "implemented",
         },
-        description="Jira status name -> change state; statuses not listed leave the change as it is.")
+        description="Jira status name -> change state; statuses not listed leave the change as it is.",
+    )
     failed_resolutions: tuple[str, ...] = Field(
         ("Won't Do", "Won't Fix", "Declined"),
-        description="Resolutions that make a resolved issue a failed change rather than an implemented one.")
+        description="Resolutions that make a resolved issue a failed change rather than an implemented one.",
+    )
     description_template: str = Field("change_ticket.j2", pattern=r"^[\w.-]+\.j2$")
     record_url: str = Field(
-        "", description="Link back to the change's record; '{ref}' is replaced by the change reference.")
+        "", description="Link back to the change's record; '{ref}' is replaced by the change reference."
+    )
     poll_minutes: int = Field(5, ge=0, le=1440, description="How often to poll Jira for updates; 0 turns it off.")
 
     @field_validator("labels", "components")

@@ -17,8 +17,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 SeverityId = Literal["P1", "P2", "P3", "P4"]
 SEVERITY_IDS: tuple[SeverityId, ...] = ("P1", "P2", "P3", "P4")
 
-_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1),
-          "w": timedelta(weeks=1), "y": timedelta(days=365)}
+_UNITS = {
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+    "y": timedelta(days=365),
+}
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhdwy])\s*$")
 
 
@@ -58,17 +63,29 @@ class Severities(_Section):
     """P1 (worst) to P4; an organisation may override any one of them."""
 
     P1: SeverityLevel = SeverityLevel(
-        name="Critical", triage_within=timedelta(minutes=15), resolve_within=timedelta(days=1),
-        criteria="Business stopped or confirmed breach of sensitive or personal data; active attacker.")
+        name="Critical",
+        triage_within=timedelta(minutes=15),
+        resolve_within=timedelta(days=1),
+        criteria="Business stopped or confirmed breach of sensitive or personal data; active attacker.",
+    )
     P2: SeverityLevel = SeverityLevel(
-        name="High", triage_within=timedelta(hours=1), resolve_within=timedelta(days=3),
-        criteria="Important service degraded, or a compromise contained to one system or account.")
+        name="High",
+        triage_within=timedelta(hours=1),
+        resolve_within=timedelta(days=3),
+        criteria="Important service degraded, or a compromise contained to one system or account.",
+    )
     P3: SeverityLevel = SeverityLevel(
-        name="Medium", triage_within=timedelta(hours=4), resolve_within=timedelta(days=10),
-        criteria="Limited effect, a workaround exists; e.g. a clicked phishing link without data loss.")
+        name="Medium",
+        triage_within=timedelta(hours=4),
+        resolve_within=timedelta(days=10),
+        criteria="Limited effect, a workaround exists; e.g. a clicked phishing link without data loss.",
+    )
     P4: SeverityLevel = SeverityLevel(
-        name="Low", triage_within=timedelta(days=1), resolve_within=timedelta(days=30),
-        criteria="No noticeable effect; a policy breach or a weakness worth fixing.")
+        name="Low",
+        triage_within=timedelta(days=1),
+        resolve_within=timedelta(days=30),
+        criteria="No noticeable effect; a policy breach or a weakness worth fixing.",
+    )
 
     def get(self, severity: str) -> SeverityLevel:
         return getattr(self, severity)
@@ -80,10 +97,12 @@ class RegulatoryClocks(_Section):
     gdpr: bool = Field(True, description="72 hours to notify the supervisory authority of a personal data breach.")
     nis2: bool = Field(False, description="24 h early warning, 72 h notification, final report a month later.")
     nis2_severities: tuple[SeverityId, ...] = Field(
-        ("P1", "P2"), description="Severities that make an incident significant under NIS2.")
+        ("P1", "P2"), description="Severities that make an incident significant under NIS2."
+    )
     remind_dpo_before: tuple[Duration, ...] = Field(
         (timedelta(hours=24), timedelta(hours=6), timedelta(hours=1)),
-        description="Offsets before each deadline at which the dpo is reminded.")
+        description="Offsets before each deadline at which the dpo is reminded.",
+    )
 
     @field_validator("remind_dpo_before")
     @classmethod
@@ -110,13 +129,16 @@ class IncidentSettings(_Section):
 
     severities: Severities = Field(default_factory=Severities)
     untriaged_severity: SeverityId = Field(
-        "P3", description="Whose time to triage applies while a report has no severity yet.")
+        "P3", description="Whose time to triage applies while a report has no severity yet."
+    )
     emergency_contacts: tuple[str, ...] = Field(
-        (), description="Person ids told at once when an incident is P1 (default: security lead and ISMS manager).")
+        (), description="Person ids told at once when an incident is P1 (default: security lead and ISMS manager)."
+    )
     categories: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
     regulatory: RegulatoryClocks = Field(default_factory=RegulatoryClocks)
     records_kept_for: Duration = Field(
-        timedelta(days=3 * 365), description="How long report texts and notes stay readable in the records log.")
+        timedelta(days=3 * 365), description="How long report texts and notes stay readable in the records log."
+    )
 
     @field_validator("categories")
     @classmethod
@@ -132,5 +154,8 @@ class IncidentSettings(_Section):
 
     def problems(self, person_ids: set[str]) -> list[tuple[str, str]]:
         """Checks that need the rest of the organisation file (called by its cross-check)."""
-        return [(f"incidents.emergency_contacts.{index}", f"unknown person {person_id!r}")
-                for index, person_id in enumerate(self.emergency_contacts) if person_id not in person_ids]
+        return [
+            (f"incidents.emergency_contacts.{index}", f"unknown person {person_id!r}")
+            for index, person_id in enumerate(self.emergency_contacts)
+            if person_id not in person_ids
+        ]

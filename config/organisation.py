@@ -116,8 +116,10 @@ class Organisation(_Strict):
 
     def find(self, *, slack_id: str | None = None, email: str | None = None) -> Person | None:
         """The person with this Slack id or e-mail (case-insensitive), if listed."""
-        positions = [self._index["slack"].get(slack_id) if slack_id else None,
-                     self._index["email"].get(email.lower()) if email else None]
+        positions = [
+            self._index["slack"].get(slack_id) if slack_id else None,
+            self._index["email"].get(email.lower()) if email else None,
+        ]
         found = [position for position in positions if position is not None]
         return self.people[min(found)] if found else None
 

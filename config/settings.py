@@ -52,11 +52,18 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(8, ge=1, validation_alias=_env("ISMS_OUTBOX_MAX_ATTEMPTS"))
     outbox_backoff_base: float = Field(2.0, gt=0, validation_alias=_env("ISMS_OUTBOX_BACKOFF_BASE"))
     outbox_backoff_cap: float = Field(600.0, gt=0, validation_alias=_env("ISMS_OUTBOX_BACKOFF_CAP"))
-    outbox_concurrency: int = Field(1, ge=1, le=64, validation_alias=_env("ISMS_OUTBOX_CONCURRENCY"),
-                                    description="Conversations the outbox sends to at once (order kept within each).")
+    outbox_concurrency: int = Field(
+        1,
+        ge=1,
+        le=64,
+        validation_alias=_env("ISMS_OUTBOX_CONCURRENCY"),
+        description="Conversations the outbox sends to at once (order kept within each).",
+    )
     outbox_rates: dict[str, float] = Field(
-        default_factory=dict, validation_alias=_env("ISMS_OUTBOX_RATES"),
-        description='Client-side pace per service, sends a second, as JSON: {"chat": 50}. Empty: only Retry-After.')
+        default_factory=dict,
+        validation_alias=_env("ISMS_OUTBOX_RATES"),
+        description='Client-side pace per service, sends a second, as JSON: {"chat": 50}. Empty: only Retry-After.',
+    )
 
     @field_validator("outbox_rates", mode="before")
     @classmethod

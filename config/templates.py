@@ -24,11 +24,18 @@ class Templates:
 
     def __init__(self, override_dir: Path | None = None):
         folders = [str(override_dir)] if override_dir else []
-        loader = ChoiceLoader([FileSystemLoader(folders + [str(PACKAGED)])])
-        self._text = SandboxedEnvironment(loader=loader, autoescape=False, undefined=StrictUndefined,
-                                          trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
-        self._html = SandboxedEnvironment(loader=loader, autoescape=True, undefined=StrictUndefined,
-                                          trim_blocks=True, lstrip_blocks=True)
+        loader = ChoiceLoader([FileSystemLoader([*folders, str(PACKAGED)])])
+        self._text = SandboxedEnvironment(
+            loader=loader,
+            autoescape=False,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self._html = SandboxedEnvironment(
+            loader=loader, autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+        )
         self._override_dir = override_dir
 
     def text(self, name: str, **values: Any) -> str:

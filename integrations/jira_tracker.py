@@ -93,8 +93,9 @@ def human_comment(fields: Mapping[str, Any], latest: Mapping[str, Any] | None = 
     return None, None
 
 
-def update_from_issue(key: str, fields: Mapping[str, Any], latest_comment: Mapping[str, Any] | None = None,
-                      author: str | None = None) -> TrackerUpdate:
+def update_from_issue(
+    key: str, fields: Mapping[str, Any], latest_comment: Mapping[str, Any] | None = None, author: str | None = None
+) -> TrackerUpdate:
     """What an issue's fields (REST or webhook JSON) say, as the workflow's TrackerUpdate."""
     comment, comment_author = human_comment(fields, latest_comment)
     return TrackerUpdate(
@@ -119,8 +120,11 @@ class JiraTracker:
         self._client: JIRA | None = None
 
     def senders(self) -> dict[str, Sender]:
-        return {change_tracker.CREATE: self.create, change_tracker.COMMENT: self.comment,
-                change_tracker.POLL: self.poll}
+        return {
+            change_tracker.CREATE: self.create,
+            change_tracker.COMMENT: self.comment,
+            change_tracker.POLL: self.poll,
+        }
 
     def client(self) -> JIRA:
         if self._client is None:
@@ -168,8 +172,9 @@ class JiraTracker:
                 return str(client.create_issue(fields=fields, prefetch=False).key)
             except (requests.Timeout, requests.ConnectionError) as error:
                 # The request may have reached Jira: let its search index catch up before looking again.
-                raise RetryLater(f"no answer from Jira to the create ({type(error).__name__})",
-                                 SETTLE_SECONDS) from None
+                raise RetryLater(
+                    f"no answer from Jira to the create ({type(error).__name__})", SETTLE_SECONDS
+                ) from None
 
     def comment(self, effect: Effect) -> dict[str, Any]:
         """Comment once: a retried comment finds its text already there."""
@@ -191,8 +196,7 @@ class JiraTracker:
         if since is not None:
             jql += f" AND updated >= {int(since.timestamp() * 1000)}"
         with jira_errors("polling for updates"):
-            issues = self.client().search_issues(jql + " ORDER BY updated ASC", maxResults=False,
-                                                 fields=SEARCH_FIELDS)
+            issues = self.client().search_issues(jql + " ORDER BY updated ASC", maxResults=False, fields=SEARCH_FIELDS)
         applied = 0
         with self._ctx.work(SYSTEM) as work:
             for issue in issues:

@@ -63,8 +63,12 @@ class JiraWebhook:
         try:
             payload = json.loads(body or b"{}")
             issue = payload["issue"]
-            update = update_from_issue(str(issue["key"]), issue["fields"], payload.get("comment"),
-                                       (payload.get("user") or {}).get("displayName"))
+            update = update_from_issue(
+                str(issue["key"]),
+                issue["fields"],
+                payload.get("comment"),
+                (payload.get("user") or {}).get("displayName"),
+            )
         except (ValueError, KeyError, TypeError):
             return _answer(start_response, "200 OK", {"applied": False, "reason": "not an issue event"})
         with self._ctx.work(SYSTEM) as work:

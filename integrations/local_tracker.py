@@ -44,8 +44,11 @@ class LocalTracker:
         self._ctx = ctx
 
     def senders(self) -> dict[str, Sender]:
-        return {change_tracker.CREATE: self.create, change_tracker.COMMENT: self.comment,
-                change_tracker.POLL: lambda effect: {"seen": 0}}
+        return {
+            change_tracker.CREATE: self.create,
+            change_tracker.COMMENT: self.comment,
+            change_tracker.POLL: lambda effect: {"seen": 0},
+        }
 
     def create(self, effect: Effect) -> dict[str, Any]:
         """Open the ticket and link it, in one transaction; a second call finds the same ticket."""
@@ -55,9 +58,13 @@ class LocalTracker:
             ticket = work.session.scalar(select(LocalTicket).where(LocalTicket.change_ref == ref))
             if ticket is None:
                 ticket = LocalTicket(
-                    key=f"LOCAL-{next_number(work.session, 'LOCAL')}", change_ref=ref,
-                    summary=str(payload["summary"]), description=str(payload["description"]),
-                    status=MOVES["todo"][0], created_at=work.now, updated_at=work.now,
+                    key=f"LOCAL-{next_number(work.session, 'LOCAL')}",
+                    change_ref=ref,
+                    summary=str(payload["summary"]),
+                    description=str(payload["description"]),
+                    status=MOVES["todo"][0],
+                    created_at=work.now,
+                    updated_at=work.now,
                 )
                 work.session.add(ticket)
             link_tracker(work, ref, ticket.key, tracker=TRACKER)
@@ -66,7 +73,8 @@ class LocalTracker:
     def comment(self, effect: Effect) -> dict[str, Any]:
         with self._ctx.work(SYSTEM) as work:
             ticket = work.session.scalar(
-                select(LocalTicket).where(LocalTicket.change_ref == str(effect.payload["ref"])).with_for_update())
+                select(LocalTicket).where(LocalTicket.change_ref == str(effect.payload["ref"])).with_for_update()
+            )
             if ticket is None:
                 raise RetryLater("the change has no ticket yet")
             line = str(effect.payload["body"])
@@ -111,7 +119,8 @@ def move_ticket(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
         ticket.status, ticket.resolution, ticket.updated_at = status, resolution, updated
         if move.comment:
             ticket.comment = "\n".join(filter(None, (ticket.comment, f"{actor.name}: {move.comment}")))
-        apply_tracker_update(work, TrackerUpdate(ticket.key, status, updated, resolution, move.comment or None,
-                                                 actor.name))
+        apply_tracker_update(
+            work, TrackerUpdate(ticket.key, status, updated, resolution, move.comment or None, actor.name)
+        )
         ref = ticket.change_ref
     return Outcome.say(f"{move.key} ({ref}) is now {status}" + (f" (resolution: {resolution})." if resolution else "."))

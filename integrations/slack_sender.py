@@ -18,12 +18,26 @@ from config.organisation import Organisation
 from storage.outbox import Effect, RetryLater, Undeliverable
 from workflows.ui import Message
 
-PERMANENT_ERRORS = frozenset({
-    "channel_not_found", "user_not_found", "users_not_found", "not_in_channel", "is_archived",
-    "msg_too_long", "invalid_blocks", "invalid_blocks_format", "no_text", "cannot_dm_bot",
-    "user_disabled", "message_not_found", "cant_update_message", "account_inactive",
-    "file_not_found", "file_deleted",
-})
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "user_not_found",
+        "users_not_found",
+        "not_in_channel",
+        "is_archived",
+        "msg_too_long",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "no_text",
+        "cannot_dm_bot",
+        "user_disabled",
+        "message_not_found",
+        "cant_update_message",
+        "account_inactive",
+        "file_not_found",
+        "file_deleted",
+    }
+)
 
 
 def make_web_client(token: str, base_url: str, timeout: int = 10) -> WebClient:

@@ -73,8 +73,13 @@ def enqueue(session: Session, *, kind: str, key: str, payload: Mapping[str, Any]
         return False
     session.add(
         OutboxEffect(
-            kind=kind, key=key, payload=dict(payload), status=PENDING, attempts=0,
-            next_attempt_at=now, created_at=now,
+            kind=kind,
+            key=key,
+            payload=dict(payload),
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
         )
     )
     return True
@@ -209,8 +214,9 @@ class Dispatcher:
                 groups.setdefault(_conversation(item[1], item[3]), []).append(item)
             batches = self._pool.map(lambda group: [self._send(item) for item in group], groups.values())
             reports = [report for batch in batches for report in batch]
-        return DispatchReport(sum(r.sent for r in reports), sum(r.retried for r in reports),
-                              sum(r.dead for r in reports))
+        return DispatchReport(
+            sum(r.sent for r in reports), sum(r.retried for r in reports), sum(r.dead for r in reports)
+        )
 
     def _send(self, item: Claimed) -> DispatchReport:
         effect_id, kind, key, payload, attempts = item
@@ -294,7 +300,9 @@ class Dispatcher:
             # an effect, so a long fan-out against a strict rate limit loses nothing.
             if attempts >= self._max_attempts and retry_after is None:
                 effect.status = DEAD
-                log.error("outbox effect %s (%s) is dead after %d attempts: %s", effect.key, effect.kind, attempts, error)
+                log.error(
+                    "outbox effect %s (%s) is dead after %d attempts: %s", effect.key, effect.kind, attempts, error
+                )
                 if self._on_dead is not None:
                     self._on_dead(effect)
                 return 1
@@ -337,5 +345,7 @@ def counts_by_status(session: Session) -> dict[str, int]:
 
 def dead_effects(session: Session, limit: int = 20) -> list[OutboxEffect]:
     return list(
-        session.scalars(select(OutboxEffect).where(OutboxEffect.status == DEAD).order_by(OutboxEffect.id.desc()).limit(limit))
+        session.scalars(
+            select(OutboxEffect).where(OutboxEffect.status == DEAD).order_by(OutboxEffect.id.desc()).limit(limit)
+        )
     )

@@ -32,18 +32,28 @@ _HEAD_QUERY = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).
 _INSERT = insert(_TABLE)
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _COLUMNS = (
-    "seq", "at", "actor", "process", "action", "subject_type", "subject_id", "data", "data_hash", "prev_hash",
-    "hash", "retain_until", "erased_at",
+    "seq",
+    "at",
+    "actor",
+    "process",
+    "action",
+    "subject_type",
+    "subject_id",
+    "data",
+    "data_hash",
+    "prev_hash",
+    "hash",
+    "retain_until",
+    "erased_at",
 )
 _TIMES = ("at", "retain_until", "erased_at")
 _STREAM_QUERY = select(*(_TABLE.c[name] for name in _COLUMNS)).order_by(_TABLE.c.seq)
 # verify takes timestamps as the driver returns them (naive UTC on SQLite, aware on PostgreSQL) and
 # spells them itself (``_stored_iso``): converting three columns of every row through UtcDateTime
 # took a third of its time.
-_VERIFY_QUERY = select(*(
-    type_coerce(_TABLE.c[name], DateTime(timezone=True)) if name in _TIMES else _TABLE.c[name]
-    for name in _COLUMNS
-)).order_by(_TABLE.c.seq)
+_VERIFY_QUERY = select(
+    *(type_coerce(_TABLE.c[name], DateTime(timezone=True)) if name in _TIMES else _TABLE.c[name] for name in _COLUMNS)
+).order_by(_TABLE.c.seq)
 
 
 @dataclass(frozen=True)
@@ -107,13 +117,22 @@ def record_hash(
     prev_hash: str,
     retain_until: datetime | None,
 ) -> str:
-    return _fields_hash(seq, _iso(at), actor, process, action, subject_type, subject_id, data_hash, prev_hash,
-                        _iso(retain_until))
+    return _fields_hash(
+        seq, _iso(at), actor, process, action, subject_type, subject_id, data_hash, prev_hash, _iso(retain_until)
+    )
 
 
 def _fields_hash(
-    seq: int, at: str, actor: str, process: str, action: str, subject_type: str, subject_id: str,
-    data_hash: str, prev_hash: str, retain_until: str,
+    seq: int,
+    at: str,
+    actor: str,
+    process: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    data_hash: str,
+    prev_hash: str,
+    retain_until: str,
 ) -> str:
     fields = (str(seq), at, actor, process, action, subject_type, subject_id, data_hash, prev_hash, retain_until)
     return sha256("\x1f".join(fields))
@@ -149,15 +168,32 @@ def append(session: Session, entries: Iterable[Entry]) -> list[int]:
         data = canonical_json(entry.data)
         data_hash = sha256(data)
         own = record_hash(
-            seq, at, entry.actor, entry.process, entry.action, entry.subject_type,
-            entry.subject_id, data_hash, prev, retain_until,
+            seq,
+            at,
+            entry.actor,
+            entry.process,
+            entry.action,
+            entry.subject_type,
+            entry.subject_id,
+            data_hash,
+            prev,
+            retain_until,
         )
         rows.append(
             {
-                "seq": seq, "at": at, "actor": entry.actor, "process": entry.process,
-                "action": entry.action, "subject_type": entry.subject_type, "subject_id": entry.subject_id,
-                "data": data, "data_hash": data_hash, "prev_hash": prev, "hash": own,
-                "retain_until": retain_until, "erased_at": None,
+                "seq": seq,
+                "at": at,
+                "actor": entry.actor,
+                "process": entry.process,
+                "action": entry.action,
+                "subject_type": entry.subject_type,
+                "subject_id": entry.subject_id,
+                "data": data,
+                "data_hash": data_hash,
+                "prev_hash": prev,
+                "hash": own,
+                "retain_until": retain_until,
+                "erased_at": None,
             }
         )
         prev = own
@@ -175,8 +211,21 @@ def verify(session: Session) -> Verification:
     """Recompute the whole chain and name the first record that does not fit."""
     expected_seq, prev = 1, GENESIS
     count = 0
-    for (seq, at, actor, process, action, subject_type, subject_id, data, data_hash, prev_hash, own_hash,
-         retain_until, erased_at) in _stream(session, _VERIFY_QUERY):
+    for (
+        seq,
+        at,
+        actor,
+        process,
+        action,
+        subject_type,
+        subject_id,
+        data,
+        data_hash,
+        prev_hash,
+        own_hash,
+        retain_until,
+        erased_at,
+    ) in _stream(session, _VERIFY_QUERY):
         if seq != expected_seq:
             return Verification(count, expected_seq, f"record {expected_seq} is missing (next is {seq})")
         if erased_at is None:
@@ -187,7 +236,15 @@ def verify(session: Session) -> Verification:
         if prev_hash != prev:
             return Verification(count, seq, f"does not follow record {seq - 1} (inserted, swapped or changed)")
         own = _fields_hash(
-            seq, _stored_iso(at), actor, process, action, subject_type, subject_id, data_hash, prev_hash,
+            seq,
+            _stored_iso(at),
+            actor,
+            process,
+            action,
+            subject_type,
+            subject_id,
+            data_hash,
+            prev_hash,
             _stored_iso(retain_until),
         )
         if own != own_hash:
@@ -210,8 +267,19 @@ def erase_expired(session: Session, now: datetime) -> int:
 
 
 EXPORT_COLUMNS = (
-    "seq", "at", "actor", "process", "action", "subject_type", "subject_id", "data", "data_hash",
-    "prev_hash", "hash", "retain_until", "erased_at",
+    "seq",
+    "at",
+    "actor",
+    "process",
+    "action",
+    "subject_type",
+    "subject_id",
+    "data",
+    "data_hash",
+    "prev_hash",
+    "hash",
+    "retain_until",
+    "erased_at",
 )
 
 
@@ -219,8 +287,17 @@ def export_rows(session: Session) -> Iterator[dict[str, str | int | None]]:
     """Every record as plain values, in order, exactly as hashed (so an export can be re-verified)."""
     for row in _stream(session):
         yield {
-            "seq": row.seq, "at": _iso(row.at), "actor": row.actor, "process": row.process,
-            "action": row.action, "subject_type": row.subject_type, "subject_id": row.subject_id,
-            "data": row.data, "data_hash": row.data_hash, "prev_hash": row.prev_hash, "hash": row.hash,
-            "retain_until": _iso(row.retain_until) or None, "erased_at": _iso(row.erased_at) or None,
+            "seq": row.seq,
+            "at": _iso(row.at),
+            "actor": row.actor,
+            "process": row.process,
+            "action": row.action,
+            "subject_type": row.subject_type,
+            "subject_id": row.subject_id,
+            "data": row.data,
+            "data_hash": row.data_hash,
+            "prev_hash": row.prev_hash,
+            "hash": row.hash,
+            "retain_until": _iso(row.retain_until) or None,
+            "erased_at": _iso(row.erased_at) or None,
         }

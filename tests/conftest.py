@@ -77,21 +77,29 @@ def settings(db_url: str) -> Settings:
 @pytest.fixture
 def slack() -> Iterator[SlackApiDouble]:
     with SlackApiDouble(token=BOT_TOKEN) as double:
-        for person_id, email in (("U0ALICE", "alice@example.org"), ("U0SAM", "sam@example.org"),
-                                 ("U0HANA", "hana@example.org"), ("U0ERIN", "erin@example.org"),
-                                 ("U0OLGA", "olga@example.org"), ("U0DORA", "dora@example.org"),
-                                 ("U0ALDO", "aldo@example.org"), ("U0MIA", "mia@example.org")):
+        for person_id, email in (
+            ("U0ALICE", "alice@example.org"),
+            ("U0SAM", "sam@example.org"),
+            ("U0HANA", "hana@example.org"),
+            ("U0ERIN", "erin@example.org"),
+            ("U0OLGA", "olga@example.org"),
+            ("U0DORA", "dora@example.org"),
+            ("U0ALDO", "aldo@example.org"),
+            ("U0MIA", "mia@example.org"),
+        ):
             double.add_user(person_id, email)
         yield double
 
 
 @pytest.fixture
 def slack_settings(settings: Settings, slack: SlackApiDouble) -> Settings:
-    return settings.model_copy(update={
-        "slack_bot_token": load_settings(SLACK_BOT_TOKEN=BOT_TOKEN).slack_bot_token,
-        "slack_signing_secret": load_settings(SLACK_SIGNING_SECRET=SIGNING_SECRET).slack_signing_secret,
-        "slack_api_url": slack.base_url,
-    })
+    return settings.model_copy(
+        update={
+            "slack_bot_token": load_settings(SLACK_BOT_TOKEN=BOT_TOKEN).slack_bot_token,
+            "slack_signing_secret": load_settings(SLACK_SIGNING_SECRET=SIGNING_SECRET).slack_signing_secret,
+            "slack_api_url": slack.base_url,
+        }
+    )
 
 
 @pytest.fixture

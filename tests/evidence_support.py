@@ -106,8 +106,9 @@ class World:
         self.runtime.dispatcher.drain()
         return outcome
 
-    def fill(self, person: str, callback_id: str, values: dict[str, str], metadata: str,
-             key: str | None = None) -> Outcome:
+    def fill(
+        self, person: str, callback_id: str, values: dict[str, str], metadata: str, key: str | None = None
+    ) -> Outcome:
         request = Request(self.actor(person), key or f"test:{next(_keys)}", values=values, metadata=metadata)
         outcome = self.runtime.router.submit_form(self.ctx, callback_id, request)
         self.runtime.dispatcher.drain()
@@ -133,12 +134,18 @@ class World:
             query = select(Record).where(Record.subject_type.in_(("evidence", "activity"))).order_by(Record.seq)
             if action is not None:
                 query = query.where(Record.action == action)
-            return [(r.actor, r.action, r.subject_id, json.loads(r.data) if r.data else {})
-                    for r in session.scalars(query)]
+            return [
+                (r.actor, r.action, r.subject_id, json.loads(r.data) if r.data else {}) for r in session.scalars(query)
+            ]
 
 
-def make_world(settings: Settings, clock: FakeClock, tmp_path: Path, programme: list[dict[str, Any]] | None = None,
-               **activities: Any) -> World:
+def make_world(
+    settings: Settings,
+    clock: FakeClock,
+    tmp_path: Path,
+    programme: list[dict[str, Any]] | None = None,
+    **activities: Any,
+) -> World:
     settings = settings.model_copy(update={"config_path": org_file(tmp_path, programme, **activities)})
     inbox = Inbox()
     return World(build_runtime(settings, inbox, clock=clock), inbox, clock)

@@ -37,8 +37,13 @@ class Sent:
     @property
     def text(self) -> str:
         m = self.message
-        parts = [m.text, m.body, *(f"{label}: {value}" for label, value in m.fields),
-                 *(b.label for b in m.buttons), m.footer]
+        parts = [
+            m.text,
+            m.body,
+            *(f"{label}: {value}" for label, value in m.fields),
+            *(b.label for b in m.buttons),
+            m.footer,
+        ]
         return "\n".join(p for p in parts if p)
 
 
@@ -51,8 +56,15 @@ class Chat:
     def __call__(self, ctx: Context) -> Sender:
         def send(effect: Effect) -> dict[str, Any]:
             payload = effect.payload
-            self.sent.append(Sent(payload["to"], Message.from_dict(payload["message"]), effect.key,
-                                  payload.get("thread_of"), payload.get("replaces")))
+            self.sent.append(
+                Sent(
+                    payload["to"],
+                    Message.from_dict(payload["message"]),
+                    effect.key,
+                    payload.get("thread_of"),
+                    payload.get("replaces"),
+                )
+            )
             return {"channel": payload["to"], "ts": effect.key}
 
         return send
@@ -60,8 +72,9 @@ class Chat:
     def dms(self, person_id: str, *, incidents_only: bool = True) -> list[Sent]:
         """Direct messages to a person; by default only those of process INC (other processes' scheduled
         work may write to the same people during a tick)."""
-        return [s for s in self.sent
-                if s.to == f"person:{person_id}" and (s.key.startswith("inc:") or not incidents_only)]
+        return [
+            s for s in self.sent if s.to == f"person:{person_id}" and (s.key.startswith("inc:") or not incidents_only)
+        ]
 
     def dm_texts(self, person_id: str, *, incidents_only: bool = True) -> list[str]:
         return [s.text for s in self.dms(person_id, incidents_only=incidents_only)]
@@ -71,8 +84,7 @@ class Chat:
 
     def triage_posts(self, ref: str) -> list[Sent]:
         """The first post and every in-place update of it, oldest first."""
-        return [s for s in self.sent
-                if s.key == f"inc:{ref}:triage" or s.replaces == f"inc:{ref}:triage"]
+        return [s for s in self.sent if s.key == f"inc:{ref}:triage" or s.replaces == f"inc:{ref}:triage"]
 
     def clear(self) -> None:
         self.sent.clear()
@@ -127,7 +139,14 @@ def make_world(settings: Settings, clock: Any) -> Iterator[World]:
 
 def report_values(**overrides: str) -> dict[str, str]:
     """A complete, valid report form."""
-    values = {"what": "I clicked a link in a mail that asked for my password.", "noticed": "",
-              "affected": "Mail account", "category": "phishing", "personal_data": "no", "links": "", "files": ""}
+    values = {
+        "what": "I clicked a link in a mail that asked for my password.",
+        "noticed": "",
+        "affected": "Mail account",
+        "category": "phishing",
+        "personal_data": "no",
+        "links": "",
+        "files": "",
+    }
     values.update(overrides)
     return values

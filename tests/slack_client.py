@@ -35,8 +35,13 @@ class SlackUser:
         return status, response_url
 
     def interact(self, payload: dict[str, Any], **extra_headers: str) -> int:
-        status, _ = post_signed(self.url, SIGNING_SECRET, interactivity_body(payload), FORM_CONTENT_TYPE,
-                                extra_headers=extra_headers or None)
+        status, _ = post_signed(
+            self.url,
+            SIGNING_SECRET,
+            interactivity_body(payload),
+            FORM_CONTENT_TYPE,
+            extra_headers=extra_headers or None,
+        )
         return status
 
     def reply_text(self, response_url: str, timeout: float = 5.0) -> str:

@@ -7,21 +7,43 @@ from bot.runtime import build_runtime
 from tests.changes_support import change
 from tests.test_console import scripted
 
-REQUEST = ["/isms change", "Enforce MFA on the VPN", "Require MFA for every VPN login",
-           "Phished VPN password", "1", "A.8.5 Secure authentication", "Enable in the IdP",
-           "Switch the policy off", "3", "2"]
+REQUEST = [
+    "/isms change",
+    "Enforce MFA on the VPN",
+    "Require MFA for every VPN login",
+    "Phished VPN password",
+    "1",
+    "A.8.5 Secure authentication",
+    "Enable in the IdP",
+    "Switch the policy off",
+    "3",
+    "2",
+]
 
 
 def test_a_significant_change_through_risk_approval_local_ticket_and_verification(settings, clock):
     # Buttons are numbered in the order the console printed them: [1] Evaluate risk (to Olga),
     # [2] Approve and [3] Decline (to Alice), [4] It works and [5] It does not work (to Erin).
-    console, output = scripted([
-        *REQUEST,
-        "/as olga@example.org", "1", "4", "3", "Only VPN users are affected",
-        "/as alice@example.org", "/isms changes", "2", "Mandatory after the phishing incident",
-        "/isms ticket LOCAL-1 progress", "/isms ticket LOCAL-1 done MFA enforced for all 52 VPN users",
-        "/as erin@example.org", "4", "/isms changes", "/quit",
-    ])
+    console, output = scripted(
+        [
+            *REQUEST,
+            "/as olga@example.org",
+            "1",
+            "4",
+            "3",
+            "Only VPN users are affected",
+            "/as alice@example.org",
+            "/isms changes",
+            "2",
+            "Mandatory after the phishing incident",
+            "/isms ticket LOCAL-1 progress",
+            "/isms ticket LOCAL-1 done MFA enforced for all 52 VPN users",
+            "/as erin@example.org",
+            "4",
+            "/isms changes",
+            "/quit",
+        ]
+    )
     runtime = build_runtime(settings, console.deliver, clock=clock)
     console.attach(runtime, "erin@example.org")
 
@@ -29,8 +51,10 @@ def test_a_significant_change_through_risk_approval_local_ticket_and_verificatio
 
     text = "\n".join(output)
     assert "Change CHG-2026-0001 is recorded. You will get a message at each step." in text
-    assert "[to Erin Evans] Your request for change CHG-2026-0001 is recorded: Enforce MFA on the VPN\n" \
-           "Next: risk evaluation by Olga Ortiz, then approval." in text
+    assert (
+        "[to Erin Evans] Your request for change CHG-2026-0001 is recorded: Enforce MFA on the VPN\n"
+        "Next: risk evaluation by Olga Ortiz, then approval." in text
+    )
     assert "[to Olga Ortiz] Please evaluate the risk of change CHG-2026-0001: Enforce MFA on the VPN" in text
     assert "Thank you: the risk of CHG-2026-0001 is recorded and the change goes to approval." in text
     assert "Risk: likelihood 4/5, impact 3/5. Only VPN users are affected" in text

@@ -29,16 +29,27 @@ from workflows.jobs import run_due_work
 
 def incident_with_change(ctx: Context) -> tuple[str, str]:
     """Erin reports, Sam triages and hands it to Hana, Hana asks for a change: (incident, change)."""
-    outcome = incidents.report(ctx, actor(ctx, "erin"), key=fresh_key(), details=ReportDetails(
-        summary="Ransomware note on the file server", noticed_at=ctx.clock(), category="malware",
-        personal_data="no"))
+    outcome = incidents.report(
+        ctx,
+        actor(ctx, "erin"),
+        key=fresh_key(),
+        details=ReportDetails(
+            summary="Ransomware note on the file server", noticed_at=ctx.clock(), category="malware", personal_data="no"
+        ),
+    )
     assert outcome.reply is not None
     ref = re.search(r"INC-\d{4}-\d{4}", outcome.reply.text).group(0)  # type: ignore[union-attr]
     incidents.classify(ctx, actor(ctx, "sam"), key=fresh_key(), ref=ref)
     incidents.assign(ctx, actor(ctx, "sam"), key=fresh_key(), ref=ref, handler="hana")
-    incidents.request_change(ctx, actor(ctx, "hana"), key=fresh_key(), ref=ref, title="Block macros from the internet",
-                             description="Group policy: block macros in files from the internet.",
-                             reason="The ransomware came in through a macro.")
+    incidents.request_change(
+        ctx,
+        actor(ctx, "hana"),
+        key=fresh_key(),
+        ref=ref,
+        title="Block macros from the internet",
+        description="Group policy: block macros in files from the internet.",
+        reason="The ransomware came in through a macro.",
+    )
     return ref, "CHG-2026-0001"
 
 
@@ -48,32 +59,52 @@ def double(clock: FakeClock) -> Iterator[JiraDouble]:
         yield jd
 
 
-def test_through_jira_and_back_into_the_incident_thread_in_slack(slack_settings: Settings, double, clock, slack,
-                                                                  tmp_path):
+def test_through_jira_and_back_into_the_incident_thread_in_slack(
+    slack_settings: Settings, double, clock, slack, tmp_path
+):
     with BotServer(webhook_settings(slack_settings, double, tmp_path), clock=clock) as bot:
         ctx = bot.runtime.ctx
         incident, ref = incident_with_change(ctx)
         click(bot, slack, "U0ALICE", "chg.approve", ref)
         modal = opened_modal(slack, "chg.approve")
-        submit_view(bot, "U0ALICE", "chg.approve", {"reason": text("Macros are our main malware entry")},
-                    modal["private_metadata"])
+        submit_view(
+            bot,
+            "U0ALICE",
+            "chg.approve",
+            {"reason": text("Macros are our main malware entry")},
+            modal["private_metadata"],
+        )
         assert eventually(lambda: change(ctx, ref).tracker_key) == "ISMS-1"
 
         clock.advance(minutes=10)
         double.set_status("ISMS-1", "Done", resolution="Done", author="Hana Hart")
         double.add_comment("ISMS-1", "GPO 'Block macros from the internet' linked to all OUs.", author="Hana Hart")
         assert post(bot.url + f"/jira/webhook?secret={SECRET}", double.webhook_payload("ISMS-1")) == (
-            200, {"applied": True})
+            200,
+            {"applied": True},
+        )
         assert eventually(lambda: [m for m in slack.messages_to("U0HANA") if "Does it work" in text_of(m)])
         reply = click(bot, slack, "U0HANA", "chg.verify", ref)
         assert f"Thank you: {ref} is verified." in SlackUser(bot.url, slack, "U0HANA").reply_text(reply)
 
-        line = (f"Change {ref} (ISMS-1) is verified. Result: Resolution: Done\n"
-                "GPO 'Block macros from the internet' linked to all OUs.\nVerified by Hana Hart: Works as intended.")
-        in_thread = eventually(lambda: [m for m in slack.messages_to("C0TRIAGE")
-                                        if m.get("thread_ts") and f"Change {ref} (ISMS-1) is verified" in text_of(m)])
-        to_handler = eventually(lambda: [text_of(m) for m in slack.messages_to("U0HANA")
-                                         if f"{incident}: Change {ref} (ISMS-1) is verified" in text_of(m)])
+        line = (
+            f"Change {ref} (ISMS-1) is verified. Result: Resolution: Done\n"
+            "GPO 'Block macros from the internet' linked to all OUs.\nVerified by Hana Hart: Works as intended."
+        )
+        in_thread = eventually(
+            lambda: [
+                m
+                for m in slack.messages_to("C0TRIAGE")
+                if m.get("thread_ts") and f"Change {ref} (ISMS-1) is verified" in text_of(m)
+            ]
+        )
+        to_handler = eventually(
+            lambda: [
+                text_of(m)
+                for m in slack.messages_to("U0HANA")
+                if f"{incident}: Change {ref} (ISMS-1) is verified" in text_of(m)
+            ]
+        )
 
     assert len(in_thread) == 1 and line in text_of(in_thread[0])
     assert len(to_handler) == 1
@@ -112,6 +143,8 @@ def test_through_jira_and_back_into_the_incident_thread_in_the_console(settings:
     text = "\n".join(output)
     assert f"[to Hana Hart] Change {ref} now has tracker issue ISMS-1." in text
     assert f"Thank you: {ref} is verified." in text
-    assert (f"[to #security_triage (in thread)] Change {ref} (ISMS-1) is verified. Result: Resolution: Done\n"
-            "GPO linked to all OUs.\nVerified by Hana Hart: Works as intended.") in text
+    assert (
+        f"[to #security_triage (in thread)] Change {ref} (ISMS-1) is verified. Result: Resolution: Done\n"
+        "GPO linked to all OUs.\nVerified by Hana Hart: Works as intended."
+    ) in text
     assert f"[to Hana Hart] {incident}: Change {ref} (ISMS-1) is verified." in text

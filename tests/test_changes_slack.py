@@ -64,13 +64,33 @@ def request_through_the_modal(bot, slack, title: str = "Enforce MFA on the VPN")
     assert status == 200
     modal = opened_modal(slack, "chg.request")
     assert [block["block_id"] for block in modal["blocks"]] == [
-        "title", "description", "reason", "element_type", "element", "plan", "fallback", "priority", "significant"]
-    status, body = submit_view(bot, "U0ERIN", "chg.request", {
-        "title": text(title), "description": text("Require MFA for every VPN login"),
-        "reason": text("Phished VPN password in INC-2026-0002"), "element_type": chosen("control"),
-        "element": text("A.8.5 Secure authentication"), "plan": text("Enable in the IdP"),
-        "fallback": text("Switch the policy off"), "priority": chosen("high"), "significant": chosen("no"),
-    }, modal["private_metadata"])
+        "title",
+        "description",
+        "reason",
+        "element_type",
+        "element",
+        "plan",
+        "fallback",
+        "priority",
+        "significant",
+    ]
+    status, body = submit_view(
+        bot,
+        "U0ERIN",
+        "chg.request",
+        {
+            "title": text(title),
+            "description": text("Require MFA for every VPN login"),
+            "reason": text("Phished VPN password in INC-2026-0002"),
+            "element_type": chosen("control"),
+            "element": text("A.8.5 Secure authentication"),
+            "plan": text("Enable in the IdP"),
+            "fallback": text("Switch the policy off"),
+            "priority": chosen("high"),
+            "significant": chosen("no"),
+        },
+        modal["private_metadata"],
+    )
     assert (status, body) == (200, "")
     recorded = dms(slack, "U0ERIN", "Your request for change")
     return recorded[-1].split("request for change ", 1)[1].split(" ", 1)[0]
@@ -87,10 +107,17 @@ def test_request_approve_implement_and_verify_through_slack(bot, slack):
     modal = opened_modal(slack, "chg.approve")
     assert modal["title"]["text"] == f"Approve {ref}"
     status, body = submit_view(bot, "U0ALICE", "chg.approve", {"reason": text("   ")}, modal["private_metadata"])
-    assert status == 200 and json.loads(body) == {"response_action": "errors",
-                                                  "errors": {"reason": "Please fill in the reason for your decision."}}
-    status, _ = submit_view(bot, "U0ALICE", "chg.approve", {"reason": text("Mandatory after the phishing incident")},
-                            modal["private_metadata"])
+    assert status == 200 and json.loads(body) == {
+        "response_action": "errors",
+        "errors": {"reason": "Please fill in the reason for your decision."},
+    }
+    status, _ = submit_view(
+        bot,
+        "U0ALICE",
+        "chg.approve",
+        {"reason": text("Mandatory after the phishing incident")},
+        modal["private_metadata"],
+    )
     assert status == 200
     assert dms(slack, "U0ERIN", "now has tracker issue LOCAL-1")
 
@@ -124,21 +151,36 @@ def test_decline_through_slack_tells_the_requester(bot, slack):
 
     click(bot, slack, "U0ALICE", "chg.decline", ref)
     modal = opened_modal(slack, "chg.decline")
-    submit_view(bot, "U0ALICE", "chg.decline", {"reason": text("The IdP cannot do it before Q3")},
-                modal["private_metadata"])
+    submit_view(
+        bot, "U0ALICE", "chg.decline", {"reason": text("The IdP cannot do it before Q3")}, modal["private_metadata"]
+    )
 
     assert dms(slack, "U0ERIN", f"Change {ref} was declined.")
     assert change(bot.runtime.ctx, ref).decision_reason == "The IdP cannot do it before Q3"
 
 
 def test_an_empty_or_over_long_request_is_refused_on_the_fields(bot, slack):
-    status, body = submit_view(bot, "U0ERIN", "chg.request", {
-        "title": text(""), "description": text("x" * 3001), "reason": text("because"),
-        "priority": chosen("medium"), "significant": chosen("no"),
-    }, "CHG:chat")
+    status, body = submit_view(
+        bot,
+        "U0ERIN",
+        "chg.request",
+        {
+            "title": text(""),
+            "description": text("x" * 3001),
+            "reason": text("because"),
+            "priority": chosen("medium"),
+            "significant": chosen("no"),
+        },
+        "CHG:chat",
+    )
 
     assert status == 200
-    assert json.loads(body) == {"response_action": "errors", "errors": {
-        "title": "Please fill in this field.", "description": "At most 3,000 characters, please (this has 3,001)."}}
+    assert json.loads(body) == {
+        "response_action": "errors",
+        "errors": {
+            "title": "Please fill in this field.",
+            "description": "At most 3,000 characters, please (this has 3,001).",
+        },
+    }
     with bot.runtime.ctx.read() as session:
         assert session.scalar(select(func.count()).select_from(Change)) == 0

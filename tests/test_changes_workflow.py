@@ -47,8 +47,12 @@ def runtime(settings: Settings, clock: FakeClock, inbox: Inbox) -> Iterator[Runt
 
 def ask(runtime: Runtime, person: str, **fields: object) -> str:
     """Request a change as ``person`` from code, as another process would, and deliver the messages."""
-    values: dict[str, object] = {"title": "Block USB storage", "description": "Disable USB mass storage on laptops",
-                                 "reason": "Malware came in on a USB stick", "origin": INCIDENT}
+    values: dict[str, object] = {
+        "title": "Block USB storage",
+        "description": "Disable USB mass storage on laptops",
+        "reason": "Malware came in on a USB stick",
+        "origin": INCIDENT,
+    }
     values.update(fields)
     with runtime.ctx.work(actor(runtime.ctx, person)) as work:
         ref = request_change(work, **values)  # type: ignore[arg-type]
@@ -67,9 +71,12 @@ def press(runtime: Runtime, person: str, action_id: str, value: str, key: str = 
     return outcome.reply.text
 
 
-def submit(runtime: Runtime, person: str, form: str, metadata: str, key: str = "", **values: str) -> str | dict[str, str]:
-    request = Request(actor(runtime.ctx, person), key or f"{form}:{metadata}:{person}", values=values,
-                      metadata=metadata)
+def submit(
+    runtime: Runtime, person: str, form: str, metadata: str, key: str = "", **values: str
+) -> str | dict[str, str]:
+    request = Request(
+        actor(runtime.ctx, person), key or f"{form}:{metadata}:{person}", values=values, metadata=metadata
+    )
     outcome = runtime.router.submit_form(runtime.ctx, form, request)
     runtime.dispatcher.drain()
     if outcome.errors:
@@ -85,10 +92,9 @@ def count(runtime: Runtime, model: type) -> int:
 
 def test_references_are_gap_free_even_when_a_request_is_rolled_back(runtime, clock):
     first = ask(runtime, "sam")
-    with pytest.raises(RuntimeError):
-        with runtime.ctx.work(actor(runtime.ctx, "sam")) as work:
-            request_change(work, title="Lost", description="d", reason="r", origin=INCIDENT)
-            raise RuntimeError("the caller's step failed after asking")
+    with pytest.raises(RuntimeError), runtime.ctx.work(actor(runtime.ctx, "sam")) as work:
+        request_change(work, title="Lost", description="d", reason="r", origin=INCIDENT)
+        raise RuntimeError("the caller's step failed after asking")
     second = ask(runtime, "sam")
     clock.set(datetime(2026, 12, 31, 23, 30, tzinfo=UTC))  # already 2027 in Berlin, the organisation's zone
     next_year = ask(runtime, "sam")
@@ -97,15 +103,24 @@ def test_references_are_gap_free_even_when_a_request_is_rolled_back(runtime, clo
     assert count(runtime, Change) == 3
 
 
-@pytest.mark.parametrize(("fields", "errors"), [
-    ({"title": "  "}, {"title": "Please fill in this field."}),
-    ({"reason": ""}, {"reason": "Please fill in this field."}),
-    ({"description": "x" * 3001}, {"description": "At most 3,000 characters, please (this has 3,001)."}),
-    ({"title": "two\nlines"}, {"title": "The title must be one line."}),
-    ({"priority": "urgent"}, {"priority": "Priority must be one of low, medium, high, critical."}),
-    ({"origin": ("XYZ", "X-1")}, {"origin": "Unknown process 'XYZ': the origin must be a process of the catalogue."}),
-    ({"origin": ("AUD", " ")}, {"origin": "The origin needs the reference of the request there (up to 64 characters)."}),
-])
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"title": "  "}, {"title": "Please fill in this field."}),
+        ({"reason": ""}, {"reason": "Please fill in this field."}),
+        ({"description": "x" * 3001}, {"description": "At most 3,000 characters, please (this has 3,001)."}),
+        ({"title": "two\nlines"}, {"title": "The title must be one line."}),
+        ({"priority": "urgent"}, {"priority": "Priority must be one of low, medium, high, critical."}),
+        (
+            {"origin": ("XYZ", "X-1")},
+            {"origin": "Unknown process 'XYZ': the origin must be a process of the catalogue."},
+        ),
+        (
+            {"origin": ("AUD", " ")},
+            {"origin": "The origin needs the reference of the request there (up to 64 characters)."},
+        ),
+    ],
+)
 def test_a_bad_request_from_code_stores_nothing(runtime, fields, errors):
     with pytest.raises(ChangeInputError) as raised:
         ask(runtime, "sam", **fields)
@@ -116,14 +131,26 @@ def test_a_bad_request_from_code_stores_nothing(runtime, fields, errors):
 
 
 def test_a_request_is_recorded_with_its_origin_and_goes_to_the_approver(runtime, inbox):
-    ref = ask(runtime, "sam", element="control: A.8.7", plan="GPO on all laptops", fallback="Remove the GPO",
-              priority="high")
+    ref = ask(
+        runtime, "sam", element="control: A.8.7", plan="GPO on all laptops", fallback="Remove the GPO", priority="high"
+    )
 
-    assert records(runtime.ctx, ref)[0] == ("sam", "CHG", "requested", {
-        "title": "Block USB storage", "description": "Disable USB mass storage on laptops",
-        "reason": "Malware came in on a USB stick", "origin": {"process": "INC", "ref": "INC-2026-0007"},
-        "element": "control: A.8.7", "plan": "GPO on all laptops", "fallback": "Remove the GPO",
-        "priority": "high", "significant": False})
+    assert records(runtime.ctx, ref)[0] == (
+        "sam",
+        "CHG",
+        "requested",
+        {
+            "title": "Block USB storage",
+            "description": "Disable USB mass storage on laptops",
+            "reason": "Malware came in on a USB stick",
+            "origin": {"process": "INC", "ref": "INC-2026-0007"},
+            "element": "control: A.8.7",
+            "plan": "GPO on all laptops",
+            "fallback": "Remove the GPO",
+            "priority": "high",
+            "significant": False,
+        },
+    )
     approval = inbox.to("alice")[-1]
     assert approval.text == f"Change {ref} waits for your decision: Block USB storage"
     assert ("Origin", "INC INC-2026-0007") in approval.fields and ("Requested by", "Sam Shah") in approval.fields
@@ -148,8 +175,12 @@ def test_a_significant_change_is_rated_by_the_risk_owner_before_approval(runtime
     assert title == f"Risk of {ref}"
     assert errors == {"likelihood": "Pick a rating from 1 to 5."}
     assert reply == f"Thank you: the risk of {ref} is recorded and the change goes to approval."
-    assert ("olga", "RA", "change-risk-evaluated",
-            {"likelihood": 4, "impact": 3, "score": 12, "comment": "Touches every laptop"}) in records(runtime.ctx, ref)
+    assert (
+        "olga",
+        "RA",
+        "change-risk-evaluated",
+        {"likelihood": 4, "impact": 3, "score": 12, "comment": "Touches every laptop"},
+    ) in records(runtime.ctx, ref)
     assert "Risk: likelihood 4/5, impact 3/5. Touches every laptop" in inbox.to("alice")[-1].body
     assert change(runtime.ctx, ref).state == "awaiting-approval"
 
@@ -163,7 +194,9 @@ def test_an_employee_cannot_approve_and_the_attempt_is_recorded(runtime):
     expected = "Sorry, deciding on changes is for isms manager only. This attempt has been recorded."
     assert reply == also_by_form == expected
     assert [r[:3] for r in records(runtime.ctx, ref) if r[2] == "access-denied"] == [
-        ("erin", "CHG", "access-denied"), ("erin", "CHG", "access-denied")]
+        ("erin", "CHG", "access-denied"),
+        ("erin", "CHG", "access-denied"),
+    ]
     assert change(runtime.ctx, ref).state == "awaiting-approval"
 
 
@@ -171,9 +204,12 @@ def test_a_decision_needs_a_reason(runtime):
     ref = ask(runtime, "sam")
 
     assert press(runtime, "alice", "chg.decline", ref) == f"Decline {ref}"
-    assert submit(runtime, "alice", "chg.decline", ref, reason="   ") == {"reason": "Please fill in the reason for your decision."}
+    assert submit(runtime, "alice", "chg.decline", ref, reason="   ") == {
+        "reason": "Please fill in the reason for your decision."
+    }
     assert submit(runtime, "alice", "chg.decline", ref, reason="x" * 1001) == {
-        "reason": "At most 1,000 characters, please (this has 1,001)."}
+        "reason": "At most 1,000 characters, please (this has 1,001)."
+    }
     assert change(runtime.ctx, ref).state == "awaiting-approval"
 
 
@@ -188,12 +224,19 @@ def test_a_declined_change_is_closed_and_the_origin_is_told(runtime, inbox, monk
     assert again == f"{ref} is not waiting for a decision (it is declined)."
     finished = origin.named("change-finished")
     assert [(e.source, e.target, e.subject_ref, e.data) for e in finished] == [
-        ("CHG", "INC", "INC-2026-0007", {"change": ref, "state": "declined",
-                                         "result": "Declined: Breaks the label printers", "jira_key": None})]
+        (
+            "CHG",
+            "INC",
+            "INC-2026-0007",
+            {"change": ref, "state": "declined", "result": "Declined: Breaks the label printers", "jira_key": None},
+        )
+    ]
     assert inbox.texts("sam")[-1] == f"Change {ref} was declined. Block USB storage"
     assert actions(runtime.ctx, ref) == ["CHG requested", "CHG declined", "CHG closed"]
     assert [(process, action, data["interface"]) for _, process, action, data in records(runtime.ctx, INCIDENT[1])] == [
-        ("CHG", "sent-to-INC", "change-status"), ("CHG", "sent-to-INC", "change-finished")]
+        ("CHG", "sent-to-INC", "change-status"),
+        ("CHG", "sent-to-INC", "change-finished"),
+    ]
     assert count(runtime, LocalTicket) == 0
 
 
@@ -205,8 +248,11 @@ def test_the_whole_lifecycle_with_the_local_tracker_reports_to_the_origin(runtim
     assert change(runtime.ctx, ref).tracker_key == "LOCAL-1"
     assert change(runtime.ctx, ref).state == "in-implementation"
     early = press(runtime, "sam", "chg.verify", ref, key="too-early")
-    moved = runtime.router.command(runtime.ctx, "/isms", Request(
-        actor(runtime.ctx, "alice"), "move-1", text="ticket LOCAL-1 done GPO rolled out to 40 laptops"))
+    moved = runtime.router.command(
+        runtime.ctx,
+        "/isms",
+        Request(actor(runtime.ctx, "alice"), "move-1", text="ticket LOCAL-1 done GPO rolled out to 40 laptops"),
+    )
     runtime.dispatcher.drain()
     question = inbox.to("sam")[-1]
     verified = press(runtime, "sam", "chg.verify", inbox.last_button("sam", "chg.verify"))
@@ -217,17 +263,33 @@ def test_the_whole_lifecycle_with_the_local_tracker_reports_to_the_origin(runtim
     assert "GPO rolled out to 40 laptops" in question.body
     assert verified == f"Thank you: {ref} is verified."
     assert [e.data["state"] for e in origin.named("change-status")] == [
-        "approved", "in-implementation", "implemented", "verified"]
+        "approved",
+        "in-implementation",
+        "implemented",
+        "verified",
+    ]
     assert origin.named("change-finished")[0].data == {
-        "change": ref, "state": "verified", "jira_key": "LOCAL-1",
-        "result": "Resolution: Done\nGPO rolled out to 40 laptops\nVerified by Sam Shah: Works as intended."}
+        "change": ref,
+        "state": "verified",
+        "jira_key": "LOCAL-1",
+        "result": "Resolution: Done\nGPO rolled out to 40 laptops\nVerified by Sam Shah: Works as intended.",
+    }
     assert [a for a in actions(runtime.ctx, ref) if not a.endswith("sent-to-INC")] == [
-        "CHG requested", "CHG approved", "CHG tracker-linked", "IMP implementation-started", "CHG tracker-updated",
-        "IMP implemented", "IMP verification-requested", "IMP verified", "CHG closed"]
+        "CHG requested",
+        "CHG approved",
+        "CHG tracker-linked",
+        "IMP implementation-started",
+        "CHG tracker-updated",
+        "IMP implemented",
+        "IMP verification-requested",
+        "IMP verified",
+        "CHG closed",
+    ]
     with runtime.ctx.read() as session:
         ticket = session.scalar(select(LocalTicket))
-    assert ticket.comment == "\n".join([
-        "Alice Adams: GPO rolled out to 40 laptops", "Verified by Sam Shah: Works as intended."])
+    assert ticket.comment == "\n".join(
+        ["Alice Adams: GPO rolled out to 40 laptops", "Verified by Sam Shah: Works as intended."]
+    )
 
 
 def test_a_change_that_does_not_work_fails_with_the_requesters_result(runtime, inbox, monkeypatch):
@@ -242,8 +304,10 @@ def test_a_change_that_does_not_work_fails_with_the_requesters_result(runtime, i
     empty = submit(runtime, "sam", "chg.fail", ref, result="")
     reply = submit(runtime, "sam", "chg.fail", ref, result="USB keyboards stopped working too")
 
-    assert refused == (f"Sorry, the verification of {ref} is for its requester or the ISMS manager only. "
-                       "This attempt has been recorded.")
+    assert refused == (
+        f"Sorry, the verification of {ref} is for its requester or the ISMS manager only. "
+        "This attempt has been recorded."
+    )
     assert title == f"Failed: {ref}"
     assert empty == {"result": "Please fill in this field."}
     assert reply == f"Thank you: {ref} is failed."
@@ -258,8 +322,11 @@ def test_wont_do_in_the_tracker_fails_the_change(runtime, monkeypatch):
     ref = ask(runtime, "sam")
     submit(runtime, "alice", "chg.approve", ref, reason="ok")
 
-    runtime.router.command(runtime.ctx, "/isms", Request(
-        actor(runtime.ctx, "alice"), "m", text="ticket LOCAL-1 wontdo Vendor cannot support it"))
+    runtime.router.command(
+        runtime.ctx,
+        "/isms",
+        Request(actor(runtime.ctx, "alice"), "m", text="ticket LOCAL-1 wontdo Vendor cannot support it"),
+    )
 
     assert change(runtime.ctx, ref).state == "failed"
     assert origin.named("change-finished")[0].data["result"] == "Resolution: Won't Do\nVendor cannot support it"
@@ -273,8 +340,11 @@ def test_the_tracker_issue_can_be_opened_on_creation(settings, clock, inbox, tmp
         assert change(runtime.ctx, ref).tracker_key == "LOCAL-1"
         assert change(runtime.ctx, ref).state == "awaiting-approval"
 
-        runtime.router.command(runtime.ctx, "/isms", Request(
-            actor(runtime.ctx, "alice"), "m", text="ticket LOCAL-1 done worked on it already"))
+        runtime.router.command(
+            runtime.ctx,
+            "/isms",
+            Request(actor(runtime.ctx, "alice"), "m", text="ticket LOCAL-1 done worked on it already"),
+        )
         assert change(runtime.ctx, ref).state == "awaiting-approval"  # not approved: the tracker cannot close it
         submit(runtime, "alice", "chg.approve", ref, reason="ok")
 
@@ -284,13 +354,16 @@ def test_the_tracker_issue_can_be_opened_on_creation(settings, clock, inbox, tmp
         runtime.engine.dispose()
 
 
-@pytest.mark.parametrize(("section", "key"), [
-    ({"priorities": {"urgent": "Highest"}}, "changes.priorities"),
-    ({"labels": ["two words"]}, "changes.labels"),
-    ({"issue_types": {"INC": "Bug"}}, "changes.issue_types"),
-    ({"statuses": {"Done": "closed"}}, "changes.statuses.Done"),
-    ({"create_on": "later"}, "changes.create_on"),
-])
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"priorities": {"urgent": "Highest"}}, "changes.priorities"),
+        ({"labels": ["two words"]}, "changes.labels"),
+        ({"issue_types": {"INC": "Bug"}}, "changes.issue_types"),
+        ({"statuses": {"Done": "closed"}}, "changes.statuses.Done"),
+        ({"create_on": "later"}, "changes.create_on"),
+    ],
+)
 def test_a_bad_changes_section_stops_start_up_naming_the_key(settings, clock, inbox, tmp_path, section, key):
     path = org_file(tmp_path, section)
 
@@ -313,10 +386,11 @@ def test_the_list_of_open_changes_depends_on_the_role(runtime):
     assert listing("alice") == (
         "2 open change(s)\n"
         "CHG-2026-0001 [in-implementation] LOCAL-1, medium: Rotate the VPN certificate\n"
-        "CHG-2026-0002 [awaiting-approval] no tracker issue yet, medium: Block USB storage")
+        "CHG-2026-0002 [awaiting-approval] no tracker issue yet, medium: Block USB storage"
+    )
     assert listing("erin") == (
-        "1 open change(s) you requested\n"
-        "CHG-2026-0001 [in-implementation] LOCAL-1, medium: Rotate the VPN certificate")
+        "1 open change(s) you requested\nCHG-2026-0001 [in-implementation] LOCAL-1, medium: Rotate the VPN certificate"
+    )
     assert listing("dora") == "You have no open changes.\n"
 
 
@@ -329,14 +403,21 @@ def test_moving_local_tickets_is_for_the_isms_manager(runtime):
         return outcome.reply.text
 
     assert move("erin", "ticket LOCAL-1 done") == (
-        "Sorry, moving local tickets is for isms manager only. This attempt has been recorded.")
+        "Sorry, moving local tickets is for isms manager only. This attempt has been recorded."
+    )
     assert move("alice", "ticket LOCAL-1 finished") == (
-        "Usage: /isms ticket LOCAL-<n> todo|progress|done|wontdo [comment]")
+        "Usage: /isms ticket LOCAL-<n> todo|progress|done|wontdo [comment]"
+    )
     assert move("alice", "ticket LOCAL-9 done") == (
-        "There is no local ticket LOCAL-9. /isms changes lists changes with their tickets.")
+        "There is no local ticket LOCAL-9. /isms changes lists changes with their tickets."
+    )
     with runtime.ctx.read() as session:
-        assert session.scalar(select(func.count()).select_from(OutboxEffect)
-                              .where(OutboxEffect.kind.startswith("tracker."))) == 0
+        assert (
+            session.scalar(
+                select(func.count()).select_from(OutboxEffect).where(OutboxEffect.kind.startswith("tracker."))
+            )
+            == 0
+        )
 
 
 def test_simultaneous_requests_get_consecutive_unique_references(runtime):
@@ -364,20 +445,29 @@ def test_home_shows_what_waits_for_each_person(runtime):
     runtime.router.command(runtime.ctx, "/isms", Request(actor(runtime.ctx, "alice"), "m", text="ticket LOCAL-1 done"))
 
     def items(person: str) -> list[tuple[str, tuple[str, ...]]]:
-        return [(m.text, tuple(b.action_id for b in m.buttons)) for m in home_items(runtime.ctx, actor(runtime.ctx, person))]
+        return [
+            (m.text, tuple(b.action_id for b in m.buttons)) for m in home_items(runtime.ctx, actor(runtime.ctx, person))
+        ]
 
-    assert items("alice") == [(f"Change {decision} waits for your decision: Needs a decision",
-                               ("chg.approve", "chg.decline"))]
+    assert items("alice") == [
+        (f"Change {decision} waits for your decision: Needs a decision", ("chg.approve", "chg.decline"))
+    ]
     assert items("olga") == [(f"Change {rating} waits for your risk evaluation: Needs a rating", ("chg.risk",))]
-    assert items("erin") == [(f"Change {implemented} is implemented: does it work? Needs a verification",
-                              ("chg.verify", "chg.fail"))]
+    assert items("erin") == [
+        (f"Change {implemented} is implemented: does it work? Needs a verification", ("chg.verify", "chg.fail"))
+    ]
     assert items("dora") == []
 
 
 def test_a_change_from_scheduled_work_is_followed_by_the_owner_of_the_requesting_process(runtime, inbox):
     with runtime.ctx.work(SYSTEM) as work:
-        ref = request_change(work, title="Fix the finding of audit AUD-2026-01", description="Missing MFA on the VPN",
-                             reason="Nonconformity NC-3", origin=("AUD", "AUD-2026-01-NC-3"))
+        ref = request_change(
+            work,
+            title="Fix the finding of audit AUD-2026-01",
+            description="Missing MFA on the VPN",
+            reason="Nonconformity NC-3",
+            origin=("AUD", "AUD-2026-01-NC-3"),
+        )
     runtime.dispatcher.drain()
 
     assert change(runtime.ctx, ref).requester == "aldo"  # the AUD process owner in the example organisation

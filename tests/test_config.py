@@ -13,8 +13,25 @@ from config.errors import ConfigError
 from config.organisation import load_organisation
 from config.settings import PACKAGED_EXAMPLE_ORG, load_settings
 
-PROCESS_IDS = {"GOV", "INC", "CHG", "REC", "POL", "REQ", "RA", "RT", "IMP", "SUP", "AWR", "AUD", "PERF", "IMPR",
-               "RES", "COM", "CRM"}
+PROCESS_IDS = {
+    "GOV",
+    "INC",
+    "CHG",
+    "REC",
+    "POL",
+    "REQ",
+    "RA",
+    "RT",
+    "IMP",
+    "SUP",
+    "AWR",
+    "AUD",
+    "PERF",
+    "IMPR",
+    "RES",
+    "COM",
+    "CRM",
+}
 
 
 def example() -> dict:
@@ -82,8 +99,9 @@ def test_config_check_command_exit_codes(tmp_path):
 
 def test_chat_refuses_to_start_on_bad_config(tmp_path):
     path = write(tmp_path, {"name": "x"})
-    result = CliRunner().invoke(app, ["chat"], env={"ISMS_CONFIG": str(path),
-                                                   "ISMS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    result = CliRunner().invoke(
+        app, ["chat"], env={"ISMS_CONFIG": str(path), "ISMS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    )
     assert result.exit_code == 2 and "people" in result.output and str(path) in result.output
 
 
@@ -95,8 +113,11 @@ def test_bad_environment_value_is_named():
 
 
 def test_serve_without_slack_tokens_names_the_variables(tmp_path):
-    result = CliRunner().invoke(app, ["serve"], env={"ISMS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
-                                                    "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""})
+    result = CliRunner().invoke(
+        app,
+        ["serve"],
+        env={"ISMS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""},
+    )
     assert result.exit_code == 2 and "SLACK_SIGNING_SECRET" in result.output
 
 
@@ -121,7 +142,15 @@ def test_processes_command_loads_another_catalogue():
 
 def test_every_subcommand_has_help():
     runner = CliRunner()
-    for command in (["chat"], ["serve"], ["socket"], ["processes"], ["db", "upgrade"], ["records", "verify"],
-                    ["records", "export"], ["config", "check"]):
+    for command in (
+        ["chat"],
+        ["serve"],
+        ["socket"],
+        ["processes"],
+        ["db", "upgrade"],
+        ["records", "verify"],
+        ["records", "export"],
+        ["config", "check"],
+    ):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, command

@@ -49,7 +49,11 @@ def test_chat_command_starts_on_embedded_defaults(tmp_path):
     """The README's first command: a fresh directory, no environment, the example organisation."""
     result = subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--as", "erin@example.org"],
-        input="/isms help\n/quit\n", capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        input="/isms help\n/quit\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(__import__("pathlib").Path(__file__).parents[1])},
     )
     assert result.returncode == 0, result.stderr

@@ -48,20 +48,31 @@ def test_owner_submits_and_the_isms_manager_accepts(world):
     form = world.press("olga", "evidence_submit", "1").form
     assert form is not None
     assert [(f.name, f.kind, f.initial) for f in form.fields] == [
-        ("text", "multiline", None), ("link", "url", None), ("files", "files", None),
-        ("covers_from", "date", "2026-10-01"), ("covers_to", "date", "2026-12-31")]
+        ("text", "multiline", None),
+        ("link", "url", None),
+        ("files", "files", None),
+        ("covers_from", "date", "2026-10-01"),
+        ("covers_to", "date", "2026-12-31"),
+    ]
 
-    done = submit(world, text="Reviewed all 14 risks with the owners; two re-rated.",
-                  link="https://wiki.example.org/risk-review-q4")
+    done = submit(
+        world,
+        text="Reviewed all 14 risks with the owners; two re-rated.",
+        link="https://wiki.example.org/risk-review-q4",
+    )
 
     assert done.reply is not None and done.reply.text.startswith("Thank you. Your evidence for EV-1")
     assert world.request().status == "submitted"
     to_review = world.inbox.to("alice")[-1]
     assert to_review.text == "Evidence to review from Olga Ortiz: Review the risks you own"
     assert dict(to_review.fields) == {
-        "Due": "Thu 31 Dec 2026, 17:00 (Europe/Berlin)", "Reference": "EV-1", "Owner": "Olga Ortiz",
-        "Covers": "2026-10-01 to 2026-12-31", "Evidence": "Reviewed all 14 risks with the owners; two re-rated.",
-        "Link": "https://wiki.example.org/risk-review-q4"}
+        "Due": "Thu 31 Dec 2026, 17:00 (Europe/Berlin)",
+        "Reference": "EV-1",
+        "Owner": "Olga Ortiz",
+        "Covers": "2026-10-01 to 2026-12-31",
+        "Evidence": "Reviewed all 14 risks with the owners; two re-rated.",
+        "Link": "https://wiki.example.org/risk-review-q4",
+    }
     assert [b.label for b in to_review.buttons] == ["Accept", "Reject"]
     assert world.at(berlin(2026, 12, 24)) == []  # answered: no more reminders
 
@@ -70,10 +81,15 @@ def test_owner_submits_and_the_isms_manager_accepts(world):
     assert accepted.reply is not None and accepted.reply.text == "EV-1 (Review the risks you own) accepted."
     assert world.request().status == "accepted"
     told = world.inbox.to("olga")[-1]
-    assert (told.text, told.body) == ("Accepted: your evidence for Review the risks you own",
-                                      "Alice Adams says: Thorough, thanks.")
+    assert (told.text, told.body) == (
+        "Accepted: your evidence for Review the risks you own",
+        "Alice Adams says: Thorough, thanks.",
+    )
     assert [(actor, action) for actor, action, _, _ in world.records()] == [
-        ("system", "asked"), ("olga", "submitted"), ("alice", "accepted")]
+        ("system", "asked"),
+        ("olga", "submitted"),
+        ("alice", "accepted"),
+    ]
     submitted = world.records("submitted")[0][3]
     assert submitted["covers_from"] == "2026-10-01" and submitted["link"] == "https://wiki.example.org/risk-review-q4"
 
@@ -85,11 +101,15 @@ def test_rejection_reopens_with_a_new_due_date_and_tells_the_owner_why(world):
     assert dict((f.name, f.initial) for f in opened.fields)["due"] == "2026-12-25"  # today + 7 days
     assert world.fill("alice", opened.callback_id, {"comment": "", "due": "2026-12-18"}, opened.metadata).errors == {
         "comment": "Tell the owner what is missing or wrong, so they can fix it.",
-        "due": "The new due date must be after today."}
+        "due": "The new due date must be after today.",
+    }
 
-    rejected = world.fill("alice", opened.callback_id,
-                          {"comment": "Which risks changed? Attach the updated register.", "due": "2027-01-08"},
-                          opened.metadata)
+    rejected = world.fill(
+        "alice",
+        opened.callback_id,
+        {"comment": "Which risks changed? Attach the updated register.", "due": "2027-01-08"},
+        opened.metadata,
+    )
 
     assert rejected.reply is not None and "rejected; the owner has been told why" in rejected.reply.text
     request = world.request()
@@ -107,7 +127,12 @@ def test_rejection_reopens_with_a_new_due_date_and_tells_the_owner_why(world):
     submit(world, text="Updated register attached.", link="https://wiki.example.org/register-v2")
     assert world.inbox.texts("alice")[-1] == "Evidence to review from Olga Ortiz: Review the risks you own"
     assert [action for _, action, _, _ in world.records()] == [
-        "asked", "submitted", "rejected", "reminded", "submitted"]
+        "asked",
+        "submitted",
+        "rejected",
+        "reminded",
+        "submitted",
+    ]
     assert world.records("rejected")[0][3]["new_due"] == "2027-01-08T16:00:00+00:00"
 
 
@@ -115,7 +140,8 @@ def test_not_applicable_needs_a_reason_and_is_reviewed_too(world):
     form = world.press("olga", "evidence_na", "1").form
     assert form is not None
     assert world.fill("olga", form.callback_id, {"reason": "   "}, form.metadata).errors == {
-        "reason": "Please say why it does not apply; the ISMS manager and auditors will read it."}
+        "reason": "Please say why it does not apply; the ISMS manager and auditors will read it."
+    }
     assert count(world, EvidenceSubmission) == 0
 
     world.fill("olga", form.callback_id, {"reason": "No risks were in scope this quarter."}, form.metadata)
@@ -133,12 +159,14 @@ def test_delegation_moves_ownership_and_the_ladder_follows_the_new_owner(world):
     form = world.press("olga", "evidence_delegate", "1").form
     assert form is not None and form.fields[0].kind == "person"
     assert world.fill("olga", form.callback_id, {"person": "U0NOBODY", "note": ""}, form.metadata).errors == {
-        "person": "Pick somebody listed in the organisation file; the bot cannot chase anybody else."}
+        "person": "Pick somebody listed in the organisation file; the bot cannot chase anybody else."
+    }
 
     done = world.fill("olga", form.callback_id, {"person": "U0ERIN", "note": "You ran the workshop."}, form.metadata)
 
     assert done.reply is not None and done.reply.text == (
-        "EV-1 (Review the risks you own) now belongs to Erin Evans; they have been told.")
+        "EV-1 (Review the risks you own) now belongs to Erin Evans; they have been told."
+    )
     handed = world.inbox.to("erin")[-1]
     assert handed.text == "Olga Ortiz handed you an evidence request: Review the risks you own"
     assert "Their note: You ran the workshop." in handed.body and handed.buttons
@@ -149,12 +177,14 @@ def test_delegation_moves_ownership_and_the_ladder_follows_the_new_owner(world):
     assert form is not None
     world.fill("alice", form.callback_id, {"person": "hana", "note": ""}, form.metadata)
     assert world.inbox.texts("erin")[-1] == (
-        'Alice Adams handed your evidence request "Review the risks you own" to Hana Hart')
+        'Alice Adams handed your evidence request "Review the risks you own" to Hana Hart'
+    )
     assert world.inbox.texts("hana")[-1] == "Alice Adams handed you an evidence request: Review the risks you own"
     assert [(d["from"], d["to"]) for _, _, _, d in world.records("delegated")] == [("olga", "erin"), ("erin", "hana")]
     # Hana's manager is Sam: the manager rung reaches him on Monday 4 January.
     assert world.at(berlin(2027, 1, 4, 8, 0)) == [
-        ("sam", "Hana Hart has not answered an evidence request for 4 days past its due date")]
+        ("sam", "Hana Hart has not answered an evidence request for 4 days past its due date")
+    ]
 
 
 def test_snooze_holds_reminders_but_not_the_due_date(world, clock):
@@ -163,7 +193,8 @@ def test_snooze_holds_reminders_but_not_the_due_date(world, clock):
 
     assert snoozed.reply is not None and snoozed.reply.text == (
         "Snoozed EV-1 for 3 days. You will hear about it again Mon 28 Dec 2026, 08:00 (Europe/Berlin); "
-        "it is still due Thu 31 Dec 2026, 17:00 (Europe/Berlin).")
+        "it is still due Thu 31 Dec 2026, 17:00 (Europe/Berlin)."
+    )
     assert world.at(berlin(2026, 12, 24)) == []
     assert world.at(berlin(2026, 12, 28, 8, 0)) == [("olga", "Reminder: Review the risks you own is due in 3 days")]
     assert world.records("snoozed")[0][3] == {"days": 3, "until": "2026-12-26T09:00:00+00:00"}
@@ -175,20 +206,34 @@ def test_bad_submissions_are_refused_on_their_field_and_store_nothing(world):
     assert form is not None
     meta = json.dumps([{"id": "F0BIG", "name": "scan.pdf", "size": 31 * 1024 * 1024, "mimetype": "application/pdf"}])
     cases = [
-        ({"text": "", "link": "", "files": "[]", **PERIOD},
-         {"text": "Nothing to submit: say what was done, add a link or attach a file."}),
-        ({"text": "", "link": "javascript:alert(1)", "files": "[]", **PERIOD},
-         {"link": "Give a web address starting with http:// or https://."}),
-        ({"text": "see file", "link": "ftp://files.example.org/x", "files": "[]", **PERIOD},
-         {"link": "Give a web address starting with http:// or https://."}),
-        ({"text": "", "link": "", "files": '["F0BIG"]', "files:meta": meta, **PERIOD},
-         {"files": "scan.pdf is 31.0 MB; files may be at most 25 MB."}),
-        ({"text": "x" * 3001, "link": "", "files": "[]", **PERIOD},
-         {"text": "Please keep it under 3000 characters (it has 3001)."}),
-        ({"text": "ok", "link": "", "files": "[]", "covers_from": "2026-12-31", "covers_to": "2026-10-01"},
-         {"covers_to": "The end of the period cannot be before its start."}),
-        ({"text": "ok", "link": "", "files": "[]", "covers_from": "last quarter", "covers_to": "2026-10-01"},
-         {"covers_from": "Give the first day the evidence covers as YYYY-MM-DD."}),
+        (
+            {"text": "", "link": "", "files": "[]", **PERIOD},
+            {"text": "Nothing to submit: say what was done, add a link or attach a file."},
+        ),
+        (
+            {"text": "", "link": "javascript:alert(1)", "files": "[]", **PERIOD},
+            {"link": "Give a web address starting with http:// or https://."},
+        ),
+        (
+            {"text": "see file", "link": "ftp://files.example.org/x", "files": "[]", **PERIOD},
+            {"link": "Give a web address starting with http:// or https://."},
+        ),
+        (
+            {"text": "", "link": "", "files": '["F0BIG"]', "files:meta": meta, **PERIOD},
+            {"files": "scan.pdf is 31.0 MB; files may be at most 25 MB."},
+        ),
+        (
+            {"text": "x" * 3001, "link": "", "files": "[]", **PERIOD},
+            {"text": "Please keep it under 3000 characters (it has 3001)."},
+        ),
+        (
+            {"text": "ok", "link": "", "files": "[]", "covers_from": "2026-12-31", "covers_to": "2026-10-01"},
+            {"covers_to": "The end of the period cannot be before its start."},
+        ),
+        (
+            {"text": "ok", "link": "", "files": "[]", "covers_from": "last quarter", "covers_to": "2026-10-01"},
+            {"covers_from": "Give the first day the evidence covers as YYYY-MM-DD."},
+        ),
     ]
     for values, errors in cases:
         assert world.fill("olga", form.callback_id, values, form.metadata).errors == errors
@@ -210,24 +255,31 @@ def test_a_button_on_an_answered_request_says_so_and_a_repeated_form_acts_once(w
         reply = world.press("olga", action, "1").reply
         assert reply is not None and reply.text == (
             "EV-1 (Review the risks you own) was already answered by Olga Ortiz on Fri 18 Dec 2026, 10:00 "
-            "(Europe/Berlin); it is waiting for the ISMS manager's review. Nothing more to do here."), action
+            "(Europe/Berlin); it is waiting for the ISMS manager's review. Nothing more to do here."
+        ), action
 
     review(world, accept=True, comment="")
     late = world.press("alice", "evidence_reject", world.inbox.button("alice", "evidence_reject")).reply
-    assert late is not None and late.text == "EV-1 was already accepted by Alice Adams on Fri 18 Dec 2026, 10:00 (Europe/Berlin)."
+    assert (
+        late is not None
+        and late.text == "EV-1 was already accepted by Alice Adams on Fri 18 Dec 2026, 10:00 (Europe/Berlin)."
+    )
     assert [action for _, action, _, _ in world.records()] == ["asked", "submitted", "accepted"]
 
 
 def test_only_the_owner_or_the_isms_manager_may_answer_and_only_the_manager_reviews(world):
     refused = world.press("erin", "evidence_submit", "1").reply
     assert refused is not None and refused.text == (
-        "Only Olga Ortiz (the owner) or the ISMS manager can answer EV-1. This attempt has been recorded.")
+        "Only Olga Ortiz (the owner) or the ISMS manager can answer EV-1. This attempt has been recorded."
+    )
     submit(world, text="Done.")
     not_a_reviewer = world.press("olga", "evidence_accept", world.inbox.button("alice", "evidence_accept")).reply
     assert not_a_reviewer is not None and "reviewing evidence is for isms manager only" in not_a_reviewer.text
     denied = world.records("access-denied")
     assert [(actor, data["attempted"]) for actor, _, _, data in denied] == [
-        ("erin", "answer"), ("olga", "reviewing evidence")]
+        ("erin", "answer"),
+        ("olga", "reviewing evidence"),
+    ]
     assert world.press("olga", "evidence_submit", "EV-99").reply.text.startswith("I cannot find")  # type: ignore[union-attr]
 
 
@@ -239,7 +291,8 @@ def test_evidence_lists_for_the_owner_the_manager_and_the_app_home(world):
     assert world.command("erin", "evidence").reply.text == "You have no open evidence requests."  # type: ignore[union-attr]
     olga_home = home(world.ctx, world.actor("olga"))
     assert [(s.text, [b.action_id for b in s.buttons][:1]) for s in olga_home.sections[1:]] == [
-        (mine.body, ["evidence_submit"])]
+        (mine.body, ["evidence_submit"])
+    ]
 
     submit(world, text="Done.")
     alice_home = [s.text for s in home(world.ctx, world.actor("alice")).sections]
@@ -263,13 +316,18 @@ def test_files_are_kept_with_name_and_size_and_queued_for_hashing(world):
     assert (file.slack_file_id, file.name, file.size, file.sha256) == ("F0REPORT", "risk-register.xlsx", 48213, None)
     assert (fetch.key, fetch.payload) == ("evidence-file:1", {"file_id": "F0REPORT", "max_bytes": 25 * 1024 * 1024})
     assert world.records("submitted")[0][3]["files"] == [
-        {"slack_file_id": "F0REPORT", "name": "risk-register.xlsx", "size": 48213}]
+        {"slack_file_id": "F0REPORT", "name": "risk-register.xlsx", "size": 48213}
+    ]
     assert dict(world.inbox.to("alice")[-1].fields)["Files"] == "risk-register.xlsx"
 
 
 def test_number_and_approval_evidence_ask_for_their_own_fields(settings, clock, tmp_path):
-    world = make_world(settings, clock, tmp_path, [{"activity": "PERF/submit-measurement", "owner": "olga"},
-                                                   {"activity": "RES/budget-review"}])
+    world = make_world(
+        settings,
+        clock,
+        tmp_path,
+        [{"activity": "PERF/submit-measurement", "owner": "olga"}, {"activity": "RES/budget-review"}],
+    )
     world.at(berlin(2026, 12, 24, 17, 0))
     measurement, budget = world.requests()
     assert (measurement.evidence_kind, budget.evidence_kind) == ("number", "approval")
@@ -278,15 +336,18 @@ def test_number_and_approval_evidence_ask_for_their_own_fields(settings, clock, 
     assert number_form is not None and approval_form is not None
     assert number_form.fields[0].name == "number" and approval_form.fields[0].name == "decision"
     base = {"text": "", "link": "", "files": "[]", "covers_from": "2026-12-01", "covers_to": "2026-12-31"}
-    assert world.fill("olga", number_form.callback_id, {**base, "number": "about ten"}, number_form.metadata).errors == {
-        "number": "Give a number, e.g. 42 or 97.5."}
+    assert world.fill(
+        "olga", number_form.callback_id, {**base, "number": "about ten"}, number_form.metadata
+    ).errors == {"number": "Give a number, e.g. 42 or 97.5."}
     assert world.fill("olga", approval_form.callback_id, {**base, "decision": ""}, approval_form.metadata).errors == {
-        "decision": "Choose whether you approve."}
+        "decision": "Choose whether you approve."
+    }
     world.fill("olga", number_form.callback_id, {**base, "number": "97,5"}, number_form.metadata)
     world.fill("olga", approval_form.callback_id, {**base, "decision": "approved"}, approval_form.metadata)
     fields = [dict(m.fields) for m in world.inbox.to("alice")[-2:]]
     assert (fields[0]["Number"], fields[1]["Decision"]) == ("97.5", "approved")
     assert [text_of(m).splitlines()[0] for m in world.inbox.to("alice")[-2:]] == [
         "Evidence to review from Olga Ortiz: Submit a manual measurement",
-        "Evidence to review from Olga Ortiz: Review ISMS resource usage against the budget"]
+        "Evidence to review from Olga Ortiz: Review ISMS resource usage against the budget",
+    ]
     world.runtime.engine.dispose()

@@ -30,27 +30,37 @@ def test_the_example_programme_covers_all_17_processes():
 
 
 def test_mistakes_in_the_programme_are_named_by_key(tmp_path):
-    found = problems(tmp_path, [
-        {"activity": "RA/risk-review"},
-        {"activity": "RA/risk-review"},
-        {"activity": "XX/whatever", "name": "x", "evidence": "text", "cadence": "monthly"},
-        {"activity": "RA/brand-new"},
-        {"activity": "INC/triage"},
-        {"activity": "CHG/sync-jira-status"},
-        {"activity": "POL/dispose-old-versions", "lead_days": 40},
-        {"activity": "RT/export-soa", "owner": "nobody-at-all"},
-    ])
+    found = problems(
+        tmp_path,
+        [
+            {"activity": "RA/risk-review"},
+            {"activity": "RA/risk-review"},
+            {"activity": "XX/whatever", "name": "x", "evidence": "text", "cadence": "monthly"},
+            {"activity": "RA/brand-new"},
+            {"activity": "INC/triage"},
+            {"activity": "CHG/sync-jira-status"},
+            {"activity": "POL/dispose-old-versions", "lead_days": 40},
+            {"activity": "RT/export-soa", "owner": "nobody-at-all"},
+        ],
+    )
     assert found == [
         ("activities.programme.1.activity", "RA/risk-review is listed twice"),
         ("activities.programme.2.activity", "unknown process 'XX'"),
         ("activities.programme.3.activity", "'brand-new' is not in the catalogue, so it needs name, evidence, cadence"),
         ("activities.programme.4.cadence", "INC/triage is on-event in the catalogue: give a recurring cadence here"),
-        ("activities.programme.5.lead_days",
-         "a lead time of 1 day is not shorter than the 15 minutes between due dates"),
-        ("activities.programme.6.lead_days",
-         "a lead time of 40 days is not shorter than the 28 days between due dates"),
-        ("activities.programme.7.owner", "nobody to ask: 'nobody-at-all' is neither a person id nor a role somebody "
-                                         "has (or the process has no owner)"),
+        (
+            "activities.programme.5.lead_days",
+            "a lead time of 1 day is not shorter than the 15 minutes between due dates",
+        ),
+        (
+            "activities.programme.6.lead_days",
+            "a lead time of 40 days is not shorter than the 28 days between due dates",
+        ),
+        (
+            "activities.programme.7.owner",
+            "nobody to ask: 'nobody-at-all' is neither a person id nor a role somebody "
+            "has (or the process has no owner)",
+        ),
     ]
 
 
@@ -58,8 +68,10 @@ def test_field_mistakes_are_named_by_key(tmp_path):
     org = yaml.safe_load(org_file(tmp_path).read_text())
     org["activities"]["due_time"] = 1020  # what YAML makes of an unquoted 17:00
     org["activities"]["escalation"] = [{"after_days": 7, "to": "owner"}, {"after_days": 1, "to": "boss"}]
-    org["activities"]["programme"] = [{"activity": "RA/risk-review", "cadence": "on-event"},
-                                      {"activity": "RA/risk-review-2", "cadence": "every tuesday"}]
+    org["activities"]["programme"] = [
+        {"activity": "RA/risk-review", "cadence": "on-event"},
+        {"activity": "RA/risk-review-2", "cadence": "every tuesday"},
+    ]
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(org))
     with pytest.raises(ConfigError) as raised:
@@ -68,7 +80,8 @@ def test_field_mistakes_are_named_by_key(tmp_path):
     assert keys["activities.due_time"] == 'Value error, write times as "HH:MM" in quotes, e.g. "17:00"'
     assert keys["activities.escalation.1.to"].startswith("Input should be 'owner', 'manager' or 'isms_manager'")
     assert keys["activities.programme.0.cadence"] == (
-        "Value error, on-event activities are started by other workflows, not by the programme")
+        "Value error, on-event activities are started by other workflows, not by the programme"
+    )
     assert keys["activities.programme.1.cadence"].startswith("Value error, cadence must be one of yearly, quarterly")
 
 
@@ -76,11 +89,21 @@ def test_an_own_activity_and_a_role_owner_resolve_to_people(settings, clock, tmp
     from workflows.activities import programme
     from workflows.context import Context
 
-    path = org_file(tmp_path, [
-        {"activity": "IMP/backup-restore-test", "name": "Restore a backup and time it", "evidence": "file",
-         "cadence": "0 10 15 * *", "owner": "security_lead", "lead_days": 5, "clause": "27001:A.8.13"},
-        {"activity": "RES/budget-review", "owner": "dora"},
-    ])
+    path = org_file(
+        tmp_path,
+        [
+            {
+                "activity": "IMP/backup-restore-test",
+                "name": "Restore a backup and time it",
+                "evidence": "file",
+                "cadence": "0 10 15 * *",
+                "owner": "security_lead",
+                "lead_days": 5,
+                "clause": "27001:A.8.13",
+            },
+            {"activity": "RES/budget-review", "owner": "dora"},
+        ],
+    )
     loaded = load_config(settings.model_copy(update={"config_path": path}))
     ctx = Context(loaded.org, loaded.catalogue, None, loaded.templates, clock)  # type: ignore[arg-type]
     plans = {plan.key: plan for plan in programme(ctx)}

@@ -18,12 +18,18 @@ from tests.evidence_support import berlin, org_file
 
 def test_the_console_ticks_before_each_prompt_and_the_owner_answers_in_place(settings, clock, tmp_path):
     clock.set(berlin(2026, 12, 17, 17, 0))
-    lines: Iterator[str] = iter([
-        "/as olga@example.org",
-        "1",  # the first button of the request: Submit evidence
-        "Reviewed the register with the risk owners.", "https://wiki.example.org/q4", "", "", "",
-        "/isms evidence",
-    ])
+    lines: Iterator[str] = iter(
+        [
+            "/as olga@example.org",
+            "1",  # the first button of the request: Submit evidence
+            "Reviewed the register with the risk owners.",
+            "https://wiki.example.org/q4",
+            "",
+            "",
+            "",
+            "/isms evidence",
+        ]
+    )
     output: list[str] = []
 
     def typed(prompt: str) -> str:
@@ -34,8 +40,11 @@ def test_the_console_ticks_before_each_prompt_and_the_owner_answers_in_place(set
 
     holder: list = []
     console = Console(ask=lambda prompt: holder[0](prompt), say=output.append)
-    runtime = build_runtime(settings.model_copy(update={"config_path": org_file(tmp_path, [{"activity": "RA/risk-review"}])}),
-                            console.deliver, clock=clock)
+    runtime = build_runtime(
+        settings.model_copy(update={"config_path": org_file(tmp_path, [{"activity": "RA/risk-review"}])}),
+        console.deliver,
+        clock=clock,
+    )
     scheduler = BotScheduler(runtime.ctx, runtime.engine)
     holder.append(ticking_prompt(scheduler, runtime.dispatcher.drain, ask=typed))
     console.attach(runtime, "alice@example.org")
@@ -50,7 +59,10 @@ def test_the_console_ticks_before_each_prompt_and_the_owner_answers_in_place(set
     assert "  [1] Submit evidence" in text
     assert "Thank you. Your evidence for EV-1 (Review the risks you own) is stored" in text
     assert "[to Alice Adams] Evidence to review from Olga Ortiz: Review the risks you own" in text
-    assert "EV-1 Review the risks you own (RA, 2026-Q4): due Thu 31 Dec 2026, 17:00 (Europe/Berlin), waiting for review" in text
+    assert (
+        "EV-1 Review the risks you own (RA, 2026-Q4): due Thu 31 Dec 2026, 17:00 (Europe/Berlin), waiting for review"
+        in text
+    )
     assert text.count("Evidence needed: Review the risks you own") == 1  # every prompt ticked, one ask
 
 

@@ -34,16 +34,26 @@ def test_a_quarterly_activity_asks_its_owner_when_the_lead_time_begins(world):
     assert sent == [("olga", "Evidence needed: Review the risks you own")]
     request = world.request()
     assert (request.activity_key, request.period, request.owner_id, request.status) == (
-        "RA/risk-review", "2026-Q4", "olga", "open")
+        "RA/risk-review",
+        "2026-Q4",
+        "olga",
+        "open",
+    )
     assert request.due_at == berlin(2026, 12, 31, 17, 0)
     ask = world.inbox.to("olga")[0]
     assert ask.body.splitlines()[0] == (
         "Why: process RA (Information security risk assessment), 27001:8.2. Expected: a short written answer. "
-        "The evidence covers 2026-Q4 (2026-10-01 to 2026-12-31).")
+        "The evidence covers 2026-Q4 (2026-10-01 to 2026-12-31)."
+    )
     assert dict(ask.fields) == {"Due": "Thu 31 Dec 2026, 17:00 (Europe/Berlin)", "Reference": "EV-1"}
     assert [b.action_id for b in ask.buttons] == [
-        "evidence_submit", "evidence_na", "evidence_delegate", "evidence_snooze_1", "evidence_snooze_3",
-        "evidence_snooze_7"]
+        "evidence_submit",
+        "evidence_na",
+        "evidence_delegate",
+        "evidence_snooze_1",
+        "evidence_snooze_3",
+        "evidence_snooze_7",
+    ]
     assert [(a, action, s) for a, action, s, _ in world.records()] == [("system", "asked", "EV-1")]
     assert world.at(berlin(2026, 12, 17, 17, 1)) == []
     assert len(world.requests()) == 1
@@ -57,8 +67,10 @@ def test_reminders_escalation_and_the_management_review_follow_the_ladder(world)
         (berlin(2026, 12, 31), [("olga", "Due today: Review the risks you own")]),
         (berlin(2027, 1, 1), [("olga", "Overdue: Review the risks you own was due 1 day ago")]),
         # +3 days is Sunday 3 January: the manager hears on Monday at the end of the quiet hours.
-        (berlin(2027, 1, 4, 8, 0), [("mia", "Olga Ortiz has not answered an evidence request for 4 days past its "
-                                            "due date")]),
+        (
+            berlin(2027, 1, 4, 8, 0),
+            [("mia", "Olga Ortiz has not answered an evidence request for 4 days past its due date")],
+        ),
         (berlin(2027, 1, 7), [("alice", "Escalated: Review the risks you own (Olga Ortiz) is 7 days overdue")]),
     ]
     for moment, expected in ladder:
@@ -70,12 +82,21 @@ def test_reminders_escalation_and_the_management_review_follow_the_ladder(world)
     overdue = world.inbox.to("olga")[-1]
     assert "otherwise it goes to your manager, Mia Moreau." in overdue.body
     assert [action for _, action, _, _ in world.records()] == [
-        "asked", "reminded", "reminded", "reminded", "escalated", "escalated", "escalated", "listed-for-review"]
+        "asked",
+        "reminded",
+        "reminded",
+        "reminded",
+        "escalated",
+        "escalated",
+        "escalated",
+        "listed-for-review",
+    ]
     listed = world.records("listed-for-review")[0]
     assert listed[3]["owner"] == "olga"
     assert world.request().listed_for_review_at == berlin(2027, 1, 14)
     assert [(item.ref, item.process, item.owner_id) for item in items_for_management_review(world.ctx)] == [
-        ("EV-1", "RA", "olga")]
+        ("EV-1", "RA", "olga")
+    ]
     overview = world.command("alice", "evidence all").reply
     assert overview is not None and "for management review" in overview.body
     with world.ctx.read() as session:
@@ -89,12 +110,15 @@ def test_quiet_hours_follow_the_recipients_slack_timezone(world):
     assert len(world.requests()) == 1
     tokyo = ZoneInfo("Asia/Tokyo")
     assert world.at(datetime(2026, 12, 18, 7, 59, tzinfo=tokyo)) == []
-    assert world.at(datetime(2026, 12, 18, 8, 0, tzinfo=tokyo)) == [("olga", "Evidence needed: Review the risks you own")]
+    assert world.at(datetime(2026, 12, 18, 8, 0, tzinfo=tokyo)) == [
+        ("olga", "Evidence needed: Review the risks you own")
+    ]
     assert dict(world.inbox.to("olga")[0].fields)["Due"] == "Fri 01 Jan 2027, 01:00 (Asia/Tokyo)"
     # 7 days before the due date in Tokyo is Friday 25 December, at 09:00 there.
     assert world.at(datetime(2026, 12, 25, 8, 59, tzinfo=tokyo)) == []
     assert world.at(datetime(2026, 12, 25, 9, 0, tzinfo=tokyo)) == [
-        ("olga", "Reminder: Review the risks you own is due in 7 days")]
+        ("olga", "Reminder: Review the risks you own is due in 7 days")
+    ]
 
 
 def test_a_reminder_due_at_the_weekend_waits_for_monday_morning(settings, clock, tmp_path):
@@ -108,8 +132,7 @@ def test_a_reminder_due_at_the_weekend_waits_for_monday_morning(settings, clock,
 
 
 def test_quiet_hours_can_be_switched_off(settings, clock, tmp_path):
-    world = make_world(settings, clock, tmp_path, RISK_REVIEW, remind_before_days=[5],
-                       quiet_hours={"enabled": False})
+    world = make_world(settings, clock, tmp_path, RISK_REVIEW, remind_before_days=[5], quiet_hours={"enabled": False})
     world.at(berlin(2026, 12, 17, 17, 0))
     assert world.at(berlin(2026, 12, 26, 9, 0)) == [("olga", "Reminder: Review the risks you own is due in 5 days")]
     world.runtime.engine.dispose()
@@ -142,7 +165,9 @@ def test_a_restart_after_downtime_catches_up_once(world):
     escalated = world.records("escalated")
     assert len(escalated) == 1 and escalated[0][3]["skipped_steps"] == 4
     assert world.at(berlin(2027, 1, 5, 10, 1)) == []
-    assert world.at(berlin(2027, 1, 7)) == [("alice", "Escalated: Review the risks you own (Olga Ortiz) is 7 days overdue")]
+    assert world.at(berlin(2027, 1, 7)) == [
+        ("alice", "Escalated: Review the risks you own (Olga Ortiz) is 7 days overdue")
+    ]
 
 
 def test_periods_missed_while_down_become_one_request_and_a_record(settings, clock, tmp_path):

@@ -38,8 +38,12 @@ def evidence_bot(slack_settings, clock, tmp_path) -> Iterator[BotServer]:
 
 def dm(slack, user: str, starting: str, count: int = 1):  # type: ignore[no-untyped-def]
     """The ``count``-th DM to ``user`` whose text starts with ``starting``."""
-    return slack.wait_for(lambda c: c.method == "chat.postMessage" and c.args.get("channel") == user
-                          and text_of(c.args).startswith(starting), count=count)
+    return slack.wait_for(
+        lambda c: (
+            c.method == "chat.postMessage" and c.args.get("channel") == user and text_of(c.args).startswith(starting)
+        ),
+        count=count,
+    )
 
 
 def buttons(call) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -63,8 +67,10 @@ def typed(**values: str) -> dict[str, Any]:
 
 
 def dates(start: str, end: str) -> dict[str, Any]:
-    return {"covers_from": {"covers_from": {"type": "datepicker", "selected_date": start}},
-            "covers_to": {"covers_to": {"type": "datepicker", "selected_date": end}}}
+    return {
+        "covers_from": {"covers_from": {"type": "datepicker", "selected_date": start}},
+        "covers_to": {"covers_to": {"type": "datepicker", "selected_date": end}},
+    }
 
 
 def shared(*files: dict[str, Any]) -> dict[str, Any]:
@@ -102,8 +108,16 @@ def test_owner_submits_a_file_and_the_isms_manager_accepts_in_slack(evidence_bot
     assert [b["block_id"] for b in view["blocks"]] == ["text", "link", "files", "covers_from", "covers_to"]
 
     file = {"id": "F0REGISTER", "name": "risk-register.csv", "size": len(REGISTER), "mimetype": "text/csv"}
-    status, body = send_form(bot, view, "U0OLGA", {**typed(text="Quarterly review done; register attached.",
-                                                           link=""), **shared(file), **dates("2026-10-01", "2026-12-31")})
+    status, body = send_form(
+        bot,
+        view,
+        "U0OLGA",
+        {
+            **typed(text="Quarterly review done; register attached.", link=""),
+            **shared(file),
+            **dates("2026-10-01", "2026-12-31"),
+        },
+    )
     assert (status, body) == (200, "")
 
     thanks = dm(slack, "U0OLGA", "Thank you. Your evidence for EV-1")
@@ -117,7 +131,10 @@ def test_owner_submits_a_file_and_the_isms_manager_accepts_in_slack(evidence_bot
     with bot.runtime.ctx.sessions() as session:
         stored = session.scalars(select(EvidenceFile)).one()
     assert (stored.name, stored.size, stored.sha256) == (
-        "risk-register.csv", len(REGISTER), hashlib.sha256(REGISTER).hexdigest())
+        "risk-register.csv",
+        len(REGISTER),
+        hashlib.sha256(REGISTER).hexdigest(),
+    )
 
     view = click(bot, slack, "U0ALICE", "evidence_accept", buttons(review)["evidence_accept"])
     assert send_form(bot, view, "U0ALICE", typed(comment="Good, thanks.")) == (200, "")
@@ -134,15 +151,35 @@ def test_bad_input_in_the_modal_is_shown_on_its_field_and_nothing_is_stored(evid
     view = click(bot, slack, "U0OLGA", "evidence_submit", buttons(ask)["evidence_submit"])
     huge = {"id": "F0HUGE", "name": "backup.tar", "size": 26 * 1024 * 1024, "mimetype": "application/x-tar"}
 
-    answers = [send_form(bot, view, "U0OLGA", {**typed(text="", link=""), **shared(), **dates("2026-10-01", "2026-12-31")}),
-               send_form(bot, view, "U0OLGA", {**typed(text="see link", link="javascript:alert(document.cookie)"),
-                                               **shared(), **dates("2026-10-01", "2026-12-31")}),
-               send_form(bot, view, "U0OLGA", {**typed(text="", link=""), **shared(huge), **dates("2026-10-01", "2026-12-31")})]
+    answers = [
+        send_form(bot, view, "U0OLGA", {**typed(text="", link=""), **shared(), **dates("2026-10-01", "2026-12-31")}),
+        send_form(
+            bot,
+            view,
+            "U0OLGA",
+            {
+                **typed(text="see link", link="javascript:alert(document.cookie)"),
+                **shared(),
+                **dates("2026-10-01", "2026-12-31"),
+            },
+        ),
+        send_form(
+            bot, view, "U0OLGA", {**typed(text="", link=""), **shared(huge), **dates("2026-10-01", "2026-12-31")}
+        ),
+    ]
 
     assert [(status, json.loads(body)) for status, body in answers] == [
-        (200, {"response_action": "errors",
-               "errors": {"text": "Nothing to submit: say what was done, add a link or attach a file."}}),
-        (200, {"response_action": "errors", "errors": {"link": "Give a web address starting with http:// or https://."}}),
+        (
+            200,
+            {
+                "response_action": "errors",
+                "errors": {"text": "Nothing to submit: say what was done, add a link or attach a file."},
+            },
+        ),
+        (
+            200,
+            {"response_action": "errors", "errors": {"link": "Give a web address starting with http:// or https://."}},
+        ),
         (200, {"response_action": "errors", "errors": {"files": "backup.tar is 26.0 MB; files may be at most 25 MB."}}),
     ]
     with bot.runtime.ctx.sessions() as session:
@@ -154,13 +191,18 @@ def test_rejection_reaches_the_owner_and_a_stale_button_says_what_happened(evide
     bot = evidence_bot
     ask = ask_olga(bot, slack, clock)
     view = click(bot, slack, "U0OLGA", "evidence_submit", buttons(ask)["evidence_submit"])
-    send_form(bot, view, "U0OLGA", {**typed(text="Done", link="https://wiki.example.org/q4"), **shared(),
-                                    **dates("2026-10-01", "2026-12-31")})
+    send_form(
+        bot,
+        view,
+        "U0OLGA",
+        {**typed(text="Done", link="https://wiki.example.org/q4"), **shared(), **dates("2026-10-01", "2026-12-31")},
+    )
     review = dm(slack, "U0ALICE", "Evidence to review")
     olga = SlackUser(bot.url, slack, "U0OLGA")
     stale = slack.response_url("stale-click")
-    olga.interact(block_actions_payload("U0OLGA", "evidence_snooze_3", buttons(ask)["evidence_snooze_3"],
-                                        response_url=stale))
+    olga.interact(
+        block_actions_payload("U0OLGA", "evidence_snooze_3", buttons(ask)["evidence_snooze_3"], response_url=stale)
+    )
     assert "was already answered by Olga Ortiz" in olga.reply_text(stale)
 
     view = click(bot, slack, "U0ALICE", "evidence_reject", buttons(review)["evidence_reject"])
@@ -191,9 +233,11 @@ def test_app_home_lists_open_requests_and_slack_timezones_set_quiet_hours(eviden
     assert post_signed(bot.url + "/slack/events", SIGNING_SECRET, body, "application/json")[0] == 200
     published = slack.wait_for("views.publish")
     assert "EV-1 Review the risks you own (RA, 2026-Q4): due Fri 01 Jan 2027, 01:00 (Asia/Tokyo), open" in text_of(
-        published.args["view"])
-    home_buttons = [e["action_id"] for b in published.args["view"]["blocks"] if b["type"] == "actions"
-                    for e in b["elements"]]
+        published.args["view"]
+    )
+    home_buttons = [
+        e["action_id"] for b in published.args["view"]["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
     assert home_buttons[:3] == ["evidence_submit", "evidence_na", "evidence_delegate"]
 
 
@@ -207,6 +251,7 @@ def test_throttling_during_a_fan_out_slows_sending_and_loses_or_doubles_nothing(
         with bot.runtime.ctx.sessions() as session:
             asked = session.scalars(select(EvidenceRequest)).all()
         assert len(asked) >= 17
+
         # The outbox pauses Slack for Retry-After on the bot's (test) clock, so let that clock run.
         def all_sent() -> bool:
             clock.advance(seconds=1)
@@ -226,8 +271,9 @@ def test_a_file_slack_cannot_give_is_recorded_as_not_fetched(evidence_bot, slack
     ask = ask_olga(bot, slack, clock)
     view = click(bot, slack, "U0OLGA", "evidence_submit", buttons(ask)["evidence_submit"])
     gone = {"id": "F0DELETED", "name": "old-scan.pdf", "size": 2048, "mimetype": "application/pdf"}
-    assert send_form(bot, view, "U0OLGA", {**typed(text="", link=""), **shared(gone),
-                                           **dates("2026-10-01", "2026-12-31")}) == (200, "")
+    assert send_form(
+        bot, view, "U0OLGA", {**typed(text="", link=""), **shared(gone), **dates("2026-10-01", "2026-12-31")}
+    ) == (200, "")
     slack.wait_for(lambda c: c.method == "files.info" and c.args.get("file") == "F0DELETED")
     assert eventually(lambda: effect_status(bot, "evidence-file:1") == "dead")
     bot.scheduler.tick()

@@ -21,9 +21,17 @@ def world(settings, clock) -> Iterator[World]:
 
 
 def open_incident(world: World) -> str:
-    outcome = incidents.report(world.ctx, world.actor("erin"), key=fresh_key(), details=ReportDetails(
-        summary="Ransomware note on the file server", noticed_at=world.ctx.clock(), category="malware",
-        personal_data="no"))
+    outcome = incidents.report(
+        world.ctx,
+        world.actor("erin"),
+        key=fresh_key(),
+        details=ReportDetails(
+            summary="Ransomware note on the file server",
+            noticed_at=world.ctx.clock(),
+            category="malware",
+            personal_data="no",
+        ),
+    )
     assert outcome.reply is not None
     ref = re.search(r"INC-\d{4}-\d{4}", outcome.reply.text).group(0)  # type: ignore[union-attr]
     sam = world.actor("sam")
@@ -34,8 +42,11 @@ def open_incident(world: World) -> str:
 
 
 def request(world: World, ref: str, person: str = "hana", **fields: str) -> str:
-    values = {"title": "Block macros in mail attachments", "description": "Group policy: block macros from the "
-              "internet in Office.", "reason": "The ransomware came in through a macro."} | fields
+    values = {
+        "title": "Block macros in mail attachments",
+        "description": "Group policy: block macros from the internet in Office.",
+        "reason": "The ransomware came in through a macro.",
+    } | fields
     incidents.request_change(world.ctx, world.actor(person), key=fresh_key(), ref=ref, **values)
     world.deliver()
     with world.ctx.read() as session:
@@ -52,9 +63,14 @@ def test_request_change_creates_one_change_request_with_the_incident_as_origin(w
         change = session.scalar(select(Change).where(Change.ref == change_ref))
     assert change is not None
     assert (change.origin_process, change.origin_ref, change.title, change.requester) == (
-        "INC", ref, "Block macros in mail attachments", "hana")
+        "INC",
+        ref,
+        "Block macros in mail attachments",
+        "hana",
+    )
     assert world.records("change-requested") == [
-        ("hana", "change-requested", ref, {"change": change_ref, "title": "Block macros in mail attachments"})]
+        ("hana", "change-requested", ref, {"change": change_ref, "title": "Block macros in mail attachments"})
+    ]
     assert f"Hana Hart requested change {change_ref}: Block macros in mail attachments" in world.chat.thread(ref)
     post = world.chat.triage_posts(ref)[-1].text
     assert f"Changes: {change_ref} Block macros in mail attachments (requested)" in post
@@ -74,14 +90,16 @@ def test_finished_change_is_posted_in_the_incident_thread_and_told_to_the_handle
         link = session.scalar(select(IncidentChange).where(IncidentChange.change_ref == change_ref))
     assert link is not None and link.state == "declined" and link.finished_at == world.ctx.clock()
     assert world.records("change-finished") == [
-        ("alice", "change-finished", ref, {"change": change_ref, "state": "declined"})]
+        ("alice", "change-finished", ref, {"change": change_ref, "state": "declined"})
+    ]
     assert f"Changes: {change_ref} Block macros in mail attachments (declined)" in world.chat.triage_posts(ref)[-1].text
 
 
 def test_invalid_change_request_stores_nothing(world):
     ref = open_incident(world)
-    outcome = incidents.request_change(world.ctx, world.actor("hana"), key=fresh_key(), ref=ref,
-                                       title="T" * 201, description="d", reason="r")
+    outcome = incidents.request_change(
+        world.ctx, world.actor("hana"), key=fresh_key(), ref=ref, title="T" * 201, description="d", reason="r"
+    )
     assert outcome.reply is not None and outcome.reply.text.startswith("The change was not requested: title:")
     with world.ctx.read() as session:
         assert session.scalars(select(Change)).all() == []
@@ -91,6 +109,7 @@ def test_invalid_change_request_stores_nothing(world):
 def test_an_employee_cannot_request_a_change_from_an_incident(world):
     ref = open_incident(world)
     with pytest.raises(Denied):
-        incidents.request_change(world.ctx, world.actor("erin"), key=fresh_key(), ref=ref, title="t",
-                                 description="d", reason="r")
+        incidents.request_change(
+            world.ctx, world.actor("erin"), key=fresh_key(), ref=ref, title="t", description="d", reason="r"
+        )
     assert world.records("access-denied")[-1][3]["attempted"] == "requesting changes from incidents"

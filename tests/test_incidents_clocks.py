@@ -13,9 +13,10 @@ from config.settings import PACKAGED_EXAMPLE_ORG, load_settings
 from tests.incident_support import World, fresh_key, make_world, report_values
 from workflows import incidents
 from workflows.access import Denied
-from workflows.incident_forms import parse_report
 from workflows.home import home
+from workflows.incident_forms import parse_report
 from workflows.incident_lists import my_reports, open_incidents
+
 
 @pytest.fixture
 def world(settings, clock) -> Iterator[World]:
@@ -32,8 +33,9 @@ def nis2_world(db_url, clock, tmp_path: Path) -> Iterator[World]:
 
 
 def report(world: World, person: str = "erin", **values: str) -> str:
-    outcome = incidents.report(world.ctx, world.actor(person), key=fresh_key(),
-                               details=parse_report(world.ctx, report_values(**values)))
+    outcome = incidents.report(
+        world.ctx, world.actor(person), key=fresh_key(), details=parse_report(world.ctx, report_values(**values))
+    )
     assert outcome.reply is not None
     world.deliver()
     match = re.search(r"INC-\d{4}-\d{4}", outcome.reply.text)
@@ -41,8 +43,9 @@ def report(world: World, person: str = "erin", **values: str) -> str:
     return match.group(0)
 
 
-def triage(world: World, ref: str, *, severity: str | None = None, handler: str | None = None,
-           person: str = "sam") -> None:
+def triage(
+    world: World, ref: str, *, severity: str | None = None, handler: str | None = None, person: str = "sam"
+) -> None:
     actor = world.actor(person)
     incidents.classify(world.ctx, actor, key=fresh_key(), ref=ref)
     if severity:
@@ -62,8 +65,10 @@ def test_untriaged_report_escalates_once_when_time_to_triage_passes(world, clock
     world.tick()
     for person in ("sam", "alice"):
         escalations = [t for t in world.chat.dm_texts(person) if t.startswith("Escalation")]
-        assert escalations == [f"Escalation: {ref} was not triaged within 4 h (P3 target).\n"
-                               "I clicked a link in a mail that asked for my password.\nHandler: nobody yet"]
+        assert escalations == [
+            f"Escalation: {ref} was not triaged within 4 h (P3 target).\n"
+            "I clicked a link in a mail that asked for my password.\nHandler: nobody yet"
+        ]
     assert any(line.startswith(f"Overdue: {ref} was not triaged") for line in world.chat.thread(ref))
     assert len(world.records("triage-overdue")) == 1
     assert not any("Escalation" in t for t in world.chat.dm_texts("erin"))
@@ -97,7 +102,8 @@ def test_time_to_resolve_reminds_the_handler_and_escalates_once(world, clock):
     world.tick()
     reminder = f"Reminder: {ref} is not resolved within 3 days (P2 target)."
     assert [t for t in world.chat.dm_texts("hana") if t.startswith("Reminder")] == [
-        reminder + "\nI clicked a link in a mail that asked for my password."]
+        reminder + "\nI clicked a link in a mail that asked for my password."
+    ]
     for person in ("sam", "alice"):
         assert sum(t.startswith(f"Escalation: {ref} is not resolved") for t in world.chat.dm_texts(person)) == 1
     assert len(world.records("resolve-overdue")) == 1
@@ -106,8 +112,9 @@ def test_time_to_resolve_reminds_the_handler_and_escalates_once(world, clock):
 def test_closing_cancels_the_resolve_timer(world, clock):
     ref = report(world)
     triage(world, ref, severity="P2", handler="hana")
-    incidents.close(world.ctx, world.actor("hana"), key=fresh_key(), ref=ref, root_cause="Weak filter",
-                    lessons="Check the sender")
+    incidents.close(
+        world.ctx, world.actor("hana"), key=fresh_key(), ref=ref, root_cause="Weak filter", lessons="Check the sender"
+    )
     clock.advance(days=10)
     world.tick()
     assert world.records("resolve-overdue") == []
@@ -132,8 +139,10 @@ def test_p1_time_to_triage_is_fifteen_minutes(world, clock):
     incidents.set_severity(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref, severity="P1")
     clock.advance(minutes=16)
     world.tick()
-    assert any(t.startswith(f"Escalation: {ref} was not triaged within 15 min (P1 target).")
-               for t in world.chat.dm_texts("alice"))
+    assert any(
+        t.startswith(f"Escalation: {ref} was not triaged within 15 min (P1 target).")
+        for t in world.chat.dm_texts("alice")
+    )
 
 
 def test_gdpr_clock_reminds_the_dpo_before_the_deadline_until_notified(world, clock):
@@ -145,7 +154,8 @@ def test_gdpr_clock_reminds_the_dpo_before_the_deadline_until_notified(world, cl
     assert [(r[3]["clock"], r[3]["due_at"]) for r in started] == [("gdpr", "2026-11-26T10:00:00+00:00")]
     dora = world.chat.dm_texts("dora")
     assert len(dora) == 1 and dora[0].startswith(
-        f"GDPR notification to the supervisory authority clock started for {ref}: due Thu 26 Nov 2026 11:00 CET.")
+        f"GDPR notification to the supervisory authority clock started for {ref}: due Thu 26 Nov 2026 11:00 CET."
+    )
     assert "Record notification" in dora[0]
 
     clock.advance(hours=47, minutes=59)
@@ -155,21 +165,31 @@ def test_gdpr_clock_reminds_the_dpo_before_the_deadline_until_notified(world, cl
     world.tick()
     world.tick()
     reminders = [t for t in world.chat.dm_texts("dora") if t.startswith("Reminder")]
-    assert reminders == [f"Reminder: GDPR notification to the supervisory authority for {ref} is due "
-                         "Thu 26 Nov 2026 11:00 CET (in 23 h).\nI clicked a link in a mail that asked for my "
-                         "password.\nRecord notification"]
+    assert reminders == [
+        f"Reminder: GDPR notification to the supervisory authority for {ref} is due "
+        "Thu 26 Nov 2026 11:00 CET (in 23 h).\nI clicked a link in a mail that asked for my "
+        "password.\nRecord notification"
+    ]
 
     clock.advance(hours=18)  # 6 h before the deadline
     world.tick()
     assert sum(t.startswith("Reminder") for t in world.chat.dm_texts("dora")) == 2
 
-    outcome = incidents.record_notification(world.ctx, world.actor("dora"), key=fresh_key(), ref=ref,
-                                            clock="gdpr", at=clock(), note="Case 2026-77 at the authority")
+    outcome = incidents.record_notification(
+        world.ctx,
+        world.actor("dora"),
+        key=fresh_key(),
+        ref=ref,
+        clock="gdpr",
+        at=clock(),
+        note="Case 2026-77 at the authority",
+    )
     world.deliver()
     assert outcome.reply is not None and outcome.reply.text.startswith("Recorded: GDPR notification")
     notified = world.records("notified")
     assert [(r[0], r[3]["clock"], r[3]["at"], r[3]["note"]) for r in notified] == [
-        ("dora", "gdpr", clock().isoformat(), "Case 2026-77 at the authority")]
+        ("dora", "gdpr", clock().isoformat(), "Case 2026-77 at the authority")
+    ]
     clock.advance(days=5)
     world.tick()
     assert sum(t.startswith("Reminder") for t in world.chat.dm_texts("dora")) == 2
@@ -189,8 +209,10 @@ def test_missed_gdpr_deadline_is_told_to_dpo_and_isms_manager_once(world, clock)
     assert sum(t.startswith(missed) for t in dora) == 1
     assert sum(t.startswith(missed) for t in world.chat.dm_texts("alice")) == 1
     assert len(world.records("deadline-missed")) == 1
-    assert ("GDPR notification to the supervisory authority: OVERDUE since Thu 26 Nov 2026 10:00 CET"
-            in world.chat.triage_posts(ref)[-1].text)
+    assert (
+        "GDPR notification to the supervisory authority: OVERDUE since Thu 26 Nov 2026 10:00 CET"
+        in world.chat.triage_posts(ref)[-1].text
+    )
 
 
 def test_no_clock_without_personal_data_and_stopped_when_not_an_incident(world, clock):
@@ -199,8 +221,9 @@ def test_no_clock_without_personal_data_and_stopped_when_not_an_incident(world, 
     assert world.records("clock-started") == []
     ref = report(world, personal_data="yes")
     triage(world, ref)
-    incidents.not_incident(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref,
-                           reason="A marketing mail from our own newsletter tool.")
+    incidents.not_incident(
+        world.ctx, world.actor("sam"), key=fresh_key(), ref=ref, reason="A marketing mail from our own newsletter tool."
+    )
     world.deliver()
     clock.advance(hours=80)
     world.tick()
@@ -208,7 +231,8 @@ def test_no_clock_without_personal_data_and_stopped_when_not_an_incident(world, 
     assert world.chat.dm_texts("erin")[-1] == (
         f"Your report {ref} was reviewed: it is not a security incident.\n"
         "Reason: A marketing mail from our own newsletter tool.\n"
-        "Thank you for reporting it. Please keep reporting anything that looks wrong.")
+        "Thank you for reporting it. Please keep reporting anything that looks wrong."
+    )
 
 
 def test_nis2_clocks_and_the_final_report_a_month_after_the_notification(nis2_world, clock):
@@ -219,23 +243,26 @@ def test_nis2_clocks_and_the_final_report_a_month_after_the_notification(nis2_wo
     incidents.set_severity(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref, severity="P2")
     world.deliver()
     clocks = {r[3]["clock"]: r[3]["due_at"] for r in world.records("clock-started")}
-    assert clocks == {"nis2-early-warning": "2026-11-24T09:00:00+00:00",
-                      "nis2-notification": "2026-11-26T09:00:00+00:00",
-                      "nis2-final-report": "2026-12-26T09:00:00+00:00"}
+    assert clocks == {
+        "nis2-early-warning": "2026-11-24T09:00:00+00:00",
+        "nis2-notification": "2026-11-26T09:00:00+00:00",
+        "nis2-final-report": "2026-12-26T09:00:00+00:00",
+    }
     clock.advance(hours=23, minutes=1)  # 1 h before the early warning is due
     world.tick()
     assert [t.split("\n")[0] for t in world.chat.dm_texts("dora") if t.startswith("Reminder")] == [
-        f"Reminder: NIS2 early warning for {ref} is due Tue 24 Nov 2026 10:00 CET (in 59 min)."]
+        f"Reminder: NIS2 early warning for {ref} is due Tue 24 Nov 2026 10:00 CET (in 59 min)."
+    ]
     for kind in ("nis2-early-warning", "nis2-notification"):
-        incidents.record_notification(world.ctx, world.actor("dora"), key=fresh_key(), ref=ref, clock=kind,
-                                      at=clock())
+        incidents.record_notification(world.ctx, world.actor("dora"), key=fresh_key(), ref=ref, clock=kind, at=clock())
     world.deliver()
     triage_post = world.chat.triage_posts(ref)[-1].text
     assert "NIS2 final report: due Thu 24 Dec 2026 09:01 CET" in triage_post
     clock.advance(days=29, minutes=1)
     world.tick()
     assert [t.split("\n")[0] for t in world.chat.dm_texts("dora") if "NIS2 final report for" in t] == [
-        f"Reminder: NIS2 final report for {ref} is due Thu 24 Dec 2026 09:01 CET (in 23 h)."]
+        f"Reminder: NIS2 final report for {ref} is due Thu 24 Dec 2026 09:01 CET (in 23 h)."
+    ]
 
 
 def test_team_list_shows_running_clocks_first_and_reporters_see_only_their_own(world, clock):
@@ -248,8 +275,9 @@ def test_team_list_shows_running_clocks_first_and_reporters_see_only_their_own(w
     assert team is not None and team.text == "2 open incident(s), 1 running regulatory clock(s)"
     lines = team.body.splitlines()
     assert lines[0] == "Running regulatory clocks:"
-    assert lines[1] == (f"• {ref}: GDPR notification to the supervisory authority due Thu 26 Nov 2026 10:00 CET "
-                        "(in 70 h)")
+    assert lines[1] == (
+        f"• {ref}: GDPR notification to the supervisory authority due Thu 26 Nov 2026 10:00 CET (in 70 h)"
+    )
     assert lines[3] == "Open incidents:"
     assert lines[4].startswith(f"• {quiet} [no severity] Reported, waiting for triage · handler nobody yet")
     assert lines[5].startswith(f"• {ref} [P2] Incident, being handled · handler Hana Hart · reported 2 h ago")
@@ -274,10 +302,13 @@ def test_reference_numbers_restart_each_year(world, clock):
 def test_app_home_shows_what_waits_in_incident_management(world, clock):
     ref = report(world, personal_data="yes")
     assert [s.text for s in home(world.ctx, world.actor("sam")).sections][1:] == [
-        f"1 incident report(s) wait for triage: {ref}"]
+        f"1 incident report(s) wait for triage: {ref}"
+    ]
     triage(world, ref, severity="P2", handler="hana")
     assert [s.text for s in home(world.ctx, world.actor("hana")).sections][1:] == [
-        f"You handle 1 open incident(s): {ref}"]
+        f"You handle 1 open incident(s): {ref}"
+    ]
     assert [s.text for s in home(world.ctx, world.actor("dora")).sections][1:] == [
-        "1 regulatory notification clock(s) are running: /isms incidents"]
+        "1 regulatory notification clock(s) are running: /isms incidents"
+    ]
     assert [s.text for s in home(world.ctx, world.actor("erin")).sections][1:] == ["You have no open items."]

@@ -13,8 +13,25 @@ from config.organisation import load_organisation
 from config.settings import PACKAGED_EXAMPLE_ORG
 from workflows.incident_clocks import add_month
 
-PROCESS_IDS = {"GOV", "INC", "CHG", "REC", "POL", "REQ", "RA", "RT", "IMP", "SUP", "AWR", "AUD", "PERF", "IMPR",
-               "RES", "COM", "CRM"}
+PROCESS_IDS = {
+    "GOV",
+    "INC",
+    "CHG",
+    "REC",
+    "POL",
+    "REQ",
+    "RA",
+    "RT",
+    "IMP",
+    "SUP",
+    "AWR",
+    "AUD",
+    "PERF",
+    "IMPR",
+    "RES",
+    "COM",
+    "CRM",
+}
 
 
 def org_file(tmp_path: Path, incidents: dict | None) -> Path:
@@ -50,9 +67,20 @@ def test_the_example_section_equals_the_defaults_except_the_emergency_contacts(t
 
 
 def test_one_severity_can_be_overridden_with_readable_durations(tmp_path):
-    path = org_file(tmp_path, {"severities": {"P1": {"name": "Sev 1", "criteria": "Everything is down",
-                                                     "triage_within": "30m", "resolve_within": "2d"}},
-                               "regulatory": {"nis2": True, "remind_dpo_before": ["2h", "1d"]}})
+    path = org_file(
+        tmp_path,
+        {
+            "severities": {
+                "P1": {
+                    "name": "Sev 1",
+                    "criteria": "Everything is down",
+                    "triage_within": "30m",
+                    "resolve_within": "2d",
+                }
+            },
+            "regulatory": {"nis2": True, "remind_dpo_before": ["2h", "1d"]},
+        },
+    )
     settings = load_organisation(path, PROCESS_IDS).incidents
     assert settings.severities.get("P1").triage_within == timedelta(minutes=30)
     assert settings.severities.get("P2").name == "High"
@@ -60,18 +88,28 @@ def test_one_severity_can_be_overridden_with_readable_durations(tmp_path):
 
 
 def test_bad_values_are_named_by_key(tmp_path):
-    found = problems(tmp_path, {
-        "severities": {"P2": {"name": "High", "criteria": "c", "triage_within": "4 hours", "resolve_within": "1d"},
-                       "P3": {"name": "Medium", "criteria": "c", "triage_within": "2d", "resolve_within": "1d"}},
-        "untriaged_severity": "P9",
-        "categories": {"Phishing!": "Phishing"},
-        "regulatory": {"remind_dpo_before": ["0m"]},
-        "surprise": 1,
-    })
+    found = problems(
+        tmp_path,
+        {
+            "severities": {
+                "P2": {"name": "High", "criteria": "c", "triage_within": "4 hours", "resolve_within": "1d"},
+                "P3": {"name": "Medium", "criteria": "c", "triage_within": "2d", "resolve_within": "1d"},
+            },
+            "untriaged_severity": "P9",
+            "categories": {"Phishing!": "Phishing"},
+            "regulatory": {"remind_dpo_before": ["0m"]},
+            "surprise": 1,
+        },
+    )
     keys = {key for key, _ in found}
-    assert keys == {"incidents.severities.P2.triage_within", "incidents.severities.P3",
-                    "incidents.untriaged_severity", "incidents.categories", "incidents.regulatory.remind_dpo_before",
-                    "incidents.surprise"}
+    assert keys == {
+        "incidents.severities.P2.triage_within",
+        "incidents.severities.P3",
+        "incidents.untriaged_severity",
+        "incidents.categories",
+        "incidents.regulatory.remind_dpo_before",
+        "incidents.surprise",
+    }
     messages = dict(found)
     assert "write a number and a unit: 15m, 4h, 3d, 2w or 1y" in messages["incidents.severities.P2.triage_within"]
     assert "resolve_within must not be shorter than triage_within" in messages["incidents.severities.P3"]
@@ -79,7 +117,8 @@ def test_bad_values_are_named_by_key(tmp_path):
 
 def test_an_unknown_emergency_contact_stops_start_up(tmp_path):
     assert problems(tmp_path, {"emergency_contacts": ["alice", "nobody"]}) == [
-        ("incidents.emergency_contacts.1", "unknown person 'nobody'")]
+        ("incidents.emergency_contacts.1", "unknown person 'nobody'")
+    ]
 
 
 def test_a_month_later_keeps_the_day_or_takes_the_last_one():

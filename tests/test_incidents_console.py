@@ -52,8 +52,9 @@ def terminal(settings, clock) -> Iterator[Terminal]:
 
 
 def test_report_and_triage_in_the_console(terminal):
-    shown = terminal.type("/incident", "Someone phoned as IT and asked for my MFA code <@U0SAM>", "", "",
-                          "5", "3", "", "")
+    shown = terminal.type(
+        "/incident", "Someone phoned as IT and asked for my MFA code <@U0SAM>", "", "", "5", "3", "", ""
+    )
     assert "Thank you. Your report is INC-2026-0001." in shown
     assert "[to #security_triage] INC-2026-0001 [not set] Reported, waiting for triage: Someone phoned" in shown
     assert "Category: Account compromise" in shown and "Personal data affected: Not sure" in shown

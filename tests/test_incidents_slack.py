@@ -13,8 +13,13 @@ from sqlalchemy import func, select
 from storage.models import Incident, Record
 from tests.conftest import SIGNING_SECRET
 from tests.doubles.signing import (
-    FORM_CONTENT_TYPE, block_actions_payload, interactivity_body, message_shortcut_payload, post_signed,
-    slash_command_body, view_submission_payload,
+    FORM_CONTENT_TYPE,
+    block_actions_payload,
+    interactivity_body,
+    message_shortcut_payload,
+    post_signed,
+    slash_command_body,
+    view_submission_payload,
 )
 from tests.slack_client import SlackUser, text_of
 from workflows.jobs import run_due_work
@@ -23,6 +28,7 @@ TRIAGE = "C0TRIAGE"
 
 
 # -- helpers: what a person in Slack does and sees ----------------------------------------------------
+
 
 def count(bot, model) -> int:  # type: ignore[no-untyped-def]
     with bot.runtime.ctx.sessions() as session:
@@ -46,8 +52,14 @@ def ref_in(text: str) -> str:
 
 
 def triage_post(slack, ref: str):  # type: ignore[no-untyped-def]
-    return slack.wait_for(lambda c: c.method == "chat.postMessage" and c.args.get("channel") == TRIAGE
-                          and "thread_ts" not in c.args and (c.args.get("text") or "").startswith(ref))
+    return slack.wait_for(
+        lambda c: (
+            c.method == "chat.postMessage"
+            and c.args.get("channel") == TRIAGE
+            and "thread_ts" not in c.args
+            and (c.args.get("text") or "").startswith(ref)
+        )
+    )
 
 
 def dm_texts(slack, user: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -55,34 +67,43 @@ def dm_texts(slack, user: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def wait_dm(slack, user: str, fragment: str, count: int = 1):  # type: ignore[no-untyped-def]
-    return slack.wait_for(lambda c: c.method == "chat.postMessage" and c.args.get("channel") == user
-                          and fragment in text_of(c.args), count=count)
+    return slack.wait_for(
+        lambda c: c.method == "chat.postMessage" and c.args.get("channel") == user and fragment in text_of(c.args),
+        count=count,
+    )
 
 
 def thread_lines(slack, post) -> list[str]:  # type: ignore[no-untyped-def]
     ts = post.response["ts"]
-    return [c.args["blocks"][0]["text"]["text"] for c in slack.calls_to("chat.postMessage")
-            if c.args.get("thread_ts") == ts]
+    return [
+        c.args["blocks"][0]["text"]["text"] for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == ts
+    ]
 
 
 def wait_line(slack, post, fragment: str):  # type: ignore[no-untyped-def]
     """Wait for a line in the triage post's thread (steps run after the ack, so tests wait for them)."""
     ts = post.response["ts"]
-    return slack.wait_for(lambda c: c.method == "chat.postMessage" and c.args.get("thread_ts") == ts
-                          and fragment in text_of(c.args))
+    return slack.wait_for(
+        lambda c: c.method == "chat.postMessage" and c.args.get("thread_ts") == ts and fragment in text_of(c.args)
+    )
 
 
 def press(user: SlackUser, action_id: str, value: str) -> str:
     """Click a button; returns the response_url its ephemeral answer would go to."""
     response_url = user._response_url()
-    assert user.interact(block_actions_payload(user.user_id, action_id, value, channel_id=TRIAGE,
-                                               response_url=response_url)) == 200
+    assert (
+        user.interact(
+            block_actions_payload(user.user_id, action_id, value, channel_id=TRIAGE, response_url=response_url)
+        )
+        == 200
+    )
     return response_url
 
 
 def opened_view(slack, callback_id: str, count: int = 1) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    call = slack.wait_for(lambda c: c.method == "views.open" and c.args["view"]["callback_id"] == callback_id,
-                          count=count)
+    call = slack.wait_for(
+        lambda c: c.method == "views.open" and c.args["view"]["callback_id"] == callback_id, count=count
+    )
     return call.args["view"]
 
 
@@ -96,8 +117,12 @@ def view_state(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             entry = {"type": kind, "value": values.get(name, element.get("initial_value"))}
         elif kind == "static_select":
             chosen = values.get(name, (element.get("initial_option") or {}).get("value"))
-            entry = {"type": kind, "selected_option": {"value": chosen, "text": {"type": "plain_text", "text": chosen}}
-                     if chosen else None}
+            entry = {
+                "type": kind,
+                "selected_option": {"value": chosen, "text": {"type": "plain_text", "text": chosen}}
+                if chosen
+                else None,
+            }
         elif kind == "datetimepicker":
             entry = {"type": kind, "selected_date_time": values.get(name, element.get("initial_date_time"))}
         elif kind == "users_select":
@@ -108,15 +133,25 @@ def view_state(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def submit(user: SlackUser, view: dict[str, Any], values: dict[str, Any], view_id: str | None = None,
-           payload: dict[str, Any] | None = None) -> tuple[int, str]:
-    payload = payload or view_submission_payload(user.user_id, view["callback_id"], view_state(view, values),
-                                                 view.get("private_metadata", ""), view_id)
+def submit(
+    user: SlackUser,
+    view: dict[str, Any],
+    values: dict[str, Any],
+    view_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> tuple[int, str]:
+    payload = payload or view_submission_payload(
+        user.user_id, view["callback_id"], view_state(view, values), view.get("private_metadata", ""), view_id
+    )
     return post_signed(user.url, SIGNING_SECRET, interactivity_body(payload), FORM_CONTENT_TYPE)
 
 
-REPORT = {"what": "A mail asked me to confirm my password and I did.", "category": "phishing",
-          "personal_data": "no", "affected": "My mailbox"}
+REPORT = {
+    "what": "A mail asked me to confirm my password and I did.",
+    "category": "phishing",
+    "personal_data": "no",
+    "affected": "My mailbox",
+}
 
 
 def report_by_form(user: SlackUser, slack, values: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
@@ -131,16 +166,19 @@ def report_by_form(user: SlackUser, slack, values: dict[str, Any]) -> str:  # ty
 
 # -- reporting ---------------------------------------------------------------------------------------
 
+
 def test_quick_report_is_confirmed_posted_for_triage_and_user_text_is_escaped(bot, slack):
     erin = SlackUser(bot.url, slack, "U0ERIN")
-    status, reply = erin.command("/incident", "Mail from <!channel> asking <@U0SAM> to log in at "
-                                              "<https://evil.example|our bank>")
+    status, reply = erin.command(
+        "/incident", "Mail from <!channel> asking <@U0SAM> to log in at <https://evil.example|our bank>"
+    )
     assert status == 200
     answer = erin.reply_text(reply)
     assert "Thank you. Your report is INC-2026-0001." in answer
     response = slack.responses[-1].args
     assert [e["action_id"] for b in response["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
-        "incident_add_details"]
+        "incident_add_details"
+    ]
 
     post = triage_post(slack, "INC-2026-0001")
     shown = text_of(post.args)
@@ -174,11 +212,26 @@ def test_report_through_the_modal(bot, slack, clock):
     erin.command("/incident")
     view = opened_view(slack, "incident_report")
     assert [b["block_id"] for b in view["blocks"]] == [
-        "what", "noticed", "affected", "category", "personal_data", "links", "files"]
+        "what",
+        "noticed",
+        "affected",
+        "category",
+        "personal_data",
+        "links",
+        "files",
+    ]
     assert view["blocks"][1]["element"]["initial_date_time"] == int(clock().timestamp())
     categories = [o["value"] for o in view["blocks"][3]["element"]["options"]]
-    assert categories == ["phishing", "malware", "lost_device", "unauthorised_access", "account_compromise",
-                          "data_leak", "physical", "other"]
+    assert categories == [
+        "phishing",
+        "malware",
+        "lost_device",
+        "unauthorised_access",
+        "account_compromise",
+        "data_leak",
+        "physical",
+        "other",
+    ]
     noticed = int(clock().timestamp()) - 3600
     status, body = submit(erin, view, {**REPORT, "noticed": noticed, "links": "https://mail.example/msg/1"})
     assert status == 200 and body == ""
@@ -217,8 +270,12 @@ def test_bad_form_input_is_shown_on_the_fields_and_nothing_is_stored(bot, slack,
 
 def test_message_shortcut_opens_the_prefilled_form_and_keeps_permalink_and_author(bot, slack):
     erin = SlackUser(bot.url, slack, "U0ERIN")
-    message = {"type": "message", "user": "U0OLGA", "ts": "1763888400.000100",
-               "text": "Here is the customer list, also for externals <!here>"}
+    message = {
+        "type": "message",
+        "user": "U0OLGA",
+        "ts": "1763888400.000100",
+        "text": "Here is the customer list, also for externals <!here>",
+    }
     erin.interact(message_shortcut_payload("U0ERIN", "report_incident", message, channel_id="C0GENERAL"))
     view = opened_view(slack, "incident_report")
     assert view["blocks"][0]["element"]["initial_value"] == message["text"]
@@ -235,8 +292,13 @@ def test_message_shortcut_opens_the_prefilled_form_and_keeps_permalink_and_autho
 
 
 def test_slack_retry_of_the_same_command_creates_one_incident(bot, slack):
-    body = slash_command_body("/incident", "USB stick found in the car park", "U0ERIN",
-                              response_url=slack.response_url("retry"), trigger_id="1763888400.1.abcdef")
+    body = slash_command_body(
+        "/incident",
+        "USB stick found in the car park",
+        "U0ERIN",
+        response_url=slack.response_url("retry"),
+        trigger_id="1763888400.1.abcdef",
+    )
     url = bot.url + "/slack/events"
     assert post_signed(url, SIGNING_SECRET, body, FORM_CONTENT_TYPE)[0] == 200
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
@@ -282,6 +344,7 @@ def test_failure_after_the_ack_is_told_recorded_and_leaves_nothing_half_done(bot
 
 # -- triage ------------------------------------------------------------------------------------------
 
+
 def test_employee_pressing_a_triage_button_is_refused_politely_and_recorded(bot, slack):
     erin = SlackUser(bot.url, slack, "U0ERIN")
     _, reply = erin.command("/incident", "Door to the server room was open")
@@ -292,8 +355,10 @@ def test_employee_pressing_a_triage_button_is_refused_politely_and_recorded(bot,
         assert "is for isms manager, security lead or security team only. This attempt has been recorded." in answer
     denied = records(bot, "access-denied")
     assert [(r.actor, r.subject_id, json.loads(r.data)["attempted"]) for r in denied] == [
-        ("erin", ref, "classifying incidents"), ("erin", ref, "working on incidents"),
-        ("erin", ref, "setting the severity of incidents")]
+        ("erin", ref, "classifying incidents"),
+        ("erin", ref, "working on incidents"),
+        ("erin", ref, "setting the severity of incidents"),
+    ]
     assert incident(bot, ref).status == "new" and incident(bot, ref).severity is None
     assert slack.calls_to("chat.update") == [] and slack.calls_to("views.open") == []
 
@@ -318,9 +383,10 @@ def test_full_triage_path_to_closure(bot, slack):
     press(sam, "incident_assign", ref)
     assign = opened_view(slack, "incident_assign")
     assert assign["private_metadata"] == ref and assign["blocks"][0]["element"]["type"] == "users_select"
-    status, body = submit(sam, assign, {"handler": "U0ERIN"})
+    _status, body = submit(sam, assign, {"handler": "U0ERIN"})
     assert json.loads(body)["errors"] == {
-        "handler": "Erin Evans is not in the security team; please choose somebody who is."}
+        "handler": "Erin Evans is not in the security team; please choose somebody who is."
+    }
     submit(sam, assign, {"handler": "U0HANA"})
     wait_dm(slack, "U0HANA", f"You now handle {ref}")
     wait_dm(slack, "U0ERIN", f"Hana Hart is now handling your report {ref}.")
@@ -339,7 +405,7 @@ def test_full_triage_path_to_closure(bot, slack):
 
     press(hana, "incident_close", ref)
     close = opened_view(slack, "incident_close")
-    status, body = submit(hana, close, {"root_cause": "Laptop left unattended", "lessons": ""})
+    _status, body = submit(hana, close, {"root_cause": "Laptop left unattended", "lessons": ""})
     assert json.loads(body)["errors"] == {"lessons": "Please fill in the lessons learned."}
     submit(hana, close, {"root_cause": "Laptop left unattended", "lessons": "Lock laptops to the seat or keep them"})
     wait_dm(slack, "U0ERIN", f"Your report {ref} is closed.")
@@ -351,22 +417,29 @@ def test_full_triage_path_to_closure(bot, slack):
     assert "Root cause*\nLaptop left unattended" in closed and "Handler*\nHana Hart" in closed
     assert "GDPR notification to the supervisory authority*\ndone" in closed
     assert [e["action_id"] for b in final.args["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
-        "incident_note"]
+        "incident_note"
+    ]
 
     time.sleep(0.3)
     lines = thread_lines(slack, post)
     assert lines[0] == "Erin Evans updated the report's details."
-    expected = ["Sam Shah classified this as an incident.", "Sam Shah set severity P2 (High).",
-                "Sam Shah made Hana Hart the handler.",
-                "Note by Hana Hart: Called the rail company; disk is encrypted.",
-                "Hana Hart escalated this to Alice Adams, Sam Shah.",
-                "Hana Hart closed the incident. Root cause: Laptop left unattended"]
+    expected = [
+        "Sam Shah classified this as an incident.",
+        "Sam Shah set severity P2 (High).",
+        "Sam Shah made Hana Hart the handler.",
+        "Note by Hana Hart: Called the rail company; disk is encrypted.",
+        "Hana Hart escalated this to Alice Adams, Sam Shah.",
+        "Hana Hart closed the incident. Root cause: Laptop left unattended",
+    ]
     assert [line for line in lines if line in expected] == expected
     reporter = "\n".join(dm_texts(slack, "U0ERIN"))
     assert "rail company" not in reporter and "Root cause" not in reporter and "escalated" not in reporter
     status_dms = [t.splitlines()[0] for t in dm_texts(slack, "U0ERIN") if t.startswith(("Your report", "Hana"))]
-    assert status_dms == [f"Your report {ref} is being handled as a security incident.",
-                          f"Hana Hart is now handling your report {ref}.", f"Your report {ref} is closed."]
+    assert status_dms == [
+        f"Your report {ref} is being handled as a security incident.",
+        f"Hana Hart is now handling your report {ref}.",
+        f"Your report {ref} is closed.",
+    ]
     assert [json.loads(r.data)["lessons"] for r in records(bot, "lesson")] == ["Lock laptops to the seat or keep them"]
     assert [r.process for r in records(bot, "sent-to-AWR")] == ["INC"]
     actions = [r.action for r in records_of(bot, ref)]
@@ -377,8 +450,11 @@ def test_full_triage_path_to_closure(bot, slack):
 
 def records_of(bot, ref: str) -> list[Record]:  # type: ignore[no-untyped-def]
     with bot.runtime.ctx.sessions() as session:
-        return list(session.scalars(select(Record).where(Record.process == "INC", Record.subject_id == ref)
-                                    .order_by(Record.seq)))
+        return list(
+            session.scalars(
+                select(Record).where(Record.process == "INC", Record.subject_id == ref).order_by(Record.seq)
+            )
+        )
 
 
 def test_regulatory_reminder_reaches_the_dpo_in_slack(bot, slack, clock):
@@ -392,7 +468,8 @@ def test_regulatory_reminder_reaches_the_dpo_in_slack(bot, slack, clock):
     reminder = wait_dm(slack, "U0DORA", f"Reminder: GDPR notification to the supervisory authority for {ref}")
     assert "Thu 26 Nov 2026 10:00 CET (in 23 h)" in text_of(reminder.args)
     assert [e["action_id"] for b in reminder.args["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
-        "incident_notified"]
+        "incident_notified"
+    ]
     run_due_work(bot.runtime.ctx)
     time.sleep(0.3)
     assert sum("Reminder: GDPR" in t for t in dm_texts(slack, "U0DORA")) == 1
@@ -423,10 +500,17 @@ def test_request_change_from_the_triage_post(bot, slack):
     press(sam, "incident_change", ref)
     view = opened_view(slack, "incident_change")
     assert [b["block_id"] for b in view["blocks"]] == ["title", "description", "reason"]
-    status, body = submit(sam, view, {"title": "Block\nmacros", "description": "GPO", "reason": "Entry point"})
+    _status, body = submit(sam, view, {"title": "Block\nmacros", "description": "GPO", "reason": "Entry point"})
     assert json.loads(body)["errors"] == {"title": "Please keep this to one line."}
-    submit(sam, view, {"title": "Block macros from the internet", "description": "GPO for Office",
-                       "reason": "The ransomware came in through a macro"})
+    submit(
+        sam,
+        view,
+        {
+            "title": "Block macros from the internet",
+            "description": "GPO for Office",
+            "reason": "The ransomware came in through a macro",
+        },
+    )
     line = wait_line(slack, post, "requested change CHG-")
     assert re.search(r"Sam Shah requested change CHG-2026-\d{4}: Block macros from the internet", text_of(line.args))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jira
 import pytest
@@ -104,9 +104,11 @@ def test_createmeta_issue_types_and_fields_on_server_but_refused_by_the_client_o
     assert [t.name for t in types] == ["Task", "Bug"]
     assert {f.fieldId for f in fields} >= {"summary", "labels", "priority", "customfield_10010"}
     assert "customfield_10010" in field_ids
-    with JiraDouble(deployment="Cloud") as cloud:
-        with pytest.raises(jira.JIRAError, match="Unsupported JIRA deployment type"):
-            connect(cloud).project_issue_types("ISMS")
+    with (
+        JiraDouble(deployment="Cloud") as cloud,
+        pytest.raises(jira.JIRAError, match="Unsupported JIRA deployment type"),
+    ):
+        connect(cloud).project_issue_types("ISMS")
 
 
 def test_create_issue_rejects_missing_summary_and_unknown_issue_type(server: JiraDouble) -> None:
@@ -164,7 +166,7 @@ def test_fetching_all_results_pages_the_way_each_deployment_expects(deployment: 
 
 
 def test_jql_filters_on_updated_and_orders_by_updated() -> None:
-    clock = FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc))
+    clock = FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
     with JiraDouble(clock=clock) as double:
         client = connect(double)
         client.create_issue(fields=new_issue_fields())
@@ -176,7 +178,7 @@ def test_jql_filters_on_updated_and_orders_by_updated() -> None:
         recent = client.search_issues(
             f'labels = {LABEL} AND project = ISMS AND updated >= "2026/11/23 10:30" ORDER BY updated ASC'
         )
-        half_past_eleven = int(datetime(2026, 11, 23, 11, 30, tzinfo=timezone.utc).timestamp() * 1000)
+        half_past_eleven = int(datetime(2026, 11, 23, 11, 30, tzinfo=UTC).timestamp() * 1000)
         since_millis = client.search_issues(f"updated >= {half_past_eleven}")
 
     assert [issue.key for issue in recent] == ["ISMS-2", "ISMS-1"]
@@ -338,7 +340,7 @@ def test_search_lag_hides_new_issues_for_a_while() -> None:
 
 
 def test_set_status_from_jira_side_and_webhook_payload() -> None:
-    clock = FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc))
+    clock = FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
     with JiraDouble(clock=clock) as double:
         client = connect(double)
         client.create_issue(fields=new_issue_fields())

@@ -33,8 +33,12 @@ EMAIL, TOKEN, PAT = "isms-bot@example.com", "api-token", "personal-access-token"
 def jira_settings(settings: Settings, double: JiraDouble, *, pat: bool = False) -> Settings:
     auth: dict[str, Any] = {"JIRA_PAT": PAT} if pat else {"JIRA_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN}
     extra = load_settings(JIRA_URL=double.url, JIRA_PROJECT="ISMS", **auth)
-    return settings.model_copy(update={name: getattr(extra, name) for name in (
-        "jira_url", "jira_project", "jira_email", "jira_api_token", "jira_pat")})
+    return settings.model_copy(
+        update={
+            name: getattr(extra, name)
+            for name in ("jira_url", "jira_project", "jira_email", "jira_api_token", "jira_pat")
+        }
+    )
 
 
 @pytest.fixture
@@ -58,8 +62,14 @@ def runtime(settings: Settings, double: JiraDouble, clock: FakeClock, inbox: Inb
 def approved_change(runtime: Runtime, title: str = "Block USB storage", **extra: Any) -> str:
     """A change asked for by an incident and approved by the ISMS manager, as one step each."""
     with runtime.ctx.work(actor(runtime.ctx, "sam")) as work:
-        ref = request_change(work, title=title, description="Disable USB mass storage", reason="INC showed it",
-                             origin=("INC", "INC-2026-0007"), **extra)
+        ref = request_change(
+            work,
+            title=title,
+            description="Disable USB mass storage",
+            reason="INC showed it",
+            origin=("INC", "INC-2026-0007"),
+            **extra,
+        )
     with runtime.ctx.work(actor(runtime.ctx, "alice")) as work:
         decide(work, find(work, ref), approve=True, reason="Needed")
     return ref
@@ -80,11 +90,16 @@ def effects(runtime: Runtime, kind: str) -> list[OutboxEffect]:
 
 
 def test_an_approved_change_becomes_one_issue_with_the_organisations_mapping(settings, double, clock, inbox, tmp_path):
-    path = org_file(tmp_path, {
-        "issue_types": {"default": "Task", "INC": "Bug"}, "labels": ["isms", "security"], "components": ["ISMS"],
-        "custom_fields": {"customfield_10010": "from the ISMS bot"},
-        "record_url": "https://isms.example.org/changes/{ref}",
-    })
+    path = org_file(
+        tmp_path,
+        {
+            "issue_types": {"default": "Task", "INC": "Bug"},
+            "labels": ["isms", "security"],
+            "components": ["ISMS"],
+            "custom_fields": {"customfield_10010": "from the ISMS bot"},
+            "record_url": "https://isms.example.org/changes/{ref}",
+        },
+    )
     runtime = build_runtime(with_org(jira_settings(settings, double), path), inbox.sender, clock=clock)
     try:
         ref = approved_change(runtime, priority="high", plan="GPO on all laptops", fallback="Remove the GPO")
@@ -109,8 +124,14 @@ def test_an_approved_change_becomes_one_issue_with_the_organisations_mapping(set
 
 
 def test_an_issue_already_carrying_the_label_is_linked_not_created_again(runtime, double):
-    client_for(double).create_issue(fields={"project": {"key": "ISMS"}, "issuetype": {"name": "Task"},
-                                            "summary": "made before a crash", "labels": ["isms-chg-2026-0001"]})
+    client_for(double).create_issue(
+        fields={
+            "project": {"key": "ISMS"},
+            "issuetype": {"name": "Task"},
+            "summary": "made before a crash",
+            "labels": ["isms-chg-2026-0001"],
+        }
+    )
 
     ref = approved_change(runtime)
     runtime.dispatcher.drain()
@@ -130,14 +151,20 @@ def test_fifty_changes_queued_through_an_outage_get_exactly_fifty_issues(runtime
     queued = [text for text in inbox.texts("sam") if "not reachable" in text]
     assert double.issues == {}
     assert len(queued) == 50  # each requester is told once, not at every retry
-    assert queued[0] == (f"The tracker is not reachable right now, so the issue for {refs[0]} is queued. "
-                         "It will be opened when the tracker is back; nothing else is needed from you.")
+    assert queued[0] == (
+        f"The tracker is not reachable right now, so the issue for {refs[0]} is queued. "
+        "It will be opened when the tracker is back; nothing else is needed from you."
+    )
 
     double.recover()
     runtime.dispatcher.drain()
 
-    labels = sorted(label for issue in double.issues.values() for label in issue["fields"]["labels"]
-                    if label.startswith("isms-chg-"))
+    labels = sorted(
+        label
+        for issue in double.issues.values()
+        for label in issue["fields"]["labels"]
+        if label.startswith("isms-chg-")
+    )
     assert len(double.issues) == 50 and creates(double) == 50
     assert labels == sorted(f"isms-{ref.lower()}" for ref in refs)
     assert {change(runtime.ctx, ref).state for ref in refs} == {"in-implementation"}
@@ -147,8 +174,12 @@ def test_fifty_changes_queued_through_an_outage_get_exactly_fifty_issues(runtime
 def test_a_create_whose_answer_never_arrives_does_not_make_a_second_issue(runtime, double, clock, inbox):
     settings = runtime.settings
     tracker = JiraTracker(settings, runtime.ctx, client_factory=lambda: connect(settings, timeout=0.5))
-    dispatcher = Dispatcher(runtime.ctx.sessions, {"chat.message": inbox.sender(runtime.ctx), **tracker.senders()},
-                            clock, backoff=Backoff(0.01, 0.05))
+    dispatcher = Dispatcher(
+        runtime.ctx.sessions,
+        {"chat.message": inbox.sender(runtime.ctx), **tracker.senders()},
+        clock,
+        backoff=Backoff(0.01, 0.05),
+    )
     double.delay_after_create(2)
     ref = approved_change(runtime)
 
@@ -180,7 +211,9 @@ def test_throttling_pauses_the_tracker_for_retry_after(runtime, double, clock):
     assert effects(runtime, "tracker.create")[0].attempts == 2
 
 
-def test_a_mapping_jira_refuses_is_undeliverable_and_shown_to_the_isms_manager(settings, double, clock, inbox, tmp_path):
+def test_a_mapping_jira_refuses_is_undeliverable_and_shown_to_the_isms_manager(
+    settings, double, clock, inbox, tmp_path
+):
     path = org_file(tmp_path, {"issue_types": {"default": "Epic"}})
     runtime = build_runtime(with_org(jira_settings(settings, double), path), inbox.sender, clock=clock)
     try:
@@ -192,8 +225,10 @@ def test_a_mapping_jira_refuses_is_undeliverable_and_shown_to_the_isms_manager(s
 
     assert double.issues == {}
     assert outcome.reply is not None
-    assert "tracker-create:CHG-2026-0001 (tracker.create), 8 attempts: undeliverable: Jira refused creating the issue: 400" \
+    assert (
+        "tracker-create:CHG-2026-0001 (tracker.create), 8 attempts: undeliverable: Jira refused creating the issue: 400"
         in outcome.reply.body
+    )
     assert "valid issue type is required" in outcome.reply.body
 
 
@@ -217,7 +252,8 @@ def test_both_authentication_styles(settings, clock, inbox, deployment, pat, hea
 
 @pytest.mark.parametrize("deployment", ["Server", "Cloud"])
 def test_the_poll_brings_jira_status_and_comment_back_to_the_change_and_its_origin(
-        settings, clock, inbox, monkeypatch, deployment):
+    settings, clock, inbox, monkeypatch, deployment
+):
     origin = listen_as_origin(monkeypatch)
     assert queue_poll in due_work()
     with JiraDouble(deployment=deployment, clock=clock) as double:
@@ -239,8 +275,11 @@ def test_the_poll_brings_jira_status_and_comment_back_to_the_change_and_its_orig
             second_poll = [r for r in double.requests if "/search" in r.path][-1]
             implemented = change(runtime.ctx, ref)
 
-            answer = runtime.router.action(runtime.ctx, "chg.verify", Request(
-                actor(runtime.ctx, "sam"), "v", text=inbox.last_button("sam", "chg.verify")))
+            answer = runtime.router.action(
+                runtime.ctx,
+                "chg.verify",
+                Request(actor(runtime.ctx, "sam"), "v", text=inbox.last_button("sam", "chg.verify")),
+            )
             runtime.dispatcher.drain()
             comments = [c.body for c in person.comments("ISMS-1")]
         finally:
@@ -257,10 +296,17 @@ def test_the_poll_brings_jira_status_and_comment_back_to_the_change_and_its_orig
     assert inbox.texts("sam")[-2] == f"Change {ref} is implemented (ISMS-1). Does it work as intended?"
     assert answer.reply is not None and answer.reply.text == f"Thank you: {ref} is verified."
     assert [e.data["state"] for e in origin.named("change-status")] == [
-        "approved", "in-implementation", "implemented", "verified"]
+        "approved",
+        "in-implementation",
+        "implemented",
+        "verified",
+    ]
     assert origin.named("change-finished")[0].data == {
-        "change": ref, "state": "verified", "jira_key": "ISMS-1",
-        "result": "Resolution: Done\nGPO deployed to all 40 laptops\nVerified by Sam Shah: Works as intended."}
+        "change": ref,
+        "state": "verified",
+        "jira_key": "ISMS-1",
+        "result": "Resolution: Done\nGPO deployed to all 40 laptops\nVerified by Sam Shah: Works as intended.",
+    }
     assert comments[-1] == "[ISMS] Verified by Sam Shah: Works as intended."
 
 
@@ -278,8 +324,11 @@ def test_wont_do_in_jira_fails_the_change_and_tells_the_origin(runtime, double, 
 
     assert change(runtime.ctx, ref).state == "failed"
     assert origin.named("change-finished")[0].data == {
-        "change": ref, "state": "failed", "jira_key": "ISMS-1",
-        "result": "Resolution: Won't Do\nThe vendor's agent needs USB; not doing this."}
+        "change": ref,
+        "state": "failed",
+        "jira_key": "ISMS-1",
+        "result": "Resolution: Won't Do\nThe vendor's agent needs USB; not doing this.",
+    }
 
 
 def test_no_poll_is_queued_without_open_jira_changes(runtime, clock):
@@ -294,8 +343,13 @@ def test_a_retried_comment_is_added_once(runtime, double):
     ref = approved_change(runtime)
     runtime.dispatcher.drain()
     tracker = JiraTracker(runtime.settings, runtime.ctx)
-    retried = Effect("tracker.comment", f"tracker-comment:{ref}:note", {"ref": ref, "body": "Scheduled for Friday"},
-                     2, lambda key: None)
+    retried = Effect(
+        "tracker.comment",
+        f"tracker-comment:{ref}:note",
+        {"ref": ref, "body": "Scheduled for Friday"},
+        2,
+        lambda key: None,
+    )
 
     assert tracker.comment(retried) == tracker.comment(retried) == {"key": "ISMS-1"}
     assert [c.body for c in client_for(double).comments("ISMS-1")] == ["[ISMS] Scheduled for Friday"]

@@ -38,8 +38,9 @@ def eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 def post(url: str, payload: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
     body = json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -61,7 +62,8 @@ def double(clock: FakeClock) -> Iterator[JiraDouble]:
 def webhook_settings(slack_settings: Settings, double: JiraDouble, tmp_path: Path) -> Settings:
     """Jira with its webhook, and polling off: the server's scheduler must not apply updates first."""
     settings = jira_settings(slack_settings, double).model_copy(
-        update={"jira_webhook_secret": load_settings(JIRA_WEBHOOK_SECRET=SECRET).jira_webhook_secret})
+        update={"jira_webhook_secret": load_settings(JIRA_WEBHOOK_SECRET=SECRET).jira_webhook_secret}
+    )
     return with_org(settings, org_file(tmp_path, {"poll_minutes": 0}))
 
 
@@ -77,28 +79,35 @@ def linked_change(server: BotServer) -> str:
     return ref
 
 
-@pytest.mark.parametrize("credentials", [
-    {},
-    {"query": "?secret=wrong"},
-    {"headers": {"X-Hub-Signature": "sha256=" + "0" * 64}},
-    {"headers": {"X-Hub-Signature": "sha1=whatever"}},
-])
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {},
+        {"query": "?secret=wrong"},
+        {"headers": {"X-Hub-Signature": "sha256=" + "0" * 64}},
+        {"headers": {"X-Hub-Signature": "sha1=whatever"}},
+    ],
+)
 def test_a_webhook_without_the_right_secret_is_refused_and_changes_nothing(server, double, clock, credentials):
     ref = linked_change(server)
     clock.advance(minutes=1)
     double.set_status("ISMS-1", "Done", resolution="Done")
     before = actions(server.runtime.ctx, ref)
 
-    status, body = post(server.url + "/jira/webhook" + credentials.get("query", ""), double.webhook_payload("ISMS-1"),
-                        credentials.get("headers"))
+    status, body = post(
+        server.url + "/jira/webhook" + credentials.get("query", ""),
+        double.webhook_payload("ISMS-1"),
+        credentials.get("headers"),
+    )
 
     assert (status, body) == (401, {"error": "unauthorized"})
     assert change(server.runtime.ctx, ref).state == "in-implementation"
     assert actions(server.runtime.ctx, ref) == before
 
 
-def test_a_status_change_in_jira_reaches_the_change_the_requester_and_the_origin(server, double, clock, slack,
-                                                                                  monkeypatch):
+def test_a_status_change_in_jira_reaches_the_change_the_requester_and_the_origin(
+    server, double, clock, slack, monkeypatch
+):
     origin = listen_as_origin(monkeypatch)
     ref = linked_change(server)
     clock.advance(minutes=1)
@@ -119,7 +128,11 @@ def test_a_status_change_in_jira_reaches_the_change_the_requester_and_the_origin
     assert implemented.result == "Resolution: Done\nUSB storage blocked by GPO on every laptop."
     assert actions(server.runtime.ctx, ref).count("CHG tracker-updated") == 1
     assert origin.named("change-status")[-1].data == {
-        "change": ref, "state": "implemented", "jira_key": "ISMS-1", "result": implemented.result}
+        "change": ref,
+        "state": "implemented",
+        "jira_key": "ISMS-1",
+        "result": implemented.result,
+    }
     asked = eventually(lambda: [text_of(m) for m in slack.messages_to("U0SAM") if "Does it work" in text_of(m)])
     assert len(asked) == 1
     assert f"Change {ref} is implemented (ISMS-1). Does it work as intended?" in asked[0]
@@ -138,9 +151,16 @@ def test_a_signed_webhook_is_accepted(server, double, clock):
 
 
 def test_a_webhook_about_an_unknown_issue_or_no_issue_is_ignored(server, double):
-    status_unknown, unknown = post(server.url + f"/jira/webhook?secret={SECRET}", {
-        "webhookEvent": "jira:issue_updated",
-        "issue": {"key": "OTHER-1", "fields": {"status": {"name": "Done"}, "updated": "2026-11-23T09:00:00.000+0000"}}})
+    status_unknown, unknown = post(
+        server.url + f"/jira/webhook?secret={SECRET}",
+        {
+            "webhookEvent": "jira:issue_updated",
+            "issue": {
+                "key": "OTHER-1",
+                "fields": {"status": {"name": "Done"}, "updated": "2026-11-23T09:00:00.000+0000"},
+            },
+        },
+    )
     status_other, other = post(server.url + f"/jira/webhook?secret={SECRET}", {"webhookEvent": "project_created"})
 
     assert (status_unknown, unknown) == (200, {"applied": False})
@@ -151,4 +171,3 @@ def test_no_webhook_route_without_a_secret(slack_settings, double, clock):
     with BotServer(jira_settings(slack_settings, double), clock=clock) as bot:
         status, _ = post(bot.url + "/jira/webhook?secret=anything", {"issue": {}})
     assert status == 404
-

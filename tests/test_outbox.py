@@ -54,8 +54,9 @@ def test_same_key_is_queued_once(sessions, clock):
 
 def test_5xx_is_retried_with_backoff_until_delivered_once(sessions, clock: FakeClock):
     receiver = FlakyReceiver(2, RetryLater("Slack answered 503"))
-    dispatcher = Dispatcher(sessions, {"slack.post": receiver}, clock,
-                            backoff=Backoff(base=10, cap=100, rng=random.Random(7)))
+    dispatcher = Dispatcher(
+        sessions, {"slack.post": receiver}, clock, backoff=Backoff(base=10, cap=100, rng=random.Random(7))
+    )
     queue(sessions, clock, "m1")
     assert dispatcher.run_once().retried == 1
     effect = status_of(sessions, "m1")
@@ -97,8 +98,14 @@ def test_429_retry_after_is_honoured_and_pauses_the_whole_service(sessions, cloc
 def test_dead_letter_after_max_attempts_is_visible(sessions, clock: FakeClock):
     receiver = FlakyReceiver(99, RetryLater("Jira answered 503"))
     dead: list[str] = []
-    dispatcher = Dispatcher(sessions, {"jira.create": receiver}, clock, max_attempts=3,
-                            backoff=Backoff(base=1, cap=1), on_dead=lambda effect: dead.append(effect.key))
+    dispatcher = Dispatcher(
+        sessions,
+        {"jira.create": receiver},
+        clock,
+        max_attempts=3,
+        backoff=Backoff(base=1, cap=1),
+        on_dead=lambda effect: dead.append(effect.key),
+    )
     queue(sessions, clock, "t1", kind="jira.create")
     for _ in range(5):
         dispatcher.run_once()

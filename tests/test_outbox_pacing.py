@@ -10,7 +10,6 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 
-
 from storage import outbox
 from storage.outbox import Dispatcher, RetryLater
 from tests.support import FakeClock
@@ -65,8 +64,9 @@ def test_parallel_sending_keeps_the_order_within_each_conversation(sessions, clo
     for n in range(60):
         person = f"person:p{n % 5}"
         effects.append(("chat.message", f"dm{n}", {"to": person, "n": n}))
-    effects += [("chat.message", f"edit{n}", {"to": "channel:triage", "replaces": "dm0", "n": 100 + n})
-                for n in range(5)]
+    effects += [
+        ("chat.message", f"edit{n}", {"to": "channel:triage", "replaces": "dm0", "n": 100 + n}) for n in range(5)
+    ]
     effects += [("tracker.update", f"t{n}", {"issue": "ISMS-1", "n": 200 + n}) for n in range(5)]
     queue(sessions, clock, effects)
     seen: dict[str, list[int]] = defaultdict(list)
@@ -94,8 +94,13 @@ def test_parallel_sending_keeps_the_order_within_each_conversation(sessions, clo
 def test_paced_sending_claims_no_more_than_it_can_send_within_the_lease(sessions, clock: FakeClock):
     queue(sessions, clock, [("chat.message", f"m{n}", {"to": f"person:p{n}"}) for n in range(5)])
     delivered: list[str] = []
-    dispatcher = Dispatcher(sessions, {"chat.message": lambda effect: delivered.append(effect.key) or {}}, clock,
-                            rates={"chat": 0.01}, lease=timedelta(minutes=2))  # one message every 100 s
+    dispatcher = Dispatcher(
+        sessions,
+        {"chat.message": lambda effect: delivered.append(effect.key) or {}},
+        clock,
+        rates={"chat": 0.01},
+        lease=timedelta(minutes=2),
+    )  # one message every 100 s
     assert dispatcher.run_once().sent == 1  # a second one would wait past the 2-minute claim
     with sessions() as session:
         assert outbox.counts_by_status(session) == {"sent": 1, "pending": 4}

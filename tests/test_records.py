@@ -17,11 +17,22 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 def fill(sessions, count: int = 5, retain: timedelta | None = None) -> None:
     with sessions.begin() as session:
-        records.append(session, [
-            records.Entry(T0 + timedelta(minutes=i), "alice", "INC", "reported", "incident", f"INC-2026-{i:04d}",
-                          {"text": f"report {i}", "n": i}, T0 + retain if retain else None)
-            for i in range(1, count + 1)
-        ])
+        records.append(
+            session,
+            [
+                records.Entry(
+                    T0 + timedelta(minutes=i),
+                    "alice",
+                    "INC",
+                    "reported",
+                    "incident",
+                    f"INC-2026-{i:04d}",
+                    {"text": f"report {i}", "n": i},
+                    T0 + retain if retain else None,
+                )
+                for i in range(1, count + 1)
+            ],
+        )
 
 
 def check(sessions) -> records.Verification:
@@ -79,11 +90,24 @@ def test_inserted_record_is_detected(sessions):
         data = records.canonical_json({"text": "forged"})
         data_hash = records.sha256(data)
         at = T0 + timedelta(minutes=2, seconds=30)
-        own = records.record_hash(3, at, "mallory", "INC", "closed", "incident", "INC-2026-0002", data_hash,
-                                  second.hash, None)
-        session.execute(insert(Record).values(
-            seq=3, at=at, actor="mallory", process="INC", action="closed", subject_type="incident",
-            subject_id="INC-2026-0002", data=data, data_hash=data_hash, prev_hash=second.hash, hash=own))
+        own = records.record_hash(
+            3, at, "mallory", "INC", "closed", "incident", "INC-2026-0002", data_hash, second.hash, None
+        )
+        session.execute(
+            insert(Record).values(
+                seq=3,
+                at=at,
+                actor="mallory",
+                process="INC",
+                action="closed",
+                subject_type="incident",
+                subject_id="INC-2026-0002",
+                data=data,
+                data_hash=data_hash,
+                prev_hash=second.hash,
+                hash=own,
+            )
+        )
     result = check(sessions)
     assert result.broken_seq == 4 and not result.ok
 
@@ -123,9 +147,21 @@ def test_cli_verify_and_export(sessions, db_url, tmp_path):
     prev = records.GENESIS
     for line in lines:
         assert records.sha256(line["data"]) == line["data_hash"] and line["prev_hash"] == prev
-        assert records.record_hash(line["seq"], datetime.fromisoformat(line["at"]), line["actor"], line["process"],
-                                   line["action"], line["subject_type"], line["subject_id"], line["data_hash"],
-                                   line["prev_hash"], None) == line["hash"]
+        assert (
+            records.record_hash(
+                line["seq"],
+                datetime.fromisoformat(line["at"]),
+                line["actor"],
+                line["process"],
+                line["action"],
+                line["subject_type"],
+                line["subject_id"],
+                line["data_hash"],
+                line["prev_hash"],
+                None,
+            )
+            == line["hash"]
+        )
         prev = line["hash"]
     csv_out = tmp_path / "records.csv"
     assert runner.invoke(app, ["records", "export", "--out", str(csv_out), "--format", "csv"], env=env).exit_code == 0

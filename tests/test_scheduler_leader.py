@@ -24,8 +24,12 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def scheduler(world: World, **options: float) -> BotScheduler:
-    return BotScheduler(world.ctx, world.runtime.engine, recheck_seconds=options.get("recheck", 0.05),
-                        tick_seconds=options.get("tick", 60.0))
+    return BotScheduler(
+        world.ctx,
+        world.runtime.engine,
+        recheck_seconds=options.get("recheck", 0.05),
+        tick_seconds=options.get("tick", 60.0),
+    )
 
 
 def test_one_process_leads_and_a_standby_takes_over_when_it_stops(settings, clock, tmp_path):
@@ -93,7 +97,8 @@ def test_a_restart_mid_schedule_catches_up_once(settings, clock, tmp_path):
         assert eventually(lambda: after.ticks >= 1)  # caught up by the first tick, without waiting a minute
         world.runtime.dispatcher.drain()
         assert world.inbox.everything()[1:] == [
-            ("mia", "Olga Ortiz has not answered an evidence request for 5 days past its due date")]
+            ("mia", "Olga Ortiz has not answered an evidence request for 5 days past its due date")
+        ]
         assert after.tick() and after.tick()
         world.runtime.dispatcher.drain()
         assert len(world.inbox.sent) == 2

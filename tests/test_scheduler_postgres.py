@@ -31,7 +31,10 @@ class BotProcess:
         self.roles: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.scheduler_process", url, str(org), str(clock_file), str(sent_file)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         threading.Thread(target=self._read, daemon=True).start()
@@ -64,8 +67,11 @@ def wait(check, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-un
 def settled(engine: Engine, now: datetime) -> bool:
     """Nothing due is left: every step up to ``now`` was taken and every message sent."""
     with engine.connect() as connection:
-        due = connection.scalar(select(func.count()).select_from(EvidenceRequest).where(
-            EvidenceRequest.status == "open", EvidenceRequest.next_action_at <= now))
+        due = connection.scalar(
+            select(func.count())
+            .select_from(EvidenceRequest)
+            .where(EvidenceRequest.status == "open", EvidenceRequest.next_action_at <= now)
+        )
         unsent = connection.scalar(select(func.count()).select_from(OutboxEffect).where(OutboxEffect.status != "sent"))
     return due == 0 and unsent == 0
 
@@ -105,16 +111,20 @@ def test_two_processes_send_each_reminder_once_and_the_standby_takes_over(postgr
 
     with engine.connect() as connection:
         keys = set(connection.scalars(select(OutboxEffect.key).where(OutboxEffect.kind == "chat.message")))
-        requests = connection.execute(select(EvidenceRequest.id, EvidenceRequest.activity_key, EvidenceRequest.due_at,
-                                             EvidenceRequest.created_at)).all()
+        requests = connection.execute(
+            select(EvidenceRequest.id, EvidenceRequest.activity_key, EvidenceRequest.due_at, EvidenceRequest.created_at)
+        ).all()
     engine.dispose()
     sent = leader.sent() + standby.sent()
     assert Counter(sent).most_common(1)[0][1] == 1  # nothing sent twice
     assert set(sent) == keys  # nothing lost
     assert len({activity for _, activity, _, _ in requests}) == 19
     assert {key.split(":")[1] for key in keys if ":s0:" in key} == {str(id_) for id_, _, _, _ in requests}  # all asked
-    year_end = [id_ for id_, _, due, created in requests
-                if due == berlin(2026, 12, 31, 17, 0) and created <= berlin(2026, 12, 17, 17, 0)]
+    year_end = [
+        id_
+        for id_, _, due, created in requests
+        if due == berlin(2026, 12, 31, 17, 0) and created <= berlin(2026, 12, 17, 17, 0)
+    ]
     assert len(year_end) >= 10
     for id_ in year_end:  # 7 days before and on the due date: once each, the latter after the takeover
         reminders = [key for key in sent if key.startswith(f"evidence:{id_}:r0:s1:")]

@@ -300,9 +300,7 @@ def bolt(slack: SlackApiDouble) -> Iterator[tuple[App, str]]:
     thread.join()
 
 
-def test_bolt_accepts_signed_command_and_responds_through_double(
-    slack: SlackApiDouble, bolt: tuple[App, str]
-) -> None:
+def test_bolt_accepts_signed_command_and_responds_through_double(slack: SlackApiDouble, bolt: tuple[App, str]) -> None:
     app, url = bolt
 
     @app.command("/isms")

@@ -31,8 +31,9 @@ def test_bad_signature_is_refused_before_any_listener(bot, slack):
 def test_stale_timestamp_is_refused(bot, slack):
     body = slash_command_body("/isms", "outbox", "U0ERIN", response_url=slack.response_url("x"))
     six_minutes_ago = int(time.time()) - 360
-    status, _ = post_signed(bot.url + "/slack/events", SIGNING_SECRET, body, FORM_CONTENT_TYPE,
-                            timestamp=six_minutes_ago)
+    status, _ = post_signed(
+        bot.url + "/slack/events", SIGNING_SECRET, body, FORM_CONTENT_TYPE, timestamp=six_minutes_ago
+    )
     assert status == 401
     time.sleep(0.3)
     assert slack.responses == []
@@ -41,8 +42,9 @@ def test_stale_timestamp_is_refused(bot, slack):
 
 def test_missing_signature_is_refused(bot):
     body = slash_command_body("/isms", "help", "U0ERIN").encode()
-    request = urllib.request.Request(bot.url + "/slack/events", data=body, method="POST",
-                                     headers={"Content-Type": FORM_CONTENT_TYPE})
+    request = urllib.request.Request(
+        bot.url + "/slack/events", data=body, method="POST", headers={"Content-Type": FORM_CONTENT_TYPE}
+    )
     try:
         urllib.request.urlopen(request, timeout=5)
         status = 200
@@ -96,8 +98,9 @@ def test_retried_event_is_handled_once(bot, slack):
     body = event_body({"type": "app_home_opened", "user": "U0SAM", "tab": "home", "channel": "D0SAM"}, "Ev002")
     for retry in ("", "1"):
         headers = {"X-Slack-Retry-Num": retry, "X-Slack-Retry-Reason": "http_timeout"} if retry else None
-        status, _ = post_signed(bot.url + "/slack/events", SIGNING_SECRET, body, "application/json",
-                                extra_headers=headers)
+        status, _ = post_signed(
+            bot.url + "/slack/events", SIGNING_SECRET, body, "application/json", extra_headers=headers
+        )
         assert status == 200
     slack.wait_for("views.publish")
     time.sleep(0.5)

@@ -23,11 +23,20 @@ def socket_bot(slack_settings, slack, clock):
 
 def test_slash_command_over_socket_mode_is_acked_and_answered(socket_bot, slack):
     _, socket = socket_bot
-    envelope = socket.send("slash_commands", {
-        "command": "/isms", "text": "help", "user_id": "U0ERIN", "user_name": "erin", "team_id": "T000TEST",
-        "channel_id": "C0TEST", "trigger_id": "1.2.socket", "response_url": slack.response_url("socket"),
-        "api_app_id": "A000TEST",
-    })
+    envelope = socket.send(
+        "slash_commands",
+        {
+            "command": "/isms",
+            "text": "help",
+            "user_id": "U0ERIN",
+            "user_name": "erin",
+            "team_id": "T000TEST",
+            "channel_id": "C0TEST",
+            "trigger_id": "1.2.socket",
+            "response_url": slack.response_url("socket"),
+            "api_app_id": "A000TEST",
+        },
+    )
     assert socket.wait_ack(envelope)["envelope_id"] == envelope
     reply = slack.wait_for(lambda call: call.path.endswith("/response/socket"))
     assert "/incident" in text_of(reply.args) and "/isms outbox" not in text_of(reply.args)

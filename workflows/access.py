@@ -10,8 +10,15 @@ class Denied(Exception):
     """The actor may not do this. The message is safe to show to them."""
 
 
-def require(ctx: Context, actor: Actor, roles: set[str] | frozenset[str], *, process: str, what: str,
-            subject: tuple[str, str] = ("action", "-")) -> None:
+def require(
+    ctx: Context,
+    actor: Actor,
+    roles: set[str] | frozenset[str],
+    *,
+    process: str,
+    what: str,
+    subject: tuple[str, str] = ("action", "-"),
+) -> None:
     """Raise ``Denied`` (after recording the attempt) unless the actor has one of ``roles``."""
     if actor.has(*roles):
         return

@@ -56,17 +56,19 @@ def programme(ctx: Context) -> list[PlannedActivity]:
         owner_role = entry.owner or (known.owner_role if known else "")
         owner = resolve_owner(owner_role, entry.process, people, ctx.org.process_owners)
         assert owner is not None, "check_activities guarantees an owner"
-        planned.append(PlannedActivity(
-            key=entry.activity,
-            process=entry.process,
-            name=entry.name or (known.name if known else entry.activity_id),
-            evidence=entry.evidence or (known.evidence if known else "text"),
-            clause=entry.clause or (known.clause if known else None),
-            owner=owner,
-            cadence=make_cadence(cadence, ctx.org.zone, settings.due_time),
-            lead=timedelta(days=lead_days(entry, cadence)),
-            signature=f"{cadence} {ctx.org.timezone} {settings.due_time:%H:%M}"[:160],
-        ))
+        planned.append(
+            PlannedActivity(
+                key=entry.activity,
+                process=entry.process,
+                name=entry.name or (known.name if known else entry.activity_id),
+                evidence=entry.evidence or (known.evidence if known else "text"),
+                clause=entry.clause or (known.clause if known else None),
+                owner=owner,
+                cadence=make_cadence(cadence, ctx.org.zone, settings.due_time),
+                lead=timedelta(days=lead_days(entry, cadence)),
+                signature=f"{cadence} {ctx.org.timezone} {settings.due_time:%H:%M}"[:160],
+            )
+        )
     return planned
 
 
@@ -78,7 +80,9 @@ def create_due_requests(ctx: Context) -> int:
         return 0  # the programme has not gone live yet
     plans = programme(ctx)
     with ctx.read() as session:
-        schedule = {row.activity_key: (row.cadence, row.next_due_at) for row in session.scalars(select(ActivitySchedule))}
+        schedule = {
+            row.activity_key: (row.cadence, row.next_due_at) for row in session.scalars(select(ActivitySchedule))
+        }
     created = 0
     for plan in plans:
         known = schedule.get(plan.key)
@@ -109,9 +113,16 @@ def _advance_activity(work: Work, plan: PlannedActivity, now: datetime) -> int:
         due = following
     row.next_due_at, row.updated_at = due, now
     if missed:
-        work.record(plan.process, "periods-missed", ("activity", plan.key),
-                    {"periods": missed[-MISSED_SHOWN:], "count": len(missed),
-                     "reason": "the scheduler was not running when they fell due"})
+        work.record(
+            plan.process,
+            "periods-missed",
+            ("activity", plan.key),
+            {
+                "periods": missed[-MISSED_SHOWN:],
+                "count": len(missed),
+                "reason": "the scheduler was not running when they fell due",
+            },
+        )
     return created
 
 
@@ -119,18 +130,33 @@ def _create_request(work: Work, plan: PlannedActivity, due: datetime, now: datet
     period = plan.cadence.period(due)
     zone = zones_for(work.session, work.ctx.org, [plan.owner])[plan.owner]
     request = EvidenceRequest(
-        activity_key=plan.key, period=period.label, process=plan.process, title=plan.name[:200],
-        clause=plan.clause, evidence_kind=plan.evidence, period_start=period.start, period_end=period.end,
-        owner_id=plan.owner, status="open", due_at=due, created_at=now, round=0, step=0,
-        next_action_at=next_allowed(now, zone, work.ctx.org.activities.quiet_hours), delegations=0,
+        activity_key=plan.key,
+        period=period.label,
+        process=plan.process,
+        title=plan.name[:200],
+        clause=plan.clause,
+        evidence_kind=plan.evidence,
+        period_start=period.start,
+        period_end=period.end,
+        owner_id=plan.owner,
+        status="open",
+        due_at=due,
+        created_at=now,
+        round=0,
+        step=0,
+        next_action_at=next_allowed(now, zone, work.ctx.org.activities.quiet_hours),
+        delegations=0,
     )
     return 1 if _insert_once(work.session, request) else 0
 
 
 def _insert_once(session: Session, request: EvidenceRequest) -> bool:
     """Insert unless this activity and period already have a request (another tick got there first)."""
-    exists = session.scalar(select(EvidenceRequest.id).where(
-        EvidenceRequest.activity_key == request.activity_key, EvidenceRequest.period == request.period))
+    exists = session.scalar(
+        select(EvidenceRequest.id).where(
+            EvidenceRequest.activity_key == request.activity_key, EvidenceRequest.period == request.period
+        )
+    )
     if exists is not None:
         return False
     try:

@@ -16,11 +16,11 @@ from workflows.changes import (
     APPROVER_ROLE,
     AWAITING,
     IMPLEMENTED,
-    RISK,
     LIMITS,
+    RISK,
     ChangeStateError,
-    check_request,
     check_fields,
+    check_request,
     decide,
     evaluate_risk,
     find,
@@ -34,42 +34,79 @@ from workflows.help import EVERYONE
 from workflows.ui import Button, Form, FormField, Message, Outcome
 from workflows.validation import check_text
 
-ELEMENT_TYPES = (("control", "Control"), ("process", "Process"), ("policy", "Policy"), ("scope", "Scope"),
-                 ("asset", "Asset"))
+ELEMENT_TYPES = (
+    ("control", "Control"),
+    ("process", "Process"),
+    ("policy", "Policy"),
+    ("scope", "Scope"),
+    ("asset", "Asset"),
+)
 PRIORITY_OPTIONS = (("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical"))
 YES_NO = (("no", "No"), ("yes", "Yes"))
-RATING = tuple((str(n), f"{n} ({word})") for n, word in
-               ((1, "very low"), (2, "low"), (3, "medium"), (4, "high"), (5, "very high")))
+RATING = tuple(
+    (str(n), f"{n} ({word})") for n, word in ((1, "very low"), (2, "low"), (3, "medium"), (4, "high"), (5, "very high"))
+)
 # Who sees every open change; everybody else sees the changes they asked for.
 OVERSEERS = frozenset({"isms_manager", "security_team", "auditor", "management"})
 REQUEST_FORM, RISK_FORM, APPROVE_FORM, DECLINE_FORM, FAIL_FORM = (
-    "chg.request", "chg.risk", "chg.approve", "chg.decline", "chg.fail")
+    "chg.request",
+    "chg.risk",
+    "chg.approve",
+    "chg.decline",
+    "chg.fail",
+)
 
 
 def change_form(ctx: Context, actor: Actor, origin: tuple[str, str] = ("CHG", "chat")) -> Outcome:
     """The request form; ``origin`` lets another process (an incident's button) open it for itself."""
     require(ctx, actor, EVERYONE, process="CHG", what="requesting a change")
-    return Outcome(form=Form(REQUEST_FORM, "Request a change", (
-        FormField("title", "Title", max_length=LIMITS["title"]),
-        FormField("description", "What should change", "multiline", max_length=LIMITS["description"]),
-        FormField("reason", "Why", "multiline", max_length=LIMITS["reason"]),
-        FormField("element_type", "Affected ISMS element", "select", required=False, options=ELEMENT_TYPES),
-        FormField("element", "Name of that element", required=False, max_length=150,
-                  hint="e.g. A.8.7 Protection against malware, or the access control policy"),
-        FormField("plan", "Implementation plan", "multiline", required=False, max_length=LIMITS["plan"]),
-        FormField("fallback", "Fall-back plan", "multiline", required=False, max_length=LIMITS["fallback"],
-                  hint="How to go back if the change does not work"),
-        FormField("priority", "Priority", "select", options=PRIORITY_OPTIONS, initial="medium"),
-        FormField("significant", "Significant (needs a risk evaluation)?", "select", options=YES_NO, initial="no"),
-    ), submit_label="Request", metadata=f"{origin[0]}:{origin[1]}"))
+    return Outcome(
+        form=Form(
+            REQUEST_FORM,
+            "Request a change",
+            (
+                FormField("title", "Title", max_length=LIMITS["title"]),
+                FormField("description", "What should change", "multiline", max_length=LIMITS["description"]),
+                FormField("reason", "Why", "multiline", max_length=LIMITS["reason"]),
+                FormField("element_type", "Affected ISMS element", "select", required=False, options=ELEMENT_TYPES),
+                FormField(
+                    "element",
+                    "Name of that element",
+                    required=False,
+                    max_length=150,
+                    hint="e.g. A.8.7 Protection against malware, or the access control policy",
+                ),
+                FormField("plan", "Implementation plan", "multiline", required=False, max_length=LIMITS["plan"]),
+                FormField(
+                    "fallback",
+                    "Fall-back plan",
+                    "multiline",
+                    required=False,
+                    max_length=LIMITS["fallback"],
+                    hint="How to go back if the change does not work",
+                ),
+                FormField("priority", "Priority", "select", options=PRIORITY_OPTIONS, initial="medium"),
+                FormField(
+                    "significant", "Significant (needs a risk evaluation)?", "select", options=YES_NO, initial="no"
+                ),
+            ),
+            submit_label="Request",
+            metadata=f"{origin[0]}:{origin[1]}",
+        )
+    )
 
 
 def validate_change_form(ctx: Context, values: dict[str, str], metadata: str) -> dict[str, str]:
     """Pure and fast (runs before Slack's ack): the same checks ``request_change`` makes."""
     errors = check_request(
-        title=values.get("title", ""), description=values.get("description", ""),
-        reason=values.get("reason", ""), element=_element(values), plan=values.get("plan", ""),
-        fallback=values.get("fallback", ""), priority=values.get("priority") or "medium")
+        title=values.get("title", ""),
+        description=values.get("description", ""),
+        reason=values.get("reason", ""),
+        element=_element(values),
+        plan=values.get("plan", ""),
+        fallback=values.get("fallback", ""),
+        priority=values.get("priority") or "medium",
+    )
     if values.get("element_type") and values["element_type"] not in dict(ELEMENT_TYPES):
         errors["element_type"] = "Pick one of the listed element types."
     if values.get("element", "").strip() and not values.get("element_type"):
@@ -91,10 +128,17 @@ def submit_change_form(ctx: Context, actor: Actor, values: dict[str, str], metad
         if not work.once(key):
             return Outcome.say("This request for change was already recorded.")
         ref = request_change(
-            work, title=values.get("title", ""), description=values.get("description", ""),
-            reason=values.get("reason", ""), origin=origin, element=_element(values),
-            plan=values.get("plan", ""), fallback=values.get("fallback", ""),
-            priority=values.get("priority") or "medium", significant=values.get("significant") == "yes")
+            work,
+            title=values.get("title", ""),
+            description=values.get("description", ""),
+            reason=values.get("reason", ""),
+            origin=origin,
+            element=_element(values),
+            plan=values.get("plan", ""),
+            fallback=values.get("fallback", ""),
+            priority=values.get("priority") or "medium",
+            significant=values.get("significant") == "yes",
+        )
     return Outcome.say(f"Change {ref} is recorded. You will get a message at each step.")
 
 
@@ -117,8 +161,7 @@ def list_changes(ctx: Context, actor: Actor) -> Outcome:
         changes = open_changes(session, requester=actor.id if mine_only else None)
     if not changes:
         return Outcome.say("There are no open changes." if not mine_only else "You have no open changes.")
-    lines = [f"{c.ref} [{c.state}] {c.tracker_key or 'no tracker issue yet'}, {c.priority}: {c.title}"
-             for c in changes]
+    lines = [f"{c.ref} [{c.state}] {c.tracker_key or 'no tracker issue yet'}, {c.priority}: {c.title}" for c in changes]
     heading = f"{len(changes)} open change(s)" + (" you requested" if mine_only else "")
     return Outcome(reply=Message(text=heading, body="\n".join(lines)))
 
@@ -142,11 +185,19 @@ def risk_form(ctx: Context, actor: Actor, ref: str) -> Outcome:
     change = _load(ctx, ref)
     if actor.id != change.risk_owner:
         raise _refuse(ctx, actor, "the risk evaluation", change.ref, "its risk owner")
-    return Outcome(form=Form(RISK_FORM, f"Risk of {change.ref}", (
-        FormField("likelihood", "Likelihood", "select", options=RATING),
-        FormField("impact", "Impact", "select", options=RATING),
-        FormField("comment", "Comment", "multiline", required=False, max_length=LIMITS["comment"]),
-    ), submit_label="Evaluate", metadata=change.ref))
+    return Outcome(
+        form=Form(
+            RISK_FORM,
+            f"Risk of {change.ref}",
+            (
+                FormField("likelihood", "Likelihood", "select", options=RATING),
+                FormField("impact", "Impact", "select", options=RATING),
+                FormField("comment", "Comment", "multiline", required=False, max_length=LIMITS["comment"]),
+            ),
+            submit_label="Evaluate",
+            metadata=change.ref,
+        )
+    )
 
 
 def validate_risk(values: dict[str, str]) -> dict[str, str]:
@@ -164,8 +215,13 @@ def submit_risk(ctx: Context, actor: Actor, ref: str, values: dict[str, str], ke
     with ctx.work(actor) as work:
         if not work.once(key):
             return Outcome.say(f"Your evaluation of {change.ref} was already recorded.")
-        evaluate_risk(work, find(work, ref), likelihood=int(values["likelihood"]), impact=int(values["impact"]),
-                      comment=values.get("comment", ""))
+        evaluate_risk(
+            work,
+            find(work, ref),
+            likelihood=int(values["likelihood"]),
+            impact=int(values["impact"]),
+            comment=values.get("comment", ""),
+        )
     return Outcome.say(f"Thank you: the risk of {change.ref} is recorded and the change goes to approval.")
 
 
@@ -173,9 +229,15 @@ def decision_form(ctx: Context, actor: Actor, ref: str, *, approve: bool) -> Out
     require(ctx, actor, {APPROVER_ROLE}, process="CHG", what="deciding on changes", subject=("change", ref))
     change = _load(ctx, ref)
     verb = "Approve" if approve else "Decline"
-    return Outcome(form=Form(APPROVE_FORM if approve else DECLINE_FORM, f"{verb} {change.ref}", (
-        FormField("reason", f"Why do you {verb.lower()} it?", "multiline", max_length=1000),
-    ), submit_label=verb, metadata=change.ref))
+    return Outcome(
+        form=Form(
+            APPROVE_FORM if approve else DECLINE_FORM,
+            f"{verb} {change.ref}",
+            (FormField("reason", f"Why do you {verb.lower()} it?", "multiline", max_length=1000),),
+            submit_label=verb,
+            metadata=change.ref,
+        )
+    )
 
 
 def validate_decision(values: dict[str, str]) -> dict[str, str]:
@@ -201,9 +263,15 @@ def confirm_works(ctx: Context, actor: Actor, ref: str, key: str) -> Outcome:
 def fail_form(ctx: Context, actor: Actor, ref: str) -> Outcome:
     change = _load(ctx, ref)
     _check_verifier(ctx, actor, change)
-    return Outcome(form=Form(FAIL_FORM, f"Failed: {change.ref}", (
-        FormField("result", "What is wrong?", "multiline", max_length=LIMITS["result"]),
-    ), submit_label="Report", metadata=change.ref))
+    return Outcome(
+        form=Form(
+            FAIL_FORM,
+            f"Failed: {change.ref}",
+            (FormField("result", "What is wrong?", "multiline", max_length=LIMITS["result"]),),
+            submit_label="Report",
+            metadata=change.ref,
+        )
+    )
 
 
 def validate_failure(values: dict[str, str]) -> dict[str, str]:
@@ -232,8 +300,10 @@ def _verify(ctx: Context, actor: Actor, ref: str, *, works: bool, result: str, k
 
 def home_items(ctx: Context, actor: Actor) -> list[Message]:
     """What waits for this person in change management: decisions, risk ratings, verifications."""
-    mine = or_(and_(Change.state == RISK, Change.risk_owner == actor.id),
-               and_(Change.state == IMPLEMENTED, Change.verifier == actor.id))
+    mine = or_(
+        and_(Change.state == RISK, Change.risk_owner == actor.id),
+        and_(Change.state == IMPLEMENTED, Change.verifier == actor.id),
+    )
     if actor.has(APPROVER_ROLE):
         mine = or_(mine, Change.state == AWAITING)
     with ctx.read() as session:
@@ -241,14 +311,30 @@ def home_items(ctx: Context, actor: Actor) -> list[Message]:
     items: list[Message] = []
     for change in waiting:
         if change.state == AWAITING:
-            items.append(Message(text=f"Change {change.ref} waits for your decision: {change.title}",
-                                 buttons=(Button("chg.approve", "Approve", change.ref, "primary"),
-                                          Button("chg.decline", "Decline", change.ref, "danger"))))
+            items.append(
+                Message(
+                    text=f"Change {change.ref} waits for your decision: {change.title}",
+                    buttons=(
+                        Button("chg.approve", "Approve", change.ref, "primary"),
+                        Button("chg.decline", "Decline", change.ref, "danger"),
+                    ),
+                )
+            )
         elif change.state == RISK:
-            items.append(Message(text=f"Change {change.ref} waits for your risk evaluation: {change.title}",
-                                 buttons=(Button("chg.risk", "Evaluate risk", change.ref, "primary"),)))
+            items.append(
+                Message(
+                    text=f"Change {change.ref} waits for your risk evaluation: {change.title}",
+                    buttons=(Button("chg.risk", "Evaluate risk", change.ref, "primary"),),
+                )
+            )
         else:
-            items.append(Message(text=f"Change {change.ref} is implemented: does it work? {change.title}",
-                                 buttons=(Button("chg.verify", "It works", change.ref, "primary"),
-                                          Button("chg.fail", "It does not work", change.ref, "danger"))))
+            items.append(
+                Message(
+                    text=f"Change {change.ref} is implemented: does it work? {change.title}",
+                    buttons=(
+                        Button("chg.verify", "It works", change.ref, "primary"),
+                        Button("chg.fail", "It does not work", change.ref, "danger"),
+                    ),
+                )
+            )
     return items

@@ -117,9 +117,7 @@ def queue_poll(ctx: Context) -> None:
         return
     now = ctx.clock()
     with ctx.read() as session:
-        waiting = session.scalar(
-            select(Change.id).where(Change.tracker == JIRA, Change.closed_at.is_(None)).limit(1)
-        )
+        waiting = session.scalar(select(Change.id).where(Change.tracker == JIRA, Change.closed_at.is_(None)).limit(1))
     if waiting is None:
         return
     bucket = int(now.timestamp() // (settings.poll_minutes * 60))

@@ -36,8 +36,16 @@ RISK, AWAITING, APPROVED, DECLINED = "risk-evaluation", "awaiting-approval", "ap
 IN_IMPLEMENTATION, IMPLEMENTED, VERIFIED, FAILED = "in-implementation", "implemented", "verified", "failed"
 APPROVER_ROLE = "isms_manager"
 
-LIMITS = {"title": 200, "description": 3000, "reason": 2000, "element": 200, "plan": 3000, "fallback": 2000,
-          "result": 2000, "comment": 2000}
+LIMITS = {
+    "title": 200,
+    "description": 3000,
+    "reason": 2000,
+    "element": 200,
+    "plan": 3000,
+    "fallback": 2000,
+    "result": 2000,
+    "comment": 2000,
+}
 
 
 class ChangeInputError(ValueError):
@@ -63,10 +71,27 @@ def check_fields(values: dict[str, str], required: tuple[str, ...]) -> dict[str,
     return errors
 
 
-def check_request(*, title: str, description: str, reason: str, element: str = "", plan: str = "",
-                  fallback: str = "", priority: str = "medium") -> dict[str, str]:
-    errors = check_fields({"title": title, "description": description, "reason": reason, "element": element,
-                         "plan": plan, "fallback": fallback}, ("title", "description", "reason"))
+def check_request(
+    *,
+    title: str,
+    description: str,
+    reason: str,
+    element: str = "",
+    plan: str = "",
+    fallback: str = "",
+    priority: str = "medium",
+) -> dict[str, str]:
+    errors = check_fields(
+        {
+            "title": title,
+            "description": description,
+            "reason": reason,
+            "element": element,
+            "plan": plan,
+            "fallback": fallback,
+        },
+        ("title", "description", "reason"),
+    )
     if "\n" in title.strip():
         errors.setdefault("title", "The title must be one line.")
     if priority not in PRIORITIES:
@@ -83,39 +108,84 @@ def _check_origin(work: Work, origin: tuple[str, str]) -> dict[str, str]:
     return {}
 
 
-def request_change(work: Work, *, title: str, description: str, reason: str, origin: tuple[str, str],
-                   element: str = "", plan: str = "", fallback: str = "", priority: str = "medium",
-                   significant: bool = False) -> str:
+def request_change(
+    work: Work,
+    *,
+    title: str,
+    description: str,
+    reason: str,
+    origin: tuple[str, str],
+    element: str = "",
+    plan: str = "",
+    fallback: str = "",
+    priority: str = "medium",
+    significant: bool = False,
+) -> str:
     """Record a request for change from any process, in the caller's unit of work; returns its reference.
 
     ``origin`` is (process id, reference there), e.g. ("INC", "INC-2026-0003"); that process is told
     when the change ends. Raises ChangeInputError (nothing stored) when a field is missing or too long.
     """
-    errors = check_request(title=title, description=description, reason=reason, element=element, plan=plan,
-                           fallback=fallback, priority=priority) | _check_origin(work, origin)
+    errors = check_request(
+        title=title,
+        description=description,
+        reason=reason,
+        element=element,
+        plan=plan,
+        fallback=fallback,
+        priority=priority,
+    ) | _check_origin(work, origin)
     if errors:
         raise ChangeInputError(errors)
     year = work.now.astimezone(work.ctx.org.zone).year
     ref = f"CHG-{year}-{next_number(work.session, f'CHG-{year}'):04d}"
     requester, requester_to = _requester(work, origin[0])
     change = Change(
-        ref=ref, title=" ".join(title.split()), description=description.strip(), reason=reason.strip(),
-        origin_process=origin[0], origin_ref=origin[1], element=element.strip(), plan=plan.strip(),
-        fallback=fallback.strip(), priority=priority, significant=significant, state=AWAITING,
-        requester=requester, requester_to=requester_to, verifier=requester,
-        created_at=work.now, updated_at=work.now,
+        ref=ref,
+        title=" ".join(title.split()),
+        description=description.strip(),
+        reason=reason.strip(),
+        origin_process=origin[0],
+        origin_ref=origin[1],
+        element=element.strip(),
+        plan=plan.strip(),
+        fallback=fallback.strip(),
+        priority=priority,
+        significant=significant,
+        state=AWAITING,
+        requester=requester,
+        requester_to=requester_to,
+        verifier=requester,
+        created_at=work.now,
+        updated_at=work.now,
     )
     work.session.add(change)
     work.session.flush()
-    work.record("CHG", "requested", ("change", ref), {
-        "title": change.title, "description": change.description, "reason": change.reason,
-        "origin": {"process": origin[0], "ref": origin[1]}, "element": change.element, "plan": change.plan,
-        "fallback": change.fallback, "priority": priority, "significant": significant,
-    })
+    work.record(
+        "CHG",
+        "requested",
+        ("change", ref),
+        {
+            "title": change.title,
+            "description": change.description,
+            "reason": change.reason,
+            "origin": {"process": origin[0], "ref": origin[1]},
+            "element": change.element,
+            "plan": change.plan,
+            "fallback": change.fallback,
+            "priority": priority,
+            "significant": significant,
+        },
+    )
     next_step = _ask_risk_owner(work, change) if significant else _ask_approvers(work, change)
-    work.notify(requester_to, Message(
-        text=f"Your request for change {ref} is recorded: {change.title}", body=f"Next: {next_step}",
-    ), f"chg:{ref}:requested")
+    work.notify(
+        requester_to,
+        Message(
+            text=f"Your request for change {ref} is recorded: {change.title}",
+            body=f"Next: {next_step}",
+        ),
+        f"chg:{ref}:requested",
+    )
     if work.ctx.org.changes.create_on == "created":
         change_tracker.queue_issue(work, change)
     return ref
@@ -145,8 +215,12 @@ def origin_of(change: Change) -> str:
 
 
 def _summary(work: Work, change: Change) -> tuple[tuple[str, str], ...]:
-    fields = [("Reference", change.ref), ("Priority", change.priority),
-              ("Requested by", name_of(work, change.requester)), ("Origin", origin_of(change))]
+    fields = [
+        ("Reference", change.ref),
+        ("Priority", change.priority),
+        ("Requested by", name_of(work, change.requester)),
+        ("Origin", origin_of(change)),
+    ]
     if change.element:
         fields.append(("Affected", change.element))
     return tuple(fields)
@@ -159,8 +233,10 @@ def _body(change: Change) -> str:
     if change.fallback:
         parts.append(f"Fall-back: {change.fallback}")
     if change.risk_likelihood is not None:
-        parts.append(f"Risk: likelihood {change.risk_likelihood}/5, impact {change.risk_impact}/5. "
-                     f"{change.risk_comment or ''}".strip())
+        parts.append(
+            f"Risk: likelihood {change.risk_likelihood}/5, impact {change.risk_impact}/5. "
+            f"{change.risk_comment or ''}".strip()
+        )
     return "\n".join(parts)
 
 
@@ -169,23 +245,35 @@ def _ask_risk_owner(work: Work, change: Change) -> str:
     change.state = RISK
     change.risk_owner = owner
     work.record("RA", "change-risk-requested", ("change", change.ref), {"risk_owner": owner})
-    work.notify(to_person(owner), Message(
-        text=f"Please evaluate the risk of change {change.ref}: {change.title}",
-        body=_body(change), fields=_summary(work, change),
-        buttons=(Button("chg.risk", "Evaluate risk", change.ref, "primary"),),
-    ), f"chg:{change.ref}:risk-request")
+    work.notify(
+        to_person(owner),
+        Message(
+            text=f"Please evaluate the risk of change {change.ref}: {change.title}",
+            body=_body(change),
+            fields=_summary(work, change),
+            buttons=(Button("chg.risk", "Evaluate risk", change.ref, "primary"),),
+        ),
+        f"chg:{change.ref}:risk-request",
+    )
     return f"risk evaluation by {name_of(work, owner)}, then approval."
 
 
 def _ask_approvers(work: Work, change: Change) -> str:
     change.state = AWAITING
     for person in work.ctx.org.with_role(APPROVER_ROLE):
-        work.notify(to_person(person.id), Message(
-            text=f"Change {change.ref} waits for your decision: {change.title}",
-            body=_body(change), fields=_summary(work, change),
-            buttons=(Button("chg.approve", "Approve", change.ref, "primary"),
-                     Button("chg.decline", "Decline", change.ref, "danger")),
-        ), f"chg:{change.ref}:approval:{person.id}")
+        work.notify(
+            to_person(person.id),
+            Message(
+                text=f"Change {change.ref} waits for your decision: {change.title}",
+                body=_body(change),
+                fields=_summary(work, change),
+                buttons=(
+                    Button("chg.approve", "Approve", change.ref, "primary"),
+                    Button("chg.decline", "Decline", change.ref, "danger"),
+                ),
+            ),
+            f"chg:{change.ref}:approval:{person.id}",
+        )
     return "approval by the ISMS manager."
 
 
@@ -216,32 +304,45 @@ def decide(work: Work, change: Change, *, approve: bool, reason: str) -> None:
     verdict = "approved" if approve else "declined"
     work.record("CHG", verdict, ("change", change.ref), {"reason": change.decision_reason})
     for person in work.ctx.org.with_role(APPROVER_ROLE):
-        work.notify(to_person(person.id), Message(
-            text=f"Change {change.ref} was {verdict} by {work.actor.name}: {change.title}",
-            body=f"Reason: {change.decision_reason}",
-        ), f"chg:{change.ref}:decided:{person.id}", replaces=f"chg:{change.ref}:approval:{person.id}")
+        work.notify(
+            to_person(person.id),
+            Message(
+                text=f"Change {change.ref} was {verdict} by {work.actor.name}: {change.title}",
+                body=f"Reason: {change.decision_reason}",
+            ),
+            f"chg:{change.ref}:decided:{person.id}",
+            replaces=f"chg:{change.ref}:approval:{person.id}",
+        )
     if not approve:
         change.result = f"Declined: {change.decision_reason}"
         if change.tracker_key:
-            change_tracker.queue_comment(work, change, "declined",
-                                         f"Declined by {work.actor.name}: {change.decision_reason}")
+            change_tracker.queue_comment(
+                work, change, "declined", f"Declined by {work.actor.name}: {change.decision_reason}"
+            )
         _finish(work, change, DECLINED)
         return
     if change.tracker_key:
-        change_tracker.queue_comment(work, change, "approved",
-                                     f"Approved by {work.actor.name}: {change.decision_reason}")
+        change_tracker.queue_comment(
+            work, change, "approved", f"Approved by {work.actor.name}: {change.decision_reason}"
+        )
         change.state = IN_IMPLEMENTATION
         work.record("IMP", "implementation-started", ("change", change.ref), {"tracker_key": change.tracker_key})
-        _tell_requester(work, change, "approved", f"Change {change.ref} is approved and in implementation "
-                                                  f"({change.tracker_key}).")
+        _tell_requester(
+            work, change, "approved", f"Change {change.ref} is approved and in implementation ({change.tracker_key})."
+        )
         _touch(work, change)
         if change.tracker_status:
             _apply_status(work, change)
         return
     change.state = APPROVED
     change_tracker.queue_issue(work, change)
-    _tell_requester(work, change, "approved", f"Change {change.ref} is approved. Its tracker issue is queued; "
-                                              "you will get its key as soon as the tracker has it.")
+    _tell_requester(
+        work,
+        change,
+        "approved",
+        f"Change {change.ref} is approved. Its tracker issue is queued; "
+        "you will get its key as soon as the tracker has it.",
+    )
     _touch(work, change)
 
 
@@ -267,9 +368,14 @@ def tracker_key_of(ctx: Context, ref: str) -> str | None:
 def tracker_delayed(work: Work, ref: str, reason: str) -> None:
     """The tracker did not take the issue yet: tell the requester once that it is queued, not lost."""
     change = find(work, ref)
-    _tell_requester(work, change, "queued", f"The tracker is not reachable right now, so the issue for {ref} "
-                                            "is queued. It will be opened when the tracker is back; nothing "
-                                            "else is needed from you.")
+    _tell_requester(
+        work,
+        change,
+        "queued",
+        f"The tracker is not reachable right now, so the issue for {ref} "
+        "is queued. It will be opened when the tracker is back; nothing "
+        "else is needed from you.",
+    )
     work.record("CHG", "tracker-delayed", ("change", ref), {"reason": reason[:300]})
 
 
@@ -284,10 +390,19 @@ def apply_tracker_update(work: Work, update: TrackerUpdate) -> bool:
     change.tracker_resolution = update.resolution
     if update.resolution or update.comment:
         change.result = _tracker_result(update)
-    work.record("CHG", "tracker-updated", ("change", change.ref), {
-        "key": update.key, "status": update.status, "resolution": update.resolution,
-        "comment": update.comment, "author": update.author, "updated": update.updated.isoformat(),
-    })
+    work.record(
+        "CHG",
+        "tracker-updated",
+        ("change", change.ref),
+        {
+            "key": update.key,
+            "status": update.status,
+            "resolution": update.resolution,
+            "comment": update.comment,
+            "author": update.author,
+            "updated": update.updated.isoformat(),
+        },
+    )
     if change.state == IN_IMPLEMENTATION:
         _apply_status(work, change)
     return True
@@ -306,8 +421,9 @@ def _apply_status(work: Work, change: Change) -> None:
         target = "failed"
     if target == "implemented":
         change.state = IMPLEMENTED
-        work.record("IMP", "implemented", ("change", change.ref), {"tracker_key": change.tracker_key,
-                                                                   "result": change.result})
+        work.record(
+            "IMP", "implemented", ("change", change.ref), {"tracker_key": change.tracker_key, "result": change.result}
+        )
         _ask_verifier(work, change)
         _touch(work, change)
     elif target == "failed":
@@ -316,8 +432,9 @@ def _apply_status(work: Work, change: Change) -> None:
 
 
 def _verifier_target(work: Work, change: Change) -> str:
-    return to_person(change.verifier) if change.verifier and work.ctx.org.person(change.verifier) else \
-        change.requester_to
+    return (
+        to_person(change.verifier) if change.verifier and work.ctx.org.person(change.verifier) else change.requester_to
+    )
 
 
 def may_verify(actor: Actor, change: Change) -> bool:
@@ -327,12 +444,19 @@ def may_verify(actor: Actor, change: Change) -> bool:
 
 def _ask_verifier(work: Work, change: Change) -> None:
     work.record("IMP", "verification-requested", ("change", change.ref), {"verifier": change.verifier})
-    work.notify(_verifier_target(work, change), Message(
-        text=f"Change {change.ref} is implemented ({change.tracker_key}). Does it work as intended?",
-        body=f"{change.title}\n{change.result or ''}".strip(), fields=_summary(work, change),
-        buttons=(Button("chg.verify", "It works", change.ref, "primary"),
-                 Button("chg.fail", "It does not work", change.ref, "danger")),
-    ), f"chg:{change.ref}:verify")
+    work.notify(
+        _verifier_target(work, change),
+        Message(
+            text=f"Change {change.ref} is implemented ({change.tracker_key}). Does it work as intended?",
+            body=f"{change.title}\n{change.result or ''}".strip(),
+            fields=_summary(work, change),
+            buttons=(
+                Button("chg.verify", "It works", change.ref, "primary"),
+                Button("chg.fail", "It does not work", change.ref, "danger"),
+            ),
+        ),
+        f"chg:{change.ref}:verify",
+    )
 
 
 def verify(work: Work, change: Change, *, works: bool, result: str) -> None:

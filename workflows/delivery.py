@@ -16,6 +16,9 @@ def undelivered(ctx: Context, actor: Actor) -> Outcome:
         dead = dead_effects(session)
     fields = tuple((status, str(counts.get(status, 0))) for status in ("pending", "sending", "sent", "dead"))
     lines = [f"{e.key} ({e.kind}), {e.attempts} attempts: {e.last_error or 'no error text'}" for e in dead]
-    text = "Nothing is stuck: every effect was delivered or is still being tried." if not dead else (
-        f"{len(dead)} effect(s) could not be delivered and need a look:")
+    text = (
+        "Nothing is stuck: every effect was delivered or is still being tried."
+        if not dead
+        else (f"{len(dead)} effect(s) could not be delivered and need a look:")
+    )
     return Outcome(reply=Message(text=text, body="\n".join(lines), fields=fields))

@@ -42,6 +42,7 @@ ACTIVE = (OPEN, SUBMITTED)
 
 # -- shared by the owner's and the ISMS manager's side -------------------------------------------------
 
+
 def iso(moment: datetime) -> str:
     """Times in records are UTC, whatever zone they were computed in, so the same moment reads the same."""
     return moment.astimezone(UTC).isoformat()
@@ -76,15 +77,22 @@ def answered(ctx: Context, session: Session, request: EvidenceRequest) -> Outcom
     It reads in the caller's session: a second session inside a unit of work would wait for the
     first one's write lock on SQLite.
     """
-    last = session.scalar(select(EvidenceSubmission).where(EvidenceSubmission.request_id == request.id)
-                          .order_by(EvidenceSubmission.id.desc()).limit(1))
+    last = session.scalar(
+        select(EvidenceSubmission)
+        .where(EvidenceSubmission.request_id == request.id)
+        .order_by(EvidenceSubmission.id.desc())
+        .limit(1)
+    )
     who = person_name(ctx, last.submitted_by) if last else "somebody"
     on = when(last.submitted_at, ctx.org.zone) if last else "earlier"
-    state = {SUBMITTED: "it is waiting for the ISMS manager's review",
-             ACCEPTED: "the ISMS manager accepted it",
-             NOT_APPLICABLE: "the ISMS manager accepted that it does not apply"}.get(request.status, request.status)
-    return Outcome.say(f"{request.ref} ({request.title}) was already answered by {who} on {on}; {state}. "
-                       "Nothing more to do here.")
+    state = {
+        SUBMITTED: "it is waiting for the ISMS manager's review",
+        ACCEPTED: "the ISMS manager accepted it",
+        NOT_APPLICABLE: "the ISMS manager accepted that it does not apply",
+    }.get(request.status, request.status)
+    return Outcome.say(
+        f"{request.ref} ({request.title}) was already answered by {who} on {on}; {state}. Nothing more to do here."
+    )
 
 
 NOT_FOUND = Outcome.say("I cannot find that evidence request. It may belong to another ISMS.")
@@ -96,13 +104,17 @@ def _may_answer(ctx: Context, actor: Actor, request: EvidenceRequest, what: str)
     if actor.id == request.owner_id or actor.has("isms_manager"):
         return
     with ctx.work(actor) as work:
-        work.record(request.process, "access-denied", ("evidence", request.ref),
-                    {"attempted": what, "owner": request.owner_id})
-    raise Denied(f"Only {person_name(ctx, request.owner_id)} (the owner) or the ISMS manager can {what} "
-                 f"{request.ref}. This attempt has been recorded.")
+        work.record(
+            request.process, "access-denied", ("evidence", request.ref), {"attempted": what, "owner": request.owner_id}
+        )
+    raise Denied(
+        f"Only {person_name(ctx, request.owner_id)} (the owner) or the ISMS manager can {what} "
+        f"{request.ref}. This attempt has been recorded."
+    )
 
 
 # -- buttons that open forms -------------------------------------------------------------------------
+
 
 def open_submit(ctx: Context, actor: Actor, value: str) -> Outcome:
     return _open_form(ctx, actor, value, "answer", lambda request: submit_form(ctx, request))
@@ -129,6 +141,7 @@ def _open_form(ctx: Context, actor: Actor, value: str, what: str, form: Callable
 
 # -- answers ----------------------------------------------------------------------------------------
 
+
 def submit(ctx: Context, actor: Actor, value: str, values: dict[str, str], key: str) -> Outcome:
     """Store the evidence (validated by evidence_forms.validate_submission) and ask for its review."""
     decision = values.get("decision")
@@ -147,8 +160,9 @@ def not_applicable(ctx: Context, actor: Actor, value: str, reason: str, key: str
     return _hand_in(ctx, actor, value, key, {"text": reason.strip()}, not_applicable=True, files={})
 
 
-def _answer_open(ctx: Context, actor: Actor, value: str, key: str, verb: str,
-                 step: Callable[[Work, EvidenceRequest], Outcome]) -> Outcome:
+def _answer_open(
+    ctx: Context, actor: Actor, value: str, key: str, verb: str, step: Callable[[Work, EvidenceRequest], Outcome]
+) -> Outcome:
     """What every answer to a request shares: the request exists, this person may answer it, a click
     counts once, and it is still open (checked again under its row lock) when ``step`` runs."""
     request = read_request(ctx, value)
@@ -164,37 +178,65 @@ def _answer_open(ctx: Context, actor: Actor, value: str, key: str, verb: str,
         return step(work, locked)
 
 
-def _hand_in(ctx: Context, actor: Actor, value: str, key: str, fields: dict[str, object], *,
-             not_applicable: bool, files: dict[str, str]) -> Outcome:
-    return _answer_open(ctx, actor, value, key, "answer",
-                        lambda work, request: _store_answer(work, request, fields, not_applicable, files))
+def _hand_in(
+    ctx: Context,
+    actor: Actor,
+    value: str,
+    key: str,
+    fields: dict[str, object],
+    *,
+    not_applicable: bool,
+    files: dict[str, str],
+) -> Outcome:
+    return _answer_open(
+        ctx,
+        actor,
+        value,
+        key,
+        "answer",
+        lambda work, request: _store_answer(work, request, fields, not_applicable, files),
+    )
 
 
-def _store_answer(work: Work, request: EvidenceRequest, fields: dict[str, object], not_applicable: bool,
-                  files: dict[str, str]) -> Outcome:
-    submission = EvidenceSubmission(request_id=request.id, round=request.round, submitted_by=work.actor.id,
-                                    submitted_at=work.now, not_applicable=not_applicable, **fields)
+def _store_answer(
+    work: Work, request: EvidenceRequest, fields: dict[str, object], not_applicable: bool, files: dict[str, str]
+) -> Outcome:
+    submission = EvidenceSubmission(
+        request_id=request.id,
+        round=request.round,
+        submitted_by=work.actor.id,
+        submitted_at=work.now,
+        not_applicable=not_applicable,
+        **fields,
+    )
     work.session.add(submission)
     work.session.flush()
     shown_files = attach_files(work, submission, parse_files(files))
     request.status, request.next_action_at = SUBMITTED, None
-    data = {"submission": submission.id, "not_applicable": not_applicable, "period": request.period,
-            **{name: _plain(value) for name, value in fields.items() if value is not None}}
+    data = {
+        "submission": submission.id,
+        "not_applicable": not_applicable,
+        "period": request.period,
+        **{name: _plain(value) for name, value in fields.items() if value is not None},
+    }
     if shown_files:
         data["files"] = shown_files
     work.record(request.process, "submitted", ("evidence", request.ref), data)
     _ask_for_review(work, request, submission, shown_files)
     what = "Your not-applicable answer" if not_applicable else "Your evidence"
-    return Outcome.say(f"Thank you. {what} for {request.ref} ({request.title}) is stored and the ISMS "
-                       "manager has been asked to review it.")
+    return Outcome.say(
+        f"Thank you. {what} for {request.ref} ({request.title}) is stored and the ISMS "
+        "manager has been asked to review it."
+    )
 
 
 def _plain(value: object) -> object:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def _ask_for_review(work: Work, request: EvidenceRequest, submission: EvidenceSubmission,
-                    files: list[dict[str, object]]) -> None:
+def _ask_for_review(
+    work: Work, request: EvidenceRequest, submission: EvidenceSubmission, files: list[dict[str, object]]
+) -> None:
     ctx = work.ctx
     shown: list[tuple[str, str]] = [("Owner", person_name(ctx, request.owner_id))]
     if submission.covers_from and submission.covers_to:
@@ -211,9 +253,16 @@ def _ask_for_review(work: Work, request: EvidenceRequest, submission: EvidenceSu
         shown.append(("Files", ", ".join(str(f["name"] or f["slack_file_id"]) for f in files)))
     for manager in ctx.org.with_role("isms_manager"):
         zone = zone_of(work.session, ctx, manager.id)
-        message = notice(ctx, request, "review", zone, extra_fields=tuple(shown),
-                         actor=person_name(ctx, submission.submitted_by), not_applicable=submission.not_applicable,
-                         reason=submission.text or "")
+        message = notice(
+            ctx,
+            request,
+            "review",
+            zone,
+            extra_fields=tuple(shown),
+            actor=person_name(ctx, submission.submitted_by),
+            not_applicable=submission.not_applicable,
+            reason=submission.text or "",
+        )
         message = Message(message.text, message.body, message.fields, review_buttons(request, submission.id))
         work.notify(to_person(manager.id), message, f"evidence:{request.id}:sub{submission.id}:review:{manager.id}")
 
@@ -231,17 +280,27 @@ def delegate(ctx: Context, actor: Actor, value: str, picked: str, note: str, key
         request.owner_id = person.id
         request.delegations += 1
         reschedule(ctx, work.session, request, work.now)
-        work.record(request.process, "delegated", ("evidence", request.ref),
-                    {"from": previous, "to": person.id, "note": note.strip() or None})
+        work.record(
+            request.process,
+            "delegated",
+            ("evidence", request.ref),
+            {"from": previous, "to": person.id, "note": note.strip() or None},
+        )
         base = f"evidence:{request.id}:d{request.delegations}"
         if request.step > 0:  # already asked: the new owner hears now, not at the next reminder
             zone = zone_of(work.session, ctx, person.id)
-            work.notify(to_person(person.id), notice(ctx, request, "delegated_to_you", zone, buttons=True,
-                                                     actor=actor.name, note=note.strip()), f"{base}:to")
+            work.notify(
+                to_person(person.id),
+                notice(ctx, request, "delegated_to_you", zone, buttons=True, actor=actor.name, note=note.strip()),
+                f"{base}:to",
+            )
         if actor.id != previous:
             zone = zone_of(work.session, ctx, previous)
-            work.notify(to_person(previous), notice(ctx, request, "delegated_away", zone, actor=actor.name,
-                                                    new_owner=person.name), f"{base}:from")
+            work.notify(
+                to_person(previous),
+                notice(ctx, request, "delegated_away", zone, actor=actor.name, new_owner=person.name),
+                f"{base}:from",
+            )
         return Outcome.say(f"{request.ref} ({request.title}) now belongs to {person.name}; they have been told.")
 
     return _answer_open(ctx, actor, value, key, "delegate", step)
@@ -255,35 +314,44 @@ def snooze(ctx: Context, actor: Actor, value: str, days: int, key: str) -> Outco
     def step(work: Work, request: EvidenceRequest) -> Outcome:
         request.snoozed_until = work.now + timedelta(days=days)
         reschedule(ctx, work.session, request, work.now)
-        work.record(request.process, "snoozed", ("evidence", request.ref),
-                    {"days": days, "until": iso(request.snoozed_until)})
+        work.record(
+            request.process, "snoozed", ("evidence", request.ref), {"days": days, "until": iso(request.snoozed_until)}
+        )
         zone = zone_of(work.session, ctx, actor.id) if actor.listed else ctx.org.zone
         next_at = request.next_action_at
         quiet = f"You will hear about it again {when(next_at, zone)}" if next_at else "No more reminders are due"
-        return Outcome.say(f"Snoozed {request.ref} for {days} day{'s' if days != 1 else ''}. {quiet}; "
-                           f"it is still due {when(request.due_at, zone)}.")
+        return Outcome.say(
+            f"Snoozed {request.ref} for {days} day{'s' if days != 1 else ''}. {quiet}; "
+            f"it is still due {when(request.due_at, zone)}."
+        )
 
     return _answer_open(ctx, actor, value, key, "snooze", step)
 
 
 # -- lists ------------------------------------------------------------------------------------------
 
+
 def _mine(ctx: Context, actor: Actor) -> tuple[list[EvidenceRequest], ZoneInfo]:
     with ctx.read() as session:
-        requests = list(session.scalars(
-            select(EvidenceRequest).where(EvidenceRequest.owner_id == actor.id, EvidenceRequest.status.in_(ACTIVE))
-            .order_by(EvidenceRequest.due_at, EvidenceRequest.id)))
+        requests = list(
+            session.scalars(
+                select(EvidenceRequest)
+                .where(EvidenceRequest.owner_id == actor.id, EvidenceRequest.status.in_(ACTIVE))
+                .order_by(EvidenceRequest.due_at, EvidenceRequest.id)
+            )
+        )
         zone = zone_of(session, ctx, actor.id) if actor.listed else ctx.org.zone
     return requests, zone
 
 
 def describe(request: EvidenceRequest, zone: ZoneInfo, now: datetime) -> str:
-    state = "waiting for review" if request.status == SUBMITTED else (
-        "OVERDUE" if request.due_at <= now else "open")
+    state = "waiting for review" if request.status == SUBMITTED else ("OVERDUE" if request.due_at <= now else "open")
     rejections = f"{request.round} rejection{'s' if request.round != 1 else ''}"
     extra = f", reopened after {rejections}" if request.round else ""
-    return (f"{request.ref} {request.title} ({request.process}, {request.period}): due {when(request.due_at, zone)}, "
-            f"{state}{extra}")
+    return (
+        f"{request.ref} {request.title} ({request.process}, {request.period}): due {when(request.due_at, zone)}, "
+        f"{state}{extra}"
+    )
 
 
 def my_requests(ctx: Context, actor: Actor) -> Outcome:
@@ -293,9 +361,11 @@ def my_requests(ctx: Context, actor: Actor) -> Outcome:
         return Outcome.say("You have no open evidence requests.")
     now = ctx.clock()
     waiting = sum(1 for r in requests if r.status == OPEN)
-    return Outcome.say(f"Your evidence requests: {waiting} to answer, {len(requests) - waiting} waiting for review",
-                       body="\n".join(describe(r, zone, now) for r in requests),
-                       footer="Answer with the buttons in my messages or in the App Home.")
+    return Outcome.say(
+        f"Your evidence requests: {waiting} to answer, {len(requests) - waiting} waiting for review",
+        body="\n".join(describe(r, zone, now) for r in requests),
+        footer="Answer with the buttons in my messages or in the App Home.",
+    )
 
 
 HOME_LIMIT = 10
@@ -305,21 +375,30 @@ def home_items(ctx: Context, actor: Actor) -> list[Message]:
     """App Home sections: open requests with their buttons; for ISMS managers, what awaits review."""
     requests, zone = _mine(ctx, actor)
     now = ctx.clock()
-    items = [Message(text=describe(r, zone, now), buttons=owner_buttons(ctx, r) if r.status == OPEN else ())
-             for r in requests[:HOME_LIMIT]]
+    items = [
+        Message(text=describe(r, zone, now), buttons=owner_buttons(ctx, r) if r.status == OPEN else ())
+        for r in requests[:HOME_LIMIT]
+    ]
     if actor.has("isms_manager"):
         with ctx.read() as session:
             waiting = session.execute(
                 select(EvidenceRequest, EvidenceSubmission.id)
                 .join(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
                 .where(EvidenceRequest.status == SUBMITTED, EvidenceSubmission.decision.is_(None))
-                .order_by(EvidenceSubmission.id).limit(HOME_LIMIT)).all()
-        items += [Message(text=f"To review: {r.ref} {r.title} from {person_name(ctx, r.owner_id)}",
-                          buttons=review_buttons(r, sid)) for r, sid in waiting]
+                .order_by(EvidenceSubmission.id)
+                .limit(HOME_LIMIT)
+            ).all()
+        items += [
+            Message(
+                text=f"To review: {r.ref} {r.title} from {person_name(ctx, r.owner_id)}", buttons=review_buttons(r, sid)
+            )
+            for r, sid in waiting
+        ]
     return items
 
 
 # -- the scheduler's tick ---------------------------------------------------------------------------
+
 
 def due_evidence(ctx: Context) -> None:
     """Every tick: create due requests, climb the reminder ladder, collect fetched file hashes."""

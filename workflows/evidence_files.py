@@ -40,16 +40,22 @@ def attach_files(work: Work, submission: EvidenceSubmission, files: list[FileRef
 def collect_file_hashes(ctx: Context) -> int:
     """Copy fetched sizes and hashes (or why fetching failed) into ``evidence_files``; record each."""
     with ctx.read() as session:
-        waiting = list(session.scalars(
-            select(EvidenceFile.id).where(EvidenceFile.fetched_at.is_(None), EvidenceFile.fetch_error.is_(None))
-            .limit(1000)))
+        waiting = list(
+            session.scalars(
+                select(EvidenceFile.id)
+                .where(EvidenceFile.fetched_at.is_(None), EvidenceFile.fetch_error.is_(None))
+                .limit(1000)
+            )
+        )
         if not waiting:
             return 0
         finished = {
-            key: (status, result, error) for key, status, result, error in session.execute(
-                select(OutboxEffect.key, OutboxEffect.status, OutboxEffect.result, OutboxEffect.last_error)
-                .where(OutboxEffect.key.in_([file_key(i) for i in waiting]),
-                       OutboxEffect.status.in_((SENT, DEAD))))
+            key: (status, result, error)
+            for key, status, result, error in session.execute(
+                select(OutboxEffect.key, OutboxEffect.status, OutboxEffect.result, OutboxEffect.last_error).where(
+                    OutboxEffect.key.in_([file_key(i) for i in waiting]), OutboxEffect.status.in_((SENT, DEAD))
+                )
+            )
         }
     if not finished:
         return 0
@@ -66,8 +72,10 @@ def _store(work: Work, file_id: int, status: str, result: dict[str, object] | No
     if row is None or row.fetched_at is not None or row.fetch_error is not None:
         return
     request = work.session.scalar(
-        select(EvidenceRequest).join(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
-        .where(EvidenceSubmission.id == row.submission_id))
+        select(EvidenceRequest)
+        .join(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
+        .where(EvidenceSubmission.id == row.submission_id)
+    )
     assert request is not None
     data: dict[str, object] = {"file": row.slack_file_id, "submission": row.submission_id}
     if status == SENT and result:
@@ -75,8 +83,12 @@ def _store(work: Work, file_id: int, status: str, result: dict[str, object] | No
         row.size = int(result["size"]) if isinstance(result.get("size"), int) else row.size  # type: ignore[arg-type]
         row.sha256 = str(result["sha256"]) if result.get("sha256") else None
         row.fetched_at = work.now
-        work.record(request.process, "file-hashed", ("evidence", request.ref),
-                    {**data, "name": row.name, "size": row.size, "sha256": row.sha256})
+        work.record(
+            request.process,
+            "file-hashed",
+            ("evidence", request.ref),
+            {**data, "name": row.name, "size": row.size, "sha256": row.sha256},
+        )
         return
     row.fetch_error = (error or "could not be fetched")[:500]
     work.record(request.process, "file-not-fetched", ("evidence", request.ref), {**data, "error": row.fetch_error})

@@ -41,11 +41,23 @@ def submit_form(ctx: Context, request: EvidenceRequest) -> Form:
     if request.evidence_kind == "number":
         fields.append(FormField("number", "The number", "number", hint="The measured or counted value."))
     if request.evidence_kind == "approval":
-        fields.append(FormField("decision", "Your decision", "select",
-                                options=(("approved", "I approve"), ("declined", "I do not approve"))))
+        fields.append(
+            FormField(
+                "decision",
+                "Your decision",
+                "select",
+                options=(("approved", "I approve"), ("declined", "I do not approve")),
+            )
+        )
     fields += [
-        FormField("text", "What was done", "multiline", required=False, max_length=MAX_TEXT,
-                  hint="Describe the evidence, or add a link or a file below."),
+        FormField(
+            "text",
+            "What was done",
+            "multiline",
+            required=False,
+            max_length=MAX_TEXT,
+            hint="Describe the evidence, or add a link or a file below.",
+        ),
         FormField("link", "Link", "url", required=False, max_length=MAX_LINK, hint="http:// or https:// only."),
         FormField("files", "Files", "files", required=False, hint=f"Up to {MAX_FILES} files of at most {limit:g} MB."),
         FormField("covers_from", "The evidence covers from", "date", initial=request.period_start.isoformat()),
@@ -60,8 +72,10 @@ def not_applicable_form(request: EvidenceRequest) -> Form:
 
 
 def delegate_form(request: EvidenceRequest) -> Form:
-    fields = (FormField("person", "Who should answer it?", "person"),
-              FormField("note", "Note for them", "multiline", required=False, max_length=MAX_REASON))
+    fields = (
+        FormField("person", "Who should answer it?", "person"),
+        FormField("note", "Note for them", "multiline", required=False, max_length=MAX_REASON),
+    )
     return Form(DELEGATE_FORM, f"Delegate {request.ref}", fields, "Delegate", metadata=str(request.id))
 
 
@@ -71,12 +85,15 @@ def review_form(ctx: Context, request: EvidenceRequest, submission_id: int, acce
         comment = FormField("comment", "Comment (optional)", "multiline", required=False, max_length=MAX_REASON)
         return Form(ACCEPT_FORM, f"Accept {request.ref}", (comment,), "Accept", metadata=metadata)
     due = ctx.clock().astimezone(ctx.org.zone).date() + timedelta(days=ctx.org.activities.rejection_due_days)
-    fields = (FormField("comment", "What is missing or wrong?", "multiline", max_length=MAX_REASON),
-              FormField("due", "New due date", "date", initial=due.isoformat()))
+    fields = (
+        FormField("comment", "What is missing or wrong?", "multiline", max_length=MAX_REASON),
+        FormField("due", "New due date", "date", initial=due.isoformat()),
+    )
     return Form(REJECT_FORM, f"Reject {request.ref}", fields, "Reject", metadata=metadata)
 
 
 # -- validation --------------------------------------------------------------------------------------
+
 
 def validate_submission(ctx: Context, values: dict[str, str]) -> dict[str, str]:
     errors: dict[str, str] = {}
@@ -164,6 +181,7 @@ def _files_problem(files: list[FileRef], max_bytes: int, max_mb: float) -> str |
 
 
 # -- parsing -----------------------------------------------------------------------------------------
+
 
 def is_web_link(link: str) -> bool:
     parts = urlsplit(link)

@@ -87,8 +87,7 @@ def step_time(ctx: Context, request: EvidenceRequest, step: Step, zones: dict[st
 def zones_of(ctx: Context, session: Session, requests: list[EvidenceRequest]) -> dict[str, ZoneInfo]:
     """Everybody these requests' steps could reach, in one query."""
     people = {request.owner_id for request in requests}
-    people |= {manager for request in requests
-               for manager in recipients(ctx, request, Step("escalate", 0, "manager"))}
+    people |= {manager for request in requests for manager in recipients(ctx, request, Step("escalate", 0, "manager"))}
     people |= {person.id for person in ctx.org.with_role("isms_manager")}
     return zones_for(session, ctx.org, people)
 
@@ -108,8 +107,9 @@ def reschedule(ctx: Context, session: Session, request: EvidenceRequest, now: da
         request.next_action_at = None
 
 
-def schedule_after(ctx: Context, request: EvidenceRequest, index: int, now: datetime,
-                   zones: dict[str, ZoneInfo]) -> None:
+def schedule_after(
+    ctx: Context, request: EvidenceRequest, index: int, now: datetime, zones: dict[str, ZoneInfo]
+) -> None:
     """Point the request at the first step after ``index`` that is still ahead.
 
     Steps already in the past are passed over (the message just sent covers them), except the final
@@ -131,9 +131,12 @@ def advance_requests(ctx: Context) -> int:
     moved = 0
     while True:
         with ctx.read() as session:
-            query = (select(EvidenceRequest.id)
-                     .where(EvidenceRequest.status == "open", EvidenceRequest.next_action_at <= now)
-                     .order_by(EvidenceRequest.next_action_at, EvidenceRequest.id).limit(BATCH))
+            query = (
+                select(EvidenceRequest.id)
+                .where(EvidenceRequest.status == "open", EvidenceRequest.next_action_at <= now)
+                .order_by(EvidenceRequest.next_action_at, EvidenceRequest.id)
+                .limit(BATCH)
+            )
             if passed:
                 query = query.where(EvidenceRequest.id.notin_(passed))
             ids = list(session.scalars(query))
@@ -157,7 +160,8 @@ def advance_requests(ctx: Context) -> int:
 
 def _advance_batch(work: Work, ids: list[int], now: datetime) -> list[int]:
     query = select(EvidenceRequest).where(
-        EvidenceRequest.id.in_(ids), EvidenceRequest.status == "open", EvidenceRequest.next_action_at <= now)
+        EvidenceRequest.id.in_(ids), EvidenceRequest.status == "open", EvidenceRequest.next_action_at <= now
+    )
     if is_postgresql(work.session):
         query = query.with_for_update(skip_locked=True)  # an owner answering right now goes first
     requests = list(work.session.scalars(query))
@@ -183,20 +187,30 @@ def _advance(work: Work, request: EvidenceRequest, now: datetime, zones: dict[st
     schedule_after(ctx, request, index, now, zones)
 
 
-def _perform(work: Work, request: EvidenceRequest, index: int, skipped: int, now: datetime,
-             zones: dict[str, ZoneInfo]) -> None:
+def _perform(
+    work: Work, request: EvidenceRequest, index: int, skipped: int, now: datetime, zones: dict[str, ZoneInfo]
+) -> None:
     ctx = work.ctx
     steps = ladder(ctx.org.activities)
     step = steps[index]
     people = recipients(ctx, request, step)
     base = f"evidence:{request.id}:r{request.round}:s{index}"
-    data = {"step": step.kind, "to": people, "due": request.due_at.astimezone(UTC).isoformat(), "period": request.period}
+    data = {
+        "step": step.kind,
+        "to": people,
+        "due": request.due_at.astimezone(UTC).isoformat(),
+        "period": request.period,
+    }
     if skipped:
         data["skipped_steps"] = skipped
     if step.kind == "review":
         request.listed_for_review_at = now
-        work.record(request.process, "listed-for-review", ("evidence", request.ref),
-                    {**data, "owner": request.owner_id, "reason": "still open after the last escalation"})
+        work.record(
+            request.process,
+            "listed-for-review",
+            ("evidence", request.ref),
+            {**data, "owner": request.owner_id, "reason": "still open after the last escalation"},
+        )
         return
     for person in people:
         zone = zones.get(person, ctx.org.zone)
@@ -212,8 +226,15 @@ def _days_between(earlier: datetime, later: datetime, zone: ZoneInfo) -> int:
     return (later.astimezone(zone).date() - earlier.astimezone(zone).date()).days
 
 
-def _message(ctx: Context, request: EvidenceRequest, steps: tuple[Step, ...], index: int, person: str,
-             zone: ZoneInfo, now: datetime) -> Message:
+def _message(
+    ctx: Context,
+    request: EvidenceRequest,
+    steps: tuple[Step, ...],
+    index: int,
+    person: str,
+    zone: ZoneInfo,
+    now: datetime,
+) -> Message:
     step = steps[index]
     if step.kind == "ask":
         return notice(ctx, request, "ask", zone, buttons=True, overdue=request.due_at <= now)
@@ -221,15 +242,22 @@ def _message(ctx: Context, request: EvidenceRequest, steps: tuple[Step, ...], in
         return notice(ctx, request, "remind", zone, buttons=True, days=max(_days_between(now, request.due_at, zone), 0))
     overdue_days = max(_days_between(request.due_at, now, zone), 1)
     if step.to == "owner":
-        return notice(ctx, request, "overdue", zone, buttons=True, days=overdue_days,
-                      next_rung=_next_rung(ctx, request, steps, index))
+        return notice(
+            ctx,
+            request,
+            "overdue",
+            zone,
+            buttons=True,
+            days=overdue_days,
+            next_rung=_next_rung(ctx, request, steps, index),
+        )
     kind = "escalate_manager" if step.to == "manager" else "escalate_isms"
     return notice(ctx, request, kind, zone, days=overdue_days)
 
 
 def _next_rung(ctx: Context, request: EvidenceRequest, steps: tuple[Step, ...], index: int) -> str:
     """Who hears about it next, said plainly to the owner."""
-    for step in steps[index + 1:]:
+    for step in steps[index + 1 :]:
         if step.kind != "escalate" or step.to == "owner":
             continue
         people = recipients(ctx, request, step)

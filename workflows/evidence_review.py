@@ -48,8 +48,9 @@ def open_review(ctx: Context, actor: Actor, value: str, accept: bool) -> Outcome
     submission_id = _submission_id(value)
     if request is None or submission_id is None:
         return NOT_FOUND
-    require(ctx, actor, REVIEWERS, process=request.process, what="reviewing evidence",
-            subject=("evidence", request.ref))
+    require(
+        ctx, actor, REVIEWERS, process=request.process, what="reviewing evidence", subject=("evidence", request.ref)
+    )
     with ctx.read() as session:
         decided = _decided(ctx, session, request, submission_id)
     if decided is not None:
@@ -67,8 +68,10 @@ def _decided(ctx: Context, session: Session, request: EvidenceRequest, submissio
     if submission.decision is None:
         return answered(ctx, session, request)
     reviewer = person_name(ctx, submission.decided_by or "")
-    return Outcome.say(f"{request.ref} was already {submission.decision} by {reviewer} "
-                       f"on {when(submission.decided_at or submission.submitted_at, ctx.org.zone)}.")
+    return Outcome.say(
+        f"{request.ref} was already {submission.decision} by {reviewer} "
+        f"on {when(submission.decided_at or submission.submitted_at, ctx.org.zone)}."
+    )
 
 
 def decide(ctx: Context, actor: Actor, metadata: str, values: dict[str, str], key: str, accept: bool) -> Outcome:
@@ -77,8 +80,9 @@ def decide(ctx: Context, actor: Actor, metadata: str, values: dict[str, str], ke
     submission_id = _submission_id(metadata)
     if request is None or submission_id is None:
         return NOT_FOUND
-    require(ctx, actor, REVIEWERS, process=request.process, what="reviewing evidence",
-            subject=("evidence", request.ref))
+    require(
+        ctx, actor, REVIEWERS, process=request.process, what="reviewing evidence", subject=("evidence", request.ref)
+    )
     comment = values.get("comment", "").strip()
     with ctx.work(actor) as work:
         if not work.once(key):
@@ -96,14 +100,30 @@ def decide(ctx: Context, actor: Actor, metadata: str, values: dict[str, str], ke
             request.status = NOT_APPLICABLE if submission.not_applicable else ACCEPTED
             request.closed_at, request.next_action_at = work.now, None
             work.record(request.process, "accepted", ("evidence", request.ref), data)
-            message = notice(ctx, request, "accepted", zone, comment=comment, reviewer=actor.name,
-                             not_applicable=submission.not_applicable)
+            message = notice(
+                ctx,
+                request,
+                "accepted",
+                zone,
+                comment=comment,
+                reviewer=actor.name,
+                not_applicable=submission.not_applicable,
+            )
         else:
             _reopen(ctx, work, request, values)
-            work.record(request.process, "rejected", ("evidence", request.ref),
-                        {**data, "new_due": iso(request.due_at)})
-            message = notice(ctx, request, "rejected", zone, buttons=True, comment=comment, reviewer=actor.name,
-                             not_applicable=submission.not_applicable)
+            work.record(
+                request.process, "rejected", ("evidence", request.ref), {**data, "new_due": iso(request.due_at)}
+            )
+            message = notice(
+                ctx,
+                request,
+                "rejected",
+                zone,
+                buttons=True,
+                comment=comment,
+                reviewer=actor.name,
+                not_applicable=submission.not_applicable,
+            )
         work.notify(to_person(request.owner_id), message, f"evidence:{request.id}:sub{submission.id}:decision")
     verdict = "accepted" if accept else "rejected; the owner has been told why and asked again"
     return Outcome.say(f"{request.ref} ({request.title}) {verdict}.")
@@ -121,13 +141,19 @@ def _reopen(ctx: Context, work: Work, request: EvidenceRequest, values: dict[str
 
 # -- the overview -----------------------------------------------------------------------------------
 
+
 def overview(ctx: Context, actor: Actor) -> Outcome:
     """``/isms evidence all``: open, overdue, rejected, waiting for review and listed, by process."""
     require(ctx, actor, READERS, process="PERF", what="the evidence overview")
     now = ctx.clock()
     with ctx.read() as session:
-        requests = list(session.scalars(select(EvidenceRequest).where(EvidenceRequest.status.in_((OPEN, SUBMITTED)))
-                                        .order_by(EvidenceRequest.process, EvidenceRequest.due_at)))
+        requests = list(
+            session.scalars(
+                select(EvidenceRequest)
+                .where(EvidenceRequest.status.in_((OPEN, SUBMITTED)))
+                .order_by(EvidenceRequest.process, EvidenceRequest.due_at)
+            )
+        )
     if not requests:
         return Outcome.say("No evidence requests are open.")
     by_process: dict[str, list[str]] = defaultdict(list)
@@ -138,10 +164,14 @@ def overview(ctx: Context, actor: Actor) -> Outcome:
         by_process[request.process].append(
             f"  {request.ref} {request.title} ({request.period}), {person_name(ctx, request.owner_id)}, "
             f"due {when(request.due_at, ctx.org.zone)}: {state}"
-            + (f", rejected {request.round}x" if request.round else ""))
+            + (f", rejected {request.round}x" if request.round else "")
+        )
     body = "\n".join(f"{process}:\n" + "\n".join(lines) for process, lines in by_process.items())
-    return Outcome.say(f"{len(requests)} evidence requests in progress", body=body,
-                       fields=tuple((label.capitalize(), str(count)) for label, count in counts.items()))
+    return Outcome.say(
+        f"{len(requests)} evidence requests in progress",
+        body=body,
+        fields=tuple((label.capitalize(), str(count)) for label, count in counts.items()),
+    )
 
 
 def _state(request: EvidenceRequest, now: datetime) -> str:
@@ -170,9 +200,13 @@ class ReviewItem:
 def items_for_management_review(ctx: Context) -> list[ReviewItem]:
     """What the management review pack (GOV) should list; stays listed until it is answered."""
     with ctx.read() as session:
-        rows = session.scalars(select(EvidenceRequest).where(
-            EvidenceRequest.status == OPEN, EvidenceRequest.listed_for_review_at.is_not(None))
-            .order_by(EvidenceRequest.listed_for_review_at))
-        return [ReviewItem(r.ref, r.process, r.title, r.period, r.owner_id, r.due_at, r.listed_for_review_at)
-                for r in rows if r.listed_for_review_at is not None]
-
+        rows = session.scalars(
+            select(EvidenceRequest)
+            .where(EvidenceRequest.status == OPEN, EvidenceRequest.listed_for_review_at.is_not(None))
+            .order_by(EvidenceRequest.listed_for_review_at)
+        )
+        return [
+            ReviewItem(r.ref, r.process, r.title, r.period, r.owner_id, r.due_at, r.listed_for_review_at)
+            for r in rows
+            if r.listed_for_review_at is not None
+        ]

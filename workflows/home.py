@@ -10,8 +10,11 @@ from workflows.ui import HomeView, Message
 
 def home(ctx: Context, actor: Actor) -> HomeView:
     roles = ", ".join(sorted(r.replace("_", " ") for r in actor.roles)) or "not registered"
-    items: list[Message] = [*incident_lists.home_items(ctx, actor), *evidence.home_items(ctx, actor),
-                            *change_chat.home_items(ctx, actor)]
+    items: list[Message] = [
+        *incident_lists.home_items(ctx, actor),
+        *evidence.home_items(ctx, actor),
+        *change_chat.home_items(ctx, actor),
+    ]
     return HomeView(
         title=f"ISMS of {ctx.org.name}",
         sections=(Message(text=f"Your role: {roles}"), *(items or [Message(text="You have no open items.")])),

@@ -20,7 +20,15 @@ from storage.models.incidents import Incident, IncidentClock, IncidentTimer
 from workflows.actors import SYSTEM
 from workflows.context import Context, Work
 from workflows.incident_messages import (
-    CLOCK_LABELS, add_line, clocks_of, headline, person_name, refresh_post, span, tell_people, when,
+    CLOCK_LABELS,
+    add_line,
+    clocks_of,
+    headline,
+    person_name,
+    refresh_post,
+    span,
+    tell_people,
+    when,
     with_role,
 )
 from workflows.ui import Button, Message
@@ -48,8 +56,13 @@ def _wanted_clocks(work: Work, incident: Incident) -> dict[str, timedelta | None
     if rules.gdpr and incident.personal_data in PERSONAL_DATA_AT_RISK:
         wanted["gdpr"] = GDPR_WINDOW
     if rules.nis2 and incident.severity in rules.nis2_severities:
-        wanted.update({"nis2-early-warning": NIS2_EARLY_WARNING, "nis2-notification": NIS2_NOTIFICATION,
-                       "nis2-final-report": None})
+        wanted.update(
+            {
+                "nis2-early-warning": NIS2_EARLY_WARNING,
+                "nis2-notification": NIS2_NOTIFICATION,
+                "nis2-final-report": None,
+            }
+        )
     return wanted
 
 
@@ -95,8 +108,12 @@ def plan(work: Work, incident: Incident) -> None:
 def _announce(work: Work, incident: Incident, clock: IncidentClock) -> None:
     label = CLOCK_LABELS[clock.kind]
     text = f"{label} clock started for {incident.ref}: due {when(work.ctx, clock.due_at)}."
-    work.record("INC", "clock-started", ("incident", incident.ref),
-                {"clock": clock.kind, "started_at": clock.started_at.isoformat(), "due_at": clock.due_at.isoformat()})
+    work.record(
+        "INC",
+        "clock-started",
+        ("incident", incident.ref),
+        {"clock": clock.kind, "started_at": clock.started_at.isoformat(), "due_at": clock.due_at.isoformat()},
+    )
     add_line(work, incident, "clock", text)
     tell_people(work, _dpo(work.ctx), _dpo_message(incident, text), f"inc:{incident.ref}:clock:{clock.kind}:start")
 
@@ -120,8 +137,9 @@ def _wanted_timers(ctx: Context, incident: Incident, clocks: Iterable[IncidentCl
 
 
 def _sync(work: Work, incident: Incident, wanted: dict[str, datetime]) -> None:
-    timers = {t.kind: t for t in work.session.scalars(
-        select(IncidentTimer).where(IncidentTimer.incident_id == incident.id))}
+    timers = {
+        t.kind: t for t in work.session.scalars(select(IncidentTimer).where(IncidentTimer.incident_id == incident.id))
+    }
     for kind, timer in timers.items():
         if timer.sent_at is not None:
             continue
@@ -141,11 +159,13 @@ def _dpo(ctx: Context) -> list[str]:
 
 
 def _dpo_message(incident: Incident, text: str) -> Message:
-    return Message(text=text, body=headline(incident),
-                   buttons=(Button("incident_notified", "Record notification", incident.ref),))
+    return Message(
+        text=text, body=headline(incident), buttons=(Button("incident_notified", "Record notification", incident.ref),)
+    )
 
 
 # -- the every-minute job ------------------------------------------------------------------------
+
 
 def due(ctx: Context) -> None:
     """Send every incident reminder whose time has come; each timer row goes out once.
@@ -177,8 +197,9 @@ def _fire(work: Work, incident: Incident, timer: IncidentTimer) -> None:
         _overdue(work, incident, timer)
         return
     _, clock_kind, offset = timer.kind.split(":")
-    clock = work.session.scalar(select(IncidentClock).where(
-        IncidentClock.incident_id == incident.id, IncidentClock.kind == clock_kind))
+    clock = work.session.scalar(
+        select(IncidentClock).where(IncidentClock.incident_id == incident.id, IncidentClock.kind == clock_kind)
+    )
     assert clock is not None
     _remind_dpo(work, incident, clock, timer, passed=offset == "due")
 
@@ -195,17 +216,27 @@ def _overdue(work: Work, incident: Incident, timer: IncidentTimer) -> None:
         what = f"{incident.ref} is not resolved within {span(level.resolve_within)} ({level_id} target)"
     key = f"inc:{incident.ref}:timer:{timer.id}"
     if incident.handler_id:
-        tell_people(work, [incident.handler_id],
-                    Message(text=f"Reminder: {what}.", body=headline(incident)), key)
+        tell_people(work, [incident.handler_id], Message(text=f"Reminder: {what}.", body=headline(incident)), key)
     escalated = with_role(ctx, "security_lead", "isms_manager")
-    tell_people(work, [p for p in escalated if p != incident.handler_id],
-                Message(text=f"Escalation: {what}.", body=headline(incident),
-                        fields=(("Handler", person_name(ctx, incident.handler_id)),)), key)
+    tell_people(
+        work,
+        [p for p in escalated if p != incident.handler_id],
+        Message(
+            text=f"Escalation: {what}.",
+            body=headline(incident),
+            fields=(("Handler", person_name(ctx, incident.handler_id)),),
+        ),
+        key,
+    )
     names = ", ".join(person_name(ctx, p) for p in escalated)
     reminded = f"reminded {person_name(ctx, incident.handler_id)}; " if incident.handler_id else ""
     add_line(work, incident, "overdue", f"Overdue: {what}. The bot {reminded}escalated to {names}.")
-    work.record("INC", f"{timer.kind}-overdue", ("incident", incident.ref),
-                {"due_at": timer.due_at.isoformat(), "handler": incident.handler_id, "escalated_to": escalated})
+    work.record(
+        "INC",
+        f"{timer.kind}-overdue",
+        ("incident", incident.ref),
+        {"due_at": timer.due_at.isoformat(), "handler": incident.handler_id, "escalated_to": escalated},
+    )
 
 
 def _overtaken(work: Work, timer: IncidentTimer) -> bool:
@@ -213,8 +244,12 @@ def _overtaken(work: Work, timer: IncidentTimer) -> bool:
     only the latest one is worth sending."""
     clock_prefix = timer.kind.rsplit(":", 1)[0] + ":"
     later = select(IncidentTimer.id).where(
-        IncidentTimer.incident_id == timer.incident_id, IncidentTimer.kind.startswith(clock_prefix),
-        IncidentTimer.sent_at.is_(None), IncidentTimer.due_at > timer.due_at, IncidentTimer.due_at <= work.now)
+        IncidentTimer.incident_id == timer.incident_id,
+        IncidentTimer.kind.startswith(clock_prefix),
+        IncidentTimer.sent_at.is_(None),
+        IncidentTimer.due_at > timer.due_at,
+        IncidentTimer.due_at <= work.now,
+    )
     return work.session.scalar(later.limit(1)) is not None
 
 
@@ -225,16 +260,24 @@ def _remind_dpo(work: Work, incident: Incident, clock: IncidentClock, timer: Inc
     label = CLOCK_LABELS[clock.kind]
     key = f"inc:{incident.ref}:timer:{timer.id}"
     if passed:
-        text = (f"Deadline passed: {label} for {incident.ref} was due {when(ctx, clock.due_at)} "
-                f"and no notification is recorded.")
+        text = (
+            f"Deadline passed: {label} for {incident.ref} was due {when(ctx, clock.due_at)} "
+            f"and no notification is recorded."
+        )
         people = list(dict.fromkeys(_dpo(ctx) + with_role(ctx, "isms_manager")))
     else:
-        text = (f"Reminder: {label} for {incident.ref} is due {when(ctx, clock.due_at)} "
-                f"(in {span(clock.due_at - work.now)}).")
+        text = (
+            f"Reminder: {label} for {incident.ref} is due {when(ctx, clock.due_at)} "
+            f"(in {span(clock.due_at - work.now)})."
+        )
         people = _dpo(ctx)
     tell_people(work, people, _dpo_message(incident, text), key)
     add_line(work, incident, "clock", f"{text} Told {', '.join(person_name(ctx, p) for p in people)}.")
     if passed:
         refresh_post(work, incident)  # the post now shows the clock as overdue
-    work.record("INC", "deadline-missed" if passed else "dpo-reminded", ("incident", incident.ref),
-                {"clock": clock.kind, "due_at": clock.due_at.isoformat(), "to": people})
+    work.record(
+        "INC",
+        "deadline-missed" if passed else "dpo-reminded",
+        ("incident", incident.ref),
+        {"clock": clock.kind, "due_at": clock.due_at.isoformat(), "to": people},
+    )

@@ -102,6 +102,7 @@ def _files(value: str) -> list[str] | None:
 
 # -- the report form --------------------------------------------------------------------------------
 
+
 def report_form(ctx: Context, *, metadata: str = "", initial: Mapping[str, str] | None = None) -> Form:
     initial = initial or {}
     categories = tuple(ctx.org.incidents.categories.items())
@@ -111,17 +112,39 @@ def report_form(ctx: Context, *, metadata: str = "", initial: Mapping[str, str] 
         submit_label="Report",
         metadata=metadata,
         fields=(
-            FormField("what", "What happened?", "multiline", max_length=MAX_REPORT, initial=initial.get("what"),
-                      hint="In your own words. Please do not paste passwords."),
-            FormField("noticed", "When did you notice it?", "datetime", required=False,
-                      initial=initial.get("noticed") or str(int(ctx.clock().timestamp()))),
-            FormField("affected", "Affected system or asset", required=False, max_length=MAX_AFFECTED,
-                      initial=initial.get("affected")),
+            FormField(
+                "what",
+                "What happened?",
+                "multiline",
+                max_length=MAX_REPORT,
+                initial=initial.get("what"),
+                hint="In your own words. Please do not paste passwords.",
+            ),
+            FormField(
+                "noticed",
+                "When did you notice it?",
+                "datetime",
+                required=False,
+                initial=initial.get("noticed") or str(int(ctx.clock().timestamp())),
+            ),
+            FormField(
+                "affected",
+                "Affected system or asset",
+                required=False,
+                max_length=MAX_AFFECTED,
+                initial=initial.get("affected"),
+            ),
             FormField("category", "Category", "select", options=categories, initial=initial.get("category")),
-            FormField("personal_data", "Personal data may be affected", "select",
-                      options=tuple(PERSONAL_DATA_LABELS.items()), initial=initial.get("personal_data")),
-            FormField("links", "Links", "multiline", required=False, max_length=MAX_LINKS,
-                      initial=initial.get("links")),
+            FormField(
+                "personal_data",
+                "Personal data may be affected",
+                "select",
+                options=tuple(PERSONAL_DATA_LABELS.items()),
+                initial=initial.get("personal_data"),
+            ),
+            FormField(
+                "links", "Links", "multiline", required=False, max_length=MAX_LINKS, initial=initial.get("links")
+            ),
             FormField("files", "Files", "files", required=False),
         ),
     )
@@ -163,32 +186,74 @@ def parse_report(ctx: Context, values: Mapping[str, str]) -> ReportDetails:
 
 # -- triage forms -------------------------------------------------------------------------------------
 
+
 def triage_form(ctx: Context, callback_id: str, ref: str, *, clocks: tuple[str, ...] = ()) -> Form:
     """The form behind a triage button; ``clocks`` lists the running clocks (for "notified")."""
     fields = {
-        NOT_INCIDENT: ("Not an incident", (
-            FormField("reason", "Why is this not an incident?", "multiline", max_length=MAX_REASON,
-                      hint="The reporter is told this reason."),)),
-        ASSIGN: ("Assign handler", (
-            FormField("handler", "Handler", "person",
-                      hint="A member of the security team (in the console: their e-mail or Slack id)."),)),
-        NOTE: ("Add note", (
-            FormField("note", "Note", "multiline", max_length=MAX_NOTE, hint="Only the security team sees notes."),)),
-        CHANGE: ("Request change", (
-            FormField("title", "Title", max_length=MAX_TITLE),
-            FormField("description", "What should change?", "multiline", max_length=MAX_NOTE),
-            FormField("reason", "Why (what the incident showed)", "multiline", max_length=MAX_REASON))),
-        CLOSE: ("Close incident", (
-            FormField("root_cause", "Root cause", "multiline", max_length=MAX_NOTE),
-            FormField("lessons", "Lessons learned", "multiline", max_length=MAX_NOTE,
-                      hint="Kept as input for awareness training."))),
-        NOTIFIED: ("Record notification", (
-            FormField("clock", "Which notification was made?", "select",
-                      options=tuple((kind, CLOCK_LABELS[kind]) for kind in clocks),
-                      initial=clocks[0] if clocks else None),
-            FormField("at", "When was it sent?", "datetime", required=False,
-                      initial=str(int(ctx.clock().timestamp()))),
-            FormField("note", "Reference or how it was sent", required=False, max_length=MAX_REASON))),
+        NOT_INCIDENT: (
+            "Not an incident",
+            (
+                FormField(
+                    "reason",
+                    "Why is this not an incident?",
+                    "multiline",
+                    max_length=MAX_REASON,
+                    hint="The reporter is told this reason.",
+                ),
+            ),
+        ),
+        ASSIGN: (
+            "Assign handler",
+            (
+                FormField(
+                    "handler",
+                    "Handler",
+                    "person",
+                    hint="A member of the security team (in the console: their e-mail or Slack id).",
+                ),
+            ),
+        ),
+        NOTE: (
+            "Add note",
+            (FormField("note", "Note", "multiline", max_length=MAX_NOTE, hint="Only the security team sees notes."),),
+        ),
+        CHANGE: (
+            "Request change",
+            (
+                FormField("title", "Title", max_length=MAX_TITLE),
+                FormField("description", "What should change?", "multiline", max_length=MAX_NOTE),
+                FormField("reason", "Why (what the incident showed)", "multiline", max_length=MAX_REASON),
+            ),
+        ),
+        CLOSE: (
+            "Close incident",
+            (
+                FormField("root_cause", "Root cause", "multiline", max_length=MAX_NOTE),
+                FormField(
+                    "lessons",
+                    "Lessons learned",
+                    "multiline",
+                    max_length=MAX_NOTE,
+                    hint="Kept as input for awareness training.",
+                ),
+            ),
+        ),
+        NOTIFIED: (
+            "Record notification",
+            (
+                FormField(
+                    "clock",
+                    "Which notification was made?",
+                    "select",
+                    options=tuple((kind, CLOCK_LABELS[kind]) for kind in clocks),
+                    initial=clocks[0] if clocks else None,
+                ),
+                FormField(
+                    "at", "When was it sent?", "datetime", required=False, initial=str(int(ctx.clock().timestamp()))
+                ),
+                FormField("note", "Reference or how it was sent", required=False, max_length=MAX_REASON),
+            ),
+        ),
     }
     title, form_fields = fields[callback_id]
     return Form(callback_id=callback_id, title=title, fields=form_fields, metadata=ref)
@@ -229,10 +294,15 @@ TRIAGE_VALIDATORS: dict[str, Callable[[Context, Mapping[str, str]], dict[str, st
     NOT_INCIDENT: lambda ctx, v: check_text(v, "reason", MAX_REASON, what="the reason"),
     ASSIGN: _validate_assign,
     NOTE: lambda ctx, v: check_text(v, "note", MAX_NOTE, what="the note"),
-    CHANGE: lambda ctx, v: (check_text(v, "title", MAX_TITLE, what="a title") or _one_line(v, "title")
-                            | check_text(v, "description", MAX_NOTE, what="what should change")
-                            | check_text(v, "reason", MAX_REASON, what="the reason")),
-    CLOSE: lambda ctx, v: (check_text(v, "root_cause", MAX_NOTE, what="the root cause")
-                           | check_text(v, "lessons", MAX_NOTE, what="the lessons learned")),
+    CHANGE: lambda ctx, v: (
+        check_text(v, "title", MAX_TITLE, what="a title")
+        or _one_line(v, "title")
+        | check_text(v, "description", MAX_NOTE, what="what should change")
+        | check_text(v, "reason", MAX_REASON, what="the reason")
+    ),
+    CLOSE: lambda ctx, v: (
+        check_text(v, "root_cause", MAX_NOTE, what="the root cause")
+        | check_text(v, "lessons", MAX_NOTE, what="the lessons learned")
+    ),
     NOTIFIED: _validate_notified,
 }

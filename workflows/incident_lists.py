@@ -14,7 +14,14 @@ from workflows.access import require
 from workflows.actors import Actor
 from workflows.context import Context
 from workflows.incident_messages import (
-    CLOCK_LABELS, STATUS_LABELS, TRIAGE_ROLES, clock_state, headline, person_name, span, when,
+    CLOCK_LABELS,
+    STATUS_LABELS,
+    TRIAGE_ROLES,
+    clock_state,
+    headline,
+    person_name,
+    span,
+    when,
 )
 from workflows.ui import Message, Outcome
 
@@ -24,12 +31,14 @@ MAX_LISTED = 50
 
 def my_reports(ctx: Context, actor: Actor) -> Outcome:
     with ctx.read() as session:
-        reports = session.scalars(select(Incident).where(Incident.reporter_id == actor.id)
-                                  .order_by(Incident.id.desc()).limit(MAX_LISTED)).all()
+        reports = session.scalars(
+            select(Incident).where(Incident.reporter_id == actor.id).order_by(Incident.id.desc()).limit(MAX_LISTED)
+        ).all()
     if not reports:
         return Outcome.say("You have not reported any incidents. To report one: /incident <what happened>.")
-    lines = [f"{i.ref} · {STATUS_LABELS[i.status]} · reported {when(ctx, i.reported_at)} · {headline(i)}"
-             for i in reports]
+    lines = [
+        f"{i.ref} · {STATUS_LABELS[i.status]} · reported {when(ctx, i.reported_at)} · {headline(i)}" for i in reports
+    ]
     return Outcome(reply=Message(text=f"Your incident reports ({len(reports)})", body="\n".join(lines)))
 
 
@@ -42,10 +51,15 @@ def open_incidents(ctx: Context, actor: Actor) -> Outcome:
             select(IncidentClock, Incident.ref, Incident.summary)
             .join(Incident, Incident.id == IncidentClock.incident_id)
             .where(IncidentClock.notified_at.is_(None), IncidentClock.stopped_at.is_(None))
-            .order_by(IncidentClock.due_at).limit(MAX_LISTED)).all()
+            .order_by(IncidentClock.due_at)
+            .limit(MAX_LISTED)
+        ).all()
         incidents = session.scalars(
-            select(Incident).where(Incident.status.in_(("new", "incident")))
-            .order_by(severity_order, Incident.severity, Incident.reported_at).limit(MAX_LISTED)).all()
+            select(Incident)
+            .where(Incident.status.in_(("new", "incident")))
+            .order_by(severity_order, Incident.severity, Incident.reported_at)
+            .limit(MAX_LISTED)
+        ).all()
     lines: list[str] = []
     if clocks:
         lines.append("Running regulatory clocks:")
@@ -54,8 +68,10 @@ def open_incidents(ctx: Context, actor: Actor) -> Outcome:
     if incidents:
         lines.append("Open incidents:")
         for i in incidents:
-            lines.append(f"• {i.ref} [{i.severity or 'no severity'}] {STATUS_LABELS[i.status]} · handler "
-                         f"{person_name(ctx, i.handler_id)} · reported {span(now - i.reported_at)} ago · {headline(i)}")
+            lines.append(
+                f"• {i.ref} [{i.severity or 'no severity'}] {STATUS_LABELS[i.status]} · handler "
+                f"{person_name(ctx, i.handler_id)} · reported {span(now - i.reported_at)} ago · {headline(i)}"
+            )
     if not lines:
         return Outcome.say("No open incidents and no running regulatory clocks.")
     title = f"{len(incidents)} open incident(s), {len(clocks)} running regulatory clock(s)"
@@ -71,14 +87,17 @@ def home_items(ctx: Context, actor: Actor) -> list[Message]:
             if waiting:
                 listed = ", ".join(waiting[:10])
                 items.append(Message(text=f"{len(waiting)} incident report(s) wait for triage: {listed}"))
-            mine = session.scalars(select(Incident.ref).where(Incident.status == "incident",
-                                                              Incident.handler_id == actor.id)).all()
+            mine = session.scalars(
+                select(Incident.ref).where(Incident.status == "incident", Incident.handler_id == actor.id)
+            ).all()
             if mine:
                 items.append(Message(text=f"You handle {len(mine)} open incident(s): {', '.join(mine[:10])}"))
         if actor.has("dpo"):
-            running = session.scalars(select(IncidentClock.id).where(
-                IncidentClock.notified_at.is_(None), IncidentClock.stopped_at.is_(None))).all()
+            running = session.scalars(
+                select(IncidentClock.id).where(IncidentClock.notified_at.is_(None), IncidentClock.stopped_at.is_(None))
+            ).all()
             if running:
-                items.append(Message(
-                    text=f"{len(running)} regulatory notification clock(s) are running: /isms incidents"))
+                items.append(
+                    Message(text=f"{len(running)} regulatory notification clock(s) are running: /isms incidents")
+                )
     return items

@@ -67,8 +67,11 @@ def headline(incident: Incident) -> str:
 
 
 def clocks_of(work: Work, incident: Incident) -> list[IncidentClock]:
-    return list(work.session.scalars(
-        select(IncidentClock).where(IncidentClock.incident_id == incident.id).order_by(IncidentClock.due_at)))
+    return list(
+        work.session.scalars(
+            select(IncidentClock).where(IncidentClock.incident_id == incident.id).order_by(IncidentClock.due_at)
+        )
+    )
 
 
 def clock_state(ctx: Context, clock: IncidentClock, now: datetime, *, live: bool = True) -> str:
@@ -90,20 +93,31 @@ def running(clocks: list[IncidentClock]) -> list[IncidentClock]:
 def _buttons(ctx: Context, incident: Incident, clocks: list[IncidentClock]) -> tuple[Button, ...]:
     ref = incident.ref
     levels = ctx.org.incidents.severities
-    severities = tuple(Button(f"incident_severity_{level}", f"{level} {levels.get(level).name}", ref)
-                       for level in ("P1", "P2", "P3", "P4"))
+    severities = tuple(
+        Button(f"incident_severity_{level}", f"{level} {levels.get(level).name}", ref)
+        for level in ("P1", "P2", "P3", "P4")
+    )
     notified = (Button("incident_notified", "Record notification", ref),) if running(clocks) else ()
     if incident.status == "new":
-        return (Button("incident_classify", "Incident", ref, "primary"),
-                Button("incident_not_incident", "Not an incident", ref), *severities,
-                Button("incident_assign", "Assign handler", ref), Button("incident_escalate", "Escalate", ref),
-                Button("incident_note", "Add note", ref))
+        return (
+            Button("incident_classify", "Incident", ref, "primary"),
+            Button("incident_not_incident", "Not an incident", ref),
+            *severities,
+            Button("incident_assign", "Assign handler", ref),
+            Button("incident_escalate", "Escalate", ref),
+            Button("incident_note", "Add note", ref),
+        )
     if incident.status == "incident":
-        return (*severities, Button("incident_assign", "Assign handler", ref),
-                Button("incident_escalate", "Escalate", ref), Button("incident_note", "Add note", ref),
-                Button("incident_change", "Request change", ref), *notified,
-                Button("incident_not_incident", "Not an incident", ref),
-                Button("incident_close", "Close", ref, "primary"))
+        return (
+            *severities,
+            Button("incident_assign", "Assign handler", ref),
+            Button("incident_escalate", "Escalate", ref),
+            Button("incident_note", "Add note", ref),
+            Button("incident_change", "Request change", ref),
+            *notified,
+            Button("incident_not_incident", "Not an incident", ref),
+            Button("incident_close", "Close", ref, "primary"),
+        )
     if incident.status == "not_incident":
         return (Button("incident_classify", "Reclassify as incident", ref), Button("incident_note", "Add note", ref))
     return (*notified, Button("incident_note", "Add note", ref))
@@ -115,7 +129,8 @@ def triage_message(work: Work, incident: Incident) -> Message:
     settings = ctx.org.incidents
     clocks = clocks_of(work, incident)
     changes = work.session.scalars(
-        select(IncidentChange).where(IncidentChange.incident_id == incident.id).order_by(IncidentChange.id)).all()
+        select(IncidentChange).where(IncidentChange.incident_id == incident.id).order_by(IncidentChange.id)
+    ).all()
     severity = "not set"
     if incident.severity:
         severity = f"{incident.severity} {settings.severities.get(incident.severity).name}"
@@ -125,8 +140,10 @@ def triage_message(work: Work, incident: Incident) -> Message:
         ("Handler", person_name(ctx, incident.handler_id)),
         ("Reported by", f"{incident.reporter_name}, {when(ctx, incident.reported_at)}"),
         ("Noticed", when(ctx, incident.noticed_at)),
-        ("Category", settings.categories.get(incident.category, incident.category) if incident.category
-         else "not given"),
+        (
+            "Category",
+            settings.categories.get(incident.category, incident.category) if incident.category else "not given",
+        ),
         ("Personal data affected", PERSONAL_DATA_LABELS.get(incident.personal_data or "", "not given")),
     ]
     if incident.affected:
@@ -149,8 +166,10 @@ def triage_message(work: Work, incident: Incident) -> Message:
     if incident.status == "closed":
         fields.append(("Root cause", incident.root_cause or ""))
         fields.append(("Lessons learned", incident.lessons or ""))
-    criteria = "  ".join(f"{level} {settings.severities.get(level).name}: {settings.severities.get(level).criteria}"
-                         for level in ("P1", "P2", "P3", "P4"))
+    criteria = "  ".join(
+        f"{level} {settings.severities.get(level).name}: {settings.severities.get(level).criteria}"
+        for level in ("P1", "P2", "P3", "P4")
+    )
     return Message(
         text=f"{incident.ref} [{severity}] {STATUS_LABELS[incident.status]}: {headline(incident)}",
         body=incident.summary,
@@ -170,8 +189,12 @@ def add_line(work: Work, incident: Incident, kind: str, text: str) -> None:
     entry = IncidentEntry(incident_id=incident.id, at=work.now, actor_id=work.actor.id, kind=kind, text=text)
     work.session.add(entry)
     work.session.flush()
-    work.notify(to_channel(TRIAGE_CHANNEL), Message(text=text), f"inc:{incident.ref}:entry:{entry.id}",
-                thread_of=triage_key(incident))
+    work.notify(
+        to_channel(TRIAGE_CHANNEL),
+        Message(text=text),
+        f"inc:{incident.ref}:entry:{entry.id}",
+        thread_of=triage_key(incident),
+    )
 
 
 def refresh_post(work: Work, incident: Incident) -> None:
@@ -179,22 +202,30 @@ def refresh_post(work: Work, incident: Incident) -> None:
     incident.revision += 1
     incident.updated_at = work.now
     work.session.flush()
-    work.notify(to_channel(TRIAGE_CHANNEL), triage_message(work, incident),
-                f"inc:{incident.ref}:triage:r{incident.revision}", replaces=triage_key(incident))
+    work.notify(
+        to_channel(TRIAGE_CHANNEL),
+        triage_message(work, incident),
+        f"inc:{incident.ref}:triage:r{incident.revision}",
+        replaces=triage_key(incident),
+    )
 
 
 def reporter_message(ctx: Context, incident: Incident, event: str, **values: str) -> Message:
     """Wording for the reporter, from the organisation's template: first line headline, rest body."""
-    text = ctx.templates.text("incident_status.j2", event=event, ref=incident.ref,
-                              status=STATUS_LABELS[incident.status], **values)
+    text = ctx.templates.text(
+        "incident_status.j2", event=event, ref=incident.ref, status=STATUS_LABELS[incident.status], **values
+    )
     lines = text.splitlines()
     return Message(text=lines[0], body="\n".join(lines[1:]).strip())
 
 
 def tell_reporter(work: Work, incident: Incident, event: str, **values: str) -> None:
     """A status change for the reporter, by direct message. Never carries notes or the timeline."""
-    work.notify(incident.reporter_to, reporter_message(work.ctx, incident, event, **values),
-                f"inc:{incident.ref}:reporter:{incident.revision}:{event}")
+    work.notify(
+        incident.reporter_to,
+        reporter_message(work.ctx, incident, event, **values),
+        f"inc:{incident.ref}:reporter:{incident.revision}:{event}",
+    )
 
 
 def tell_people(work: Work, person_ids: list[str], message: Message, key: str) -> None:

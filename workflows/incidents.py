@@ -31,11 +31,31 @@ from workflows.actors import Actor
 from workflows.context import Context, Work, to_actor
 from workflows.incident_clocks import plan
 from workflows.incident_forms import (
-    CLOSE, MAX_REPORT, NOTIFIED, ReportDetails, Source, find_person, report_form, triage_form,
+    CLOSE,
+    MAX_REPORT,
+    NOTIFIED,
+    ReportDetails,
+    Source,
+    find_person,
+    report_form,
+    triage_form,
 )
 from workflows.incident_messages import (
-    CLOCK_LABELS, TRIAGE_ROLES, add_line, clocks_of, headline, person_name, post_triage, refresh_post,
-    reporter_message, running, tell_people, tell_reporter, triage_message, when, with_role,
+    CLOCK_LABELS,
+    TRIAGE_ROLES,
+    add_line,
+    clocks_of,
+    headline,
+    person_name,
+    post_triage,
+    refresh_post,
+    reporter_message,
+    running,
+    tell_people,
+    tell_reporter,
+    triage_message,
+    when,
+    with_role,
 )
 from workflows.interfaces import Interface, publish, subscribe
 from workflows.ui import Button, Message, Outcome
@@ -60,6 +80,7 @@ def _find(ctx: Context, ref: str) -> Incident | None:
 
 # -- reporting ----------------------------------------------------------------------------------------
 
+
 def start_report(ctx: Context, actor: Actor, source: Source | None = None, text: str = "") -> Outcome:
     """The report form, empty or prefilled with the message a shortcut was used on."""
     require(ctx, actor, REPORTER_ROLES, process="INC", what="reporting an incident")
@@ -82,8 +103,9 @@ def report(ctx: Context, actor: Actor, *, key: str, details: ReportDetails, sour
     return _report(ctx, actor, key, details, source, quick=False)
 
 
-def _report(ctx: Context, actor: Actor, key: str, details: ReportDetails, source: Source | None, *,
-            quick: bool) -> Outcome:
+def _report(
+    ctx: Context, actor: Actor, key: str, details: ReportDetails, source: Source | None, *, quick: bool
+) -> Outcome:
     with ctx.work(actor) as work:
         if not work.once(key):
             earlier = work.session.scalar(select(Incident).where(Incident.request_key == key[:200]))
@@ -106,35 +128,63 @@ def _create(work: Work, key: str, details: ReportDetails, source: Source | None)
     number = next_number(work.session, f"INC-{year}")
     actor = work.actor
     incident = Incident(
-        ref=f"INC-{year}-{number:04d}", year=year, number=number, request_key=key[:200], status="new",
-        reported_at=work.now, reporter_id=actor.id, reporter_name=actor.name, reporter_to=to_actor(actor),
-        summary=details.summary, noticed_at=details.noticed_at, affected=details.affected,
-        category=details.category, personal_data=details.personal_data, links=details.links,
-        files=list(details.files), source_permalink=source.permalink if source else None,
-        source_author=source.author if source else None, revision=0, updated_at=work.now,
+        ref=f"INC-{year}-{number:04d}",
+        year=year,
+        number=number,
+        request_key=key[:200],
+        status="new",
+        reported_at=work.now,
+        reporter_id=actor.id,
+        reporter_name=actor.name,
+        reporter_to=to_actor(actor),
+        summary=details.summary,
+        noticed_at=details.noticed_at,
+        affected=details.affected,
+        category=details.category,
+        personal_data=details.personal_data,
+        links=details.links,
+        files=list(details.files),
+        source_permalink=source.permalink if source else None,
+        source_author=source.author if source else None,
+        revision=0,
+        updated_at=work.now,
     )
     work.session.add(incident)
     work.session.flush()
-    work.record("INC", "reported", ("incident", incident.ref), {
-        **_details_data(incident), "reporter": actor.id,
-        "source": {"permalink": incident.source_permalink, "author": incident.source_author} if source else None,
-    }, retain=work.ctx.org.incidents.records_kept_for)
+    work.record(
+        "INC",
+        "reported",
+        ("incident", incident.ref),
+        {
+            **_details_data(incident),
+            "reporter": actor.id,
+            "source": {"permalink": incident.source_permalink, "author": incident.source_author} if source else None,
+        },
+        retain=work.ctx.org.incidents.records_kept_for,
+    )
     post_triage(work, incident)
     plan(work, incident)
     return incident
 
 
 def _details_data(incident: Incident) -> dict[str, object]:
-    return {"summary": incident.summary, "noticed_at": incident.noticed_at.isoformat(),
-            "affected": incident.affected, "category": incident.category, "personal_data": incident.personal_data,
-            "links": incident.links, "files": list(incident.files)}
+    return {
+        "summary": incident.summary,
+        "noticed_at": incident.noticed_at.isoformat(),
+        "affected": incident.affected,
+        "category": incident.category,
+        "personal_data": incident.personal_data,
+        "links": incident.links,
+        "files": list(incident.files),
+    }
 
 
 def _may_edit(ctx: Context, actor: Actor, incident: Incident | None, ref: str) -> None:
     """The reporter may add to their own report; anybody else needs a triage role."""
     if incident is None or incident.reporter_id != actor.id:
-        require(ctx, actor, TRIAGE_ROLES, process="INC", what="changing somebody else's report",
-                subject=("incident", ref))
+        require(
+            ctx, actor, TRIAGE_ROLES, process="INC", what="changing somebody else's report", subject=("incident", ref)
+        )
 
 
 def details_form(ctx: Context, actor: Actor, ref: str) -> Outcome:
@@ -143,9 +193,14 @@ def details_form(ctx: Context, actor: Actor, ref: str) -> Outcome:
     _may_edit(ctx, actor, incident, ref)
     if incident is None:
         return Outcome.say(f"There is no incident {ref}.")
-    initial = {"what": incident.summary, "noticed": str(int(incident.noticed_at.timestamp())),
-               "affected": incident.affected, "category": incident.category or "",
-               "personal_data": incident.personal_data or "", "links": incident.links}
+    initial = {
+        "what": incident.summary,
+        "noticed": str(int(incident.noticed_at.timestamp())),
+        "affected": incident.affected,
+        "category": incident.category or "",
+        "personal_data": incident.personal_data or "",
+        "links": incident.links,
+    }
     return Outcome(form=report_form(ctx, metadata=json.dumps({"ref": incident.ref}), initial=initial))
 
 
@@ -158,13 +213,19 @@ def add_details(ctx: Context, actor: Actor, *, key: str, ref: str, details: Repo
         if incident is None:
             return Outcome.say(f"There is no incident {ref}.")
         if incident.status not in OPEN:
-            return Outcome.say(f"{ref} is already {incident.status.replace('_', ' ')}; "
-                               "please write to the security team instead.")
+            return Outcome.say(
+                f"{ref} is already {incident.status.replace('_', ' ')}; please write to the security team instead."
+            )
         incident.summary, incident.noticed_at, incident.affected = details.summary, details.noticed_at, details.affected
         incident.category, incident.personal_data = details.category, details.personal_data
         incident.links, incident.files = details.links, [*incident.files, *details.files]
-        work.record("INC", "details-added", ("incident", ref), _details_data(incident),
-                    retain=work.ctx.org.incidents.records_kept_for)
+        work.record(
+            "INC",
+            "details-added",
+            ("incident", ref),
+            _details_data(incident),
+            retain=work.ctx.org.incidents.records_kept_for,
+        )
         _changed(work, incident, "details", f"{actor.name} updated the report's details.")
     return Outcome.say(f"Thank you, the details are added to {ref}.")
 
@@ -174,8 +235,9 @@ def add_details(ctx: Context, actor: Actor, *, key: str, ref: str, details: Repo
 Step = Callable[[Work, Incident], Outcome]
 
 
-def _act(ctx: Context, actor: Actor, *, key: str, ref: str, what: str, step: Step,
-         roles: frozenset[str] = TRIAGE_ROLES) -> Outcome:
+def _act(
+    ctx: Context, actor: Actor, *, key: str, ref: str, what: str, step: Step, roles: frozenset[str] = TRIAGE_ROLES
+) -> Outcome:
     """Role check first (a refusal is recorded), then the step in one transaction, once per request."""
     require(ctx, actor, roles, process="INC", what=what, subject=("incident", ref))
     with ctx.work(actor) as work:
@@ -201,8 +263,9 @@ def _not_open(incident: Incident) -> Outcome:
 def classify(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
     def step(work: Work, incident: Incident) -> Outcome:
         if incident.status == "incident":
-            return Outcome.say(f"{ref} was already classified as an incident by "
-                               f"{person_name(ctx, incident.classified_by)}.")
+            return Outcome.say(
+                f"{ref} was already classified as an incident by {person_name(ctx, incident.classified_by)}."
+            )
         if incident.status == "closed":
             return _not_open(incident)
         reopened = incident.status == "not_incident"
@@ -256,18 +319,26 @@ def _emergency_plan(work: Work, incident: Incident) -> None:
     message = Message(
         text=f"P1 incident {incident.ref}: the emergency communication plan has started. {headline(incident)}",
         body=incident.summary,
-        fields=(("Severity", f"P1 {level.name}: {level.criteria}"), ("Handler", person_name(ctx, incident.handler_id)),
-                ("Reported by", f"{incident.reporter_name}, {when(ctx, incident.reported_at)}")),
+        fields=(
+            ("Severity", f"P1 {level.name}: {level.criteria}"),
+            ("Handler", person_name(ctx, incident.handler_id)),
+            ("Reported by", f"{incident.reporter_name}, {when(ctx, incident.reported_at)}"),
+        ),
         footer=f"Set to P1 by {work.actor.name}. Follow the emergency communication plan.",
     )
     tell_people(work, contacts, message, f"inc:{incident.ref}:emergency")
     work.record("INC", "emergency-plan-started", ("incident", incident.ref), {"told": contacts})
-    add_line(work, incident, "emergency",
-             "Emergency communication plan started: told " + ", ".join(person_name(ctx, p) for p in contacts) + ".")
+    add_line(
+        work,
+        incident,
+        "emergency",
+        "Emergency communication plan started: told " + ", ".join(person_name(ctx, p) for p in contacts) + ".",
+    )
 
 
 def assign(ctx: Context, actor: Actor, *, key: str, ref: str, handler: str) -> Outcome:
     """``handler``: a Slack user id, an e-mail or a person id."""
+
     def step(work: Work, incident: Incident) -> Outcome:
         person = find_person(ctx, handler)
         if person is None or not TRIAGE_ROLES.intersection(person.roles):
@@ -280,9 +351,12 @@ def assign(ctx: Context, actor: Actor, *, key: str, ref: str, handler: str) -> O
         incident.handler_id = person.id
         _changed(work, incident, "assigned", f"{actor.name} made {person.name} the handler.")
         brief = triage_message(work, incident)
-        tell_people(work, [person.id], replace(brief, text=f"You now handle {brief.text}",
-                                               footer=f"Assigned by {actor.name}."),
-                    f"inc:{ref}:handler:{incident.revision}")
+        tell_people(
+            work,
+            [person.id],
+            replace(brief, text=f"You now handle {brief.text}", footer=f"Assigned by {actor.name}."),
+            f"inc:{ref}:handler:{incident.revision}",
+        )
         tell_reporter(work, incident, "handler", handler=person.name)
         return Outcome()
 
@@ -294,16 +368,19 @@ def escalate(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
         if incident.status not in OPEN:
             return _not_open(incident)
         if incident.escalated_at is not None:
-            return Outcome.say(f"{ref} was already escalated by {person_name(ctx, incident.escalated_by)} "
-                               f"on {when(ctx, incident.escalated_at)}.")
+            return Outcome.say(
+                f"{ref} was already escalated by {person_name(ctx, incident.escalated_by)} "
+                f"on {when(ctx, incident.escalated_at)}."
+            )
         people = [p for p in with_role(ctx, "security_lead", "isms_manager") if p != actor.id]
         incident.escalated_at, incident.escalated_by = work.now, actor.id
         work.record("INC", "escalated", ("incident", ref), {"to": people})
         names = ", ".join(person_name(ctx, p) for p in people) or "nobody else (you hold those roles)"
         _changed(work, incident, "escalated", f"{actor.name} escalated this to {names}.")
         brief = triage_message(work, incident)
-        tell_people(work, people, replace(brief, text=f"{actor.name} escalated to you: {brief.text}"),
-                    f"inc:{ref}:escalated")
+        tell_people(
+            work, people, replace(brief, text=f"{actor.name} escalated to you: {brief.text}"), f"inc:{ref}:escalated"
+        )
         return Outcome()
 
     return _act(ctx, actor, key=key, ref=ref, what="escalating incidents", step=step)
@@ -311,9 +388,11 @@ def escalate(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
 
 def add_note(ctx: Context, actor: Actor, *, key: str, ref: str, note: str) -> Outcome:
     """A note for the team's timeline; the reporter never sees it."""
+
     def step(work: Work, incident: Incident) -> Outcome:
-        work.record("INC", "note-added", ("incident", ref), {"note": note.strip()},
-                    retain=ctx.org.incidents.records_kept_for)
+        work.record(
+            "INC", "note-added", ("incident", ref), {"note": note.strip()}, retain=ctx.org.incidents.records_kept_for
+        )
         add_line(work, incident, "note", f"Note by {actor.name}: {note.strip()}")
         return Outcome()
 
@@ -322,15 +401,24 @@ def add_note(ctx: Context, actor: Actor, *, key: str, ref: str, note: str) -> Ou
 
 def close(ctx: Context, actor: Actor, *, key: str, ref: str, root_cause: str, lessons: str) -> Outcome:
     """Close an incident; its lessons go to awareness (AWR) as input for training."""
+
     def step(work: Work, incident: Incident) -> Outcome:
         if incident.status != "incident":
-            return Outcome.say(f"Only an incident can be closed; {ref} is "
-                               f"{incident.status.replace('_', ' ')}.")
+            return Outcome.say(f"Only an incident can be closed; {ref} is {incident.status.replace('_', ' ')}.")
         incident.status, incident.closed_at, incident.closed_by = "closed", work.now, actor.id
         incident.root_cause, incident.lessons = root_cause.strip(), lessons.strip()
-        work.record("INC", "closed", ("incident", ref), {
-            "root_cause": incident.root_cause, "lessons": incident.lessons, "severity": incident.severity,
-            "category": incident.category, "handler": incident.handler_id})
+        work.record(
+            "INC",
+            "closed",
+            ("incident", ref),
+            {
+                "root_cause": incident.root_cause,
+                "lessons": incident.lessons,
+                "severity": incident.severity,
+                "category": incident.category,
+                "handler": incident.handler_id,
+            },
+        )
         lesson = {"lessons": incident.lessons, "category": incident.category, "severity": incident.severity}
         work.record("AWR", "lesson", ("incident", ref), lesson)
         publish(work, Interface("INC", "AWR", "lessons", ref, lesson))
@@ -341,36 +429,57 @@ def close(ctx: Context, actor: Actor, *, key: str, ref: str, root_cause: str, le
     return _act(ctx, actor, key=key, ref=ref, what="closing incidents", step=step)
 
 
-def record_notification(ctx: Context, actor: Actor, *, key: str, ref: str, clock: str, at: datetime,
-                        note: str = "") -> Outcome:
+def record_notification(
+    ctx: Context, actor: Actor, *, key: str, ref: str, clock: str, at: datetime, note: str = ""
+) -> Outcome:
     """The dpo (or the team) notified an authority: who and when is recorded, reminders stop."""
+
     def step(work: Work, incident: Incident) -> Outcome:
         target = next((c for c in running(clocks_of(work, incident)) if c.kind == clock), None)
         if target is None:
             return Outcome.say(f"No {CLOCK_LABELS.get(clock, clock)} clock is running for {ref}.")
         target.notified_at, target.notified_by, target.notified_note = at, actor.id, note.strip() or None
-        work.record("INC", "notified", ("incident", ref),
-                    {"clock": clock, "at": at.isoformat(), "by": actor.id, "note": note.strip()})
+        work.record(
+            "INC",
+            "notified",
+            ("incident", ref),
+            {"clock": clock, "at": at.isoformat(), "by": actor.id, "note": note.strip()},
+        )
         late = " (after the deadline)" if at > target.due_at else ""
-        _changed(work, incident, "notified",
-                 f"{actor.name} recorded the {CLOCK_LABELS[clock]} as made on {when(ctx, at)}{late}.")
+        _changed(
+            work,
+            incident,
+            "notified",
+            f"{actor.name} recorded the {CLOCK_LABELS[clock]} as made on {when(ctx, at)}{late}.",
+        )
         return Outcome.say(f"Recorded: {CLOCK_LABELS[clock]} for {ref}, {when(ctx, at)}.")
 
-    return _act(ctx, actor, key=key, ref=ref, what="recording regulatory notifications", step=step,
-                roles=NOTIFIER_ROLES)
+    return _act(
+        ctx, actor, key=key, ref=ref, what="recording regulatory notifications", step=step, roles=NOTIFIER_ROLES
+    )
 
 
-def request_change(ctx: Context, actor: Actor, *, key: str, ref: str, title: str, description: str,
-                   reason: str) -> Outcome:
+def request_change(
+    ctx: Context, actor: Actor, *, key: str, ref: str, title: str, description: str, reason: str
+) -> Outcome:
     """A request for change from the incident, recorded by process CHG; its result comes back here."""
+
     def step(work: Work, incident: Incident) -> Outcome:
         try:
-            change_ref = changes.request_change(work, title=title, description=description, reason=reason,
-                                                origin=("INC", ref))
+            change_ref = changes.request_change(
+                work, title=title, description=description, reason=reason, origin=("INC", ref)
+            )
         except changes.ChangeInputError as problem:
             return Outcome.say(f"The change was not requested: {problem}")
-        work.session.add(IncidentChange(incident_id=incident.id, change_ref=change_ref, title=title.strip()[:200],
-                                        requested_at=work.now, requested_by=actor.id))
+        work.session.add(
+            IncidentChange(
+                incident_id=incident.id,
+                change_ref=change_ref,
+                title=title.strip()[:200],
+                requested_at=work.now,
+                requested_by=actor.id,
+            )
+        )
         work.record("INC", "change-requested", ("incident", ref), {"change": change_ref, "title": title.strip()})
         _changed(work, incident, "change", f"{actor.name} requested change {change_ref}: {title.strip()}")
         return Outcome()
@@ -384,10 +493,18 @@ def open_form(ctx: Context, actor: Actor, callback_id: str, ref: str) -> Outcome
     require(ctx, actor, roles, process="INC", what="working on incidents", subject=("incident", ref))
     with ctx.read() as session:
         incident = session.scalar(select(Incident).where(Incident.ref == ref))
-        kinds = tuple(c.kind for c in session.scalars(
-            select(IncidentClock).where(IncidentClock.incident_id == (incident.id if incident else -1),
-                                        IncidentClock.notified_at.is_(None), IncidentClock.stopped_at.is_(None))
-            .order_by(IncidentClock.due_at)))
+        kinds = tuple(
+            c.kind
+            for c in session.scalars(
+                select(IncidentClock)
+                .where(
+                    IncidentClock.incident_id == (incident.id if incident else -1),
+                    IncidentClock.notified_at.is_(None),
+                    IncidentClock.stopped_at.is_(None),
+                )
+                .order_by(IncidentClock.due_at)
+            )
+        )
     if incident is None:
         return Outcome.say(f"There is no incident {ref}.")
     if callback_id == CLOSE and incident.status != "incident":
@@ -398,6 +515,7 @@ def open_form(ctx: Context, actor: Actor, callback_id: str, ref: str) -> Outcome
 
 
 # -- interfaces and scheduled work --------------------------------------------------------------------
+
 
 def change_status(work: Work, event: Interface) -> None:
     """CHG moved a change this incident asked for (approved, in implementation...): shown on the post."""
@@ -427,10 +545,13 @@ def change_finished(work: Work, event: Interface) -> None:
     work.record("INC", "change-finished", ("incident", incident.ref), {"change": ref, "state": state})
     _changed(work, incident, "change", line)
     if incident.handler_id:
-        tell_people(work, [incident.handler_id], Message(text=f"{incident.ref}: {line}", body=headline(incident)),
-                    f"inc:{incident.ref}:change:{ref}:{state}")
+        tell_people(
+            work,
+            [incident.handler_id],
+            Message(text=f"{incident.ref}: {line}", body=headline(incident)),
+            f"inc:{incident.ref}:change:{ref}:{state}",
+        )
 
 
 subscribe("INC", "change-status", change_status)
 subscribe("INC", "change-finished", change_finished)
-

@@ -41,8 +41,12 @@ def publish(work: Work, event: Interface) -> int:
 
     The hand-over itself is recorded under the source process so an auditor can follow the edge.
     """
-    work.record(event.source, f"sent-to-{event.target}", ("interface", event.subject_ref),
-                {"interface": event.name, **event.data})
+    work.record(
+        event.source,
+        f"sent-to-{event.target}",
+        ("interface", event.subject_ref),
+        {"interface": event.name, **event.data},
+    )
     handlers = _handlers.get((event.target, event.name), [])
     for handler in handlers:
         handler(work, event)

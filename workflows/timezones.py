@@ -32,7 +32,8 @@ def zones_for(session: Session, org: Organisation, person_ids: Iterable[str]) ->
     """The zone of each person, with one query for the whole batch."""
     wanted = set(person_ids)
     rows = session.execute(
-        select(PersonTimezone.person_id, PersonTimezone.tz).where(PersonTimezone.person_id.in_(wanted)))
+        select(PersonTimezone.person_id, PersonTimezone.tz).where(PersonTimezone.person_id.in_(wanted))
+    )
     cached = {person_id: tz for person_id, tz in rows}
     return {person_id: _zone(org, person_id, cached.get(person_id)) for person_id in wanted}
 
@@ -52,8 +53,9 @@ def refresh_timezones(ctx: Context, lookup: TimezoneLookup, now: datetime | None
     """Ask Slack for the timezone of everybody listed whose cached one is missing or a day old."""
     now = now or ctx.clock()
     with ctx.read() as session:
-        fresh = set(session.scalars(
-            select(PersonTimezone.person_id).where(PersonTimezone.fetched_at > now - REFRESH_AFTER)))
+        fresh = set(
+            session.scalars(select(PersonTimezone.person_id).where(PersonTimezone.fetched_at > now - REFRESH_AFTER))
+        )
     updated = 0
     for person in ctx.org.people:
         if person.slack_id is None or person.id in fresh:

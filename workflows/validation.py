@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
-def check_text(values: Mapping[str, str], name: str, limit: int, *, required: bool = True,
-               what: str = "this field") -> dict[str, str]:
+def check_text(
+    values: Mapping[str, str], name: str, limit: int, *, required: bool = True, what: str = "this field"
+) -> dict[str, str]:
     """Required means not blank; at most ``limit`` characters. Returns ``{name: problem}`` or ``{}``."""
     value = (values.get(name) or "").strip()
     if required and not value:

@@ -121,10 +121,12 @@ def report_failure(ctx: Context, actor: Actor, what: str) -> Outcome:
             work.record("REC", "failure", ("error", reference), {"where": what})
     except Exception:
         log.exception("could not record failure %s", reference)
-    return Outcome(reply=Message(
-        text=f"Sorry, something went wrong while handling {what}. Nothing was half-done; please try again. "
-             f"If it keeps failing, give the ISMS manager this reference: {reference}"
-    ))
+    return Outcome(
+        reply=Message(
+            text=f"Sorry, something went wrong while handling {what}. Nothing was half-done; please try again. "
+            f"If it keeps failing, give the ISMS manager this reference: {reference}"
+        )
+    )
 
 
 def _with_text(request: Request, text: str) -> Request:

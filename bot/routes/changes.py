@@ -36,22 +36,33 @@ def register(router: Router) -> None:
     router.isms["ticket"] = lambda ctx, request: move_ticket(ctx, request.actor, request.text, request.key)
     router.forms[chat.REQUEST_FORM] = FormRoute(
         lambda ctx, request: chat.validate_change_form(ctx, request.values, request.metadata),
-        lambda ctx, request: chat.submit_change_form(ctx, request.actor, request.values, request.metadata,
-                                                     request.key),
+        lambda ctx, request: chat.submit_change_form(ctx, request.actor, request.values, request.metadata, request.key),
     )
 
     router.actions["chg.risk"] = polite(lambda ctx, request: chat.risk_form(ctx, request.actor, request.text))
-    router.forms[chat.RISK_FORM] = _form(chat.validate_risk, lambda ctx, request: chat.submit_risk(
-        ctx, request.actor, request.metadata, request.values, request.key))
+    router.forms[chat.RISK_FORM] = _form(
+        chat.validate_risk,
+        lambda ctx, request: chat.submit_risk(ctx, request.actor, request.metadata, request.values, request.key),
+    )
 
     for approve, form_id in ((True, chat.APPROVE_FORM), (False, chat.DECLINE_FORM)):
         router.actions[form_id] = polite(
-            lambda ctx, request, approve=approve: chat.decision_form(ctx, request.actor, request.text, approve=approve))
-        router.forms[form_id] = _form(chat.validate_decision, lambda ctx, request, approve=approve: chat.submit_decision(
-            ctx, request.actor, request.metadata, approve=approve, reason=request.values["reason"], key=request.key))
+            lambda ctx, request, approve=approve: chat.decision_form(ctx, request.actor, request.text, approve=approve)
+        )
+        router.forms[form_id] = _form(
+            chat.validate_decision,
+            lambda ctx, request, approve=approve: chat.submit_decision(
+                ctx, request.actor, request.metadata, approve=approve, reason=request.values["reason"], key=request.key
+            ),
+        )
 
     router.actions["chg.verify"] = polite(
-        lambda ctx, request: chat.confirm_works(ctx, request.actor, request.text, request.key))
+        lambda ctx, request: chat.confirm_works(ctx, request.actor, request.text, request.key)
+    )
     router.actions["chg.fail"] = polite(lambda ctx, request: chat.fail_form(ctx, request.actor, request.text))
-    router.forms[chat.FAIL_FORM] = _form(chat.validate_failure, lambda ctx, request: chat.report_failure(
-        ctx, request.actor, request.metadata, request.values["result"], request.key))
+    router.forms[chat.FAIL_FORM] = _form(
+        chat.validate_failure,
+        lambda ctx, request: chat.report_failure(
+            ctx, request.actor, request.metadata, request.values["result"], request.key
+        ),
+    )

@@ -29,24 +29,34 @@ def register(router: Router) -> None:
     router.actions[DELEGATE] = lambda ctx, request: evidence.open_delegate(ctx, request.actor, request.text)
     for days in range(1, MAX_SNOOZE_DAYS + 1):
         router.actions[f"{SNOOZE}{days}"] = lambda ctx, request, days=days: evidence.snooze(
-            ctx, request.actor, request.text, days, request.key)
+            ctx, request.actor, request.text, days, request.key
+        )
     router.actions[ACCEPT] = lambda ctx, request: review.open_review(ctx, request.actor, request.text, accept=True)
     router.actions[REJECT] = lambda ctx, request: review.open_review(ctx, request.actor, request.text, accept=False)
 
     router.forms[forms.SUBMIT_FORM] = FormRoute(
         lambda ctx, request: forms.validate_submission(ctx, request.values),
-        lambda ctx, request: evidence.submit(ctx, request.actor, request.metadata, request.values, request.key))
+        lambda ctx, request: evidence.submit(ctx, request.actor, request.metadata, request.values, request.key),
+    )
     router.forms[forms.NA_FORM] = FormRoute(
         lambda ctx, request: forms.validate_reason(ctx, request.values),
-        lambda ctx, request: evidence.not_applicable(ctx, request.actor, request.metadata, request.values["reason"],
-                                                     request.key))
+        lambda ctx, request: evidence.not_applicable(
+            ctx, request.actor, request.metadata, request.values["reason"], request.key
+        ),
+    )
     router.forms[forms.DELEGATE_FORM] = FormRoute(
         lambda ctx, request: forms.validate_delegation(ctx, request.values),
-        lambda ctx, request: evidence.delegate(ctx, request.actor, request.metadata, request.values["person"],
-                                               request.values.get("note", ""), request.key))
-    for accept, form_id, validate in ((True, forms.ACCEPT_FORM, forms.validate_acceptance),
-                                      (False, forms.REJECT_FORM, forms.validate_rejection)):
+        lambda ctx, request: evidence.delegate(
+            ctx, request.actor, request.metadata, request.values["person"], request.values.get("note", ""), request.key
+        ),
+    )
+    for accept, form_id, validate in (
+        (True, forms.ACCEPT_FORM, forms.validate_acceptance),
+        (False, forms.REJECT_FORM, forms.validate_rejection),
+    ):
         router.forms[form_id] = FormRoute(
             lambda ctx, request, validate=validate: validate(ctx, request.values),
-            lambda ctx, request, accept=accept: review.decide(ctx, request.actor, request.metadata, request.values,
-                                                              request.key, accept))
+            lambda ctx, request, accept=accept: review.decide(
+                ctx, request.actor, request.metadata, request.values, request.key, accept
+            ),
+        )

@@ -11,8 +11,18 @@ from bot.routes import FormRoute, Request, Router
 from workflows import incidents
 from workflows.context import Context
 from workflows.incident_forms import (
-    ASSIGN, CHANGE, CLOSE, NOT_INCIDENT, NOTE, NOTIFIED, REPORT, TRIAGE_VALIDATORS, Source, moment_or_now,
-    parse_report, validate_report,
+    ASSIGN,
+    CHANGE,
+    CLOSE,
+    NOT_INCIDENT,
+    NOTE,
+    NOTIFIED,
+    REPORT,
+    TRIAGE_VALIDATORS,
+    Source,
+    moment_or_now,
+    parse_report,
+    validate_report,
 )
 from workflows.incident_lists import my_reports, open_incidents
 from workflows.ui import Outcome
@@ -64,13 +74,28 @@ def _submit_triage(callback_id: str) -> Callable[[Context, Request], Outcome]:
         if callback_id == NOTE:
             return incidents.add_note(ctx, actor, key=key, ref=ref, note=values["note"])
         if callback_id == CHANGE:
-            return incidents.request_change(ctx, actor, key=key, ref=ref, title=values["title"],
-                                            description=values["description"], reason=values["reason"])
+            return incidents.request_change(
+                ctx,
+                actor,
+                key=key,
+                ref=ref,
+                title=values["title"],
+                description=values["description"],
+                reason=values["reason"],
+            )
         if callback_id == CLOSE:
-            return incidents.close(ctx, actor, key=key, ref=ref, root_cause=values["root_cause"],
-                                   lessons=values["lessons"])
-        return incidents.record_notification(ctx, actor, key=key, ref=ref, clock=values["clock"],
-                                             at=moment_or_now(ctx, values, "at"), note=values.get("note", ""))
+            return incidents.close(
+                ctx, actor, key=key, ref=ref, root_cause=values["root_cause"], lessons=values["lessons"]
+            )
+        return incidents.record_notification(
+            ctx,
+            actor,
+            key=key,
+            ref=ref,
+            clock=values["clock"],
+            at=moment_or_now(ctx, values, "at"),
+            note=values.get("note", ""),
+        )
 
     return submit
 
@@ -85,8 +110,9 @@ def _open(callback_id: str) -> Callable[[Context, Request], Outcome]:
 
 
 def _severity(level: str) -> Callable[[Context, Request], Outcome]:
-    return lambda ctx, request: incidents.set_severity(ctx, request.actor, key=request.key,
-                                                       ref=request.text.strip(), severity=level)
+    return lambda ctx, request: incidents.set_severity(
+        ctx, request.actor, key=request.key, ref=request.text.strip(), severity=level
+    )
 
 
 def register(router: Router) -> None:
@@ -100,8 +126,11 @@ def register(router: Router) -> None:
     for level in SEVERITIES:
         router.actions[f"incident_severity_{level}"] = _severity(level)
     router.actions["incident_add_details"] = lambda ctx, request: incidents.details_form(
-        ctx, request.actor, request.text.strip())
+        ctx, request.actor, request.text.strip()
+    )
     router.actions["incident_classify"] = lambda ctx, request: incidents.classify(
-        ctx, request.actor, key=request.key, ref=request.text.strip())
+        ctx, request.actor, key=request.key, ref=request.text.strip()
+    )
     router.actions["incident_escalate"] = lambda ctx, request: incidents.escalate(
-        ctx, request.actor, key=request.key, ref=request.text.strip())
+        ctx, request.actor, key=request.key, ref=request.text.strip()
+    )

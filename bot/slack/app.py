@@ -97,8 +97,12 @@ def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: s
     @app.view(ANY)
     def on_submission(ack, body, view) -> None:  # type: ignore[no-untyped-def]
         user_id = body["user"]["id"]
-        request = Request(people.actor(user_id), key=f"view:{view['id']}:{view.get('hash', '')}",
-                          values=view_values(view.get("state", {})), metadata=view.get("private_metadata") or "")
+        request = Request(
+            people.actor(user_id),
+            key=f"view:{view['id']}:{view.get('hash', '')}",
+            values=view_values(view.get("state", {})),
+            metadata=view.get("private_metadata") or "",
+        )
         errors = router.validate_form(ctx, view["callback_id"], request)
         if errors:
             ack(response_action="errors", errors=errors)
@@ -114,12 +118,20 @@ def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: s
         if body.get("type") == "message_action":
             message = body.get("message", {})
             channel = body.get("channel", {}).get("id")
-            source = SourceMessage(text=message.get("text", ""), author=message.get("user"),
-                                   permalink=_permalink(client, channel, message.get("ts")),
-                                   channel=channel, ts=message.get("ts"))
+            source = SourceMessage(
+                text=message.get("text", ""),
+                author=message.get("user"),
+                permalink=_permalink(client, channel, message.get("ts")),
+                channel=channel,
+                ts=message.get("ts"),
+            )
         request = Request(people.actor(user_id), key=f"shortcut:{body.get('trigger_id')}", source=source)
-        show(router.shortcut(ctx, shortcut["callback_id"], request), user_id,
-             respond if body.get("response_url") else None, body.get("trigger_id"))
+        show(
+            router.shortcut(ctx, shortcut["callback_id"], request),
+            user_id,
+            respond if body.get("response_url") else None,
+            body.get("trigger_id"),
+        )
 
     @app.event("app_home_opened")
     def on_home(event) -> None:  # type: ignore[no-untyped-def]

@@ -27,8 +27,11 @@ def mrkdwn(text: str, limit: int = MAX_SECTION) -> dict[str, Any]:
 
 
 def plain(text: str, limit: int = MAX_PLAIN) -> dict[str, Any]:
-    return {"type": "plain_text", "text": (text[: limit - 1] + "…") if len(text) > limit else (text or " "),
-            "emoji": True}
+    return {
+        "type": "plain_text",
+        "text": (text[: limit - 1] + "…") if len(text) > limit else (text or " "),
+        "emoji": True,
+    }
 
 
 def message_blocks(message: Message) -> list[dict[str, Any]]:
@@ -36,13 +39,19 @@ def message_blocks(message: Message) -> list[dict[str, Any]]:
     if message.body:
         blocks.append({"type": "section", "text": mrkdwn(message.body)})
     for start in range(0, len(message.fields), 10):  # Slack allows 10 fields per section
-        chunk = message.fields[start:start + 10]
-        blocks.append({"type": "section", "fields": [mrkdwn(f"*{label}*\n{value}", MAX_FIELD) for label, value in chunk]})
+        chunk = message.fields[start : start + 10]
+        blocks.append(
+            {"type": "section", "fields": [mrkdwn(f"*{label}*\n{value}", MAX_FIELD) for label, value in chunk]}
+        )
     if message.buttons:
         elements = []
         for button in message.buttons[:25]:
-            element: dict[str, Any] = {"type": "button", "action_id": button.action_id,
-                                       "text": plain(button.label, 75), "value": button.value[:2000]}
+            element: dict[str, Any] = {
+                "type": "button",
+                "action_id": button.action_id,
+                "text": plain(button.label, 75),
+                "value": button.value[:2000],
+            }
             if button.style:
                 element["style"] = button.style
             elements.append(element)
@@ -88,8 +97,13 @@ def _input(field: FormField) -> dict[str, Any]:
         element = {"type": "users_select", "action_id": action_id}
     else:  # files
         element = {"type": "file_input", "action_id": action_id, "max_files": 5}
-    block: dict[str, Any] = {"type": "input", "block_id": field.name, "label": plain(field.label, 2000),
-                             "element": element, "optional": not field.required}
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": field.name,
+        "label": plain(field.label, 2000),
+        "element": element,
+        "optional": not field.required,
+    }
     if field.hint:
         block["hint"] = plain(field.hint, 2000)
     return block
@@ -136,7 +150,8 @@ def view_values(state: dict[str, Any]) -> dict[str, str]:
                 values[block_id] = json.dumps([f.get("id") for f in files])
                 # Name and size as Slack reported them, so a form can refuse a too-large file before the ack.
                 values[f"{block_id}:meta"] = json.dumps(
-                    [{key: f.get(key) for key in ("id", "name", "size", "mimetype")} for f in files])
+                    [{key: f.get(key) for key in ("id", "name", "size", "mimetype")} for f in files]
+                )
             else:
                 values[block_id] = element.get("value") or ""
     return values

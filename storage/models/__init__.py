@@ -5,14 +5,41 @@ from storage.models.changes import Change, LocalTicket, TrackerWatermark
 from storage.models.counters import Counter
 from storage.models.deliveries import Delivery
 from storage.models.evidence import (
-    ActivitySchedule, EvidenceFile, EvidenceRequest, EvidenceSubmission, PersonTimezone, SchedulerLease,
+    ActivitySchedule,
+    EvidenceFile,
+    EvidenceRequest,
+    EvidenceSubmission,
+    PersonTimezone,
+    SchedulerLease,
 )
 from storage.models.incidents import (
-    Incident, IncidentChange, IncidentClock, IncidentEntry, IncidentTimer,
+    Incident,
+    IncidentChange,
+    IncidentClock,
+    IncidentEntry,
+    IncidentTimer,
 )
 from storage.models.outbox import OutboxEffect
 from storage.models.records import Record
 
-__all__ = ["Base", "Change", "Counter", "LocalTicket", "TrackerWatermark", "Delivery", "OutboxEffect", "Record",
-           "Incident", "IncidentChange", "IncidentClock", "IncidentEntry", "IncidentTimer",
-           "ActivitySchedule", "EvidenceFile", "EvidenceRequest", "EvidenceSubmission", "PersonTimezone", "SchedulerLease"]
+__all__ = [
+    "ActivitySchedule",
+    "Base",
+    "Change",
+    "Counter",
+    "Delivery",
+    "EvidenceFile",
+    "EvidenceRequest",
+    "EvidenceSubmission",
+    "Incident",
+    "IncidentChange",
+    "IncidentClock",
+    "IncidentEntry",
+    "IncidentTimer",
+    "LocalTicket",
+    "OutboxEffect",
+    "PersonTimezone",
+    "Record",
+    "SchedulerLease",
+    "TrackerWatermark",
+]

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -50,7 +50,7 @@ def format_jira_timestamp(moment: datetime) -> str:
 
     Exposed so tests can build expected values in exactly the format the bot has to parse.
     """
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
 
 
@@ -59,7 +59,7 @@ def _millis(moment: datetime) -> int:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep test output clean; ``JiraDouble.requests`` is the log that matters."""
 
 
@@ -822,9 +822,7 @@ class JiraDouble:
                 if resolution not in self._resolutions.values():
                     errors["resolution"] = "Resolution is not valid."
             else:
-                errors[field_id] = (
-                    f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
-                )
+                errors[field_id] = f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
         if errors:
             raise _JiraError(400, errors=errors)
         user = self._bot_user()
@@ -937,9 +935,7 @@ class JiraDouble:
         page = matches[start : start + size]
         # Cloud returns only issue ids unless fields are requested.
         body: JsonDict = {
-            "issues": [
-                self._issue_json(issue, requested) if requested else {"id": issue.id} for issue in page
-            ],
+            "issues": [self._issue_json(issue, requested) if requested else {"id": issue.id} for issue in page],
             "isLast": start + size >= len(matches),
         }
         if not body["isLast"]:
@@ -1261,10 +1257,10 @@ def _tokenize_jql(jql: str) -> Iterator[tuple[str, str]]:
 
 def _parse_jql_date(field_name: str, value: str) -> datetime:
     if value.isdigit():
-        return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
     for date_format in _JQL_DATE_FORMATS:
         try:
-            return datetime.strptime(value, date_format).replace(tzinfo=timezone.utc)
+            return datetime.strptime(value, date_format).replace(tzinfo=UTC)
         except ValueError:
             continue
     raise _JiraError(

@@ -460,9 +460,7 @@ class SlackApiDouble:
         condition variable rather than sleeping, so it returns as soon as the call
         arrives; on timeout it raises AssertionError listing what did arrive.
         """
-        predicate: Callable[[RecordedCall], bool] = (
-            match if callable(match) else lambda call: call.method == match
-        )
+        predicate: Callable[[RecordedCall], bool] = match if callable(match) else lambda call: call.method == match
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:

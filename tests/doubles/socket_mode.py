@@ -50,9 +50,16 @@ class SocketModeDouble:
         return f"ws://{host}:{port}/link/?ticket={uuid.uuid4().hex}"
 
     def _serve(self, connection: ServerConnection) -> None:
-        connection.send(json.dumps({"type": "hello", "num_connections": 1,
-                                    "connection_info": {"app_id": "A000TEST"},
-                                    "debug_info": {"host": "double", "approximate_connection_time": 3600}}))
+        connection.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "connection_info": {"app_id": "A000TEST"},
+                    "debug_info": {"host": "double", "approximate_connection_time": 3600},
+                }
+            )
+        )
         with self._cond:
             self._connection = connection
             self._cond.notify_all()
@@ -76,9 +83,18 @@ class SocketModeDouble:
         envelope_id = str(uuid.uuid4())
         self.wait_connected()
         assert self._connection is not None
-        self._connection.send(json.dumps({"envelope_id": envelope_id, "type": kind, "payload": payload,
-                                          "accepts_response_payload": kind != "events_api",
-                                          "retry_attempt": 0, "retry_reason": ""}))
+        self._connection.send(
+            json.dumps(
+                {
+                    "envelope_id": envelope_id,
+                    "type": kind,
+                    "payload": payload,
+                    "accepts_response_payload": kind != "events_api",
+                    "retry_attempt": 0,
+                    "retry_reason": "",
+                }
+            )
+        )
         return envelope_id
 
     def wait_ack(self, envelope_id: str, timeout: float = 3.0) -> dict[str, Any]:

@@ -1,73 +1,77 @@
 """records, outbox, deliveries and counters
 
 Revision ID: 0001
-Revises: 
+Revises:
 
 """
-from typing import Sequence, Union
 
-from alembic import op
+from collections.abc import Sequence
+
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0001'
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision: str = "0001"
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     """Upgrade schema."""
-    op.create_table('counters',
-    sa.Column('series', sa.String(length=32), nullable=False),
-    sa.Column('value', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('series', name=op.f('pk_counters'))
+    op.create_table(
+        "counters",
+        sa.Column("series", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("series", name=op.f("pk_counters")),
     )
-    op.create_table('deliveries',
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('key', name=op.f('pk_deliveries'))
+    op.create_table(
+        "deliveries",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_deliveries")),
     )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('kind', sa.String(length=64), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('result', sa.JSON(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('key', name=op.f('uq_outbox_key'))
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("key", name=op.f("uq_outbox_key")),
     )
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_due', ['status', 'next_attempt_at'], unique=False)
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
 
-    op.create_table('records',
-    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('actor', sa.String(length=128), nullable=False),
-    sa.Column('process', sa.String(length=16), nullable=False),
-    sa.Column('action', sa.String(length=64), nullable=False),
-    sa.Column('subject_type', sa.String(length=32), nullable=False),
-    sa.Column('subject_id', sa.String(length=64), nullable=False),
-    sa.Column('data', sa.Text(), nullable=True),
-    sa.Column('data_hash', sa.String(length=64), nullable=False),
-    sa.Column('prev_hash', sa.String(length=64), nullable=False),
-    sa.Column('hash', sa.String(length=64), nullable=False),
-    sa.Column('retain_until', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('seq', name=op.f('pk_records'))
+    op.create_table(
+        "records",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=128), nullable=False),
+        sa.Column("process", sa.String(length=16), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("subject_type", sa.String(length=32), nullable=False),
+        sa.Column("subject_id", sa.String(length=64), nullable=False),
+        sa.Column("data", sa.Text(), nullable=True),
+        sa.Column("data_hash", sa.String(length=64), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("retain_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_records")),
     )
-    with op.batch_alter_table('records', schema=None) as batch_op:
-        batch_op.create_index('ix_records_process_at', ['process', 'at'], unique=False)
-        batch_op.create_index('ix_records_retain_until', ['retain_until'], unique=False)
-        batch_op.create_index('ix_records_subject', ['subject_type', 'subject_id'], unique=False)
+    with op.batch_alter_table("records", schema=None) as batch_op:
+        batch_op.create_index("ix_records_process_at", ["process", "at"], unique=False)
+        batch_op.create_index("ix_records_retain_until", ["retain_until"], unique=False)
+        batch_op.create_index("ix_records_subject", ["subject_type", "subject_id"], unique=False)
 
     # ### end Alembic commands ###
 
@@ -75,16 +79,16 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Downgrade schema."""
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('records', schema=None) as batch_op:
-        batch_op.drop_index('ix_records_subject')
-        batch_op.drop_index('ix_records_retain_until')
-        batch_op.drop_index('ix_records_process_at')
+    with op.batch_alter_table("records", schema=None) as batch_op:
+        batch_op.drop_index("ix_records_subject")
+        batch_op.drop_index("ix_records_retain_until")
+        batch_op.drop_index("ix_records_process_at")
 
-    op.drop_table('records')
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_due')
+    op.drop_table("records")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_due")
 
-    op.drop_table('outbox')
-    op.drop_table('deliveries')
-    op.drop_table('counters')
+    op.drop_table("outbox")
+    op.drop_table("deliveries")
+    op.drop_table("counters")
     # ### end Alembic commands ###
