@@ -57,7 +57,7 @@ from storage.db import make_engine
 from storage.models import EvidenceRequest, OutboxEffect
 from storage.outbox import DEAD, SENT
 from tests.doubles.slack_api import SlackApiDouble
-from workflows.evidence_ladder import advance_requests
+from workflows.evidence.ladder import advance_requests
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "Reminder fan-out"

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bot.routes import Request, SourceMessage
 from bot.runtime import Runtime
 from storage.outbox import Effect
-from workflows.actors import Actor, resolve_actor
-from workflows.context import Context
-from workflows.ui import Button, Form, FormField, Message, Outcome
+from workflows.kernel.actors import Actor, resolve_actor
+from workflows.kernel.people import person_name
+from workflows.kernel.recipients import Recipient
+from workflows.kernel.routing import Request, SourceMessage
+from workflows.kernel.ui import Button, Form, FormField, Message, Outcome
+from workflows.kernel.work import Context
 
 HELP = (
     "Type /isms help or /incident <what happened>. A number presses that button. "
@@ -53,13 +55,12 @@ class Console:
 
     @staticmethod
     def _recipient(ctx: Context, to: str) -> str:
-        kind, _, ident = to.partition(":")
-        if kind == "person":
-            person = ctx.org.person(ident)
-            return person.name if person else ident
-        if kind == "channel":
-            return f"#{ident}"
-        return ident
+        recipient = Recipient.parse(to)
+        if recipient.kind == "person":
+            return person_name(ctx.org, recipient.id)
+        if recipient.kind == "channel":
+            return f"#{recipient.id}"
+        return recipient.id
 
     def _print(self, message: Message, heading: str = "") -> None:
         lines = [f"{heading} {message.text}".strip()]

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from bot.routes import Router, build_router
 from config.activity_settings import check_activities
 from config.catalogue import Catalogue, load_catalogue
 from config.errors import ConfigError
@@ -23,7 +22,10 @@ from integrations.trackers import tracker_senders
 from storage import migrate
 from storage.db import make_engine, make_sessions
 from storage.outbox import Backoff, Dispatcher, Sender
-from workflows.context import Context
+from workflows.kernel.process import build_router
+from workflows.kernel.routing import Router
+from workflows.kernel.work import Context
+from workflows.registry import PROCESSES
 
 
 def utc_now() -> datetime:
@@ -82,7 +84,7 @@ def build_runtime(
     engine = make_engine(settings.database_url)
     prepare_database(engine)
     sessions = make_sessions(engine)
-    ctx = Context(config.org, config.catalogue, sessions, config.templates, clock)
+    ctx = Context(config.org, config.catalogue, sessions, config.templates, clock, processes=PROCESSES)
     senders: dict[str, Sender] = {"chat.message": chat_sender(ctx), **tracker_senders(settings, ctx)}
     senders.update(extra_senders or {})
     dispatcher = Dispatcher(
@@ -95,4 +97,4 @@ def build_runtime(
         concurrency=settings.outbox_concurrency,
     )
     ctx.on_commit = dispatcher.wake
-    return Runtime(settings, engine, ctx, build_router(), dispatcher)
+    return Runtime(settings, engine, ctx, build_router(PROCESSES), dispatcher)

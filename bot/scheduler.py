@@ -1,8 +1,8 @@
 """The scheduler: APScheduler 3.x on the bot's database, active in exactly one process at a time.
 
 APScheduler keeps a small fixed job set in its SQLAlchemy job store: ``tick`` (every minute, the
-due work of every process, see workflows/jobs.py) and ``timezones`` (refresh Slack timezones for
-quiet hours). What is due, and when, lives in our own tables, so each tick is idempotent and
+due work named by every process descriptor in workflows/registry.py) and ``timezones`` (refresh
+Slack timezones for quiet hours). What is due, and when, lives in our own tables, so each tick is idempotent and
 catches up by itself after downtime; that is also why ``misfire_grace_time`` is None (a late tick
 is always useful) with ``coalesce`` (however many runs were missed, one runs).
 
@@ -35,9 +35,9 @@ from sqlalchemy.pool import NullPool
 
 from storage.db import is_postgresql, make_engine, make_sessions
 from storage.models.evidence import SchedulerLease
-from workflows.context import Context
-from workflows.jobs import run_due_work
-from workflows.timezones import TimezoneLookup, refresh_timezones
+from workflows.kernel.process import run_due_work
+from workflows.kernel.timezones import TimezoneLookup, refresh_timezones
+from workflows.kernel.work import Context
 
 log = logging.getLogger(__name__)
 # APScheduler logs every run of every job at INFO: two lines a minute of noise. Its warnings (a run

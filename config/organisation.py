@@ -6,6 +6,7 @@ start-up with the file and the key named, instead of surfacing as a wrong permis
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -19,18 +20,27 @@ from config.change_settings import ChangeSettings
 from config.errors import ConfigError, pydantic_problems
 from config.incident_settings import IncidentSettings
 
-Role = Literal[
-    "employee",
-    "owner",
-    "security_team",
-    "security_lead",
-    "isms_manager",
-    "auditor",
-    "dpo",
-    "management",
-    "budget_owner",
-]
-ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+
+class Role(StrEnum):
+    """Every role a person can hold; workflows name roles only through this enum."""
+
+    EMPLOYEE = "employee"
+    OWNER = "owner"
+    SECURITY_TEAM = "security_team"
+    SECURITY_LEAD = "security_lead"
+    ISMS_MANAGER = "isms_manager"
+    AUDITOR = "auditor"
+    DPO = "dpo"
+    MANAGEMENT = "management"
+    BUDGET_OWNER = "budget_owner"
+
+    @property
+    def label(self) -> str:
+        """How people read the role: "isms manager", "security team"."""
+        return self.value.replace("_", " ")
+
+
+ROLES: tuple[Role, ...] = tuple(Role)
 
 
 class _Strict(BaseModel):

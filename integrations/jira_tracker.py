@@ -21,11 +21,11 @@ from jira import JIRA, JIRAError
 from config.errors import ConfigError
 from config.settings import Settings
 from storage.outbox import Effect, RetryLater, Sender, Undeliverable
-from workflows import change_tracker
-from workflows.actors import SYSTEM
-from workflows.change_tracker import TrackerUpdate
-from workflows.changes import apply_tracker_update, link_tracker, tracker_delayed, tracker_key_of
-from workflows.context import Context
+from workflows.changes import tracker as change_tracker
+from workflows.changes.flows import apply_tracker_update, link_tracker, tracker_delayed, tracker_key_of
+from workflows.changes.tracker import TrackerUpdate
+from workflows.kernel.actors import SYSTEM
+from workflows.kernel.work import Context
 
 TIMEOUT_SECONDS = 20.0
 SETTLE_SECONDS = 30.0

@@ -19,9 +19,9 @@ from urllib.parse import parse_qs
 
 from config.settings import Settings
 from integrations.jira_tracker import update_from_issue
-from workflows.actors import SYSTEM
-from workflows.changes import apply_tracker_update
-from workflows.context import Context
+from workflows.changes.flows import apply_tracker_update
+from workflows.kernel.actors import SYSTEM
+from workflows.kernel.work import Context
 
 log = logging.getLogger(__name__)
 

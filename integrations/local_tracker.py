@@ -18,13 +18,13 @@ from sqlalchemy import select
 from storage.counters import next_number
 from storage.models.changes import LocalTicket
 from storage.outbox import Effect, RetryLater, Sender
-from workflows import change_tracker
-from workflows.access import require
-from workflows.actors import SYSTEM, Actor
-from workflows.change_tracker import TrackerUpdate
-from workflows.changes import apply_tracker_update, link_tracker
-from workflows.context import Context
-from workflows.ui import Outcome
+from workflows.changes import tracker as change_tracker
+from workflows.changes.flows import apply_tracker_update, link_tracker
+from workflows.changes.tracker import TrackerUpdate
+from workflows.kernel.access import require
+from workflows.kernel.actors import SYSTEM, Actor
+from workflows.kernel.ui import Outcome
+from workflows.kernel.work import Context
 
 TRACKER = "local"
 # The words ``/isms ticket`` understands: status and resolution, as a Jira workflow would set them.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from integrations.slack_sender import slack_call
-from workflows.timezones import TimezoneLookup
+from workflows.kernel.timezones import TimezoneLookup
 
 
 def slack_timezones(client: WebClient) -> TimezoneLookup:

@@ -16,7 +16,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from config.organisation import Organisation
 from storage.outbox import Effect, RetryLater, Undeliverable
-from workflows.ui import Message
+from workflows.kernel.recipients import Recipient
+from workflows.kernel.ui import Message
 
 PERMANENT_ERRORS = frozenset(
     {
@@ -80,7 +81,11 @@ class SlackChatSender:
         self._fallback = fallback
 
     def channel_for(self, to: str) -> str:
-        kind, _, ident = to.partition(":")
+        try:
+            recipient = Recipient.parse(to)
+        except ValueError:
+            raise Undeliverable(f"cannot reach {to!r} in Slack") from None
+        kind, ident = recipient.kind, recipient.id
         if kind == "channel":
             channel = getattr(self._org.channels, ident, None)
             if channel is None:

@@ -6,7 +6,7 @@ from config.settings import Settings
 from integrations.jira_tracker import JiraTracker
 from integrations.local_tracker import LocalTracker
 from storage.outbox import Sender
-from workflows.context import Context
+from workflows.kernel.work import Context
 
 
 def tracker_senders(settings: Settings, ctx: Context) -> dict[str, Sender]:

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from config.settings import PACKAGED_EXAMPLE_ORG, Settings
 from storage.models import Change, Record
 from storage.outbox import Effect
-from workflows import interfaces
-from workflows.actors import Actor, resolve_actor
-from workflows.context import Context
-from workflows.interfaces import Interface
-from workflows.ui import Message
+from workflows.kernel.actors import Actor, resolve_actor
+from workflows.kernel.interfaces import Interface
+from workflows.kernel.ui import Message
+from workflows.kernel.work import Context
+from workflows.registry import PROCESSES
 
 
 class Inbox:
@@ -87,8 +87,9 @@ class OriginRecorder:
 def listen_as_origin(monkeypatch: Any, process: str = "INC") -> OriginRecorder:
     """Replace the origin's real subscribers for the duration of a test, so only the contract is seen."""
     recorder = OriginRecorder()
+    receiving = next(p for p in PROCESSES if p.id == process)
     for name in ("change-status", "change-finished"):
-        monkeypatch.setitem(interfaces._handlers, (process, name), [recorder])
+        monkeypatch.setitem(receiving.receives, name, recorder)
     return recorder
 
 

@@ -14,16 +14,16 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy import select
 
-from bot.routes import Request
 from bot.runtime import Runtime, build_runtime
 from config.settings import PACKAGED_EXAMPLE_ORG, Settings
 from storage.models import EvidenceRequest, Record
 from storage.outbox import Effect
 from tests.support import FakeClock
-from workflows.actors import Actor, resolve_actor
-from workflows.context import Context
-from workflows.jobs import run_due_work
-from workflows.ui import Message, Outcome
+from workflows.kernel.actors import Actor, resolve_actor
+from workflows.kernel.process import run_due_work
+from workflows.kernel.routing import Request
+from workflows.kernel.ui import Message, Outcome
+from workflows.kernel.work import Context
 
 BERLIN = ZoneInfo("Europe/Berlin")
 _keys = itertools.count(1)

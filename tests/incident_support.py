@@ -14,10 +14,10 @@ from bot.runtime import Runtime, build_runtime
 from config.settings import Settings
 from storage.models import Incident, Record
 from storage.outbox import Effect, Sender
-from workflows.actors import Actor, resolve_actor
-from workflows.context import Context
-from workflows.jobs import run_due_work
-from workflows.ui import Message
+from workflows.kernel.actors import Actor, resolve_actor
+from workflows.kernel.process import run_due_work
+from workflows.kernel.ui import Message
+from workflows.kernel.work import Context
 
 _keys = itertools.count(1)
 

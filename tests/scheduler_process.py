@@ -18,7 +18,7 @@ from bot.runtime import build_runtime
 from bot.scheduler import BotScheduler
 from config.settings import load_settings
 from storage.outbox import Effect
-from workflows.context import Context
+from workflows.kernel.work import Context
 
 
 def main(url: str, org: str, clock_file: str, sent_file: str) -> None:

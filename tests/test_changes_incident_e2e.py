@@ -21,10 +21,10 @@ from tests.support import FakeClock
 from tests.test_changes_slack import click, opened_modal, submit_view, text
 from tests.test_jira_tracker import jira_settings
 from tests.test_jira_webhook import SECRET, eventually, post, webhook_settings
-from workflows import incidents
-from workflows.context import Context
-from workflows.incident_forms import ReportDetails
-from workflows.jobs import run_due_work
+from workflows.incidents import flows as incidents
+from workflows.incidents.forms import ReportDetails
+from workflows.kernel.process import run_due_work
+from workflows.kernel.work import Context
 
 
 def incident_with_change(ctx: Context) -> tuple[str, str]:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from bot.routes import Request
 from bot.runtime import Runtime, build_runtime
 from config.errors import ConfigError
 from config.settings import Settings
@@ -26,9 +25,10 @@ from tests.changes_support import (
     with_org,
 )
 from tests.support import FakeClock
-from workflows.actors import SYSTEM
-from workflows.change_chat import home_items
-from workflows.changes import ChangeInputError, request_change
+from workflows.changes.chat import home_items
+from workflows.changes.flows import ChangeInputError, request_change
+from workflows.kernel.actors import SYSTEM
+from workflows.kernel.routing import Request
 
 INCIDENT = ("INC", "INC-2026-0007")
 

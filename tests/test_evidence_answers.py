@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from storage.models import EvidenceFile, EvidenceSubmission, OutboxEffect
 from tests.evidence_support import World, berlin, make_world, text_of
-from workflows.home import home
+from workflows.common.home import home
 
 RISK_REVIEW = [{"activity": "RA/risk-review"}]
 PERIOD = {"covers_from": "2026-10-01", "covers_to": "2026-12-31"}

@@ -86,8 +86,8 @@ def test_field_mistakes_are_named_by_key(tmp_path):
 
 
 def test_an_own_activity_and_a_role_owner_resolve_to_people(settings, clock, tmp_path):
-    from workflows.activities import programme
-    from workflows.context import Context
+    from workflows.evidence.activities import programme
+    from workflows.kernel.work import Context
 
     path = org_file(
         tmp_path,

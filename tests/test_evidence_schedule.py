@@ -11,9 +11,9 @@ import pytest
 
 from storage.records import verify
 from tests.evidence_support import World, berlin, make_world
-from workflows.cadence import make_cadence
-from workflows.evidence_review import items_for_management_review
-from workflows.timezones import refresh_timezones, remember_timezone
+from workflows.evidence.review import items_for_management_review
+from workflows.kernel.cadence import make_cadence
+from workflows.kernel.timezones import refresh_timezones, remember_timezone
 
 RISK_REVIEW = [{"activity": "RA/risk-review"}]  # quarterly, owner olga (manager mia), clause 27001:8.2
 

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from storage.models import Change, IncidentChange
 from tests.incident_support import World, fresh_key, make_world
-from workflows import changes, incidents
-from workflows.access import Denied
-from workflows.incident_forms import ReportDetails
+from workflows.changes import flows as changes
+from workflows.incidents import flows as incidents
+from workflows.incidents.forms import ReportDetails
+from workflows.kernel.access import Refused
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_invalid_change_request_stores_nothing(world):
 
 def test_an_employee_cannot_request_a_change_from_an_incident(world):
     ref = open_incident(world)
-    with pytest.raises(Denied):
+    with pytest.raises(Refused):
         incidents.request_change(
             world.ctx, world.actor("erin"), key=fresh_key(), ref=ref, title="t", description="d", reason="r"
         )

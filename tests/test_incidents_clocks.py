@@ -11,11 +11,11 @@ import pytest
 
 from config.settings import PACKAGED_EXAMPLE_ORG, load_settings
 from tests.incident_support import World, fresh_key, make_world, report_values
-from workflows import incidents
-from workflows.access import Denied
-from workflows.home import home
-from workflows.incident_forms import parse_report
-from workflows.incident_lists import my_reports, open_incidents
+from workflows.common.home import home
+from workflows.incidents import flows as incidents
+from workflows.incidents.forms import parse_report
+from workflows.incidents.service import my_reports, open_incidents
+from workflows.kernel.access import Refused
 
 
 @pytest.fixture
@@ -286,7 +286,7 @@ def test_team_list_shows_running_clocks_first_and_reporters_see_only_their_own(w
     assert mine is not None and mine.text == "Your incident reports (1)"
     assert ref in mine.body and quiet not in mine.body and "Secret" not in mine.body
 
-    with pytest.raises(Denied):
+    with pytest.raises(Refused):
         open_incidents(world.ctx, world.actor("erin"))
     assert world.records("access-denied")[0][3]["attempted"] == "the list of incidents"
 

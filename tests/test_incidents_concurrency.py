@@ -16,7 +16,7 @@ from storage import records
 from storage.models import Incident
 from tests.incident_support import World, make_world
 from tests.support import fresh_postgres_database
-from workflows import incidents
+from workflows.incidents import flows as incidents
 
 REPORTERS = ("erin", "olga", "mia", "dora", "hana")
 

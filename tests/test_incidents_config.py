@@ -11,7 +11,7 @@ import yaml
 from config.errors import ConfigError
 from config.organisation import load_organisation
 from config.settings import PACKAGED_EXAMPLE_ORG
-from workflows.incident_clocks import add_month
+from workflows.incidents.clocks import add_month
 
 PROCESS_IDS = {
     "GOV",

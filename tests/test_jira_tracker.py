@@ -14,7 +14,6 @@ import jira as jira_client
 import pytest
 from sqlalchemy import select
 
-from bot.routes import Request
 from bot.runtime import Runtime, build_runtime
 from config.settings import Settings, load_settings
 from integrations.jira_tracker import JiraTracker, connect
@@ -23,9 +22,11 @@ from storage.outbox import Backoff, Dispatcher, Effect
 from tests.changes_support import Inbox, actor, change, listen_as_origin, org_file, with_org
 from tests.doubles.jira_api import JiraDouble
 from tests.support import FakeClock
-from workflows.change_tracker import queue_poll
-from workflows.changes import decide, find, request_change
-from workflows.jobs import due_work, run_due_work
+from workflows.changes.flows import decide, find, request_change
+from workflows.changes.tracker import queue_poll
+from workflows.kernel.process import run_due_work
+from workflows.kernel.routing import Request
+from workflows.registry import PROCESSES
 
 EMAIL, TOKEN, PAT = "isms-bot@example.com", "api-token", "personal-access-token"
 
@@ -255,7 +256,7 @@ def test_the_poll_brings_jira_status_and_comment_back_to_the_change_and_its_orig
     settings, clock, inbox, monkeypatch, deployment
 ):
     origin = listen_as_origin(monkeypatch)
-    assert queue_poll in due_work()
+    assert queue_poll in [due for process in PROCESSES for due in process.due]
     with JiraDouble(deployment=deployment, clock=clock) as double:
         runtime = build_runtime(jira_settings(settings, double), inbox.sender, clock=clock)
         try:

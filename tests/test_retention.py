@@ -11,8 +11,8 @@ from bot.console import Console
 from bot.runtime import build_runtime
 from storage import records
 from storage.models import Record
-from workflows.actors import resolve_actor
-from workflows.records_control import sweep_retention
+from workflows.kernel.actors import resolve_actor
+from workflows.records.scheduled import sweep_retention
 
 
 def test_sweep_erases_expired_data_and_keeps_the_chain(settings, clock):

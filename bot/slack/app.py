@@ -16,15 +16,15 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-from bot.routes import Request, Router, SourceMessage
 from bot.slack.blocks import fallback_text, home_view, message_blocks, modal, view_values
 from integrations.slack_sender import slack_call
 from storage.deliveries import first_time
 from storage.outbox import RetryLater, Undeliverable
-from workflows.actors import Actor, resolve_actor
-from workflows.context import Context
-from workflows.home import home
-from workflows.ui import Outcome
+from workflows.common.home import home
+from workflows.kernel.actors import Actor, resolve_actor
+from workflows.kernel.routing import Request, Router, SourceMessage
+from workflows.kernel.ui import Outcome
+from workflows.kernel.work import Context
 
 log = logging.getLogger(__name__)
 ANY = re.compile(".+")

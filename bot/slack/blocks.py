@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workflows.ui import Form, FormField, HomeView, Message
+from workflows.kernel.ui import Form, FormField, HomeView, Message
 
 MAX_SECTION = 3000
 MAX_FIELD = 2000  # Slack refuses a message whose section field text is longer

@@ -1,0 +1,22 @@
+"""Entries every organisation has: help, home and the process catalogue."""
+
+from __future__ import annotations
+
+from workflows.common.catalogue import catalogue_summary
+from workflows.common.help import help_for
+from workflows.common.home import home
+from workflows.kernel.routing import Request, Router
+from workflows.kernel.ui import Outcome
+from workflows.kernel.work import Context
+
+
+def _home(ctx: Context, request: Request) -> Outcome:
+    view = home(ctx, request.actor)
+    body = "\n".join(section.text for section in view.sections)
+    return Outcome.say(view.title, body=body)
+
+
+def register(router: Router) -> None:
+    router.isms["help"] = lambda ctx, request: help_for(ctx, request.actor)
+    router.isms["home"] = _home
+    router.isms["processes"] = lambda ctx, request: catalogue_summary(ctx, request.actor)

@@ -1,0 +1,94 @@
+"""Files handed in as evidence: what Slack told us at once, and their SHA-256 once fetched.
+
+A workflow never downloads anything. Submitting queues one ``slack.file`` effect per file; the Slack
+adapter's sender (integrations/slack_files.py) asks files.info, downloads the content with the bot
+token and answers with its size and SHA-256. A tick copies those answers into ``evidence_files`` and
+records them, so the hash of every evidence file sits in the tamper-evident log.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.models.evidence import EvidenceFile, EvidenceRequest, EvidenceSubmission
+from storage.models.outbox import OutboxEffect
+from storage.outbox import DEAD, SENT
+from workflows.evidence.forms import FileRef
+from workflows.kernel.actors import SYSTEM
+from workflows.kernel.work import Context, Work
+
+FILE_KIND = "slack.file"
+
+
+def file_key(file_id: int) -> str:
+    return f"evidence-file:{file_id}"
+
+
+def attach_files(work: Work, submission: EvidenceSubmission, files: list[FileRef]) -> list[dict[str, object]]:
+    """Store the files of a submission and queue fetching each; returns what the record shows."""
+    shown = []
+    max_bytes = work.ctx.org.activities.max_file_bytes
+    for ref in files:
+        row = EvidenceFile(submission_id=submission.id, slack_file_id=ref.id, name=ref.name, size=ref.size)
+        work.session.add(row)
+        work.session.flush()
+        work.effect(FILE_KIND, file_key(row.id), {"file_id": ref.id, "max_bytes": max_bytes})
+        shown.append({"slack_file_id": ref.id, "name": ref.name, "size": ref.size})
+    return shown
+
+
+def collect_file_hashes(ctx: Context) -> int:
+    """Copy fetched sizes and hashes (or why fetching failed) into ``evidence_files``; record each."""
+    with ctx.read() as session:
+        waiting = list(
+            session.scalars(
+                select(EvidenceFile.id)
+                .where(EvidenceFile.fetched_at.is_(None), EvidenceFile.fetch_error.is_(None))
+                .limit(1000)
+            )
+        )
+        if not waiting:
+            return 0
+        finished = {
+            key: (status, result, error)
+            for key, status, result, error in session.execute(
+                select(OutboxEffect.key, OutboxEffect.status, OutboxEffect.result, OutboxEffect.last_error).where(
+                    OutboxEffect.key.in_([file_key(i) for i in waiting]), OutboxEffect.status.in_((SENT, DEAD))
+                )
+            )
+        }
+    if not finished:
+        return 0
+    with ctx.work(SYSTEM) as work:
+        for file_id in waiting:
+            outcome = finished.get(file_key(file_id))
+            if outcome is not None:
+                _store(work, file_id, *outcome)
+    return len(finished)
+
+
+def _store(work: Work, file_id: int, status: str, result: dict[str, object] | None, error: str | None) -> None:
+    row = work.session.get(EvidenceFile, file_id)
+    if row is None or row.fetched_at is not None or row.fetch_error is not None:
+        return
+    request = work.session.scalar(
+        select(EvidenceRequest)
+        .join(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
+        .where(EvidenceSubmission.id == row.submission_id)
+    )
+    assert request is not None
+    data: dict[str, object] = {"file": row.slack_file_id, "submission": row.submission_id}
+    if status == SENT and result:
+        row.name = str(result.get("name") or row.name or "")[:255] or None
+        row.size = int(result["size"]) if isinstance(result.get("size"), int) else row.size  # type: ignore[arg-type]
+        row.sha256 = str(result["sha256"]) if result.get("sha256") else None
+        row.fetched_at = work.now
+        work.record(
+            request.process,
+            "file-hashed",
+            ("evidence", request.ref),
+            {**data, "name": row.name, "size": row.size, "sha256": row.sha256},
+        )
+        return
+    row.fetch_error = (error or "could not be fetched")[:500]
+    work.record(request.process, "file-not-fetched", ("evidence", request.ref), {**data, "error": row.fetch_error})

@@ -1,0 +1,308 @@
+"""The incident forms and their validation.
+
+Validation is pure (configuration and the clock only, no database): it runs before Slack's ack so
+errors show on the field, and whatever it rejects is never stored. Each form's fields and limits
+are defined once here and used by Slack and the console alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from config.organisation import Person
+from workflows.incidents.messages import CLOCK_LABELS, PERSONAL_DATA_LABELS, TRIAGE_ROLES
+from workflows.kernel.ui import Form, FormField
+from workflows.kernel.validation import check_text
+from workflows.kernel.work import Context
+
+MAX_REPORT = 3000
+MAX_NOTE = 3000
+MAX_REASON = 1000
+MAX_TITLE = 200
+MAX_AFFECTED = 200
+MAX_LINKS = 2000
+MAX_FILES = 5
+FUTURE_TOLERANCE = timedelta(minutes=2)
+OLDEST_NOTICED = timedelta(days=366)
+
+REPORT = "incident_report"
+NOT_INCIDENT = "incident_not_incident"
+ASSIGN = "incident_assign"
+NOTE = "incident_note"
+CHANGE = "incident_change"
+CLOSE = "incident_close"
+NOTIFIED = "incident_notified"
+
+
+@dataclass(frozen=True)
+class ReportDetails:
+    """A validated report, as the workflow stores it."""
+
+    summary: str
+    noticed_at: datetime
+    affected: str = ""
+    category: str | None = None
+    personal_data: str | None = None
+    links: str = ""
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """The chat message a report was made from (message shortcut)."""
+
+    permalink: str | None = None
+    author: str | None = None
+
+    def to_metadata(self) -> str:
+        return json.dumps({"source": {"permalink": self.permalink, "author": self.author}})
+
+
+def _epoch(value: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def check_moment(ctx: Context, values: Mapping[str, str], name: str, *, earliest: timedelta) -> dict[str, str]:
+    """A date and time (epoch seconds, as Slack's picker sends): not in the future, not absurdly old."""
+    raw = (values.get(name) or "").strip()
+    if not raw:
+        return {}
+    moment = _epoch(raw)
+    now = ctx.clock()
+    if moment is None:
+        return {name: "Please pick a date and time."}
+    if moment > now + FUTURE_TOLERANCE:
+        return {name: "This is in the future. Please give the time it already happened."}
+    if moment < now - earliest:
+        return {name: "This is too far back. Please check the date."}
+    return {}
+
+
+def moment_or_now(ctx: Context, values: Mapping[str, str], name: str) -> datetime:
+    return _epoch((values.get(name) or "").strip()) or ctx.clock()
+
+
+def _files(value: str) -> list[str] | None:
+    if not value.strip():
+        return []
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(parsed, list) or not all(isinstance(item, str) and item for item in parsed):
+        return None
+    return parsed
+
+
+# -- the report form --------------------------------------------------------------------------------
+
+
+def report_form(ctx: Context, *, metadata: str = "", initial: Mapping[str, str] | None = None) -> Form:
+    initial = initial or {}
+    categories = tuple(ctx.org.incidents.categories.items())
+    return Form(
+        callback_id=REPORT,
+        title="Report an incident",
+        submit_label="Report",
+        metadata=metadata,
+        fields=(
+            FormField(
+                "what",
+                "What happened?",
+                "multiline",
+                max_length=MAX_REPORT,
+                initial=initial.get("what"),
+                hint="In your own words. Please do not paste passwords.",
+            ),
+            FormField(
+                "noticed",
+                "When did you notice it?",
+                "datetime",
+                required=False,
+                initial=initial.get("noticed") or str(int(ctx.clock().timestamp())),
+            ),
+            FormField(
+                "affected",
+                "Affected system or asset",
+                required=False,
+                max_length=MAX_AFFECTED,
+                initial=initial.get("affected"),
+            ),
+            FormField("category", "Category", "select", options=categories, initial=initial.get("category")),
+            FormField(
+                "personal_data",
+                "Personal data may be affected",
+                "select",
+                options=tuple(PERSONAL_DATA_LABELS.items()),
+                initial=initial.get("personal_data"),
+            ),
+            FormField(
+                "links", "Links", "multiline", required=False, max_length=MAX_LINKS, initial=initial.get("links")
+            ),
+            FormField("files", "Files", "files", required=False),
+        ),
+    )
+
+
+def validate_report(ctx: Context, values: Mapping[str, str]) -> dict[str, str]:
+    errors = check_text(values, "what", MAX_REPORT, what="what happened")
+    errors |= check_moment(ctx, values, "noticed", earliest=OLDEST_NOTICED)
+    errors |= check_text(values, "affected", MAX_AFFECTED, required=False)
+    errors |= check_text(values, "links", MAX_LINKS, required=False)
+    category = (values.get("category") or "").strip()
+    if not category:
+        errors["category"] = "Please choose a category."
+    elif category not in ctx.org.incidents.categories:
+        errors["category"] = "Unknown category. Please choose one from the list."
+    personal = (values.get("personal_data") or "").strip()
+    if personal not in PERSONAL_DATA_LABELS:
+        errors["personal_data"] = "Please answer yes, no or not sure."
+    files = _files(values.get("files") or "")
+    if files is None:
+        errors["files"] = "Files can only be attached with the file picker."
+    elif len(files) > MAX_FILES:
+        errors["files"] = f"At most {MAX_FILES} files, please."
+    return errors
+
+
+def parse_report(ctx: Context, values: Mapping[str, str]) -> ReportDetails:
+    """A validated form's values as a report (call ``validate_report`` first)."""
+    return ReportDetails(
+        summary=values["what"].strip(),
+        noticed_at=moment_or_now(ctx, values, "noticed"),
+        affected=(values.get("affected") or "").strip(),
+        category=values["category"].strip(),
+        personal_data=values["personal_data"].strip(),
+        links=(values.get("links") or "").strip(),
+        files=tuple(_files(values.get("files") or "") or ()),
+    )
+
+
+# -- triage forms -------------------------------------------------------------------------------------
+
+
+def triage_form(ctx: Context, callback_id: str, ref: str, *, clocks: tuple[str, ...] = ()) -> Form:
+    """The form behind a triage button; ``clocks`` lists the running clocks (for "notified")."""
+    fields = {
+        NOT_INCIDENT: (
+            "Not an incident",
+            (
+                FormField(
+                    "reason",
+                    "Why is this not an incident?",
+                    "multiline",
+                    max_length=MAX_REASON,
+                    hint="The reporter is told this reason.",
+                ),
+            ),
+        ),
+        ASSIGN: (
+            "Assign handler",
+            (
+                FormField(
+                    "handler",
+                    "Handler",
+                    "person",
+                    hint="A member of the security team (in the console: their e-mail or Slack id).",
+                ),
+            ),
+        ),
+        NOTE: (
+            "Add note",
+            (FormField("note", "Note", "multiline", max_length=MAX_NOTE, hint="Only the security team sees notes."),),
+        ),
+        CHANGE: (
+            "Request change",
+            (
+                FormField("title", "Title", max_length=MAX_TITLE),
+                FormField("description", "What should change?", "multiline", max_length=MAX_NOTE),
+                FormField("reason", "Why (what the incident showed)", "multiline", max_length=MAX_REASON),
+            ),
+        ),
+        CLOSE: (
+            "Close incident",
+            (
+                FormField("root_cause", "Root cause", "multiline", max_length=MAX_NOTE),
+                FormField(
+                    "lessons",
+                    "Lessons learned",
+                    "multiline",
+                    max_length=MAX_NOTE,
+                    hint="Kept as input for awareness training.",
+                ),
+            ),
+        ),
+        NOTIFIED: (
+            "Record notification",
+            (
+                FormField(
+                    "clock",
+                    "Which notification was made?",
+                    "select",
+                    options=tuple((kind, CLOCK_LABELS[kind]) for kind in clocks),
+                    initial=clocks[0] if clocks else None,
+                ),
+                FormField(
+                    "at", "When was it sent?", "datetime", required=False, initial=str(int(ctx.clock().timestamp()))
+                ),
+                FormField("note", "Reference or how it was sent", required=False, max_length=MAX_REASON),
+            ),
+        ),
+    }
+    title, form_fields = fields[callback_id]
+    return Form(callback_id=callback_id, title=title, fields=form_fields, metadata=ref)
+
+
+def find_person(ctx: Context, value: str) -> Person | None:
+    """A person by Slack user id (Slack's picker), e-mail or person id (both typed in the console)."""
+    value = value.strip()
+    if not value:
+        return None
+    return ctx.org.find(slack_id=value, email=value) or ctx.org.person(value)
+
+
+def _validate_assign(ctx: Context, values: Mapping[str, str]) -> dict[str, str]:
+    value = (values.get("handler") or "").strip()
+    if not value:
+        return {"handler": "Please choose a handler."}
+    person = find_person(ctx, value)
+    if person is None:
+        return {"handler": "This person is not in the organisation file."}
+    if not TRIAGE_ROLES.intersection(person.roles):
+        return {"handler": f"{person.name} is not in the security team; please choose somebody who is."}
+    return {}
+
+
+def _one_line(values: Mapping[str, str], name: str) -> dict[str, str]:
+    return {name: "Please keep this to one line."} if "\n" in (values.get(name) or "").strip() else {}
+
+
+def _validate_notified(ctx: Context, values: Mapping[str, str]) -> dict[str, str]:
+    errors = check_text(values, "note", MAX_REASON, required=False)
+    if (values.get("clock") or "") not in CLOCK_LABELS:
+        errors["clock"] = "Please choose which notification was made."
+    return errors | check_moment(ctx, values, "at", earliest=timedelta(days=400))
+
+
+TRIAGE_VALIDATORS: dict[str, Callable[[Context, Mapping[str, str]], dict[str, str]]] = {
+    NOT_INCIDENT: lambda ctx, v: check_text(v, "reason", MAX_REASON, what="the reason"),
+    ASSIGN: _validate_assign,
+    NOTE: lambda ctx, v: check_text(v, "note", MAX_NOTE, what="the note"),
+    CHANGE: lambda ctx, v: (
+        check_text(v, "title", MAX_TITLE, what="a title")
+        or _one_line(v, "title")
+        | check_text(v, "description", MAX_NOTE, what="what should change")
+        | check_text(v, "reason", MAX_REASON, what="the reason")
+    ),
+    CLOSE: lambda ctx, v: (
+        check_text(v, "root_cause", MAX_NOTE, what="the root cause")
+        | check_text(v, "lessons", MAX_NOTE, what="the lessons learned")
+    ),
+    NOTIFIED: _validate_notified,
+}

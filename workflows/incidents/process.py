@@ -1,0 +1,26 @@
+"""Process INC (information security incident management): what it adds to the bot."""
+
+from __future__ import annotations
+
+from workflows.incidents import clocks, flows, routes, service
+from workflows.kernel.access import EVERYONE
+from workflows.kernel.process import HelpEntry, Process
+
+PROCESS = Process(
+    id="INC",
+    routes=routes.register,
+    help=(
+        HelpEntry("/incident", "Report a security incident (opens a form)", EVERYONE),
+        HelpEntry("/incident <what happened>", "Report an incident in one line", EVERYONE),
+        HelpEntry(
+            "Report security incident (message shortcut, under ⋮ on any message)",
+            "Report that message as an incident",
+            EVERYONE,
+        ),
+        HelpEntry("/incident mine", "Your incident reports and their status", EVERYONE),
+        HelpEntry("/isms incidents", "Open incidents, running regulatory clocks first", service.VIEWER_ROLES),
+    ),
+    due=(clocks.due,),
+    home=service.home_items,
+    receives={"change-status": flows.change_status, "change-finished": flows.change_finished},
+)

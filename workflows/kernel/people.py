@@ -1,0 +1,45 @@
+"""One way to find a person and to print names and times for people, shared by every process."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from config.organisation import Organisation, Person, Role
+
+
+def find_person(org: Organisation, value: str) -> Person | None:
+    """A person by Slack user id (Slack's picker), person id or e-mail (both typed in the console)."""
+    value = value.strip()
+    if not value:
+        return None
+    return org.find(slack_id=value) or org.person(value) or org.find(email=value)
+
+
+def person_name(org: Organisation, person_id: str | None) -> str:
+    """The listed name, the raw id of somebody unlisted, or "nobody yet" for an empty slot."""
+    if person_id is None:
+        return "nobody yet"
+    person = org.person(person_id)
+    return person.name if person else person_id
+
+
+def with_role(org: Organisation, *roles: Role) -> list[str]:
+    """Person ids holding any of ``roles``, in the order of the organisation file."""
+    return [p.id for p in org.people if any(role in p.roles for role in roles)]
+
+
+def when(moment: datetime, zone: ZoneInfo) -> str:
+    """A time as the reader reads it, in their zone, with the zone named so nobody guesses."""
+    local = moment.astimezone(zone)
+    return f"{local:%a %d %b %Y, %H:%M} ({zone.key})"
+
+
+def span(delta: timedelta) -> str:
+    """A duration in the largest unit that keeps it readable: 15 min, 6 h, 3 days."""
+    minutes = int(abs(delta).total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 72 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} days"

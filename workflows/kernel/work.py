@@ -1,0 +1,118 @@
+"""The context every workflow runs in, and the unit of work that makes each step all-or-nothing.
+
+A workflow step opens ``ctx.work(actor)``: inside it, state changes, records and queued effects
+share one database transaction. Either all of it is stored or none of it; effects leave only after
+commit, through the outbox dispatcher that ``on_commit`` wakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.catalogue import Catalogue
+from config.organisation import Organisation
+from config.templates import Templates
+from storage import records
+from storage.deliveries import first_time
+from storage.outbox import enqueue
+from workflows.kernel.actors import Actor
+from workflows.kernel.recipients import Recipient
+from workflows.kernel.ui import Message
+
+if TYPE_CHECKING:
+    from workflows.kernel.process import Process
+
+CHAT_KIND = "chat.message"
+
+
+@dataclass
+class Work:
+    """One all-or-nothing step of a workflow."""
+
+    ctx: Context
+    session: Session
+    actor: Actor
+    now: datetime
+    queued: int = 0
+
+    def record(
+        self,
+        process: str,
+        action: str,
+        subject: tuple[str, str],
+        data: Mapping[str, Any] | None = None,
+        *,
+        retain: timedelta | None = None,
+    ) -> None:
+        """Append to the records log in this transaction.
+
+        Unless ``retain`` says otherwise, the data is kept for the organisation's retention period of
+        the process (``retention_days``), after which the retention sweep erases it.
+        """
+        if retain is None:
+            days = self.ctx.org.retention(process)
+            retain = timedelta(days=days) if days is not None else None
+        retain_until = self.now + retain if retain is not None else None
+        records.append(
+            self.session,
+            [records.Entry(self.now, self.actor.id, process, action, subject[0], subject[1], data or {}, retain_until)],
+        )
+
+    def notify(
+        self,
+        to: Recipient,
+        message: Message,
+        key: str,
+        *,
+        thread_of: str | None = None,
+        replaces: str | None = None,
+    ) -> None:
+        """Queue a chat message. ``thread_of``/``replaces`` name the key of an earlier message."""
+        payload: dict[str, Any] = {"to": str(to), "message": message.to_dict()}
+        if thread_of:
+            payload["thread_of"] = thread_of
+        if replaces:
+            payload["replaces"] = replaces
+        self.effect(CHAT_KIND, key, payload)
+
+    def effect(self, kind: str, key: str, payload: Mapping[str, Any]) -> None:
+        """Queue any outside effect (ticket, mail, calendar) under an idempotency key."""
+        if enqueue(self.session, kind=kind, key=key, payload=payload, now=self.now):
+            self.queued += 1
+
+    def once(self, key: str) -> bool:
+        """True the first time this request key is seen (Slack retries, double clicks)."""
+        return first_time(self.session, key, self.now)
+
+
+@dataclass
+class Context:
+    """Everything a workflow needs, and nothing that talks to Slack, Jira or Graph directly."""
+
+    org: Organisation
+    catalogue: Catalogue
+    sessions: sessionmaker[Session]
+    templates: Templates
+    clock: Callable[[], datetime]
+    on_commit: Callable[[], None] = field(default=lambda: None)
+    processes: tuple[Process, ...] = ()
+    """The process packages' descriptors (``workflows/registry.py``): routes, due work, Home, help, interfaces."""
+
+    @contextmanager
+    def work(self, actor: Actor) -> Iterator[Work]:
+        with self.sessions.begin() as session:
+            unit = Work(self, session, actor, self.clock())
+            yield unit
+        if unit.queued:
+            self.on_commit()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session

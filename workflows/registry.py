@@ -1,0 +1,13 @@
+"""The one list of process packages the bot runs. A new process is a new package with a
+``process.py`` descriptor, and one line here (see workflows/README.md)."""
+
+from __future__ import annotations
+
+from workflows.changes.process import PROCESS as CHANGES
+from workflows.common.process import PROCESS as COMMON
+from workflows.evidence.process import PROCESS as EVIDENCE
+from workflows.incidents.process import PROCESS as INCIDENTS
+from workflows.kernel.process import Process
+from workflows.records.process import PROCESS as RECORDS
+
+PROCESSES: tuple[Process, ...] = (COMMON, INCIDENTS, CHANGES, EVIDENCE, RECORDS)
