@@ -4,8 +4,8 @@ from the form to the requester's verification, with every message printed to its
 from __future__ import annotations
 
 from bot.runtime import build_runtime
-from tests.changes_support import change
 from tests.test_console import scripted
+from tests.world import change
 
 REQUEST = [
     "/isms change",

@@ -13,14 +13,13 @@ from bot.console import Console
 from bot.runtime import build_runtime
 from bot.server import BotServer
 from config.settings import Settings
-from tests.changes_support import actor, change
 from tests.doubles.jira_api import JiraDouble
-from tests.incident_support import fresh_key
 from tests.slack_client import SlackUser, text_of
 from tests.support import FakeClock
 from tests.test_changes_slack import click, opened_modal, submit_view, text
 from tests.test_jira_tracker import jira_settings
 from tests.test_jira_webhook import SECRET, eventually, post, webhook_settings
+from tests.world import actor, change, fresh_key
 from workflows.incidents import flows as incidents
 from workflows.incidents.forms import ReportDetails
 from workflows.kernel.process import run_due_work

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from storage.models import Change
-from tests.changes_support import actions, change
 from tests.conftest import SIGNING_SECRET
 from tests.doubles.signing import (
     FORM_CONTENT_TYPE,
@@ -20,6 +19,7 @@ from tests.doubles.signing import (
 )
 from tests.slack_client import SlackUser, text_of
 from tests.test_jira_webhook import eventually
+from tests.world import actions, change
 
 
 def text(value: str) -> dict[str, Any]:

@@ -14,17 +14,17 @@ from bot.runtime import Runtime, build_runtime
 from config.errors import ConfigError
 from config.settings import Settings
 from storage.models import Change, LocalTicket, OutboxEffect, Record
-from tests.changes_support import (
-    Inbox,
+from tests.support import FakeClock
+from tests.world import (
+    Chat,
     actions,
     actor,
     change,
     listen_as_origin,
     org_file,
-    records,
+    records_about,
     with_org,
 )
-from tests.support import FakeClock
 from workflows.changes.chat import home_items
 from workflows.changes.flows import ChangeInputError, request_change
 from workflows.kernel.actors import SYSTEM
@@ -34,13 +34,13 @@ INCIDENT = ("INC", "INC-2026-0007")
 
 
 @pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
+def inbox() -> Chat:
+    return Chat()
 
 
 @pytest.fixture
-def runtime(settings: Settings, clock: FakeClock, inbox: Inbox) -> Iterator[Runtime]:
-    built = build_runtime(settings, inbox.sender, clock=clock)
+def runtime(settings: Settings, clock: FakeClock, inbox: Chat) -> Iterator[Runtime]:
+    built = build_runtime(settings, inbox, clock=clock)
     yield built
     built.engine.dispose()
 
@@ -135,7 +135,7 @@ def test_a_request_is_recorded_with_its_origin_and_goes_to_the_approver(runtime,
         runtime, "sam", element="control: A.8.7", plan="GPO on all laptops", fallback="Remove the GPO", priority="high"
     )
 
-    assert records(runtime.ctx, ref)[0] == (
+    assert records_about(runtime.ctx, ref)[0] == (
         "sam",
         "CHG",
         "requested",
@@ -167,7 +167,7 @@ def test_a_significant_change_is_rated_by_the_risk_owner_before_approval(runtime
     assert inbox.to("alice") == []
 
     refused = press(runtime, "erin", "chg.risk", ref)
-    title = press(runtime, "olga", "chg.risk", inbox.last_button("olga", "chg.risk"))
+    title = press(runtime, "olga", "chg.risk", inbox.button("olga", "chg.risk"))
     errors = submit(runtime, "olga", "chg.risk", ref, likelihood="9", impact="2")
     reply = submit(runtime, "olga", "chg.risk", ref, likelihood="4", impact="3", comment="Touches every laptop")
 
@@ -180,7 +180,7 @@ def test_a_significant_change_is_rated_by_the_risk_owner_before_approval(runtime
         "RA",
         "change-risk-evaluated",
         {"likelihood": 4, "impact": 3, "score": 12, "comment": "Touches every laptop"},
-    ) in records(runtime.ctx, ref)
+    ) in records_about(runtime.ctx, ref)
     assert "Risk: likelihood 4/5, impact 3/5. Touches every laptop" in inbox.to("alice")[-1].body
     assert change(runtime.ctx, ref).state == "awaiting-approval"
 
@@ -193,7 +193,7 @@ def test_an_employee_cannot_approve_and_the_attempt_is_recorded(runtime):
 
     expected = "Sorry, deciding on changes is for isms manager only. This attempt has been recorded."
     assert reply == also_by_form == expected
-    assert [r[:3] for r in records(runtime.ctx, ref) if r[2] == "access-denied"] == [
+    assert [r[:3] for r in records_about(runtime.ctx, ref) if r[2] == "access-denied"] == [
         ("erin", "CHG", "access-denied"),
         ("erin", "CHG", "access-denied"),
     ]
@@ -233,7 +233,9 @@ def test_a_declined_change_is_closed_and_the_origin_is_told(runtime, inbox, monk
     ]
     assert inbox.texts("sam")[-1] == f"Change {ref} was declined. Block USB storage"
     assert actions(runtime.ctx, ref) == ["CHG requested", "CHG declined", "CHG closed"]
-    assert [(process, action, data["interface"]) for _, process, action, data in records(runtime.ctx, INCIDENT[1])] == [
+    assert [
+        (process, action, data["interface"]) for _, process, action, data in records_about(runtime.ctx, INCIDENT[1])
+    ] == [
         ("CHG", "sent-to-INC", "change-status"),
         ("CHG", "sent-to-INC", "change-finished"),
     ]
@@ -255,7 +257,7 @@ def test_the_whole_lifecycle_with_the_local_tracker_reports_to_the_origin(runtim
     )
     runtime.dispatcher.drain()
     question = inbox.to("sam")[-1]
-    verified = press(runtime, "sam", "chg.verify", inbox.last_button("sam", "chg.verify"))
+    verified = press(runtime, "sam", "chg.verify", inbox.button("sam", "chg.verify"))
 
     assert early == f"{ref} is not waiting for verification (it is in-implementation)."
     assert moved.reply is not None and moved.reply.text == f"LOCAL-1 ({ref}) is now Done (resolution: Done)."
@@ -333,8 +335,8 @@ def test_wont_do_in_the_tracker_fails_the_change(runtime, monkeypatch):
 
 
 def test_the_tracker_issue_can_be_opened_on_creation(settings, clock, inbox, tmp_path):
-    path = org_file(tmp_path, {"create_on": "created"})
-    runtime = build_runtime(with_org(settings, path), inbox.sender, clock=clock)
+    path = org_file(tmp_path, live_programme=False, changes={"create_on": "created"})
+    runtime = build_runtime(with_org(settings, path), inbox, clock=clock)
     try:
         ref = ask(runtime, "sam")
         assert change(runtime.ctx, ref).tracker_key == "LOCAL-1"
@@ -365,10 +367,10 @@ def test_the_tracker_issue_can_be_opened_on_creation(settings, clock, inbox, tmp
     ],
 )
 def test_a_bad_changes_section_stops_start_up_naming_the_key(settings, clock, inbox, tmp_path, section, key):
-    path = org_file(tmp_path, section)
+    path = org_file(tmp_path, live_programme=False, changes=section)
 
     with pytest.raises(ConfigError) as raised:
-        build_runtime(with_org(settings, path), inbox.sender, clock=clock)
+        build_runtime(with_org(settings, path), inbox, clock=clock)
 
     assert str(path) in str(raised.value) and key in str(raised.value)
 
@@ -472,4 +474,4 @@ def test_a_change_from_scheduled_work_is_followed_by_the_owner_of_the_requesting
 
     assert change(runtime.ctx, ref).requester == "aldo"  # the AUD process owner in the example organisation
     assert inbox.texts("aldo") == [f"Your request for change {ref} is recorded: Fix the finding of audit AUD-2026-01"]
-    assert records(runtime.ctx, ref)[0][:3] == ("system", "CHG", "requested")
+    assert records_about(runtime.ctx, ref)[0][:3] == ("system", "CHG", "requested")

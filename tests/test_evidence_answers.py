@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import EvidenceFile, EvidenceSubmission, OutboxEffect
-from tests.evidence_support import World, berlin, make_world, text_of
+from tests.world import EVIDENCE, World, berlin, programme_world, text_of
 from workflows.common.home import home
 
 RISK_REVIEW = [{"activity": "RA/risk-review"}]
@@ -19,7 +19,7 @@ PERIOD = {"covers_from": "2026-10-01", "covers_to": "2026-12-31"}
 
 @pytest.fixture
 def world(settings, clock, tmp_path) -> Iterator[World]:
-    world = make_world(settings, clock, tmp_path, RISK_REVIEW)
+    world = programme_world(settings, clock, tmp_path, RISK_REVIEW)
     world.at(berlin(2026, 12, 17, 17, 0))  # olga is asked for the Q4 risk review
     clock.set(berlin(2026, 12, 18, 10, 0))
     yield world
@@ -27,14 +27,14 @@ def world(settings, clock, tmp_path) -> Iterator[World]:
 
 
 def submit(world: World, person: str = "olga", **values: str):  # type: ignore[no-untyped-def]
-    opened = world.press(person, "evidence_submit", world.inbox.button("olga", "evidence_submit"))
+    opened = world.press(person, "evidence_submit", world.chat.button("olga", "evidence_submit"))
     assert opened.form is not None, opened.reply
     return world.fill(person, opened.form.callback_id, {"files": "[]", **PERIOD, **values}, opened.form.metadata)
 
 
 def review(world: World, accept: bool, **values: str):  # type: ignore[no-untyped-def]
     button = "evidence_accept" if accept else "evidence_reject"
-    opened = world.press("alice", button, world.inbox.button("alice", button))
+    opened = world.press("alice", button, world.chat.button("alice", button))
     assert opened.form is not None, opened.reply
     return world.fill("alice", opened.form.callback_id, values, opened.form.metadata)
 
@@ -63,7 +63,7 @@ def test_owner_submits_and_the_isms_manager_accepts(world):
 
     assert done.reply is not None and done.reply.text.startswith("Thank you. Your evidence for EV-1")
     assert world.request().status == "submitted"
-    to_review = world.inbox.to("alice")[-1]
+    to_review = world.chat.to("alice")[-1]
     assert to_review.text == "Evidence to review from Olga Ortiz: Review the risks you own"
     assert dict(to_review.fields) == {
         "Due": "Thu 31 Dec 2026, 17:00 (Europe/Berlin)",
@@ -80,23 +80,23 @@ def test_owner_submits_and_the_isms_manager_accepts(world):
 
     assert accepted.reply is not None and accepted.reply.text == "EV-1 (Review the risks you own) accepted."
     assert world.request().status == "accepted"
-    told = world.inbox.to("olga")[-1]
+    told = world.chat.to("olga")[-1]
     assert (told.text, told.body) == (
         "Accepted: your evidence for Review the risks you own",
         "Alice Adams says: Thorough, thanks.",
     )
-    assert [(actor, action) for actor, action, _, _ in world.records()] == [
+    assert [(actor, action) for actor, action, _, _ in world.records(subjects=EVIDENCE)] == [
         ("system", "asked"),
         ("olga", "submitted"),
         ("alice", "accepted"),
     ]
-    submitted = world.records("submitted")[0][3]
+    submitted = world.records("submitted", subjects=EVIDENCE)[0][3]
     assert submitted["covers_from"] == "2026-10-01" and submitted["link"] == "https://wiki.example.org/risk-review-q4"
 
 
 def test_rejection_reopens_with_a_new_due_date_and_tells_the_owner_why(world):
     submit(world, text="Done.")
-    opened = world.press("alice", "evidence_reject", world.inbox.button("alice", "evidence_reject")).form
+    opened = world.press("alice", "evidence_reject", world.chat.button("alice", "evidence_reject")).form
     assert opened is not None
     assert dict((f.name, f.initial) for f in opened.fields)["due"] == "2026-12-25"  # today + 7 days
     assert world.fill("alice", opened.callback_id, {"comment": "", "due": "2026-12-18"}, opened.metadata).errors == {
@@ -114,7 +114,7 @@ def test_rejection_reopens_with_a_new_due_date_and_tells_the_owner_why(world):
     assert rejected.reply is not None and "rejected; the owner has been told why" in rejected.reply.text
     request = world.request()
     assert (request.status, request.round, request.due_at) == ("open", 1, berlin(2027, 1, 8, 17, 0))
-    told = world.inbox.to("olga")[-1]
+    told = world.chat.to("olga")[-1]
     assert told.text == "Please answer again: your evidence for Review the risks you own was not accepted"
     assert "Alice Adams says: Which risks changed? Attach the updated register." in told.body
     assert "the new due date is Fri 08 Jan 2027, 17:00 (Europe/Berlin)" in told.body
@@ -125,15 +125,15 @@ def test_rejection_reopens_with_a_new_due_date_and_tells_the_owner_why(world):
     # The ladder starts again from the new due date: 7 days before is Friday 1 January.
     assert world.at(berlin(2027, 1, 1)) == [("olga", "Reminder: Review the risks you own is due in 7 days")]
     submit(world, text="Updated register attached.", link="https://wiki.example.org/register-v2")
-    assert world.inbox.texts("alice")[-1] == "Evidence to review from Olga Ortiz: Review the risks you own"
-    assert [action for _, action, _, _ in world.records()] == [
+    assert world.chat.texts("alice")[-1] == "Evidence to review from Olga Ortiz: Review the risks you own"
+    assert [action for _, action, _, _ in world.records(subjects=EVIDENCE)] == [
         "asked",
         "submitted",
         "rejected",
         "reminded",
         "submitted",
     ]
-    assert world.records("rejected")[0][3]["new_due"] == "2027-01-08T16:00:00+00:00"
+    assert world.records("rejected", subjects=EVIDENCE)[0][3]["new_due"] == "2027-01-08T16:00:00+00:00"
 
 
 def test_not_applicable_needs_a_reason_and_is_reviewed_too(world):
@@ -146,13 +146,13 @@ def test_not_applicable_needs_a_reason_and_is_reviewed_too(world):
 
     world.fill("olga", form.callback_id, {"reason": "No risks were in scope this quarter."}, form.metadata)
 
-    to_review = world.inbox.to("alice")[-1]
+    to_review = world.chat.to("alice")[-1]
     assert to_review.text == "Not applicable, says Olga Ortiz: Review the risks you own"
     assert "Their reason: No risks were in scope this quarter." in to_review.body
     review(world, accept=True, comment="")
     assert world.request().status == "not_applicable"
-    assert world.inbox.texts("olga")[-1] == "Accepted: your not-applicable answer for Review the risks you own"
-    assert world.records("submitted")[0][3]["not_applicable"] is True
+    assert world.chat.texts("olga")[-1] == "Accepted: your not-applicable answer for Review the risks you own"
+    assert world.records("submitted", subjects=EVIDENCE)[0][3]["not_applicable"] is True
 
 
 def test_delegation_moves_ownership_and_the_ladder_follows_the_new_owner(world):
@@ -167,7 +167,7 @@ def test_delegation_moves_ownership_and_the_ladder_follows_the_new_owner(world):
     assert done.reply is not None and done.reply.text == (
         "EV-1 (Review the risks you own) now belongs to Erin Evans; they have been told."
     )
-    handed = world.inbox.to("erin")[-1]
+    handed = world.chat.to("erin")[-1]
     assert handed.text == "Olga Ortiz handed you an evidence request: Review the risks you own"
     assert "Their note: You ran the workshop." in handed.body and handed.buttons
     assert world.request().owner_id == "erin"
@@ -176,11 +176,14 @@ def test_delegation_moves_ownership_and_the_ladder_follows_the_new_owner(world):
     form = world.press("alice", "evidence_delegate", "1").form
     assert form is not None
     world.fill("alice", form.callback_id, {"person": "hana", "note": ""}, form.metadata)
-    assert world.inbox.texts("erin")[-1] == (
+    assert world.chat.texts("erin")[-1] == (
         'Alice Adams handed your evidence request "Review the risks you own" to Hana Hart'
     )
-    assert world.inbox.texts("hana")[-1] == "Alice Adams handed you an evidence request: Review the risks you own"
-    assert [(d["from"], d["to"]) for _, _, _, d in world.records("delegated")] == [("olga", "erin"), ("erin", "hana")]
+    assert world.chat.texts("hana")[-1] == "Alice Adams handed you an evidence request: Review the risks you own"
+    assert [(d["from"], d["to"]) for _, _, _, d in world.records("delegated", subjects=EVIDENCE)] == [
+        ("olga", "erin"),
+        ("erin", "hana"),
+    ]
     # Hana's manager is Sam: the manager rung reaches him on Monday 4 January.
     assert world.at(berlin(2027, 1, 4, 8, 0)) == [
         ("sam", "Hana Hart has not answered an evidence request for 4 days past its due date")
@@ -197,7 +200,10 @@ def test_snooze_holds_reminders_but_not_the_due_date(world, clock):
     )
     assert world.at(berlin(2026, 12, 24)) == []
     assert world.at(berlin(2026, 12, 28, 8, 0)) == [("olga", "Reminder: Review the risks you own is due in 3 days")]
-    assert world.records("snoozed")[0][3] == {"days": 3, "until": "2026-12-26T09:00:00+00:00"}
+    assert world.records("snoozed", subjects=EVIDENCE)[0][3] == {
+        "days": 3,
+        "until": "2026-12-26T09:00:00+00:00",
+    }
     assert world.request().due_at == berlin(2026, 12, 31, 17, 0)
 
 
@@ -239,7 +245,7 @@ def test_bad_submissions_are_refused_on_their_field_and_store_nothing(world):
         assert world.fill("olga", form.callback_id, values, form.metadata).errors == errors
     assert count(world, EvidenceSubmission) == 0 and count(world, EvidenceFile) == 0
     assert world.request().status == "open"
-    assert world.records("submitted") == []
+    assert world.records("submitted", subjects=EVIDENCE) == []
 
 
 def test_a_button_on_an_answered_request_says_so_and_a_repeated_form_acts_once(world):
@@ -259,12 +265,16 @@ def test_a_button_on_an_answered_request_says_so_and_a_repeated_form_acts_once(w
         ), action
 
     review(world, accept=True, comment="")
-    late = world.press("alice", "evidence_reject", world.inbox.button("alice", "evidence_reject")).reply
+    late = world.press("alice", "evidence_reject", world.chat.button("alice", "evidence_reject")).reply
     assert (
         late is not None
         and late.text == "EV-1 was already accepted by Alice Adams on Fri 18 Dec 2026, 10:00 (Europe/Berlin)."
     )
-    assert [action for _, action, _, _ in world.records()] == ["asked", "submitted", "accepted"]
+    assert [action for _, action, _, _ in world.records(subjects=EVIDENCE)] == [
+        "asked",
+        "submitted",
+        "accepted",
+    ]
 
 
 def test_only_the_owner_or_the_isms_manager_may_answer_and_only_the_manager_reviews(world):
@@ -273,9 +283,9 @@ def test_only_the_owner_or_the_isms_manager_may_answer_and_only_the_manager_revi
         "Only Olga Ortiz (the owner) or the ISMS manager can answer EV-1. This attempt has been recorded."
     )
     submit(world, text="Done.")
-    not_a_reviewer = world.press("olga", "evidence_accept", world.inbox.button("alice", "evidence_accept")).reply
+    not_a_reviewer = world.press("olga", "evidence_accept", world.chat.button("alice", "evidence_accept")).reply
     assert not_a_reviewer is not None and "reviewing evidence is for isms manager only" in not_a_reviewer.text
-    denied = world.records("access-denied")
+    denied = world.records("access-denied", subjects=EVIDENCE)
     assert [(actor, data["attempted"]) for actor, _, _, data in denied] == [
         ("erin", "answer"),
         ("olga", "reviewing evidence"),
@@ -315,14 +325,14 @@ def test_files_are_kept_with_name_and_size_and_queued_for_hashing(world):
         fetch = session.scalars(select(OutboxEffect).where(OutboxEffect.kind == "slack.file")).one()
     assert (file.slack_file_id, file.name, file.size, file.sha256) == ("F0REPORT", "risk-register.xlsx", 48213, None)
     assert (fetch.key, fetch.payload) == ("evidence-file:1", {"file_id": "F0REPORT", "max_bytes": 25 * 1024 * 1024})
-    assert world.records("submitted")[0][3]["files"] == [
+    assert world.records("submitted", subjects=EVIDENCE)[0][3]["files"] == [
         {"slack_file_id": "F0REPORT", "name": "risk-register.xlsx", "size": 48213}
     ]
-    assert dict(world.inbox.to("alice")[-1].fields)["Files"] == "risk-register.xlsx"
+    assert dict(world.chat.to("alice")[-1].fields)["Files"] == "risk-register.xlsx"
 
 
 def test_number_and_approval_evidence_ask_for_their_own_fields(settings, clock, tmp_path):
-    world = make_world(
+    world = programme_world(
         settings,
         clock,
         tmp_path,
@@ -344,9 +354,9 @@ def test_number_and_approval_evidence_ask_for_their_own_fields(settings, clock, 
     }
     world.fill("olga", number_form.callback_id, {**base, "number": "97,5"}, number_form.metadata)
     world.fill("olga", approval_form.callback_id, {**base, "decision": "approved"}, approval_form.metadata)
-    fields = [dict(m.fields) for m in world.inbox.to("alice")[-2:]]
+    fields = [dict(m.fields) for m in world.chat.to("alice")[-2:]]
     assert (fields[0]["Number"], fields[1]["Decision"]) == ("97.5", "approved")
-    assert [text_of(m).splitlines()[0] for m in world.inbox.to("alice")[-2:]] == [
+    assert [text_of(m).splitlines()[0] for m in world.chat.to("alice")[-2:]] == [
         "Evidence to review from Olga Ortiz: Submit a manual measurement",
         "Evidence to review from Olga Ortiz: Review ISMS resource usage against the budget",
     ]

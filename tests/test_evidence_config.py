@@ -11,7 +11,7 @@ import yaml
 from bot.runtime import load_config
 from config.errors import ConfigError
 from config.settings import load_settings
-from tests.evidence_support import org_file
+from tests.world import org_file
 
 
 def problems(tmp_path, programme: list[dict[str, Any]] | None = None, **activities: Any) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from bot.console import Console
 from bot.runtime import build_runtime
 from bot.scheduler import BotScheduler, LeaseLeadership, ticking_prompt
 from storage.db import make_engine
-from tests.evidence_support import berlin, org_file
+from tests.world import berlin, org_file
 
 
 def test_the_console_ticks_before_each_prompt_and_the_owner_answers_in_place(settings, clock, tmp_path):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from storage.records import verify
-from tests.evidence_support import World, berlin, make_world
+from tests.world import EVIDENCE, World, berlin, programme_world
 from workflows.evidence.review import items_for_management_review
 from workflows.kernel.cadence import make_cadence
 from workflows.kernel.timezones import refresh_timezones, remember_timezone
@@ -20,7 +20,7 @@ RISK_REVIEW = [{"activity": "RA/risk-review"}]  # quarterly, owner olga (manager
 
 @pytest.fixture
 def world(settings, clock, tmp_path) -> Iterator[World]:
-    world = make_world(settings, clock, tmp_path, RISK_REVIEW)
+    world = programme_world(settings, clock, tmp_path, RISK_REVIEW)
     yield world
     world.runtime.engine.dispose()
 
@@ -40,7 +40,7 @@ def test_a_quarterly_activity_asks_its_owner_when_the_lead_time_begins(world):
         "open",
     )
     assert request.due_at == berlin(2026, 12, 31, 17, 0)
-    ask = world.inbox.to("olga")[0]
+    ask = world.chat.to("olga")[0]
     assert ask.body.splitlines()[0] == (
         "Why: process RA (Information security risk assessment), 27001:8.2. Expected: a short written answer. "
         "The evidence covers 2026-Q4 (2026-10-01 to 2026-12-31)."
@@ -54,7 +54,7 @@ def test_a_quarterly_activity_asks_its_owner_when_the_lead_time_begins(world):
         "evidence_snooze_3",
         "evidence_snooze_7",
     ]
-    assert [(a, action, s) for a, action, s, _ in world.records()] == [("system", "asked", "EV-1")]
+    assert [(a, action, s) for a, action, s, _ in world.records(subjects=EVIDENCE)] == [("system", "asked", "EV-1")]
     assert world.at(berlin(2026, 12, 17, 17, 1)) == []
     assert len(world.requests()) == 1
 
@@ -79,9 +79,9 @@ def test_reminders_escalation_and_the_management_review_follow_the_ladder(world)
     assert world.at(berlin(2027, 1, 14)) == []  # listed for the management review, silently
     assert world.at(berlin(2027, 2, 14)) == []  # and nobody is nagged any more
 
-    overdue = world.inbox.to("olga")[-1]
+    overdue = world.chat.to("olga")[-1]
     assert "otherwise it goes to your manager, Mia Moreau." in overdue.body
-    assert [action for _, action, _, _ in world.records()] == [
+    assert [action for _, action, _, _ in world.records(subjects=EVIDENCE)] == [
         "asked",
         "reminded",
         "reminded",
@@ -91,7 +91,7 @@ def test_reminders_escalation_and_the_management_review_follow_the_ladder(world)
         "escalated",
         "listed-for-review",
     ]
-    listed = world.records("listed-for-review")[0]
+    listed = world.records("listed-for-review", subjects=EVIDENCE)[0]
     assert listed[3]["owner"] == "olga"
     assert world.request().listed_for_review_at == berlin(2027, 1, 14)
     assert [(item.ref, item.process, item.owner_id) for item in items_for_management_review(world.ctx)] == [
@@ -113,7 +113,7 @@ def test_quiet_hours_follow_the_recipients_slack_timezone(world):
     assert world.at(datetime(2026, 12, 18, 8, 0, tzinfo=tokyo)) == [
         ("olga", "Evidence needed: Review the risks you own")
     ]
-    assert dict(world.inbox.to("olga")[0].fields)["Due"] == "Fri 01 Jan 2027, 01:00 (Asia/Tokyo)"
+    assert dict(world.chat.to("olga")[0].fields)["Due"] == "Fri 01 Jan 2027, 01:00 (Asia/Tokyo)"
     # 7 days before the due date in Tokyo is Friday 25 December, at 09:00 there.
     assert world.at(datetime(2026, 12, 25, 8, 59, tzinfo=tokyo)) == []
     assert world.at(datetime(2026, 12, 25, 9, 0, tzinfo=tokyo)) == [
@@ -122,7 +122,7 @@ def test_quiet_hours_follow_the_recipients_slack_timezone(world):
 
 
 def test_a_reminder_due_at_the_weekend_waits_for_monday_morning(settings, clock, tmp_path):
-    world = make_world(settings, clock, tmp_path, RISK_REVIEW, remind_before_days=[5])
+    world = programme_world(settings, clock, tmp_path, RISK_REVIEW, remind_before_days=[5])
     world.at(berlin(2026, 12, 17, 17, 0))
     # 5 days before Thursday 31 December is Saturday 26 December.
     assert world.at(berlin(2026, 12, 26, 9, 0)) == []
@@ -132,7 +132,9 @@ def test_a_reminder_due_at_the_weekend_waits_for_monday_morning(settings, clock,
 
 
 def test_quiet_hours_can_be_switched_off(settings, clock, tmp_path):
-    world = make_world(settings, clock, tmp_path, RISK_REVIEW, remind_before_days=[5], quiet_hours={"enabled": False})
+    world = programme_world(
+        settings, clock, tmp_path, RISK_REVIEW, remind_before_days=[5], quiet_hours={"enabled": False}
+    )
     world.at(berlin(2026, 12, 17, 17, 0))
     assert world.at(berlin(2026, 12, 26, 9, 0)) == [("olga", "Reminder: Review the risks you own is due in 5 days")]
     world.runtime.engine.dispose()
@@ -154,7 +156,7 @@ def test_cached_timezones_are_refreshed_after_a_day_and_unknown_people_keep_the_
     assert asked.count("U0OLGA") == 2 and asked.count("U0SAM") == 3
     remember_timezone(world.ctx, "olga", "Europe/Lisbon", clock())
     world.at(berlin(2026, 12, 17, 17, 0))
-    assert dict(world.inbox.to("olga")[0].fields)["Due"] == "Thu 31 Dec 2026, 16:00 (Europe/Lisbon)"
+    assert dict(world.chat.to("olga")[0].fields)["Due"] == "Thu 31 Dec 2026, 16:00 (Europe/Lisbon)"
 
 
 def test_a_restart_after_downtime_catches_up_once(world):
@@ -162,7 +164,7 @@ def test_a_restart_after_downtime_catches_up_once(world):
     # Down from 17 December to Tuesday 5 January: three reminders and two rungs fell due meanwhile.
     sent = world.at(berlin(2027, 1, 5, 10, 0))
     assert sent == [("mia", "Olga Ortiz has not answered an evidence request for 5 days past its due date")]
-    escalated = world.records("escalated")
+    escalated = world.records("escalated", subjects=EVIDENCE)
     assert len(escalated) == 1 and escalated[0][3]["skipped_steps"] == 4
     assert world.at(berlin(2027, 1, 5, 10, 1)) == []
     assert world.at(berlin(2027, 1, 7)) == [
@@ -171,21 +173,21 @@ def test_a_restart_after_downtime_catches_up_once(world):
 
 
 def test_periods_missed_while_down_become_one_request_and_a_record(settings, clock, tmp_path):
-    world = make_world(settings, clock, tmp_path, [{"activity": "POL/dispose-old-versions"}])  # monthly, alice
+    world = programme_world(settings, clock, tmp_path, [{"activity": "POL/dispose-old-versions"}])  # monthly, alice
     world.at(berlin(2027, 1, 2))
     sent = world.at(berlin(2027, 4, 7))  # January, February and March fell due while nobody ran
 
     assert sent == [("alice", "Evidence needed: Dispose of superseded policy versions past their retention period")]
     assert [(r.period, r.due_at) for r in world.requests()] == [("2027-03", berlin(2027, 3, 31, 17, 0))]
-    assert "already past its due date" in world.inbox.to("alice")[0].body
-    missed = world.records("periods-missed")
+    assert "already past its due date" in world.chat.to("alice")[0].body
+    missed = world.records("periods-missed", subjects=EVIDENCE)
     assert [(m[2], m[3]["periods"]) for m in missed] == [("POL/dispose-old-versions", ["2027-01", "2027-02"])]
     assert world.at(berlin(2027, 4, 7, 9, 1)) == []
     world.runtime.engine.dispose()
 
 
 def test_nobody_is_asked_before_the_programme_goes_live(settings, clock, tmp_path):
-    world = make_world(settings, clock, tmp_path, RISK_REVIEW, start="2027-01-01")
+    world = programme_world(settings, clock, tmp_path, RISK_REVIEW, start="2027-01-01")
     assert world.at(berlin(2026, 12, 20)) == []
     assert world.requests() == []
     assert world.at(berlin(2027, 3, 17, 17, 0)) == [("olga", "Evidence needed: Review the risks you own")]
@@ -194,7 +196,7 @@ def test_nobody_is_asked_before_the_programme_goes_live(settings, clock, tmp_pat
 
 
 def test_the_default_programme_asks_for_every_process(settings, clock, tmp_path):
-    world = make_world(settings, clock, tmp_path)
+    world = programme_world(settings, clock, tmp_path)
     world.at(berlin(2026, 11, 23))
     world.at(berlin(2027, 1, 10))
     asked = {request.process for request in world.requests()}

@@ -23,8 +23,8 @@ from tests.doubles.signing import (
     post_signed,
     view_submission_payload,
 )
-from tests.evidence_support import berlin, org_file
 from tests.slack_client import SlackUser, text_of
+from tests.world import berlin, org_file
 
 REGISTER = b"risk;owner;rating\nR1;olga;high\nR2;olga;low\n" * 50
 

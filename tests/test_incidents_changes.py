@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Change, IncidentChange
-from tests.incident_support import World, fresh_key, make_world
+from tests.world import World, fresh_key, make_world
 from workflows.changes import flows as changes
 from workflows.incidents import flows as incidents
 from workflows.incidents.forms import ReportDetails
@@ -18,7 +18,9 @@ from workflows.kernel.access import Refused
 
 @pytest.fixture
 def world(settings, clock) -> Iterator[World]:
-    yield from make_world(settings, clock)
+    world = make_world(settings, clock)
+    yield world
+    world.close()
 
 
 def open_incident(world: World) -> str:
@@ -69,7 +71,7 @@ def test_request_change_creates_one_change_request_with_the_incident_as_origin(w
         "Block macros in mail attachments",
         "hana",
     )
-    assert world.records("change-requested") == [
+    assert world.records("change-requested", "INC") == [
         ("hana", "change-requested", ref, {"change": change_ref, "title": "Block macros in mail attachments"})
     ]
     assert f"Hana Hart requested change {change_ref}: Block macros in mail attachments" in world.chat.thread(ref)
@@ -90,7 +92,7 @@ def test_finished_change_is_posted_in_the_incident_thread_and_told_to_the_handle
     with world.ctx.read() as session:
         link = session.scalar(select(IncidentChange).where(IncidentChange.change_ref == change_ref))
     assert link is not None and link.state == "declined" and link.finished_at == world.ctx.clock()
-    assert world.records("change-finished") == [
+    assert world.records("change-finished", "INC") == [
         ("alice", "change-finished", ref, {"change": change_ref, "state": "declined"})
     ]
     assert f"Changes: {change_ref} Block macros in mail attachments (declined)" in world.chat.triage_posts(ref)[-1].text
@@ -113,4 +115,4 @@ def test_an_employee_cannot_request_a_change_from_an_incident(world):
         incidents.request_change(
             world.ctx, world.actor("erin"), key=fresh_key(), ref=ref, title="t", description="d", reason="r"
         )
-    assert world.records("access-denied")[-1][3]["attempted"] == "requesting changes from incidents"
+    assert world.records("access-denied", "INC")[-1][3]["attempted"] == "requesting changes from incidents"

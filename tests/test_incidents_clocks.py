@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import PACKAGED_EXAMPLE_ORG, load_settings
-from tests.incident_support import World, fresh_key, make_world, report_values
+from tests.world import World, fresh_key, make_world, report_values
 from workflows.common.home import home
 from workflows.incidents import flows as incidents
 from workflows.incidents.forms import parse_report
@@ -20,7 +20,9 @@ from workflows.kernel.access import Refused
 
 @pytest.fixture
 def world(settings, clock) -> Iterator[World]:
-    yield from make_world(settings, clock)
+    world = make_world(settings, clock)
+    yield world
+    world.close()
 
 
 @pytest.fixture
@@ -29,7 +31,9 @@ def nis2_world(db_url, clock, tmp_path: Path) -> Iterator[World]:
     path = tmp_path / "org.yaml"
     path.write_text(org, encoding="utf-8")
     settings = load_settings(ISMS_DATABASE_URL=db_url, ISMS_CONFIG=str(path))
-    yield from make_world(settings, clock)
+    world = make_world(settings, clock)
+    yield world
+    world.close()
 
 
 def report(world: World, person: str = "erin", **values: str) -> str:
@@ -70,7 +74,7 @@ def test_untriaged_report_escalates_once_when_time_to_triage_passes(world, clock
             "I clicked a link in a mail that asked for my password.\nHandler: nobody yet"
         ]
     assert any(line.startswith(f"Overdue: {ref} was not triaged") for line in world.chat.thread(ref))
-    assert len(world.records("triage-overdue")) == 1
+    assert len(world.records("triage-overdue", "INC")) == 1
     assert not any("Escalation" in t for t in world.chat.dm_texts("erin"))
 
 
@@ -79,10 +83,10 @@ def test_severity_sets_the_time_to_triage(world, clock):
     incidents.set_severity(world.ctx, world.actor("hana"), key=fresh_key(), ref=ref, severity="P4")
     clock.advance(hours=5)
     world.tick()
-    assert world.records("triage-overdue") == []
+    assert world.records("triage-overdue", "INC") == []
     clock.advance(hours=20)
     world.tick()
-    assert len(world.records("triage-overdue")) == 1
+    assert len(world.records("triage-overdue", "INC")) == 1
 
 
 def test_triage_in_time_sends_no_reminder(world, clock):
@@ -90,7 +94,7 @@ def test_triage_in_time_sends_no_reminder(world, clock):
     triage(world, ref, severity="P3", handler="hana")
     clock.advance(hours=8)
     world.tick()
-    assert world.records("triage-overdue") == []
+    assert world.records("triage-overdue", "INC") == []
     assert not any("Escalation" in t for t in world.chat.dm_texts("alice"))
 
 
@@ -106,7 +110,7 @@ def test_time_to_resolve_reminds_the_handler_and_escalates_once(world, clock):
     ]
     for person in ("sam", "alice"):
         assert sum(t.startswith(f"Escalation: {ref} is not resolved") for t in world.chat.dm_texts(person)) == 1
-    assert len(world.records("resolve-overdue")) == 1
+    assert len(world.records("resolve-overdue", "INC")) == 1
 
 
 def test_closing_cancels_the_resolve_timer(world, clock):
@@ -117,7 +121,7 @@ def test_closing_cancels_the_resolve_timer(world, clock):
     )
     clock.advance(days=10)
     world.tick()
-    assert world.records("resolve-overdue") == []
+    assert world.records("resolve-overdue", "INC") == []
 
 
 def test_p1_starts_the_emergency_plan_at_once_and_only_once(world, clock):
@@ -130,7 +134,7 @@ def test_p1_starts_the_emergency_plan_at_once_and_only_once(world, clock):
         assert len(plans) == 1, person
         assert plans[0].startswith(f"P1 incident {ref}: the emergency communication plan has started.")
     assert not any("emergency" in t for t in world.chat.dm_texts("erin"))
-    assert world.records("emergency-plan-started")[0][3] == {"told": ["alice", "sam", "mia"]}
+    assert world.records("emergency-plan-started", "INC")[0][3] == {"told": ["alice", "sam", "mia"]}
     assert "Emergency communication plan started: told Alice Adams, Sam Shah, Mia Moreau." in world.chat.thread(ref)
 
 
@@ -147,10 +151,10 @@ def test_p1_time_to_triage_is_fifteen_minutes(world, clock):
 
 def test_gdpr_clock_reminds_the_dpo_before_the_deadline_until_notified(world, clock):
     ref = report(world, personal_data="yes")
-    assert world.records("clock-started") == []  # starts only at classification
+    assert world.records("clock-started", "INC") == []  # starts only at classification
     clock.advance(hours=1)
     triage(world, ref, severity="P3", handler="hana")
-    started = world.records("clock-started")
+    started = world.records("clock-started", "INC")
     assert [(r[3]["clock"], r[3]["due_at"]) for r in started] == [("gdpr", "2026-11-26T10:00:00+00:00")]
     dora = world.chat.dm_texts("dora")
     assert len(dora) == 1 and dora[0].startswith(
@@ -186,14 +190,14 @@ def test_gdpr_clock_reminds_the_dpo_before_the_deadline_until_notified(world, cl
     )
     world.deliver()
     assert outcome.reply is not None and outcome.reply.text.startswith("Recorded: GDPR notification")
-    notified = world.records("notified")
+    notified = world.records("notified", "INC")
     assert [(r[0], r[3]["clock"], r[3]["at"], r[3]["note"]) for r in notified] == [
         ("dora", "gdpr", clock().isoformat(), "Case 2026-77 at the authority")
     ]
     clock.advance(days=5)
     world.tick()
     assert sum(t.startswith("Reminder") for t in world.chat.dm_texts("dora")) == 2
-    assert world.records("deadline-missed") == []
+    assert world.records("deadline-missed", "INC") == []
     assert any("Dora Diaz recorded the GDPR notification" in line for line in world.chat.thread(ref))
 
 
@@ -208,7 +212,7 @@ def test_missed_gdpr_deadline_is_told_to_dpo_and_isms_manager_once(world, clock)
     missed = f"Deadline passed: GDPR notification to the supervisory authority for {ref}"
     assert sum(t.startswith(missed) for t in dora) == 1
     assert sum(t.startswith(missed) for t in world.chat.dm_texts("alice")) == 1
-    assert len(world.records("deadline-missed")) == 1
+    assert len(world.records("deadline-missed", "INC")) == 1
     assert (
         "GDPR notification to the supervisory authority: OVERDUE since Thu 26 Nov 2026 10:00 CET"
         in world.chat.triage_posts(ref)[-1].text
@@ -218,7 +222,7 @@ def test_missed_gdpr_deadline_is_told_to_dpo_and_isms_manager_once(world, clock)
 def test_no_clock_without_personal_data_and_stopped_when_not_an_incident(world, clock):
     plain = report(world, personal_data="no")
     triage(world, plain, severity="P3")
-    assert world.records("clock-started") == []
+    assert world.records("clock-started", "INC") == []
     ref = report(world, personal_data="yes")
     triage(world, ref)
     incidents.not_incident(
@@ -239,10 +243,10 @@ def test_nis2_clocks_and_the_final_report_a_month_after_the_notification(nis2_wo
     world = nis2_world
     ref = report(world, personal_data="no")
     triage(world, ref, severity="P4")
-    assert world.records("clock-started") == []  # P4 is not significant under NIS2
+    assert world.records("clock-started", "INC") == []  # P4 is not significant under NIS2
     incidents.set_severity(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref, severity="P2")
     world.deliver()
-    clocks = {r[3]["clock"]: r[3]["due_at"] for r in world.records("clock-started")}
+    clocks = {r[3]["clock"]: r[3]["due_at"] for r in world.records("clock-started", "INC")}
     assert clocks == {
         "nis2-early-warning": "2026-11-24T09:00:00+00:00",
         "nis2-notification": "2026-11-26T09:00:00+00:00",
@@ -288,7 +292,7 @@ def test_team_list_shows_running_clocks_first_and_reporters_see_only_their_own(w
 
     with pytest.raises(Refused):
         open_incidents(world.ctx, world.actor("erin"))
-    assert world.records("access-denied")[0][3]["attempted"] == "the list of incidents"
+    assert world.records("access-denied", "INC")[0][3]["attempted"] == "the list of incidents"
 
 
 def test_reference_numbers_restart_each_year(world, clock):

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from config.settings import load_settings
 from storage import records
 from storage.models import Incident
-from tests.incident_support import World, make_world
 from tests.support import fresh_postgres_database
+from tests.world import World, make_world
 from workflows.incidents import flows as incidents
 
 REPORTERS = ("erin", "olga", "mia", "dora", "hana")
@@ -24,11 +24,15 @@ REPORTERS = ("erin", "olga", "mia", "dora", "hana")
 @pytest.fixture(params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest, tmp_path: Path, clock) -> Iterator[World]:  # type: ignore[no-untyped-def]
     if request.param == "sqlite":
-        yield from make_world(load_settings(ISMS_DATABASE_URL=f"sqlite:///{tmp_path / 'many.db'}"), clock)
+        world = make_world(load_settings(ISMS_DATABASE_URL=f"sqlite:///{tmp_path / 'many.db'}"), clock)
+        yield world
+        world.close()
         return
     template = request.getfixturevalue("migrated_postgres_template")
     with fresh_postgres_database(template=template) as url:
-        yield from make_world(load_settings(ISMS_DATABASE_URL=url), clock)
+        world = make_world(load_settings(ISMS_DATABASE_URL=url), clock)
+        yield world
+        world.close()
 
 
 def _report_all_at_once(world: World, keys: list[str]) -> list[str]:
@@ -64,4 +68,4 @@ def test_the_same_request_arriving_eight_times_at_once_is_one_incident(world):
     assert refs == ["INC-2026-0001"] * 8
     with world.ctx.read() as session:
         assert session.scalars(select(Incident.ref)).all() == ["INC-2026-0001"]
-    assert len(world.records("reported")) == 1
+    assert len(world.records("reported", "INC")) == 1

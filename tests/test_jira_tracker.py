@@ -19,9 +19,9 @@ from config.settings import Settings, load_settings
 from integrations.jira_tracker import JiraTracker, connect
 from storage.models import OutboxEffect
 from storage.outbox import Backoff, Dispatcher, Effect
-from tests.changes_support import Inbox, actor, change, listen_as_origin, org_file, with_org
 from tests.doubles.jira_api import JiraDouble
 from tests.support import FakeClock
+from tests.world import Chat, actor, change, listen_as_origin, org_file, with_org
 from workflows.changes.flows import decide, find, request_change
 from workflows.changes.tracker import queue_poll
 from workflows.kernel.process import run_due_work
@@ -49,13 +49,13 @@ def double(clock: FakeClock) -> Iterator[JiraDouble]:
 
 
 @pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
+def inbox() -> Chat:
+    return Chat()
 
 
 @pytest.fixture
-def runtime(settings: Settings, double: JiraDouble, clock: FakeClock, inbox: Inbox) -> Iterator[Runtime]:
-    built = build_runtime(jira_settings(settings, double), inbox.sender, clock=clock)
+def runtime(settings: Settings, double: JiraDouble, clock: FakeClock, inbox: Chat) -> Iterator[Runtime]:
+    built = build_runtime(jira_settings(settings, double), inbox, clock=clock)
     yield built
     built.engine.dispose()
 
@@ -93,7 +93,8 @@ def effects(runtime: Runtime, kind: str) -> list[OutboxEffect]:
 def test_an_approved_change_becomes_one_issue_with_the_organisations_mapping(settings, double, clock, inbox, tmp_path):
     path = org_file(
         tmp_path,
-        {
+        live_programme=False,
+        changes={
             "issue_types": {"default": "Task", "INC": "Bug"},
             "labels": ["isms", "security"],
             "components": ["ISMS"],
@@ -101,7 +102,7 @@ def test_an_approved_change_becomes_one_issue_with_the_organisations_mapping(set
             "record_url": "https://isms.example.org/changes/{ref}",
         },
     )
-    runtime = build_runtime(with_org(jira_settings(settings, double), path), inbox.sender, clock=clock)
+    runtime = build_runtime(with_org(jira_settings(settings, double), path), inbox, clock=clock)
     try:
         ref = approved_change(runtime, priority="high", plan="GPO on all laptops", fallback="Remove the GPO")
         runtime.dispatcher.drain()
@@ -177,7 +178,7 @@ def test_a_create_whose_answer_never_arrives_does_not_make_a_second_issue(runtim
     tracker = JiraTracker(settings, runtime.ctx, client_factory=lambda: connect(settings, timeout=0.5))
     dispatcher = Dispatcher(
         runtime.ctx.sessions,
-        {"chat.message": inbox.sender(runtime.ctx), **tracker.senders()},
+        {"chat.message": inbox(runtime.ctx), **tracker.senders()},
         clock,
         backoff=Backoff(0.01, 0.05),
     )
@@ -215,8 +216,8 @@ def test_throttling_pauses_the_tracker_for_retry_after(runtime, double, clock):
 def test_a_mapping_jira_refuses_is_undeliverable_and_shown_to_the_isms_manager(
     settings, double, clock, inbox, tmp_path
 ):
-    path = org_file(tmp_path, {"issue_types": {"default": "Epic"}})
-    runtime = build_runtime(with_org(jira_settings(settings, double), path), inbox.sender, clock=clock)
+    path = org_file(tmp_path, live_programme=False, changes={"issue_types": {"default": "Epic"}})
+    runtime = build_runtime(with_org(jira_settings(settings, double), path), inbox, clock=clock)
     try:
         approved_change(runtime)
         runtime.dispatcher.drain()
@@ -236,7 +237,7 @@ def test_a_mapping_jira_refuses_is_undeliverable_and_shown_to_the_isms_manager(
 @pytest.mark.parametrize(("deployment", "pat", "header"), [("Cloud", False, "Basic "), ("Server", True, "Bearer ")])
 def test_both_authentication_styles(settings, clock, inbox, deployment, pat, header):
     with JiraDouble(deployment=deployment, clock=clock) as double:
-        runtime = build_runtime(jira_settings(settings, double, pat=pat), inbox.sender, clock=clock)
+        runtime = build_runtime(jira_settings(settings, double, pat=pat), inbox, clock=clock)
         try:
             ref = approved_change(runtime)
             runtime.dispatcher.drain()
@@ -258,7 +259,7 @@ def test_the_poll_brings_jira_status_and_comment_back_to_the_change_and_its_orig
     origin = listen_as_origin(monkeypatch)
     assert queue_poll in [due for process in PROCESSES for due in process.due]
     with JiraDouble(deployment=deployment, clock=clock) as double:
-        runtime = build_runtime(jira_settings(settings, double), inbox.sender, clock=clock)
+        runtime = build_runtime(jira_settings(settings, double), inbox, clock=clock)
         try:
             ref = approved_change(runtime)
             runtime.dispatcher.drain()
@@ -279,7 +280,7 @@ def test_the_poll_brings_jira_status_and_comment_back_to_the_change_and_its_orig
             answer = runtime.router.action(
                 runtime.ctx,
                 "chg.verify",
-                Request(actor(runtime.ctx, "sam"), "v", text=inbox.last_button("sam", "chg.verify")),
+                Request(actor(runtime.ctx, "sam"), "v", text=inbox.button("sam", "chg.verify")),
             )
             runtime.dispatcher.drain()
             comments = [c.body for c in person.comments("ISMS-1")]

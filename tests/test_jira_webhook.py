@@ -17,11 +17,11 @@ import pytest
 
 from bot.server import BotServer
 from config.settings import Settings, load_settings
-from tests.changes_support import actions, change, listen_as_origin, org_file, with_org
 from tests.doubles.jira_api import JiraDouble
 from tests.slack_client import text_of
 from tests.support import FakeClock
 from tests.test_jira_tracker import approved_change, jira_settings
+from tests.world import actions, change, listen_as_origin, org_file, with_org
 
 SECRET = "jira-webhook-secret-5d1e"
 
@@ -64,7 +64,7 @@ def webhook_settings(slack_settings: Settings, double: JiraDouble, tmp_path: Pat
     settings = jira_settings(slack_settings, double).model_copy(
         update={"jira_webhook_secret": load_settings(JIRA_WEBHOOK_SECRET=SECRET).jira_webhook_secret}
     )
-    return with_org(settings, org_file(tmp_path, {"poll_minutes": 0}))
+    return with_org(settings, org_file(tmp_path, live_programme=False, changes={"poll_minutes": 0}))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from bot.scheduler import BotScheduler, LeaseLeadership
 from storage.models import SchedulerLease
-from tests.evidence_support import World, berlin, make_world
+from tests.world import EVIDENCE, World, berlin, programme_world
 
 
 def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -33,8 +33,8 @@ def scheduler(world: World, **options: float) -> BotScheduler:
 
 
 def test_one_process_leads_and_a_standby_takes_over_when_it_stops(settings, clock, tmp_path):
-    first = make_world(settings, clock, tmp_path, [{"activity": "RA/risk-review"}])
-    second = make_world(settings, clock, tmp_path, [{"activity": "RA/risk-review"}])
+    first = programme_world(settings, clock, tmp_path, [{"activity": "RA/risk-review"}])
+    second = programme_world(settings, clock, tmp_path, [{"activity": "RA/risk-review"}])
     leader, standby = scheduler(first).start(), scheduler(second).start()
     try:
         time.sleep(0.3)
@@ -51,7 +51,7 @@ def test_one_process_leads_and_a_standby_takes_over_when_it_stops(settings, cloc
 
 
 def test_a_lease_left_by_a_dead_process_is_taken_over_when_it_expires(settings, clock, tmp_path):
-    world = make_world(settings, clock, tmp_path)
+    world = programme_world(settings, clock, tmp_path)
     now = [datetime(2026, 11, 23, 9, 0, tzinfo=UTC)]
     dead = LeaseLeadership(world.runtime.engine, "host-a:111", timedelta(seconds=30), now=lambda: now[0])
     alive = LeaseLeadership(world.runtime.engine, "host-b:222", timedelta(seconds=30), now=lambda: now[0])
@@ -69,7 +69,7 @@ def test_a_lease_left_by_a_dead_process_is_taken_over_when_it_expires(settings, 
 
 
 def test_the_job_store_holds_the_same_two_jobs_after_every_restart(settings, clock, tmp_path):
-    world = make_world(settings, clock, tmp_path)
+    world = programme_world(settings, clock, tmp_path)
     for _ in range(3):
         running = scheduler(world).start()
         assert eventually(lambda running=running: running.ticks >= 1)  # the first tick runs at once
@@ -82,13 +82,13 @@ def test_the_job_store_holds_the_same_two_jobs_after_every_restart(settings, clo
 
 
 def test_a_restart_mid_schedule_catches_up_once(settings, clock, tmp_path):
-    world = make_world(settings, clock, tmp_path, [{"activity": "RA/risk-review"}])
+    world = programme_world(settings, clock, tmp_path, [{"activity": "RA/risk-review"}])
     before = scheduler(world).start()
     assert eventually(lambda: before.ticks >= 1)
     clock.set(berlin(2026, 12, 17, 17, 0))
     assert before.tick()
     world.runtime.dispatcher.drain()
-    assert world.inbox.everything() == [("olga", "Evidence needed: Review the risks you own")]
+    assert world.chat.everything() == [("olga", "Evidence needed: Review the risks you own")]
     before.stop()
 
     clock.set(berlin(2027, 1, 5, 10, 0))  # down over three reminders and two escalation rungs
@@ -96,13 +96,13 @@ def test_a_restart_mid_schedule_catches_up_once(settings, clock, tmp_path):
     try:
         assert eventually(lambda: after.ticks >= 1)  # caught up by the first tick, without waiting a minute
         world.runtime.dispatcher.drain()
-        assert world.inbox.everything()[1:] == [
+        assert world.chat.everything()[1:] == [
             ("mia", "Olga Ortiz has not answered an evidence request for 5 days past its due date")
         ]
         assert after.tick() and after.tick()
         world.runtime.dispatcher.drain()
-        assert len(world.inbox.sent) == 2
-        assert [action for _, action, _, _ in world.records()] == ["asked", "escalated"]
+        assert len(world.chat.sent) == 2
+        assert [action for _, action, _, _ in world.records(subjects=EVIDENCE)] == ["asked", "escalated"]
     finally:
         after.stop()
         world.runtime.engine.dispose()

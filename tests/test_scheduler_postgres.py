@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 from storage import migrate
 from storage.db import make_engine
 from storage.models import EvidenceRequest, OutboxEffect
-from tests.evidence_support import berlin, org_file
+from tests.world import berlin, org_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
