@@ -9,6 +9,7 @@ that nobody is ever asked for.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -276,7 +277,7 @@ def _readable(spacing: timedelta) -> str:
 
 
 def resolve_owner(
-    owner: str, process: str, people: dict[str, tuple[str, ...]], process_owners: dict[str, str]
+    owner: str, process: str, people: Mapping[str, tuple[str, ...]], process_owners: Mapping[str, str]
 ) -> str | None:
     """Person id for an owner given as a person id or a role (see ``ProgrammeEntry``)."""
     if owner in people:

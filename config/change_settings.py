@@ -38,7 +38,7 @@ class ChangeSettings(BaseModel):
         default_factory=dict, description="Extra fields set on create, by Jira field id (customfield_10010: ...)."
     )
     statuses: dict[str, ChangeState] = Field(
-        default_factory=lambda: {
+        default_factory=lambda: {  # type: ignore[arg-type]
             "To Do": "in-implementation",
             "In Progress": "in-implementation",
             "Done": "implemented",

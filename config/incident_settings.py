@@ -88,7 +88,8 @@ class Severities(_Section):
     )
 
     def get(self, severity: str) -> SeverityLevel:
-        return getattr(self, severity)
+        level: SeverityLevel = getattr(self, severity)
+        return level
 
 
 class RegulatoryClocks(_Section):

@@ -54,7 +54,7 @@ class Person(_Strict):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
     slack_id: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,}$")
-    roles: tuple[Role, ...] = ("employee",)
+    roles: tuple[Role, ...] = (Role.EMPLOYEE,)
     manager: str | None = None
     timezone: str | None = None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
     msgraph_authority: str = Field("https://login.microsoftonline.com", validation_alias=_env("MSGRAPH_AUTHORITY"))
     msgraph_url: str = Field("https://graph.microsoft.com/v1.0", validation_alias=_env("MSGRAPH_URL"))
 
+    records_key: SecretStr | None = Field(None, validation_alias=_env("ISMS_RECORDS_KEY"))
+    records_head_file: Path | None = Field(None, validation_alias=_env("ISMS_RECORDS_HEAD_FILE"))
+
     outbox_max_attempts: int = Field(8, ge=1, validation_alias=_env("ISMS_OUTBOX_MAX_ATTEMPTS"))
     outbox_backoff_base: float = Field(2.0, gt=0, validation_alias=_env("ISMS_OUTBOX_BACKOFF_BASE"))
     outbox_backoff_cap: float = Field(600.0, gt=0, validation_alias=_env("ISMS_OUTBOX_BACKOFF_CAP"))
@@ -80,7 +84,7 @@ class Settings(BaseSettings):
         return bool(self.jira_url and self.jira_project and (self.jira_pat or self.jira_api_token))
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the environment; a bad value becomes a ConfigError naming the variable."""
     try:
         return Settings(**overrides)

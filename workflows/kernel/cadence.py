@@ -39,7 +39,7 @@ class Cadence:
 
     def next_due_after(self, moment: datetime) -> datetime:
         """The first due date strictly after ``moment``, in UTC."""
-        following = self.trigger.get_next_fire_time(None, moment + timedelta(microseconds=1))
+        following: datetime | None = self.trigger.get_next_fire_time(None, moment + timedelta(microseconds=1))
         assert following is not None, "cron triggers without an end date always fire again"
         return following.astimezone(UTC)
 

@@ -4,7 +4,7 @@ parsed back by each chat surface (Slack sender, console) in this one place."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 RecipientKind = Literal["person", "channel", "slack", "email"]
 KINDS: tuple[RecipientKind, ...] = ("person", "channel", "slack", "email")
@@ -32,7 +32,7 @@ class Recipient:
         kind, _, ident = text.partition(":")
         if kind not in KINDS or not ident:
             raise ValueError(f"not a recipient: {text!r}")
-        return cls(cast(RecipientKind, kind), ident)
+        return cls(kind, ident)
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.id}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -50,7 +50,7 @@ class Items(Generic[Item]):
     process: str
     load: Callable[[Session, str, bool], Item | None]
     """(session, reference, lock) -> the item, under a row lock when ``lock``."""
-    lifecycle: Lifecycle
+    lifecycle: Lifecycle[Any]
     state_field: str
     missing: Callable[[str], str]
     """The answer when no item has that reference."""

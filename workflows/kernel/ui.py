@@ -37,7 +37,7 @@ class Message:
         return cls(
             text=data["text"],
             body=data.get("body", ""),
-            fields=tuple(tuple(pair) for pair in data.get("fields", ())),  # type: ignore[misc]
+            fields=tuple((str(label), str(value)) for label, value in data.get("fields", ())),
             buttons=tuple(Button(**b) for b in data.get("buttons", ())),
             footer=data.get("footer", ""),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from config.organisation import Role
 from storage.outbox import counts_by_status, dead_effects
 from workflows.kernel.access import require
 from workflows.kernel.actors import Actor
@@ -10,7 +11,7 @@ from workflows.kernel.work import Context
 
 
 def undelivered(ctx: Context, actor: Actor) -> Outcome:
-    require(ctx, actor, {"isms_manager"}, process="REC", what="the delivery report")
+    require(ctx, actor, {Role.ISMS_MANAGER}, process="REC", what="the delivery report")
     with ctx.read() as session:
         counts = counts_by_status(session)
         dead = dead_effects(session)
