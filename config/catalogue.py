@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from config.errors import ConfigError, pydantic_problems
+from config.yaml_files import parse_yaml
 
 DEFAULT_CATALOGUE = Path(__file__).parent / "catalogues" / "ts27022.yaml"
 """The ISO/IEC TS 27022 catalogue that ships with the bot and is used when no other is configured."""
@@ -221,7 +222,7 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         raise ConfigError(source, [("", f"cannot read the catalogue: {error.strerror or error}")]) from None
 
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as error:
         raise ConfigError(source, [("", _yaml_message(error))]) from None
 

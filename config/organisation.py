@@ -19,6 +19,7 @@ from config.activity_settings import ActivitySettings
 from config.change_settings import ChangeSettings
 from config.errors import ConfigError, pydantic_problems
 from config.incident_settings import IncidentSettings
+from config.yaml_files import parse_yaml
 
 
 class Role(StrEnum):
@@ -177,7 +178,7 @@ def load_organisation(path: str | Path, process_ids: set[str]) -> Organisation:
     """Load and validate an organisation file; any problem is a ConfigError naming file and key."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = parse_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(path, [("", "file not found")]) from None
     except yaml.YAMLError as error:
