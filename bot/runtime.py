@@ -20,7 +20,7 @@ from config.settings import Settings
 from config.templates import Templates
 from integrations.trackers import tracker_senders
 from storage import migrate
-from storage.db import make_engine, make_sessions
+from storage.db import make_engine, make_read_sessions, make_sessions
 from storage.outbox import Backoff, Dispatcher, Sender
 from workflows.kernel.process import build_router
 from workflows.kernel.routing import Router
@@ -84,7 +84,15 @@ def build_runtime(
     engine = make_engine(settings.database_url)
     prepare_database(engine)
     sessions = make_sessions(engine)
-    ctx = Context(config.org, config.catalogue, sessions, config.templates, clock, processes=PROCESSES)
+    ctx = Context(
+        config.org,
+        config.catalogue,
+        sessions,
+        config.templates,
+        clock,
+        reads=make_read_sessions(engine),
+        processes=PROCESSES,
+    )
     senders: dict[str, Sender] = {"chat.message": chat_sender(ctx), **tracker_senders(settings, ctx)}
     senders.update(extra_senders or {})
     dispatcher = Dispatcher(

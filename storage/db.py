@@ -1,9 +1,10 @@
 """Engines and sessions for SQLite (embedded default) and PostgreSQL (production).
 
 SQLite gets WAL (readers do not block the writer), foreign keys and a busy timeout, and every
-transaction starts with BEGIN IMMEDIATE: the records log reads the chain head and then appends, and
-a deferred SQLite transaction that upgrades to a writer after another commit fails at once instead
-of waiting. PostgreSQL goes through psycopg 3 with pre-ping so a restarted server is not an error.
+writing transaction starts with BEGIN IMMEDIATE: a step reads and then writes, and a deferred SQLite
+transaction that upgrades to a writer after another commit fails at once instead of waiting. Reads
+(lists, status, health) go through ``make_read_sessions`` and begin deferred, so under a burst of
+writes they never queue for the write lock. PostgreSQL goes through psycopg 3 with pre-ping so a restarted server is not an error.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "isms_read_only"
+"""Execution option marking connections that only read (SQLite begins them deferred)."""
 
 
 def normalise_url(url: str) -> str:
@@ -47,7 +50,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def is_postgresql(engine_or_session: Engine | Session) -> bool:
@@ -57,3 +61,8 @@ def is_postgresql(engine_or_session: Engine | Session) -> bool:
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only: on SQLite they never take the write lock (see the module docstring)."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)

@@ -101,6 +101,8 @@ class Context:
     templates: Templates
     clock: Callable[[], datetime]
     on_commit: Callable[[], None] = field(default=lambda: None)
+    reads: sessionmaker[Session] | None = None
+    """Sessions that only read (on SQLite they never wait for the write lock); ``sessions`` if unset."""
     processes: tuple[Process, ...] = ()
     """The process packages' descriptors (``workflows/registry.py``): routes, due work, Home, help, interfaces."""
 
@@ -114,5 +116,6 @@ class Context:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self.sessions() as session:
+        """A session for queries; nothing written in it is stored."""
+        with (self.reads or self.sessions)() as session:
             yield session
