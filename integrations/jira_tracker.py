@@ -22,7 +22,8 @@ from config.errors import ConfigError
 from config.settings import Settings
 from storage.outbox import Effect, RetryLater, Sender, Undeliverable
 from workflows.changes import tracker as change_tracker
-from workflows.changes.flows import apply_tracker_update, link_tracker, tracker_delayed, tracker_key_of
+from workflows.changes.flows import apply_tracker_update, link_tracker, tracker_delayed
+from workflows.changes.service import tracker_key_of
 from workflows.changes.tracker import TrackerUpdate
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.work import Context

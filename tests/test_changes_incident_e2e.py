@@ -64,12 +64,12 @@ def test_through_jira_and_back_into_the_incident_thread_in_slack(
     with BotServer(webhook_settings(slack_settings, double, tmp_path), clock=clock) as bot:
         ctx = bot.runtime.ctx
         incident, ref = incident_with_change(ctx)
-        click(bot, slack, "U0ALICE", "chg.approve", ref)
-        modal = opened_modal(slack, "chg.approve")
+        click(bot, slack, "U0ALICE", "change.approve", ref)
+        modal = opened_modal(slack, "change.approve")
         submit_view(
             bot,
             "U0ALICE",
-            "chg.approve",
+            "change.approve",
             {"reason": text("Macros are our main malware entry")},
             modal["private_metadata"],
         )
@@ -83,7 +83,7 @@ def test_through_jira_and_back_into_the_incident_thread_in_slack(
             {"applied": True},
         )
         assert eventually(lambda: [m for m in slack.messages_to("U0HANA") if "Does it work" in text_of(m)])
-        reply = click(bot, slack, "U0HANA", "chg.verify", ref)
+        reply = click(bot, slack, "U0HANA", "change.verify", ref)
         assert f"Thank you: {ref} is verified." in SlackUser(bot.url, slack, "U0HANA").reply_text(reply)
 
         line = (

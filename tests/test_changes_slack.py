@@ -62,7 +62,7 @@ def request_through_the_modal(bot, slack, title: str = "Enforce MFA on the VPN")
     erin = SlackUser(bot.url, slack, "U0ERIN")
     status, _ = erin.command("/isms", "change")
     assert status == 200
-    modal = opened_modal(slack, "chg.request")
+    modal = opened_modal(slack, "change.request")
     assert [block["block_id"] for block in modal["blocks"]] == [
         "title",
         "description",
@@ -77,7 +77,7 @@ def request_through_the_modal(bot, slack, title: str = "Enforce MFA on the VPN")
     status, body = submit_view(
         bot,
         "U0ERIN",
-        "chg.request",
+        "change.request",
         {
             "title": text(title),
             "description": text("Require MFA for every VPN login"),
@@ -103,10 +103,10 @@ def test_request_approve_implement_and_verify_through_slack(bot, slack):
     assert f"Change {ref} waits for your decision: Enforce MFA on the VPN" in approval[0]
     assert "control: A.8.5 Secure authentication" in approval[0]
 
-    click(bot, slack, "U0ALICE", "chg.approve", ref)
-    modal = opened_modal(slack, "chg.approve")
+    click(bot, slack, "U0ALICE", "change.approve", ref)
+    modal = opened_modal(slack, "change.approve")
     assert modal["title"]["text"] == f"Approve {ref}"
-    status, body = submit_view(bot, "U0ALICE", "chg.approve", {"reason": text("   ")}, modal["private_metadata"])
+    status, body = submit_view(bot, "U0ALICE", "change.approve", {"reason": text("   ")}, modal["private_metadata"])
     assert status == 200 and json.loads(body) == {
         "response_action": "errors",
         "errors": {"reason": "Please fill in the reason for your decision."},
@@ -114,7 +114,7 @@ def test_request_approve_implement_and_verify_through_slack(bot, slack):
     status, _ = submit_view(
         bot,
         "U0ALICE",
-        "chg.approve",
+        "change.approve",
         {"reason": text("Mandatory after the phishing incident")},
         modal["private_metadata"],
     )
@@ -127,7 +127,7 @@ def test_request_approve_implement_and_verify_through_slack(bot, slack):
     question = dms(slack, "U0ERIN", "Does it work as intended?")
     assert "MFA enforced for all 52 VPN users" in question[0]
 
-    reply = click(bot, slack, "U0ERIN", "chg.verify", ref)
+    reply = click(bot, slack, "U0ERIN", "change.verify", ref)
     erin = SlackUser(bot.url, slack, "U0ERIN")
     assert f"Thank you: {ref} is verified." in erin.reply_text(reply)
     assert dms(slack, "U0ERIN", f"Change {ref} is done: verified.")
@@ -138,21 +138,21 @@ def test_request_approve_implement_and_verify_through_slack(bot, slack):
 def test_an_employee_clicking_approve_is_refused(bot, slack):
     ref = request_through_the_modal(bot, slack)
 
-    reply = click(bot, slack, "U0ERIN", "chg.approve", ref)
+    reply = click(bot, slack, "U0ERIN", "change.approve", ref)
 
     erin = SlackUser(bot.url, slack, "U0ERIN")
     assert "deciding on changes is for isms manager only" in erin.reply_text(reply)
-    assert not [c for c in slack.calls_to("views.open") if _view(c)["callback_id"] == "chg.approve"]
+    assert not [c for c in slack.calls_to("views.open") if _view(c)["callback_id"] == "change.approve"]
     assert change(bot.runtime.ctx, ref).state == "awaiting-approval"
 
 
 def test_decline_through_slack_tells_the_requester(bot, slack):
     ref = request_through_the_modal(bot, slack)
 
-    click(bot, slack, "U0ALICE", "chg.decline", ref)
-    modal = opened_modal(slack, "chg.decline")
+    click(bot, slack, "U0ALICE", "change.decline", ref)
+    modal = opened_modal(slack, "change.decline")
     submit_view(
-        bot, "U0ALICE", "chg.decline", {"reason": text("The IdP cannot do it before Q3")}, modal["private_metadata"]
+        bot, "U0ALICE", "change.decline", {"reason": text("The IdP cannot do it before Q3")}, modal["private_metadata"]
     )
 
     assert dms(slack, "U0ERIN", f"Change {ref} was declined.")
@@ -163,7 +163,7 @@ def test_an_empty_or_over_long_request_is_refused_on_the_fields(bot, slack):
     status, body = submit_view(
         bot,
         "U0ERIN",
-        "chg.request",
+        "change.request",
         {
             "title": text(""),
             "description": text("x" * 3001),

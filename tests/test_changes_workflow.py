@@ -25,8 +25,8 @@ from tests.world import (
     records_about,
     with_org,
 )
-from workflows.changes.chat import home_items
-from workflows.changes.flows import ChangeInputError, request_change
+from workflows.changes.flows import ChangeInputError, decide, find, request_change
+from workflows.changes.service import home_items
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.routing import Request
 
@@ -166,12 +166,14 @@ def test_a_significant_change_is_rated_by_the_risk_owner_before_approval(runtime
     assert inbox.texts("olga") == [f"Please evaluate the risk of change {ref}: Block USB storage"]
     assert inbox.to("alice") == []
 
-    refused = press(runtime, "erin", "chg.risk", ref)
-    title = press(runtime, "olga", "chg.risk", inbox.button("olga", "chg.risk"))
-    errors = submit(runtime, "olga", "chg.risk", ref, likelihood="9", impact="2")
-    reply = submit(runtime, "olga", "chg.risk", ref, likelihood="4", impact="3", comment="Touches every laptop")
+    refused = press(runtime, "erin", "change.risk", ref)
+    title = press(runtime, "olga", "change.risk", inbox.button("olga", "change.risk"))
+    errors = submit(runtime, "olga", "change.risk", ref, likelihood="9", impact="2")
+    reply = submit(runtime, "olga", "change.risk", ref, likelihood="4", impact="3", comment="Touches every laptop")
 
-    assert refused == f"Sorry, the risk evaluation of {ref} is for its risk owner only. This attempt has been recorded."
+    assert refused == (
+        f"Sorry, the risk evaluation of {ref} is for Olga Ortiz (the owner) only. This attempt has been recorded."
+    )
     assert title == f"Risk of {ref}"
     assert errors == {"likelihood": "Pick a rating from 1 to 5."}
     assert reply == f"Thank you: the risk of {ref} is recorded and the change goes to approval."
@@ -188,8 +190,8 @@ def test_a_significant_change_is_rated_by_the_risk_owner_before_approval(runtime
 def test_an_employee_cannot_approve_and_the_attempt_is_recorded(runtime):
     ref = ask(runtime, "sam")
 
-    reply = press(runtime, "erin", "chg.approve", ref)
-    also_by_form = submit(runtime, "erin", "chg.approve", ref, reason="looks fine")
+    reply = press(runtime, "erin", "change.approve", ref)
+    also_by_form = submit(runtime, "erin", "change.approve", ref, reason="looks fine")
 
     expected = "Sorry, deciding on changes is for isms manager only. This attempt has been recorded."
     assert reply == also_by_form == expected
@@ -203,11 +205,11 @@ def test_an_employee_cannot_approve_and_the_attempt_is_recorded(runtime):
 def test_a_decision_needs_a_reason(runtime):
     ref = ask(runtime, "sam")
 
-    assert press(runtime, "alice", "chg.decline", ref) == f"Decline {ref}"
-    assert submit(runtime, "alice", "chg.decline", ref, reason="   ") == {
+    assert press(runtime, "alice", "change.decline", ref) == f"Decline {ref}"
+    assert submit(runtime, "alice", "change.decline", ref, reason="   ") == {
         "reason": "Please fill in the reason for your decision."
     }
-    assert submit(runtime, "alice", "chg.decline", ref, reason="x" * 1001) == {
+    assert submit(runtime, "alice", "change.decline", ref, reason="x" * 1001) == {
         "reason": "At most 1,000 characters, please (this has 1,001)."
     }
     assert change(runtime.ctx, ref).state == "awaiting-approval"
@@ -217,8 +219,8 @@ def test_a_declined_change_is_closed_and_the_origin_is_told(runtime, inbox, monk
     origin = listen_as_origin(monkeypatch)
     ref = ask(runtime, "sam")
 
-    reply = submit(runtime, "alice", "chg.decline", ref, reason="Breaks the label printers")
-    again = submit(runtime, "alice", "chg.approve", ref, key="second-click", reason="changed my mind")
+    reply = submit(runtime, "alice", "change.decline", ref, reason="Breaks the label printers")
+    again = submit(runtime, "alice", "change.approve", ref, key="second-click", reason="changed my mind")
 
     assert reply == f"{ref} is declined."
     assert again == f"{ref} is not waiting for a decision (it is declined)."
@@ -246,10 +248,10 @@ def test_the_whole_lifecycle_with_the_local_tracker_reports_to_the_origin(runtim
     origin = listen_as_origin(monkeypatch)
     ref = ask(runtime, "sam")
 
-    submit(runtime, "alice", "chg.approve", ref, reason="Needed after INC-2026-0007")
+    submit(runtime, "alice", "change.approve", ref, reason="Needed after INC-2026-0007")
     assert change(runtime.ctx, ref).tracker_key == "LOCAL-1"
     assert change(runtime.ctx, ref).state == "in-implementation"
-    early = press(runtime, "sam", "chg.verify", ref, key="too-early")
+    early = press(runtime, "sam", "change.verify", ref, key="too-early")
     moved = runtime.router.command(
         runtime.ctx,
         "/isms",
@@ -257,7 +259,7 @@ def test_the_whole_lifecycle_with_the_local_tracker_reports_to_the_origin(runtim
     )
     runtime.dispatcher.drain()
     question = inbox.to("sam")[-1]
-    verified = press(runtime, "sam", "chg.verify", inbox.button("sam", "chg.verify"))
+    verified = press(runtime, "sam", "change.verify", inbox.button("sam", "change.verify"))
 
     assert early == f"{ref} is not waiting for verification (it is in-implementation)."
     assert moved.reply is not None and moved.reply.text == f"LOCAL-1 ({ref}) is now Done (resolution: Done)."
@@ -297,17 +299,17 @@ def test_the_whole_lifecycle_with_the_local_tracker_reports_to_the_origin(runtim
 def test_a_change_that_does_not_work_fails_with_the_requesters_result(runtime, inbox, monkeypatch):
     origin = listen_as_origin(monkeypatch)
     ref = ask(runtime, "sam")
-    submit(runtime, "alice", "chg.approve", ref, reason="ok")
+    submit(runtime, "alice", "change.approve", ref, reason="ok")
     runtime.router.command(runtime.ctx, "/isms", Request(actor(runtime.ctx, "alice"), "m", text="ticket LOCAL-1 done"))
     runtime.dispatcher.drain()
 
-    refused = press(runtime, "erin", "chg.fail", ref)
-    title = press(runtime, "sam", "chg.fail", ref)
-    empty = submit(runtime, "sam", "chg.fail", ref, result="")
-    reply = submit(runtime, "sam", "chg.fail", ref, result="USB keyboards stopped working too")
+    refused = press(runtime, "erin", "change.fail", ref)
+    title = press(runtime, "sam", "change.fail", ref)
+    empty = submit(runtime, "sam", "change.fail", ref, result="")
+    reply = submit(runtime, "sam", "change.fail", ref, result="USB keyboards stopped working too")
 
     assert refused == (
-        f"Sorry, the verification of {ref} is for its requester or the ISMS manager only. "
+        f"Sorry, the verification of {ref} is for Sam Shah (the owner) or isms manager only. "
         "This attempt has been recorded."
     )
     assert title == f"Failed: {ref}"
@@ -322,7 +324,7 @@ def test_a_change_that_does_not_work_fails_with_the_requesters_result(runtime, i
 def test_wont_do_in_the_tracker_fails_the_change(runtime, monkeypatch):
     origin = listen_as_origin(monkeypatch)
     ref = ask(runtime, "sam")
-    submit(runtime, "alice", "chg.approve", ref, reason="ok")
+    submit(runtime, "alice", "change.approve", ref, reason="ok")
 
     runtime.router.command(
         runtime.ctx,
@@ -348,7 +350,7 @@ def test_the_tracker_issue_can_be_opened_on_creation(settings, clock, inbox, tmp
             Request(actor(runtime.ctx, "alice"), "m", text="ticket LOCAL-1 done worked on it already"),
         )
         assert change(runtime.ctx, ref).state == "awaiting-approval"  # not approved: the tracker cannot close it
-        submit(runtime, "alice", "chg.approve", ref, reason="ok")
+        submit(runtime, "alice", "change.approve", ref, reason="ok")
 
         assert change(runtime.ctx, ref).state == "implemented"
         assert inbox.to("sam")[-1].text == f"Change {ref} is implemented (LOCAL-1). Does it work as intended?"
@@ -378,7 +380,7 @@ def test_a_bad_changes_section_stops_start_up_naming_the_key(settings, clock, in
 def test_the_list_of_open_changes_depends_on_the_role(runtime):
     mine = ask(runtime, "erin", title="Rotate the VPN certificate")
     ask(runtime, "sam")
-    submit(runtime, "alice", "chg.approve", mine, reason="ok")
+    submit(runtime, "alice", "change.approve", mine, reason="ok")
 
     def listing(person: str) -> str:
         outcome = runtime.router.command(runtime.ctx, "/isms", Request(actor(runtime.ctx, person), "l", text="changes"))
@@ -422,6 +424,40 @@ def test_moving_local_tickets_is_for_the_isms_manager(runtime):
         )
 
 
+def test_a_repeated_ticket_move_acts_once_and_bad_input_is_refused_before_it_is_explained(runtime):
+    ref = ask(runtime, "sam")
+    submit(runtime, "alice", "change.approve", ref, reason="ok")
+
+    def move(person: str, text: str, key: str) -> str:
+        outcome = runtime.router.command(runtime.ctx, "/isms", Request(actor(runtime.ctx, person), key, text=text))
+        assert outcome.reply is not None
+        return outcome.reply.text
+
+    first = move("alice", "ticket LOCAL-1 progress", "same-key")
+    again = move("alice", "ticket LOCAL-1 progress", "same-key")
+    nonsense = move("erin", "ticket LOCAL-1 finished", "erin-1")
+
+    assert first == f"LOCAL-1 ({ref}) is now In Progress."
+    assert again == "LOCAL-1 was already moved."
+    assert nonsense == "Sorry, moving local tickets is for isms manager only. This attempt has been recorded."
+    assert actions(runtime.ctx, ref).count("CHG tracker-updated") == 1
+
+
+def test_a_move_the_lifecycle_does_not_allow_stores_nothing(runtime):
+    ref = ask(runtime, "sam")
+    submit(runtime, "alice", "change.decline", ref, reason="Not now")
+    before = actions(runtime.ctx, ref)
+
+    with (
+        pytest.raises(RuntimeError, match="cannot move from declined to approved"),
+        runtime.ctx.work(actor(runtime.ctx, "alice")) as work,
+    ):
+        decide(work, find(work, ref), approve=True, reason="changed my mind")
+
+    assert change(runtime.ctx, ref).state == "declined"
+    assert actions(runtime.ctx, ref) == before
+
+
 def test_simultaneous_requests_get_consecutive_unique_references(runtime):
     start = threading.Barrier(12)
 
@@ -443,7 +479,7 @@ def test_home_shows_what_waits_for_each_person(runtime):
     decision = ask(runtime, "sam", title="Needs a decision")
     rating = ask(runtime, "sam", title="Needs a rating", significant=True)
     implemented = ask(runtime, "erin", title="Needs a verification")
-    submit(runtime, "alice", "chg.approve", implemented, reason="ok")
+    submit(runtime, "alice", "change.approve", implemented, reason="ok")
     runtime.router.command(runtime.ctx, "/isms", Request(actor(runtime.ctx, "alice"), "m", text="ticket LOCAL-1 done"))
 
     def items(person: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -452,11 +488,11 @@ def test_home_shows_what_waits_for_each_person(runtime):
         ]
 
     assert items("alice") == [
-        (f"Change {decision} waits for your decision: Needs a decision", ("chg.approve", "chg.decline"))
+        (f"Change {decision} waits for your decision: Needs a decision", ("change.approve", "change.decline"))
     ]
-    assert items("olga") == [(f"Change {rating} waits for your risk evaluation: Needs a rating", ("chg.risk",))]
+    assert items("olga") == [(f"Change {rating} waits for your risk evaluation: Needs a rating", ("change.risk",))]
     assert items("erin") == [
-        (f"Change {implemented} is implemented: does it work? Needs a verification", ("chg.verify", "chg.fail"))
+        (f"Change {implemented} is implemented: does it work? Needs a verification", ("change.verify", "change.fail"))
     ]
     assert items("dora") == []
 

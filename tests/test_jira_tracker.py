@@ -23,7 +23,7 @@ from tests.doubles.jira_api import JiraDouble
 from tests.support import FakeClock
 from tests.world import Chat, actor, change, listen_as_origin, org_file, with_org
 from workflows.changes.flows import decide, find, request_change
-from workflows.changes.tracker import queue_poll
+from workflows.changes.scheduled import queue_poll
 from workflows.kernel.process import run_due_work
 from workflows.kernel.routing import Request
 from workflows.registry import PROCESSES
@@ -279,8 +279,8 @@ def test_the_poll_brings_jira_status_and_comment_back_to_the_change_and_its_orig
 
             answer = runtime.router.action(
                 runtime.ctx,
-                "chg.verify",
-                Request(actor(runtime.ctx, "sam"), "v", text=inbox.button("sam", "chg.verify")),
+                "change.verify",
+                Request(actor(runtime.ctx, "sam"), "v", text=inbox.button("sam", "change.verify")),
             )
             runtime.dispatcher.drain()
             comments = [c.body for c in person.comments("ISMS-1")]

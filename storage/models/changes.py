@@ -1,7 +1,8 @@
 """Change requests (CHG), their tracker link and the local tracker's tickets.
 
-A change is one row whose ``state`` moves through the lifecycle in workflows/changes.py; every move is
-also a record in the records log, so this table is the current picture and the log is the history.
+A change is one row whose ``state`` moves through the lifecycle in workflows/changes/lifecycle.py;
+every move is also a record in the records log, so this table is the current picture and the log is
+the history.
 """
 
 from __future__ import annotations

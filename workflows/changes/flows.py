@@ -1,13 +1,10 @@
-"""Change management (CHG) and the verification of implemented changes (IMP).
+"""Change management (CHG) and the verification of implemented changes (IMP): every step of a change.
 
 Every request for change, from chat or from another process (an incident, an audit finding, a
 management review action), goes through ``request_change`` and becomes one change with a gap-free
-reference. Its lifecycle, each step a record:
-
-    requested -> risk-evaluation (only when significant; the RA owner rates it)
-              -> awaiting-approval -> approved | declined (ISMS manager, with a reason)
-              -> in-implementation (the tracker issue exists) -> implemented (issue resolved)
-              -> verified | failed (the requester confirms in chat that it works)
+reference. A person's step (rate the risk, approve or decline, confirm that it works or report that
+it does not) runs through ``run_step``; the tracker's answers (the issue is open, its status moved)
+come in through ``link_tracker`` and ``apply_tracker_update``. The states are in lifecycle.py.
 
 Resolving the tracker issue does not close the change: IMP's "verify implementation" asks a person.
 A closed change (verified, failed, declined) is reported to the process that asked through the
@@ -16,97 +13,55 @@ A closed change (verified, failed, declined) is reported to the process that ask
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from config.change_settings import PRIORITIES
 from storage.counters import next_number
 from storage.models.changes import Change
-from workflows.changes import tracker as change_tracker
+from workflows.changes import forms, messages, tracker
+from workflows.changes.forms import CHAT_ORIGIN, LIMITS
+from workflows.changes.lifecycle import (
+    APPROVERS,
+    LIFECYCLE,
+    TO_DECIDE,
+    TO_RATE,
+    TO_VERIFY,
+    ChangeState,
+    load_change,
+    no_change,
+    risk_owner_of,
+    verifiers_of,
+)
+from workflows.changes.service import find_change
 from workflows.changes.tracker import TrackerUpdate
-from workflows.kernel.actors import Actor
+from workflows.kernel.access import EVERYONE, Allowed, Refused, require
+from workflows.kernel.actors import SYSTEM, Actor
 from workflows.kernel.interfaces import Interface, publish
+from workflows.kernel.people import with_role
 from workflows.kernel.recipients import Recipient
-from workflows.kernel.ui import Button, Message
-from workflows.kernel.validation import check_text
+from workflows.kernel.steps import run_step
+from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context, Work
 
-RISK, AWAITING, APPROVED, DECLINED = "risk-evaluation", "awaiting-approval", "approved", "declined"
-IN_IMPLEMENTATION, IMPLEMENTED, VERIFIED, FAILED = "in-implementation", "implemented", "verified", "failed"
-APPROVER_ROLE = "isms_manager"
-
-LIMITS = {
-    "title": 200,
-    "description": 3000,
-    "reason": 2000,
-    "element": 200,
-    "plan": 3000,
-    "fallback": 2000,
-    "result": 2000,
-    "comment": 2000,
-}
+DECIDING = "deciding on changes"
 
 
 class ChangeInputError(ValueError):
-    """The request cannot be recorded as given; ``errors`` maps each field to what to fix."""
+    """The request cannot be recorded as given; ``errors`` maps each field to what to fix.
+
+    Raised to callers in other processes, which turn the field errors into their own answer.
+    """
 
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
         self.errors = errors
 
 
-class ChangeStateError(Exception):
-    """The step does not fit the change's current state (already decided, not implemented yet...).
-
-    The message is safe to show to the person who tried.
-    """
+def _rating(ref: str) -> str:
+    return f"the risk evaluation of {ref}"
 
 
-def check_fields(values: dict[str, str], required: tuple[str, ...]) -> dict[str, str]:
-    """Field errors for a change's free text, each field with its own limit from ``LIMITS``."""
-    errors: dict[str, str] = {}
-    for name in values:
-        errors |= check_text(values, name, LIMITS[name], required=name in required)
-    return errors
-
-
-def check_request(
-    *,
-    title: str,
-    description: str,
-    reason: str,
-    element: str = "",
-    plan: str = "",
-    fallback: str = "",
-    priority: str = "medium",
-) -> dict[str, str]:
-    errors = check_fields(
-        {
-            "title": title,
-            "description": description,
-            "reason": reason,
-            "element": element,
-            "plan": plan,
-            "fallback": fallback,
-        },
-        ("title", "description", "reason"),
-    )
-    if "\n" in title.strip():
-        errors.setdefault("title", "The title must be one line.")
-    if priority not in PRIORITIES:
-        errors["priority"] = f"Priority must be one of {', '.join(PRIORITIES)}."
-    return errors
-
-
-def _check_origin(work: Work, origin: tuple[str, str]) -> dict[str, str]:
-    process, ref = origin
-    if process not in work.ctx.catalogue.ids:
-        return {"origin": f"Unknown process {process!r}: the origin must be a process of the catalogue."}
-    if not ref.strip() or len(ref) > 64:
-        return {"origin": "The origin needs the reference of the request there (up to 64 characters)."}
-    return {}
+def _verification(ref: str) -> str:
+    return f"the verification of {ref}"
 
 
 def request_change(
@@ -127,7 +82,7 @@ def request_change(
     ``origin`` is (process id, reference there), e.g. ("INC", "INC-2026-0003"); that process is told
     when the change ends. Raises ChangeInputError (nothing stored) when a field is missing or too long.
     """
-    errors = check_request(
+    errors = forms.check_request(
         title=title,
         description=description,
         reason=reason,
@@ -135,12 +90,13 @@ def request_change(
         plan=plan,
         fallback=fallback,
         priority=priority,
-    ) | _check_origin(work, origin)
+    ) | forms.check_origin(work.ctx.catalogue.ids, origin)
     if errors:
         raise ChangeInputError(errors)
     year = work.now.astimezone(work.ctx.org.zone).year
     ref = f"CHG-{year}-{next_number(work.session, f'CHG-{year}'):04d}"
     requester, requester_to = _requester(work, origin[0])
+    owner = risk_owner(work) if significant else None
     change = Change(
         ref=ref,
         title=" ".join(title.split()),
@@ -153,10 +109,11 @@ def request_change(
         fallback=fallback.strip(),
         priority=priority,
         significant=significant,
-        state=AWAITING,
+        state=ChangeState.RISK if significant else ChangeState.AWAITING,
         requester=requester,
         requester_to=str(requester_to),
         verifier=requester,
+        risk_owner=owner,
         created_at=work.now,
         updated_at=work.now,
     )
@@ -178,173 +135,226 @@ def request_change(
             "significant": significant,
         },
     )
-    next_step = _ask_risk_owner(work, change) if significant else _ask_approvers(work, change)
-    work.notify(
-        requester_to,
-        Message(
-            text=f"Your request for change {ref} is recorded: {change.title}",
-            body=f"Next: {next_step}",
-        ),
-        f"chg:{ref}:requested",
-    )
+    next_step = _ask_risk_owner(work, change, owner) if owner else _ask_approvers(work, change)
+    work.notify(requester_to, messages.recorded(change, next_step), f"chg:{ref}:requested")
     if work.ctx.org.changes.create_on == "created":
-        change_tracker.queue_issue(work, change)
+        tracker.queue_issue(work, change)
     return ref
 
 
 def _requester(work: Work, origin_process: str) -> tuple[str, Recipient]:
     """Who asked and where to reach them; for scheduled work, the owner of the requesting process."""
-    if work.actor.id != "system":
+    if work.actor.id != SYSTEM.id:
         return work.actor.id, work.actor.recipient
     owners = work.ctx.org.process_owners
-    person = owners.get(origin_process) or owners.get("CHG") or work.ctx.org.with_role(APPROVER_ROLE)[0].id
+    person = owners.get(origin_process) or owners.get("CHG") or with_role(work.ctx.org, *APPROVERS)[0]
     return person, Recipient.person(person)
 
 
 def risk_owner(work: Work) -> str:
     """The RA process owner evaluates change risks; without one, the first ISMS manager does."""
-    return work.ctx.org.process_owners.get("RA") or work.ctx.org.with_role(APPROVER_ROLE)[0].id
+    return work.ctx.org.process_owners.get("RA") or with_role(work.ctx.org, *APPROVERS)[0]
 
 
-def name_of(work: Work, actor_id: str) -> str:
-    person = work.ctx.org.person(actor_id)
-    return person.name if person else actor_id
-
-
-def origin_of(change: Change) -> str:
-    return "chat" if change.origin_process == "CHG" else f"{change.origin_process} {change.origin_ref}"
-
-
-def _summary(work: Work, change: Change) -> tuple[tuple[str, str], ...]:
-    fields = [
-        ("Reference", change.ref),
-        ("Priority", change.priority),
-        ("Requested by", name_of(work, change.requester)),
-        ("Origin", origin_of(change)),
-    ]
-    if change.element:
-        fields.append(("Affected", change.element))
-    return tuple(fields)
-
-
-def _body(change: Change) -> str:
-    parts = [change.description, f"Why: {change.reason}"]
-    if change.plan:
-        parts.append(f"Plan: {change.plan}")
-    if change.fallback:
-        parts.append(f"Fall-back: {change.fallback}")
-    if change.risk_likelihood is not None:
-        parts.append(
-            f"Risk: likelihood {change.risk_likelihood}/5, impact {change.risk_impact}/5. "
-            f"{change.risk_comment or ''}".strip()
-        )
-    return "\n".join(parts)
-
-
-def _ask_risk_owner(work: Work, change: Change) -> str:
-    owner = risk_owner(work)
-    change.state = RISK
-    change.risk_owner = owner
+def _ask_risk_owner(work: Work, change: Change, owner: str) -> str:
     work.record("RA", "change-risk-requested", ("change", change.ref), {"risk_owner": owner})
-    work.notify(
-        Recipient.person(owner),
-        Message(
-            text=f"Please evaluate the risk of change {change.ref}: {change.title}",
-            body=_body(change),
-            fields=_summary(work, change),
-            buttons=(Button("chg.risk", "Evaluate risk", change.ref, "primary"),),
-        ),
-        f"chg:{change.ref}:risk-request",
-    )
-    return f"risk evaluation by {name_of(work, owner)}, then approval."
+    work.notify(Recipient.person(owner), messages.risk_request(work.ctx.org, change), f"chg:{change.ref}:risk-request")
+    return messages.next_risk_evaluation(work.ctx.org, owner)
 
 
 def _ask_approvers(work: Work, change: Change) -> str:
-    change.state = AWAITING
-    for person in work.ctx.org.with_role(APPROVER_ROLE):
+    for person in with_role(work.ctx.org, *APPROVERS):
         work.notify(
-            Recipient.person(person.id),
-            Message(
-                text=f"Change {change.ref} waits for your decision: {change.title}",
-                body=_body(change),
-                fields=_summary(work, change),
-                buttons=(
-                    Button("chg.approve", "Approve", change.ref, "primary"),
-                    Button("chg.decline", "Decline", change.ref, "danger"),
-                ),
-            ),
-            f"chg:{change.ref}:approval:{person.id}",
+            Recipient.person(person),
+            messages.approval_request(work.ctx.org, change),
+            f"chg:{change.ref}:approval:{person}",
         )
-    return "approval by the ISMS manager."
+    return messages.NEXT_APPROVAL
 
 
-def find(work: Work, ref: str) -> Change:
-    change = work.session.scalar(select(Change).where(Change.ref == ref.strip().upper()).with_for_update())
-    if change is None:
-        raise ChangeStateError(f"There is no change {ref}.")
-    return change
+def submit_request(ctx: Context, actor: Actor, values: dict[str, str], metadata: str, key: str) -> Outcome:
+    """Record the request of the form; the router validated it first, so input errors are bugs here."""
+    require(ctx, actor, EVERYONE, process="CHG", what="requesting a change")
+    origin = forms.origin(ctx.catalogue.ids, metadata) or CHAT_ORIGIN
+    with ctx.work(actor) as work:
+        if not work.once(key):
+            return Outcome.say("This request for change was already recorded.")
+        ref = request_change(
+            work,
+            title=values.get("title", ""),
+            description=values.get("description", ""),
+            reason=values.get("reason", ""),
+            origin=origin,
+            element=forms.element(values),
+            plan=values.get("plan", ""),
+            fallback=values.get("fallback", ""),
+            priority=values.get("priority") or "medium",
+            significant=values.get("significant") == "yes",
+        )
+    return Outcome.say(f"Change {ref} is recorded. You will get a message at each step.")
+
+
+def open_request_form(ctx: Context, actor: Actor) -> Outcome:
+    require(ctx, actor, EVERYONE, process="CHG", what="requesting a change")
+    return Outcome(form=forms.request_form(CHAT_ORIGIN))
+
+
+def open_risk_form(ctx: Context, actor: Actor, ref: str) -> Outcome:
+    change = find_change(ctx, ref)
+    require(ctx, actor, risk_owner_of(change), process="CHG", what=_rating(change.ref), subject=("change", change.ref))
+    return Outcome(form=forms.risk_form(change.ref))
+
+
+def submit_risk(ctx: Context, actor: Actor, ref: str, values: dict[str, str], key: str) -> Outcome:
+    """The risk owner's rating; then the change goes to approval."""
+
+    def step(work: Work, change: Change) -> Outcome:
+        evaluate_risk(
+            work,
+            change,
+            likelihood=int(values["likelihood"]),
+            impact=int(values["impact"]),
+            comment=values.get("comment", ""),
+        )
+        return Outcome.say(f"Thank you: the risk of {change.ref} is recorded and the change goes to approval.")
+
+    return run_step(
+        ctx,
+        actor,
+        TO_RATE,
+        ref,
+        key=key,
+        what=_rating(ref),
+        allowed=risk_owner_of,
+        step=step,
+        to=ChangeState.AWAITING,
+        again=Outcome.say(f"Your evaluation of {ref} was already recorded."),
+    )
 
 
 def evaluate_risk(work: Work, change: Change, *, likelihood: int, impact: int, comment: str) -> None:
     """The risk owner's rating (1-5 each) of a significant change; then it goes to approval."""
-    if change.state != RISK:
-        raise ChangeStateError(f"{change.ref} is not waiting for a risk evaluation (it is {change.state}).")
     change.risk_likelihood, change.risk_impact, change.risk_comment = likelihood, impact, comment.strip()
     data = {"likelihood": likelihood, "impact": impact, "score": likelihood * impact, "comment": change.risk_comment}
     work.record("RA", "change-risk-evaluated", ("change", change.ref), data)
     work.record("CHG", "risk-evaluated", ("change", change.ref), data)
+    _move(change, ChangeState.AWAITING)
     _ask_approvers(work, change)
     _touch(work, change)
 
 
+def open_decision_form(ctx: Context, actor: Actor, ref: str, *, approve: bool) -> Outcome:
+    require(ctx, actor, APPROVERS, process="CHG", what=DECIDING, subject=("change", ref))
+    return Outcome(form=forms.decision_form(find_change(ctx, ref).ref, approve=approve))
+
+
+def submit_decision(ctx: Context, actor: Actor, ref: str, *, approve: bool, reason: str, key: str) -> Outcome:
+    """Approve or decline with a reason. The decision picks the next state (declined, approved, or in
+    implementation when the issue already exists), so the runner checks only that a decision is due."""
+
+    def step(work: Work, change: Change) -> Outcome:
+        decide(work, change, approve=approve, reason=reason)
+        return Outcome.say(f"{change.ref} is {change.state}.")
+
+    return run_step(
+        ctx,
+        actor,
+        TO_DECIDE,
+        ref,
+        key=key,
+        what=DECIDING,
+        allowed=Allowed(APPROVERS),
+        step=step,
+        within={ChangeState.AWAITING},
+        again=Outcome.say(f"Your decision on {ref} was already recorded."),
+    )
+
+
 def decide(work: Work, change: Change, *, approve: bool, reason: str) -> None:
     """The approver's decision with its reason. Approval opens the tracker issue (``create_on: approved``)."""
-    if change.state != AWAITING:
-        raise ChangeStateError(f"{change.ref} is not waiting for a decision (it is {change.state}).")
     change.decided_by, change.decision_reason = work.actor.id, reason.strip()
     verdict = "approved" if approve else "declined"
     work.record("CHG", verdict, ("change", change.ref), {"reason": change.decision_reason})
-    for person in work.ctx.org.with_role(APPROVER_ROLE):
+    for person in with_role(work.ctx.org, *APPROVERS):
         work.notify(
-            Recipient.person(person.id),
-            Message(
-                text=f"Change {change.ref} was {verdict} by {work.actor.name}: {change.title}",
-                body=f"Reason: {change.decision_reason}",
-            ),
-            f"chg:{change.ref}:decided:{person.id}",
-            replaces=f"chg:{change.ref}:approval:{person.id}",
+            Recipient.person(person),
+            messages.decided(change, verdict, work.actor.name),
+            f"chg:{change.ref}:decided:{person}",
+            replaces=f"chg:{change.ref}:approval:{person}",
         )
+    if change.tracker_key:
+        comment = f"{verdict.capitalize()} by {work.actor.name}: {change.decision_reason}"
+        tracker.queue_comment(work, change, verdict, comment)
     if not approve:
         change.result = f"Declined: {change.decision_reason}"
-        if change.tracker_key:
-            change_tracker.queue_comment(
-                work, change, "declined", f"Declined by {work.actor.name}: {change.decision_reason}"
-            )
-        _finish(work, change, DECLINED)
+        _finish(work, change, ChangeState.DECLINED)
         return
     if change.tracker_key:
-        change_tracker.queue_comment(
-            work, change, "approved", f"Approved by {work.actor.name}: {change.decision_reason}"
-        )
-        change.state = IN_IMPLEMENTATION
-        work.record("IMP", "implementation-started", ("change", change.ref), {"tracker_key": change.tracker_key})
-        _tell_requester(
-            work, change, "approved", f"Change {change.ref} is approved and in implementation ({change.tracker_key})."
-        )
-        _touch(work, change)
-        if change.tracker_status:
-            _apply_status(work, change)
-        return
-    change.state = APPROVED
-    change_tracker.queue_issue(work, change)
-    _tell_requester(
-        work,
-        change,
-        "approved",
-        f"Change {change.ref} is approved. Its tracker issue is queued; "
-        "you will get its key as soon as the tracker has it.",
-    )
+        _start_implementation(work, change)
+    else:
+        _move(change, ChangeState.APPROVED)
+        tracker.queue_issue(work, change)
+    _tell_requester(work, change, "approved", messages.approved(change))
     _touch(work, change)
+    if change.state == ChangeState.IN_IMPLEMENTATION and change.tracker_status:
+        _apply_status(work, change)
+
+
+def confirm_works(ctx: Context, actor: Actor, ref: str, key: str) -> Outcome:
+    """The "It works" button: the change is verified and closed."""
+    return _verify(ctx, actor, ref, works=True, result="", key=key)
+
+
+def open_fail_form(ctx: Context, actor: Actor, ref: str) -> Outcome:
+    change = find_change(ctx, ref)
+    require(
+        ctx, actor, verifiers_of(change), process="CHG", what=_verification(change.ref), subject=("change", change.ref)
+    )
+    return Outcome(form=forms.fail_form(change.ref))
+
+
+def report_failure(ctx: Context, actor: Actor, ref: str, result: str, key: str) -> Outcome:
+    """The "It does not work" form: the change fails with what the person found."""
+    return _verify(ctx, actor, ref, works=False, result=result, key=key)
+
+
+def _verify(ctx: Context, actor: Actor, ref: str, *, works: bool, result: str, key: str) -> Outcome:
+    def step(work: Work, change: Change) -> Outcome:
+        verify(work, change, works=works, result=result)
+        return Outcome.say(f"Thank you: {change.ref} is {change.state}.")
+
+    return run_step(
+        ctx,
+        actor,
+        TO_VERIFY,
+        ref,
+        key=key,
+        what=_verification(ref),
+        allowed=verifiers_of,
+        step=step,
+        to=ChangeState.VERIFIED if works else ChangeState.FAILED,
+        again=Outcome.say(f"Your answer on {ref} was already recorded."),
+    )
+
+
+def verify(work: Work, change: Change, *, works: bool, result: str) -> None:
+    """IMP "verify implementation": the requester (or the ISMS manager) confirms or rejects the result."""
+    outcome = ChangeState.VERIFIED if works else ChangeState.FAILED
+    note = result.strip() or ("Works as intended." if works else "")
+    verdict = f"Verified by {work.actor.name}: {note}" if works else f"Failed verification ({work.actor.name}): {note}"
+    change.result = "\n".join(filter(None, (change.result, verdict)))[: LIMITS["result"]]
+    work.record("IMP", "verified" if works else "verification-failed", ("change", change.ref), {"result": note})
+    if change.tracker_key:
+        tracker.queue_comment(work, change, outcome, verdict)
+    _finish(work, change, outcome)
+
+
+def find(work: Work, ref: str) -> Change:
+    """The change under its row lock, for a step that is not a person's (the tracker's answers)."""
+    change = load_change(work.session, ref, True)
+    if change is None:
+        raise Refused(no_change(ref))
+    return change
 
 
 def link_tracker(work: Work, ref: str, key: str, *, tracker: str, url: str = "") -> None:
@@ -354,29 +364,16 @@ def link_tracker(work: Work, ref: str, key: str, *, tracker: str, url: str = "")
         return
     change.tracker, change.tracker_key = tracker, key
     work.record("CHG", "tracker-linked", ("change", ref), {"tracker": tracker, "key": key, "url": url})
-    if change.state == APPROVED:
-        change.state = IN_IMPLEMENTATION
-        work.record("IMP", "implementation-started", ("change", ref), {"tracker_key": key})
-    _tell_requester(work, change, "linked", f"Change {ref} now has tracker issue {key}.", url)
+    if change.state == ChangeState.APPROVED:
+        _start_implementation(work, change)
+    _tell_requester(work, change, "linked", messages.linked(change, url))
     _touch(work, change)
-
-
-def tracker_key_of(ctx: Context, ref: str) -> str | None:
-    with ctx.read() as session:
-        return session.scalar(select(Change.tracker_key).where(Change.ref == ref))
 
 
 def tracker_delayed(work: Work, ref: str, reason: str) -> None:
     """The tracker did not take the issue yet: tell the requester once that it is queued, not lost."""
     change = find(work, ref)
-    _tell_requester(
-        work,
-        change,
-        "queued",
-        f"The tracker is not reachable right now, so the issue for {ref} "
-        "is queued. It will be opened when the tracker is back; nothing "
-        "else is needed from you.",
-    )
+    _tell_requester(work, change, "queued", messages.tracker_queued(change))
     work.record("CHG", "tracker-delayed", ("change", ref), {"reason": reason[:300]})
 
 
@@ -404,7 +401,7 @@ def apply_tracker_update(work: Work, update: TrackerUpdate) -> bool:
             "updated": update.updated.isoformat(),
         },
     )
-    if change.state == IN_IMPLEMENTATION:
+    if change.state == ChangeState.IN_IMPLEMENTATION:
         _apply_status(work, change)
     return True
 
@@ -414,6 +411,11 @@ def _tracker_result(update: TrackerUpdate) -> str:
     return "\n".join(part for part in parts if part)[: LIMITS["result"]]
 
 
+def _start_implementation(work: Work, change: Change) -> None:
+    _move(change, ChangeState.IN_IMPLEMENTATION)
+    work.record("IMP", "implementation-started", ("change", change.ref), {"tracker_key": change.tracker_key})
+
+
 def _apply_status(work: Work, change: Change) -> None:
     """Move an in-implementation change by the status mapping of the organisation file."""
     settings = work.ctx.org.changes
@@ -421,7 +423,7 @@ def _apply_status(work: Work, change: Change) -> None:
     if target == "implemented" and change.tracker_resolution in settings.failed_resolutions:
         target = "failed"
     if target == "implemented":
-        change.state = IMPLEMENTED
+        _move(change, ChangeState.IMPLEMENTED)
         work.record(
             "IMP", "implemented", ("change", change.ref), {"tracker_key": change.tracker_key, "result": change.result}
         )
@@ -429,63 +431,34 @@ def _apply_status(work: Work, change: Change) -> None:
         _touch(work, change)
     elif target == "failed":
         work.record("IMP", "implementation-failed", ("change", change.ref), {"result": change.result})
-        _finish(work, change, FAILED)
-
-
-def _verifier_target(work: Work, change: Change) -> Recipient:
-    return (
-        Recipient.person(change.verifier)
-        if change.verifier and work.ctx.org.person(change.verifier)
-        else Recipient.parse(change.requester_to)
-    )
-
-
-def may_verify(actor: Actor, change: Change) -> bool:
-    """The requester (or the owner asked to verify) and the ISMS manager may confirm a result."""
-    return actor.id == change.verifier or actor.has(APPROVER_ROLE)
+        _finish(work, change, ChangeState.FAILED)
 
 
 def _ask_verifier(work: Work, change: Change) -> None:
     work.record("IMP", "verification-requested", ("change", change.ref), {"verifier": change.verifier})
-    work.notify(
-        _verifier_target(work, change),
-        Message(
-            text=f"Change {change.ref} is implemented ({change.tracker_key}). Does it work as intended?",
-            body=f"{change.title}\n{change.result or ''}".strip(),
-            fields=_summary(work, change),
-            buttons=(
-                Button("chg.verify", "It works", change.ref, "primary"),
-                Button("chg.fail", "It does not work", change.ref, "danger"),
-            ),
-        ),
-        f"chg:{change.ref}:verify",
+    to = (
+        Recipient.person(change.verifier)
+        if change.verifier and work.ctx.org.person(change.verifier)
+        else Recipient.parse(change.requester_to)
     )
+    work.notify(to, messages.verification_question(work.ctx.org, change), f"chg:{change.ref}:verify")
 
 
-def verify(work: Work, change: Change, *, works: bool, result: str) -> None:
-    """IMP "verify implementation": the requester (or the ISMS manager) confirms or rejects the result."""
-    if change.state != IMPLEMENTED:
-        raise ChangeStateError(f"{change.ref} is not waiting for verification (it is {change.state}).")
-    if not may_verify(work.actor, change):
-        raise ChangeStateError(f"Only the requester of {change.ref} or the ISMS manager can verify it.")
-    outcome = VERIFIED if works else FAILED
-    note = result.strip() or ("Works as intended." if works else "")
-    verdict = f"Verified by {work.actor.name}: {note}" if works else f"Failed verification ({work.actor.name}): {note}"
-    change.result = "\n".join(filter(None, (change.result, verdict)))[: LIMITS["result"]]
-    work.record("IMP", "verified" if works else "verification-failed", ("change", change.ref), {"result": note})
-    if change.tracker_key:
-        change_tracker.queue_comment(work, change, outcome, verdict)
-    _finish(work, change, outcome)
-
-
-def _finish(work: Work, change: Change, state: str) -> None:
+def _finish(work: Work, change: Change, state: ChangeState) -> None:
     """Close the change, tell the requester, and report to the process that asked."""
-    change.state = state
+    _move(change, state)
     change.closed_at = work.now
     work.record("CHG", "closed", ("change", change.ref), {"state": state, "result": change.result})
-    wording = {VERIFIED: "is done: verified", FAILED: "failed", DECLINED: "was declined"}[state]
-    _tell_requester(work, change, "closed", f"Change {change.ref} {wording}. {change.title}", change.result or "")
+    _tell_requester(work, change, "closed", messages.closed(change))
     _touch(work, change, finished=True)
+
+
+def _move(change: Change, target: ChangeState) -> None:
+    """Every state change of a change, by the transition table: a person's step was checked before
+    it ran; a move the table does not allow here is a bug, so it fails the whole unit of work."""
+    if not LIFECYCLE.allows(change.state, target):
+        raise RuntimeError(f"{change.ref} cannot move from {change.state} to {target}")
+    change.state = target
 
 
 def _touch(work: Work, change: Change, *, finished: bool = False) -> None:
@@ -499,24 +472,5 @@ def _touch(work: Work, change: Change, *, finished: bool = False) -> None:
         publish(work, Interface("CHG", change.origin_process, "change-finished", change.origin_ref, data))
 
 
-def _tell_requester(work: Work, change: Change, event: str, text: str, body: str = "") -> None:
-    work.notify(Recipient.parse(change.requester_to), Message(text=text, body=body), f"chg:{change.ref}:{event}")
-
-
-@dataclass(frozen=True)
-class ChangeView:
-    """A change as lists show it, detached from the session."""
-
-    ref: str
-    title: str
-    state: str
-    priority: str
-    tracker_key: str | None
-
-
-def open_changes(session: Session, *, requester: str | None = None) -> list[ChangeView]:
-    """Changes not closed yet, oldest first; only ``requester``'s when given."""
-    query = select(Change).where(Change.closed_at.is_(None)).order_by(Change.id)
-    if requester is not None:
-        query = query.where(Change.requester == requester)
-    return [ChangeView(c.ref, c.title, c.state, c.priority, c.tracker_key) for c in session.scalars(query)]
+def _tell_requester(work: Work, change: Change, event: str, message: Message) -> None:
+    work.notify(Recipient.parse(change.requester_to), message, f"chg:{change.ref}:{event}")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from config.organisation import Role
-from workflows.changes import chat, routes, tracker
+from workflows.changes import routes, scheduled, service
+from workflows.changes.lifecycle import TICKET_MOVERS
 from workflows.kernel.access import EVERYONE
 from workflows.kernel.process import HelpEntry, Process
 
@@ -16,9 +16,9 @@ PROCESS = Process(
         HelpEntry(
             "/isms ticket LOCAL-<n> todo|progress|done|wontdo [comment]",
             "Move a local tracker ticket (when Jira is not configured)",
-            frozenset({Role.ISMS_MANAGER}),
+            TICKET_MOVERS,
         ),
     ),
-    due=(tracker.queue_poll,),
-    home=chat.home_items,
+    due=(scheduled.queue_poll,),
+    home=service.home_items,
 )

@@ -4,7 +4,8 @@ The workflow never talks to a tracker. It queues effects in its own transaction 
 integrations/ carry them out:
 - ``tracker.create``: open the issue for a change (key ``tracker-create:<ref>``, so once per change);
 - ``tracker.comment``: add a comment (decisions and verification results, for people working in Jira);
-- ``tracker.poll``: fetch issues updated since the stored watermark (for when webhooks are not set up).
+- ``tracker.poll``: fetch issues updated since the stored watermark (for when webhooks are not set up;
+  queued by scheduled.py).
 All three share the ``tracker`` service prefix, so a 429 pauses them together.
 
 The issue's fields are resolved here from the organisation's mapping and rendered from a template at
@@ -18,10 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from storage.models.changes import Change, TrackerWatermark
-from workflows.kernel.actors import SYSTEM
+from workflows.kernel.people import person_name
 from workflows.kernel.work import Context, Work
 
 CREATE, COMMENT, POLL = "tracker.create", "tracker.comment", "tracker.poll"
@@ -58,11 +57,10 @@ def record_link(work: Work, ref: str) -> str:
 def issue_payload(work: Work, change: Change) -> dict[str, Any]:
     """Everything a sender needs to open the issue, resolved from the organisation's mapping."""
     settings = work.ctx.org.changes
-    requester = work.ctx.org.person(change.requester)
     description = work.ctx.templates.text(
         settings.description_template,
         change=change,
-        requester=requester.name if requester else change.requester,
+        requester=person_name(work.ctx.org, change.requester),
         link=record_link(work, change.ref),
     )
     summary = " ".join(f"{change.ref}: {change.title}".split())[:255]
@@ -103,23 +101,3 @@ def advance_watermark(work: Work, at: datetime) -> None:
         work.session.add(TrackerWatermark(name=WATERMARK, at=at))
     elif at > row.at:
         row.at = at
-
-
-def queue_poll(ctx: Context) -> None:
-    """Scheduled (every minute): queue one poll per interval while a change waits on Jira.
-
-    The poll goes through the outbox so its key deduplicates it across replicas and a throttled
-    tracker pauses it with the creations. It is only queued when some open change has a Jira issue:
-    the local tracker applies its updates at once and needs no poll.
-    """
-    settings = ctx.org.changes
-    if settings.poll_minutes == 0:
-        return
-    now = ctx.clock()
-    with ctx.read() as session:
-        waiting = session.scalar(select(Change.id).where(Change.tracker == JIRA, Change.closed_at.is_(None)).limit(1))
-    if waiting is None:
-        return
-    bucket = int(now.timestamp() // (settings.poll_minutes * 60))
-    with ctx.work(SYSTEM) as work:
-        work.effect(POLL, f"tracker-poll:{bucket}", {"label": COMMON_LABEL})

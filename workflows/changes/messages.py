@@ -1,0 +1,169 @@
+"""What people see of a change, built from its row: the questions with their buttons, the notices to
+the requester and the lines of lists. Nothing here writes; flows.py queues these messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.organisation import Organisation
+from storage.models.changes import Change
+from workflows.changes.forms import APPROVE, DECLINE, FAIL, RISK, VERIFY
+from workflows.changes.lifecycle import ChangeState
+from workflows.kernel.people import person_name
+from workflows.kernel.ui import Button, Message
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    """A change as lists show it, detached from the session."""
+
+    ref: str
+    title: str
+    state: str
+    priority: str
+    tracker_key: str | None
+
+
+def origin_of(change: Change) -> str:
+    return "chat" if change.origin_process == "CHG" else f"{change.origin_process} {change.origin_ref}"
+
+
+def summary(org: Organisation, change: Change) -> tuple[tuple[str, str], ...]:
+    fields = [
+        ("Reference", change.ref),
+        ("Priority", change.priority),
+        ("Requested by", person_name(org, change.requester)),
+        ("Origin", origin_of(change)),
+    ]
+    if change.element:
+        fields.append(("Affected", change.element))
+    return tuple(fields)
+
+
+def body(change: Change) -> str:
+    parts = [change.description, f"Why: {change.reason}"]
+    if change.plan:
+        parts.append(f"Plan: {change.plan}")
+    if change.fallback:
+        parts.append(f"Fall-back: {change.fallback}")
+    if change.risk_likelihood is not None:
+        parts.append(
+            f"Risk: likelihood {change.risk_likelihood}/5, impact {change.risk_impact}/5. "
+            f"{change.risk_comment or ''}".strip()
+        )
+    return "\n".join(parts)
+
+
+def risk_buttons(change: Change) -> tuple[Button, ...]:
+    return (Button(RISK, "Evaluate risk", change.ref, "primary"),)
+
+
+def decision_buttons(change: Change) -> tuple[Button, ...]:
+    return (Button(APPROVE, "Approve", change.ref, "primary"), Button(DECLINE, "Decline", change.ref, "danger"))
+
+
+def verification_buttons(change: Change) -> tuple[Button, ...]:
+    return (Button(VERIFY, "It works", change.ref, "primary"), Button(FAIL, "It does not work", change.ref, "danger"))
+
+
+def risk_request(org: Organisation, change: Change) -> Message:
+    return Message(
+        text=f"Please evaluate the risk of change {change.ref}: {change.title}",
+        body=body(change),
+        fields=summary(org, change),
+        buttons=risk_buttons(change),
+    )
+
+
+def approval_request(org: Organisation, change: Change) -> Message:
+    return Message(
+        text=f"Change {change.ref} waits for your decision: {change.title}",
+        body=body(change),
+        fields=summary(org, change),
+        buttons=decision_buttons(change),
+    )
+
+
+def decided(change: Change, verdict: str, approver: str) -> Message:
+    """Replaces the approval request in every approver's DM."""
+    return Message(
+        text=f"Change {change.ref} was {verdict} by {approver}: {change.title}",
+        body=f"Reason: {change.decision_reason}",
+    )
+
+
+def verification_question(org: Organisation, change: Change) -> Message:
+    return Message(
+        text=f"Change {change.ref} is implemented ({change.tracker_key}). Does it work as intended?",
+        body=f"{change.title}\n{change.result or ''}".strip(),
+        fields=summary(org, change),
+        buttons=verification_buttons(change),
+    )
+
+
+def recorded(change: Change, next_step: str) -> Message:
+    return Message(text=f"Your request for change {change.ref} is recorded: {change.title}", body=f"Next: {next_step}")
+
+
+def next_risk_evaluation(org: Organisation, risk_owner: str) -> str:
+    return f"risk evaluation by {person_name(org, risk_owner)}, then approval."
+
+
+NEXT_APPROVAL = "approval by the ISMS manager."
+
+
+def approved(change: Change) -> Message:
+    if change.tracker_key:
+        return Message(text=f"Change {change.ref} is approved and in implementation ({change.tracker_key}).")
+    return Message(
+        text=f"Change {change.ref} is approved. Its tracker issue is queued; "
+        "you will get its key as soon as the tracker has it."
+    )
+
+
+def linked(change: Change, url: str) -> Message:
+    return Message(text=f"Change {change.ref} now has tracker issue {change.tracker_key}.", body=url)
+
+
+def tracker_queued(change: Change) -> Message:
+    return Message(
+        text=f"The tracker is not reachable right now, so the issue for {change.ref} "
+        "is queued. It will be opened when the tracker is back; nothing "
+        "else is needed from you."
+    )
+
+
+CLOSED = {
+    ChangeState.VERIFIED: "is done: verified",
+    ChangeState.FAILED: "failed",
+    ChangeState.DECLINED: "was declined",
+}
+
+
+def closed(change: Change) -> Message:
+    return Message(
+        text=f"Change {change.ref} {CLOSED[ChangeState(change.state)]}. {change.title}", body=change.result or ""
+    )
+
+
+def home_item(change: Change) -> Message:
+    """A change waiting for the person looking at the App Home, with the buttons of their step."""
+    if change.state == ChangeState.AWAITING:
+        return Message(
+            text=f"Change {change.ref} waits for your decision: {change.title}", buttons=decision_buttons(change)
+        )
+    if change.state == ChangeState.RISK:
+        return Message(
+            text=f"Change {change.ref} waits for your risk evaluation: {change.title}", buttons=risk_buttons(change)
+        )
+    return Message(
+        text=f"Change {change.ref} is implemented: does it work? {change.title}", buttons=verification_buttons(change)
+    )
+
+
+def change_list(changes: list[ChangeView], *, mine_only: bool) -> Message:
+    if not changes:
+        return Message(text="You have no open changes." if mine_only else "There are no open changes.")
+    lines = [f"{c.ref} [{c.state}] {c.tracker_key or 'no tracker issue yet'}, {c.priority}: {c.title}" for c in changes]
+    heading = f"{len(changes)} open change(s)" + (" you requested" if mine_only else "")
+    return Message(text=heading, body="\n".join(lines))
