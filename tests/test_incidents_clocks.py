@@ -158,7 +158,8 @@ def test_gdpr_clock_reminds_the_dpo_before_the_deadline_until_notified(world, cl
     assert [(r[3]["clock"], r[3]["due_at"]) for r in started] == [("gdpr", "2026-11-26T10:00:00+00:00")]
     dora = world.chat.dm_texts("dora")
     assert len(dora) == 1 and dora[0].startswith(
-        f"GDPR notification to the supervisory authority clock started for {ref}: due Thu 26 Nov 2026 11:00 CET."
+        f"GDPR notification to the supervisory authority clock started for {ref}: "
+        "due Thu 26 Nov 2026, 11:00 (Europe/Berlin)."
     )
     assert "Record notification" in dora[0]
 
@@ -171,7 +172,7 @@ def test_gdpr_clock_reminds_the_dpo_before_the_deadline_until_notified(world, cl
     reminders = [t for t in world.chat.dm_texts("dora") if t.startswith("Reminder")]
     assert reminders == [
         f"Reminder: GDPR notification to the supervisory authority for {ref} is due "
-        "Thu 26 Nov 2026 11:00 CET (in 23 h).\nI clicked a link in a mail that asked for my "
+        "Thu 26 Nov 2026, 11:00 (Europe/Berlin) (in 23 h).\nI clicked a link in a mail that asked for my "
         "password.\nRecord notification"
     ]
 
@@ -214,7 +215,7 @@ def test_missed_gdpr_deadline_is_told_to_dpo_and_isms_manager_once(world, clock)
     assert sum(t.startswith(missed) for t in world.chat.dm_texts("alice")) == 1
     assert len(world.records("deadline-missed", "INC")) == 1
     assert (
-        "GDPR notification to the supervisory authority: OVERDUE since Thu 26 Nov 2026 10:00 CET"
+        "GDPR notification to the supervisory authority: OVERDUE since Thu 26 Nov 2026, 10:00 (Europe/Berlin)"
         in world.chat.triage_posts(ref)[-1].text
     )
 
@@ -255,17 +256,17 @@ def test_nis2_clocks_and_the_final_report_a_month_after_the_notification(nis2_wo
     clock.advance(hours=23, minutes=1)  # 1 h before the early warning is due
     world.tick()
     assert [t.split("\n")[0] for t in world.chat.dm_texts("dora") if t.startswith("Reminder")] == [
-        f"Reminder: NIS2 early warning for {ref} is due Tue 24 Nov 2026 10:00 CET (in 59 min)."
+        f"Reminder: NIS2 early warning for {ref} is due Tue 24 Nov 2026, 10:00 (Europe/Berlin) (in 59 min)."
     ]
     for kind in ("nis2-early-warning", "nis2-notification"):
         incidents.record_notification(world.ctx, world.actor("dora"), key=fresh_key(), ref=ref, clock=kind, at=clock())
     world.deliver()
     triage_post = world.chat.triage_posts(ref)[-1].text
-    assert "NIS2 final report: due Thu 24 Dec 2026 09:01 CET" in triage_post
+    assert "NIS2 final report: due Thu 24 Dec 2026, 09:01 (Europe/Berlin)" in triage_post
     clock.advance(days=29, minutes=1)
     world.tick()
     assert [t.split("\n")[0] for t in world.chat.dm_texts("dora") if "NIS2 final report for" in t] == [
-        f"Reminder: NIS2 final report for {ref} is due Thu 24 Dec 2026 09:01 CET (in 23 h)."
+        f"Reminder: NIS2 final report for {ref} is due Thu 24 Dec 2026, 09:01 (Europe/Berlin) (in 23 h)."
     ]
 
 
@@ -280,7 +281,7 @@ def test_team_list_shows_running_clocks_first_and_reporters_see_only_their_own(w
     lines = team.body.splitlines()
     assert lines[0] == "Running regulatory clocks:"
     assert lines[1] == (
-        f"• {ref}: GDPR notification to the supervisory authority due Thu 26 Nov 2026 10:00 CET (in 70 h)"
+        f"• {ref}: GDPR notification to the supervisory authority due Thu 26 Nov 2026, 10:00 (Europe/Berlin) (in 70 h)"
     )
     assert lines[3] == "Open incidents:"
     assert lines[4].startswith(f"• {quiet} [no severity] Reported, waiting for triage · handler nobody yet")

@@ -87,7 +87,7 @@ def test_report_and_triage_in_the_console(terminal):
 
     terminal.type("/as erin@example.org")
     mine = terminal.type("/incident mine")
-    assert "INC-2026-0001 · Closed · reported Mon 23 Nov 2026 10:00 CET · Someone phoned as IT" in mine
+    assert "INC-2026-0001 · Closed · reported Mon 23 Nov 2026, 10:00 (Europe/Berlin) · Someone phoned as IT" in mine
     refused = terminal.press("Add note")
     assert "Sorry, working on incidents is for isms manager, security lead or security team only." in refused
 

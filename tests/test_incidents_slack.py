@@ -157,7 +157,7 @@ REPORT = {
 def report_by_form(user: SlackUser, slack, values: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
     opened = len(slack.calls_to("views.open"))
     user.command("/incident")
-    view = opened_view(slack, "incident_report", count=opened + 1)
+    view = opened_view(slack, "incident.report", count=opened + 1)
     status, _ = submit(user, view, values)
     assert status == 200
     dm = wait_dm(slack, user.user_id, "Your report is INC-")
@@ -177,7 +177,7 @@ def test_quick_report_is_confirmed_posted_for_triage_and_user_text_is_escaped(bo
     assert "Thank you. Your report is INC-2026-0001." in answer
     response = slack.responses[-1].args
     assert [e["action_id"] for b in response["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
-        "incident_add_details"
+        "incident.add_details"
     ]
 
     post = triage_post(slack, "INC-2026-0001")
@@ -210,7 +210,7 @@ def _text_objects(node: Any) -> list[dict[str, Any]]:
 def test_report_through_the_modal(bot, slack, clock):
     erin = SlackUser(bot.url, slack, "U0ERIN")
     erin.command("/incident")
-    view = opened_view(slack, "incident_report")
+    view = opened_view(slack, "incident.report")
     assert [b["block_id"] for b in view["blocks"]] == [
         "what",
         "noticed",
@@ -239,7 +239,7 @@ def test_report_through_the_modal(bot, slack, clock):
     assert "/incident mine" in text_of(dm.args)
     shown = text_of(triage_post(slack, "INC-2026-0001").args)
     assert "Category*\nPhishing" in shown and "Affected system or asset*\nMy mailbox" in shown
-    assert "Noticed*\nMon 23 Nov 2026 09:00 CET" in shown and "https://mail.example/msg/1" in shown
+    assert "Noticed*\nMon 23 Nov 2026, 09:00 (Europe/Berlin)" in shown and "https://mail.example/msg/1" in shown
     stored = incident(bot, "INC-2026-0001")
     assert stored.reporter_id == "erin" and stored.personal_data == "no" and stored.status == "new"
 
@@ -247,7 +247,7 @@ def test_report_through_the_modal(bot, slack, clock):
 def test_bad_form_input_is_shown_on_the_fields_and_nothing_is_stored(bot, slack, clock):
     erin = SlackUser(bot.url, slack, "U0ERIN")
     erin.command("/incident")
-    view = opened_view(slack, "incident_report")
+    view = opened_view(slack, "incident.report")
     future = int(clock().timestamp()) + 3600
     status, body = submit(erin, view, {"what": "  ", "noticed": future, "category": "bitcoin", "personal_data": ""})
     assert status == 200
@@ -277,7 +277,7 @@ def test_message_shortcut_opens_the_prefilled_form_and_keeps_permalink_and_autho
         "text": "Here is the customer list, also for externals <!here>",
     }
     erin.interact(message_shortcut_payload("U0ERIN", "report_incident", message, channel_id="C0GENERAL"))
-    view = opened_view(slack, "incident_report")
+    view = opened_view(slack, "incident.report")
     assert view["blocks"][0]["element"]["initial_value"] == message["text"]
     status, _ = submit(erin, view, {"category": "data_leak", "personal_data": "yes"})
     assert status == 200
@@ -313,8 +313,8 @@ def test_slack_retry_of_the_same_command_creates_one_incident(bot, slack):
 def test_double_submit_of_the_form_creates_one_incident(bot, slack):
     erin = SlackUser(bot.url, slack, "U0ERIN")
     erin.command("/incident")
-    view = opened_view(slack, "incident_report")
-    payload = view_submission_payload("U0ERIN", "incident_report", view_state(view, REPORT), "", "V0DOUBLE")
+    view = opened_view(slack, "incident.report")
+    payload = view_submission_payload("U0ERIN", "incident.report", view_state(view, REPORT), "", "V0DOUBLE")
     with ThreadPoolExecutor(2) as pool:
         statuses = list(pool.map(lambda _: submit(erin, view, {}, payload=payload)[0], range(2)))
     assert statuses == [200, 200]
@@ -327,7 +327,7 @@ def test_failure_after_the_ack_is_told_recorded_and_leaves_nothing_half_done(bot
     def broken(*_: Any) -> None:
         raise RuntimeError("triage channel unavailable")
 
-    monkeypatch.setattr("workflows.incidents.flows.post_triage", broken)
+    monkeypatch.setattr("workflows.incidents.timeline.post_triage", broken)
     erin = SlackUser(bot.url, slack, "U0ERIN")
     _, reply = erin.command("/incident", "Strange pop-up on my screen")
     answer = erin.reply_text(reply)
@@ -350,7 +350,7 @@ def test_employee_pressing_a_triage_button_is_refused_politely_and_recorded(bot,
     _, reply = erin.command("/incident", "Door to the server room was open")
     ref = ref_in(erin.reply_text(reply))
     triage_post(slack, ref)
-    for action in ("incident_classify", "incident_close", "incident_severity_P1"):
+    for action in ("incident.classify", "incident.close", "incident.severity.P1"):
         answer = erin.reply_text(press(erin, action, ref))
         assert "is for isms manager, security lead or security team only. This attempt has been recorded." in answer
     denied = records(bot, "access-denied")
@@ -369,19 +369,19 @@ def test_full_triage_path_to_closure(bot, slack):
     ref = ref_in(erin.reply_text(reply))
     post = triage_post(slack, ref)
 
-    press(erin, "incident_add_details", ref)
-    details = opened_view(slack, "incident_report")
+    press(erin, "incident.add_details", ref)
+    details = opened_view(slack, "incident.report")
     assert details["blocks"][0]["element"]["initial_value"] == "Lost my laptop on the train"
     submit(erin, details, {"category": "lost_device", "personal_data": "yes", "affected": "Laptop ER-12"})
     wait_dm(slack, "U0ERIN", f"the details are added to {ref}")
 
-    press(sam, "incident_classify", ref)
+    press(sam, "incident.classify", ref)
     wait_dm(slack, "U0ERIN", f"Your report {ref} is being handled as a security incident.")
     wait_dm(slack, "U0DORA", "GDPR notification to the supervisory authority clock started")
-    press(sam, "incident_severity_P2", ref)
+    press(sam, "incident.severity.P2", ref)
     wait_line(slack, post, "Sam Shah set severity P2 (High).")
-    press(sam, "incident_assign", ref)
-    assign = opened_view(slack, "incident_assign")
+    press(sam, "incident.assign", ref)
+    assign = opened_view(slack, "incident.assign")
     assert assign["private_metadata"] == ref and assign["blocks"][0]["element"]["type"] == "users_select"
     _status, body = submit(sam, assign, {"handler": "U0ERIN"})
     assert json.loads(body)["errors"] == {
@@ -391,20 +391,20 @@ def test_full_triage_path_to_closure(bot, slack):
     wait_dm(slack, "U0HANA", f"You now handle {ref}")
     wait_dm(slack, "U0ERIN", f"Hana Hart is now handling your report {ref}.")
 
-    press(hana, "incident_note", ref)
-    submit(hana, opened_view(slack, "incident_note"), {"note": "Called the rail company; disk is encrypted."})
+    press(hana, "incident.note", ref)
+    submit(hana, opened_view(slack, "incident.note"), {"note": "Called the rail company; disk is encrypted."})
     wait_line(slack, post, "Note by Hana Hart")
-    press(hana, "incident_escalate", ref)
+    press(hana, "incident.escalate", ref)
     wait_dm(slack, "U0ALICE", f"Hana Hart escalated to you: {ref}")
     wait_dm(slack, "U0SAM", f"Hana Hart escalated to you: {ref}")
 
-    press(dora, "incident_notified", ref)
-    notified = opened_view(slack, "incident_notified")
+    press(dora, "incident.notified", ref)
+    notified = opened_view(slack, "incident.notified")
     submit(dora, notified, {"note": "Reported online, case 4711"})
     wait_dm(slack, "U0DORA", "Recorded: GDPR notification to the supervisory authority")
 
-    press(hana, "incident_close", ref)
-    close = opened_view(slack, "incident_close")
+    press(hana, "incident.close", ref)
+    close = opened_view(slack, "incident.close")
     _status, body = submit(hana, close, {"root_cause": "Laptop left unattended", "lessons": ""})
     assert json.loads(body)["errors"] == {"lessons": "Please fill in the lessons learned."}
     submit(hana, close, {"root_cause": "Laptop left unattended", "lessons": "Lock laptops to the seat or keep them"})
@@ -417,7 +417,7 @@ def test_full_triage_path_to_closure(bot, slack):
     assert "Root cause*\nLaptop left unattended" in closed and "Handler*\nHana Hart" in closed
     assert "GDPR notification to the supervisory authority*\ndone" in closed
     assert [e["action_id"] for b in final.args["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
-        "incident_note"
+        "incident.note"
     ]
 
     time.sleep(0.3)
@@ -459,15 +459,15 @@ def records_of(bot, ref: str) -> list[Record]:  # type: ignore[no-untyped-def]
 def test_regulatory_reminder_reaches_the_dpo_in_slack(bot, slack, clock):
     erin, sam = SlackUser(bot.url, slack, "U0ERIN"), SlackUser(bot.url, slack, "U0SAM")
     ref = report_by_form(erin, slack, {**REPORT, "personal_data": "yes"})
-    press(sam, "incident_classify", ref)
+    press(sam, "incident.classify", ref)
     wait_dm(slack, "U0DORA", "clock started")
     clock.advance(hours=48, minutes=1)
     run_due_work(bot.runtime.ctx)
     bot.runtime.dispatcher.wake()
     reminder = wait_dm(slack, "U0DORA", f"Reminder: GDPR notification to the supervisory authority for {ref}")
-    assert "Thu 26 Nov 2026 10:00 CET (in 23 h)" in text_of(reminder.args)
+    assert "Thu 26 Nov 2026, 10:00 (Europe/Berlin) (in 23 h)" in text_of(reminder.args)
     assert [e["action_id"] for b in reminder.args["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
-        "incident_notified"
+        "incident.notified"
     ]
     run_due_work(bot.runtime.ctx)
     time.sleep(0.3)
@@ -494,10 +494,10 @@ def test_request_change_from_the_triage_post(bot, slack):
     _, reply = erin.command("/incident", "Ransomware note on the file server")
     ref = ref_in(erin.reply_text(reply))
     post = triage_post(slack, ref)
-    press(sam, "incident_classify", ref)
+    press(sam, "incident.classify", ref)
     wait_line(slack, post, "classified this as an incident")
-    press(sam, "incident_change", ref)
-    view = opened_view(slack, "incident_change")
+    press(sam, "incident.change", ref)
+    view = opened_view(slack, "incident.change")
     assert [b["block_id"] for b in view["blocks"]] == ["title", "description", "reason"]
     _status, body = submit(sam, view, {"title": "Block\nmacros", "description": "GPO", "reason": "Entry point"})
     assert json.loads(body)["errors"] == {"title": "Please keep this to one line."}
@@ -531,7 +531,7 @@ def test_an_unlisted_member_can_report_and_hears_about_the_status(bot, slack):
     ref = ref_in(newcomer.reply_text(reply))
     post = triage_post(slack, ref)
     assert "Reported by*\nu0new" in text_of(post.args)
-    press(sam, "incident_classify", ref)
+    press(sam, "incident.classify", ref)
     wait_dm(slack, "U0NEW", f"Your report {ref} is being handled as a security incident.")
     _, mine = newcomer.command("/incident", "mine")
     assert f"{ref} · Incident, being handled" in newcomer.reply_text(mine)

@@ -16,7 +16,8 @@ from storage.models.base import Base, UtcDateTime
 
 
 class Incident(Base):
-    """One report, from the first message to closure. ``status``: new, incident, not_incident, closed."""
+    """One report, from the first message to closure. ``status`` holds an ``IncidentStatus`` value
+    (``workflows/incidents/lifecycle.py``: new, incident, not_incident, closed)."""
 
     __tablename__ = "incidents"
 

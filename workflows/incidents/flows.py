@@ -7,75 +7,69 @@ reports arrive at once. A retried request (Slack retry, double submit) finds its
 
 Triage (security team, security lead, ISMS manager): classify as incident or not, severity,
 handler, escalation, notes, requests for change, closure; the dpo records regulatory notifications.
-Every step checks the role first, then in one transaction changes the incident, appends a record,
-updates the triage post in place, adds a line to its thread, re-plans timers and clocks, and tells
-the reporter when the status changed.
+Every step runs through ``run_step`` (role, unit of work, first-time key, row lock, the state check
+against ``lifecycle.LIFECYCLE``) and then, in the same transaction, changes the incident, appends a
+record, adds a line to its thread, applies the clocks' plan, updates the triage post in place and
+tells the reporter when the status changed. A step that moves the incident sets the new status
+itself before all that, because the line, the post, the clocks and the reporter's message describe
+the incident after the move; ``run_step`` has checked the move before the step ran.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from config.organisation import ROLES
 from storage.counters import next_number
-from storage.db import is_postgresql
-from storage.models.incidents import Incident, IncidentChange, IncidentClock
+from storage.models.incidents import Incident, IncidentChange, IncidentClock, IncidentTimer
 from workflows.changes import flows as changes
-from workflows.incidents.clocks import plan
-from workflows.incidents.forms import (
-    CLOSE,
-    MAX_REPORT,
-    NOTIFIED,
-    ReportDetails,
-    Source,
-    find_person,
-    report_form,
-    triage_form,
-)
-from workflows.incidents.messages import (
-    CLOCK_LABELS,
+from workflows.incidents import messages, timeline
+from workflows.incidents.clocks import CLOCK_LABELS, FINAL_REPORT, plan_clocks, running, wanted_timers
+from workflows.incidents.forms import CLOSE, MAX_REPORT, NOTIFIED, ReportDetails, Source, report_form, triage_form
+from workflows.incidents.lifecycle import (
+    ESCALATION_ROLES,
+    INCIDENTS,
+    LIFECYCLE,
+    NOTIFIER_ROLES,
+    OPEN,
     TRIAGE_ROLES,
-    add_line,
-    clocks_of,
-    headline,
-    person_name,
-    post_triage,
-    refresh_post,
-    reporter_message,
-    running,
-    tell_people,
-    tell_reporter,
-    triage_message,
-    when,
-    with_role,
+    IncidentStatus,
+    status_of,
 )
-from workflows.kernel.access import require
+from workflows.incidents.service import change_link, clocks_of, dpo, running_clock_kinds
+from workflows.kernel.access import EVERYONE, Allowed, Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface
-from workflows.kernel.ui import Button, Message, Outcome
+from workflows.kernel.people import find_person, person_name, when, with_role
+from workflows.kernel.steps import run_step
+from workflows.kernel.ui import Button, Outcome
 from workflows.kernel.validation import check_text
 from workflows.kernel.work import Context, Work
 
-REPORTER_ROLES = frozenset(ROLES)
-NOTIFIER_ROLES = TRIAGE_ROLES | {"dpo"}
-OPEN = ("new", "incident")
+TRIAGE = Allowed(TRIAGE_ROLES)
+NOTIFIERS = Allowed(NOTIFIER_ROLES)
+EDITING = "changing this report"
 
 
-def _load(work: Work, ref: str) -> Incident | None:
-    query = select(Incident).where(Incident.ref == ref)
-    if is_postgresql(work.session):
-        query = query.with_for_update()
-    return work.session.scalar(query)
+def _editors(incident: Incident) -> Allowed:
+    """The reporter may add to their own report; anybody else needs a triage role."""
+    return Allowed(TRIAGE_ROLES, owner=incident.reporter_id)
 
 
-def _find(ctx: Context, ref: str) -> Incident | None:
-    with ctx.read() as session:
-        return session.scalar(select(Incident).where(Incident.ref == ref.strip()))
+def _only_an_incident_closes(session: Session, incident: Incident) -> str:
+    return f"Only an incident can be closed; {incident.ref} is {status_of(incident).spoken}."
+
+
+def _too_late_for_details(session: Session, incident: Incident) -> str:
+    return f"{incident.ref} is already {status_of(incident).spoken}; please write to the security team instead."
+
+
+CLOSABLE = replace(INCIDENTS, not_now=_only_an_incident_closes)
+DETAILED = replace(INCIDENTS, not_now=_too_late_for_details)
 
 
 # -- reporting ----------------------------------------------------------------------------------------
@@ -83,14 +77,14 @@ def _find(ctx: Context, ref: str) -> Incident | None:
 
 def start_report(ctx: Context, actor: Actor, source: Source | None = None, text: str = "") -> Outcome:
     """The report form, empty or prefilled with the message a shortcut was used on."""
-    require(ctx, actor, REPORTER_ROLES, process="INC", what="reporting an incident")
+    require(ctx, actor, EVERYONE, process="INC", what="reporting an incident")
     metadata = source.to_metadata() if source is not None else ""
     return Outcome(form=report_form(ctx, metadata=metadata, initial={"what": text[:MAX_REPORT]}))
 
 
 def quick_report(ctx: Context, actor: Actor, *, key: str, text: str) -> Outcome:
     """``/incident <text>``: stored at once, with an "Add details" button."""
-    require(ctx, actor, REPORTER_ROLES, process="INC", what="reporting an incident")
+    require(ctx, actor, EVERYONE, process="INC", what="reporting an incident")
     problem = check_text({"what": text}, "what", MAX_REPORT, what="what happened")
     if problem:
         return Outcome.say(f"Nothing was reported: {problem['what']} Type /incident alone for the form.")
@@ -99,7 +93,7 @@ def quick_report(ctx: Context, actor: Actor, *, key: str, text: str) -> Outcome:
 
 def report(ctx: Context, actor: Actor, *, key: str, details: ReportDetails, source: Source | None = None) -> Outcome:
     """A report from the form (possibly started from a message shortcut)."""
-    require(ctx, actor, REPORTER_ROLES, process="INC", what="reporting an incident")
+    require(ctx, actor, EVERYONE, process="INC", what="reporting an incident")
     return _report(ctx, actor, key, details, source, quick=False)
 
 
@@ -110,16 +104,16 @@ def _report(
         if not work.once(key):
             earlier = work.session.scalar(select(Incident).where(Incident.request_key == key[:200]))
             if earlier is None:
-                return Outcome.say("This report was already received.")
+                raise Refused("This report was already received.")
             return _reported(ctx, earlier, quick)
         incident = _create(work, key, details, source)
     return _reported(ctx, incident, quick)
 
 
 def _reported(ctx: Context, incident: Incident, quick: bool) -> Outcome:
-    message = reporter_message(ctx, incident, "reported")
+    message = messages.reporter_message(ctx, incident, "reported")
     if quick:
-        message = replace(message, buttons=(Button("incident_add_details", "Add details", incident.ref, "primary"),))
+        message = replace(message, buttons=(Button(messages.ADD_DETAILS, "Add details", incident.ref, "primary"),))
     return Outcome(reply=message)
 
 
@@ -132,7 +126,7 @@ def _create(work: Work, key: str, details: ReportDetails, source: Source | None)
         year=year,
         number=number,
         request_key=key[:200],
-        status="new",
+        status=IncidentStatus.NEW,
         reported_at=work.now,
         reporter_id=actor.id,
         reporter_name=actor.name,
@@ -162,8 +156,8 @@ def _create(work: Work, key: str, details: ReportDetails, source: Source | None)
         },
         retain=work.ctx.org.incidents.records_kept_for,
     )
-    post_triage(work, incident)
-    plan(work, incident)
+    timeline.post_triage(work, incident)
+    _replan(work, incident)
     return incident
 
 
@@ -179,20 +173,12 @@ def _details_data(incident: Incident) -> dict[str, object]:
     }
 
 
-def _may_edit(ctx: Context, actor: Actor, incident: Incident | None, ref: str) -> None:
-    """The reporter may add to their own report; anybody else needs a triage role."""
-    if incident is None or incident.reporter_id != actor.id:
-        require(
-            ctx, actor, TRIAGE_ROLES, process="INC", what="changing somebody else's report", subject=("incident", ref)
-        )
-
-
 def details_form(ctx: Context, actor: Actor, ref: str) -> Outcome:
     """The report form again, prefilled with what the report holds so far."""
-    incident = _find(ctx, ref)
-    _may_edit(ctx, actor, incident, ref)
+    incident = INCIDENTS.find(ctx, ref)
     if incident is None:
-        return Outcome.say(f"There is no incident {ref}.")
+        raise Refused(INCIDENTS.missing(ref))
+    require(ctx, actor, _editors(incident), process="INC", what=EDITING, subject=("incident", ref))
     initial = {
         "what": incident.summary,
         "noticed": str(int(incident.noticed_at.timestamp())),
@@ -205,17 +191,7 @@ def details_form(ctx: Context, actor: Actor, ref: str) -> Outcome:
 
 
 def add_details(ctx: Context, actor: Actor, *, key: str, ref: str, details: ReportDetails) -> Outcome:
-    _may_edit(ctx, actor, _find(ctx, ref), ref)
-    with ctx.work(actor) as work:
-        if not work.once(key):
-            return Outcome.say(f"The details for {ref} are saved.")
-        incident = _load(work, ref)
-        if incident is None:
-            return Outcome.say(f"There is no incident {ref}.")
-        if incident.status not in OPEN:
-            return Outcome.say(
-                f"{ref} is already {incident.status.replace('_', ' ')}; please write to the security team instead."
-            )
+    def step(work: Work, incident: Incident) -> Outcome:
         incident.summary, incident.noticed_at, incident.affected = details.summary, details.noticed_at, details.affected
         incident.category, incident.personal_data = details.category, details.personal_data
         incident.links, incident.files = details.links, [*incident.files, *details.files]
@@ -227,78 +203,87 @@ def add_details(ctx: Context, actor: Actor, *, key: str, ref: str, details: Repo
             retain=work.ctx.org.incidents.records_kept_for,
         )
         _changed(work, incident, "details", f"{actor.name} updated the report's details.")
-    return Outcome.say(f"Thank you, the details are added to {ref}.")
+        return Outcome.say(f"Thank you, the details are added to {ref}.")
+
+    return run_step(
+        ctx,
+        actor,
+        DETAILED,
+        ref,
+        key=key,
+        what=EDITING,
+        allowed=_editors,
+        step=step,
+        within=OPEN,
+        again=Outcome.say(f"The details for {ref} are saved."),
+    )
 
 
 # -- triage -------------------------------------------------------------------------------------------
 
-Step = Callable[[Work, Incident], Outcome]
-
-
-def _act(
-    ctx: Context, actor: Actor, *, key: str, ref: str, what: str, step: Step, roles: frozenset[str] = TRIAGE_ROLES
-) -> Outcome:
-    """Role check first (a refusal is recorded), then the step in one transaction, once per request."""
-    require(ctx, actor, roles, process="INC", what=what, subject=("incident", ref))
-    with ctx.work(actor) as work:
-        if not work.once(key):
-            return Outcome()
-        incident = _load(work, ref)
-        if incident is None:
-            return Outcome.say(f"There is no incident {ref}.")
-        return step(work, incident)
-
 
 def _changed(work: Work, incident: Incident, kind: str, line: str) -> None:
     """After a change: a thread line, timers and clocks re-planned, the triage post updated in place."""
-    add_line(work, incident, kind, line)
-    plan(work, incident)
-    refresh_post(work, incident)
-
-
-def _not_open(incident: Incident) -> Outcome:
-    return Outcome.say(f"{incident.ref} is {incident.status.replace('_', ' ')}; this is no longer possible.")
+    timeline.add_line(work, incident, kind, line)
+    _replan(work, incident)
+    timeline.refresh_post(work, incident)
 
 
 def classify(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
+    def already(session: Session, incident: Incident) -> str:
+        if status_of(incident) == IncidentStatus.INCIDENT:
+            by = person_name(ctx.org, incident.classified_by)
+            return f"{incident.ref} was already classified as an incident by {by}."
+        return INCIDENTS.not_now(session, incident)
+
     def step(work: Work, incident: Incident) -> Outcome:
-        if incident.status == "incident":
-            return Outcome.say(
-                f"{ref} was already classified as an incident by {person_name(ctx, incident.classified_by)}."
-            )
-        if incident.status == "closed":
-            return _not_open(incident)
-        reopened = incident.status == "not_incident"
-        incident.status, incident.classified_at, incident.classified_by = "incident", work.now, actor.id
+        reopened = status_of(incident) == IncidentStatus.NOT_INCIDENT
+        incident.status, incident.classified_at, incident.classified_by = IncidentStatus.INCIDENT, work.now, actor.id
         incident.not_incident_reason = None
         work.record("INC", "classified", ("incident", ref), {"severity": incident.severity, "reopened": reopened})
         _changed(work, incident, "classified", f"{actor.name} classified this as an incident.")
-        tell_reporter(work, incident, "reopened" if reopened else "incident")
+        timeline.tell_reporter(work, incident, "reopened" if reopened else "incident")
         return Outcome()
 
-    return _act(ctx, actor, key=key, ref=ref, what="classifying incidents", step=step)
+    return run_step(
+        ctx,
+        actor,
+        replace(INCIDENTS, not_now=already),
+        ref,
+        key=key,
+        what="classifying incidents",
+        allowed=TRIAGE,
+        step=step,
+        to=IncidentStatus.INCIDENT,
+    )
 
 
 def not_incident(ctx: Context, actor: Actor, *, key: str, ref: str, reason: str) -> Outcome:
     def step(work: Work, incident: Incident) -> Outcome:
-        if incident.status not in OPEN:
-            return _not_open(incident)
-        incident.status, incident.not_incident_reason = "not_incident", reason.strip()
+        incident.status, incident.not_incident_reason = IncidentStatus.NOT_INCIDENT, reason.strip()
         incident.classified_at, incident.classified_by = work.now, actor.id
         work.record("INC", "not-an-incident", ("incident", ref), {"reason": incident.not_incident_reason})
         _changed(work, incident, "not_incident", f"{actor.name} decided this is not an incident: {reason.strip()}")
-        tell_reporter(work, incident, "not_incident", reason=reason.strip())
+        timeline.tell_reporter(work, incident, "not_incident", reason=reason.strip())
         return Outcome()
 
-    return _act(ctx, actor, key=key, ref=ref, what="classifying incidents", step=step)
+    return run_step(
+        ctx,
+        actor,
+        INCIDENTS,
+        ref,
+        key=key,
+        what="classifying incidents",
+        allowed=TRIAGE,
+        step=step,
+        to=IncidentStatus.NOT_INCIDENT,
+    )
 
 
 def set_severity(ctx: Context, actor: Actor, *, key: str, ref: str, severity: str) -> Outcome:
     def step(work: Work, incident: Incident) -> Outcome:
-        if incident.status not in OPEN:
-            return _not_open(incident)
         if incident.severity == severity:
-            return Outcome.say(f"{ref} already has severity {severity}.")
+            raise Refused(f"{ref} already has severity {severity}.")
         level = ctx.org.incidents.severities.get(severity)
         work.record("INC", "severity-set", ("incident", ref), {"from": incident.severity, "to": severity})
         incident.severity = severity
@@ -307,105 +292,107 @@ def set_severity(ctx: Context, actor: Actor, *, key: str, ref: str, severity: st
             _emergency_plan(work, incident)
         return Outcome()
 
-    return _act(ctx, actor, key=key, ref=ref, what="setting the severity of incidents", step=step)
+    return run_step(
+        ctx,
+        actor,
+        INCIDENTS,
+        ref,
+        key=key,
+        what="setting the severity of incidents",
+        allowed=TRIAGE,
+        step=step,
+        within=OPEN,
+    )
 
 
 def _emergency_plan(work: Work, incident: Incident) -> None:
     """P1: everybody on the emergency communication plan hears of it at once."""
     ctx = work.ctx
-    contacts = list(ctx.org.incidents.emergency_contacts) or with_role(ctx, "security_lead", "isms_manager")
-    level = ctx.org.incidents.severities.get("P1")
+    contacts = list(ctx.org.incidents.emergency_contacts) or with_role(ctx.org, *ESCALATION_ROLES)
     incident.emergency_at = work.now
-    message = Message(
-        text=f"P1 incident {incident.ref}: the emergency communication plan has started. {headline(incident)}",
-        body=incident.summary,
-        fields=(
-            ("Severity", f"P1 {level.name}: {level.criteria}"),
-            ("Handler", person_name(ctx, incident.handler_id)),
-            ("Reported by", f"{incident.reporter_name}, {when(ctx, incident.reported_at)}"),
-        ),
-        footer=f"Set to P1 by {work.actor.name}. Follow the emergency communication plan.",
-    )
-    tell_people(work, contacts, message, f"inc:{incident.ref}:emergency")
+    message = messages.emergency_message(ctx, incident, work.actor.name)
+    timeline.tell_people(work, contacts, message, f"inc:{incident.ref}:emergency")
     work.record("INC", "emergency-plan-started", ("incident", incident.ref), {"told": contacts})
-    add_line(
-        work,
-        incident,
-        "emergency",
-        "Emergency communication plan started: told " + ", ".join(person_name(ctx, p) for p in contacts) + ".",
-    )
+    told = messages.names(ctx, contacts)
+    timeline.add_line(work, incident, "emergency", f"Emergency communication plan started: told {told}.")
 
 
 def assign(ctx: Context, actor: Actor, *, key: str, ref: str, handler: str) -> Outcome:
     """``handler``: a Slack user id, an e-mail or a person id."""
 
     def step(work: Work, incident: Incident) -> Outcome:
-        person = find_person(ctx, handler)
+        person = find_person(ctx.org, handler)
         if person is None or not TRIAGE_ROLES.intersection(person.roles):
-            return Outcome.say("Please choose a member of the security team as handler.")
-        if incident.status not in OPEN:
-            return _not_open(incident)
+            raise Refused("Please choose a member of the security team as handler.")
         if incident.handler_id == person.id:
-            return Outcome.say(f"{person.name} already handles {ref}.")
+            raise Refused(f"{person.name} already handles {ref}.")
         work.record("INC", "handler-assigned", ("incident", ref), {"from": incident.handler_id, "to": person.id})
         incident.handler_id = person.id
         _changed(work, incident, "assigned", f"{actor.name} made {person.name} the handler.")
-        brief = triage_message(work, incident)
-        tell_people(
+        brief = timeline.triage_message(work, incident)
+        timeline.tell_people(
             work,
             [person.id],
             replace(brief, text=f"You now handle {brief.text}", footer=f"Assigned by {actor.name}."),
             f"inc:{ref}:handler:{incident.revision}",
         )
-        tell_reporter(work, incident, "handler", handler=person.name)
+        timeline.tell_reporter(work, incident, "handler", handler=person.name)
         return Outcome()
 
-    return _act(ctx, actor, key=key, ref=ref, what="assigning incident handlers", step=step)
+    return run_step(
+        ctx,
+        actor,
+        INCIDENTS,
+        ref,
+        key=key,
+        what="assigning incident handlers",
+        allowed=TRIAGE,
+        step=step,
+        within=OPEN,
+    )
 
 
 def escalate(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
     def step(work: Work, incident: Incident) -> Outcome:
-        if incident.status not in OPEN:
-            return _not_open(incident)
         if incident.escalated_at is not None:
-            return Outcome.say(
-                f"{ref} was already escalated by {person_name(ctx, incident.escalated_by)} "
-                f"on {when(ctx, incident.escalated_at)}."
+            raise Refused(
+                f"{ref} was already escalated by {person_name(ctx.org, incident.escalated_by)} "
+                f"on {when(incident.escalated_at, ctx.org.zone)}."
             )
-        people = [p for p in with_role(ctx, "security_lead", "isms_manager") if p != actor.id]
+        people = [p for p in with_role(ctx.org, *ESCALATION_ROLES) if p != actor.id]
         incident.escalated_at, incident.escalated_by = work.now, actor.id
         work.record("INC", "escalated", ("incident", ref), {"to": people})
-        names = ", ".join(person_name(ctx, p) for p in people) or "nobody else (you hold those roles)"
+        names = messages.names(ctx, people) or "nobody else (you hold those roles)"
         _changed(work, incident, "escalated", f"{actor.name} escalated this to {names}.")
-        brief = triage_message(work, incident)
-        tell_people(
+        brief = timeline.triage_message(work, incident)
+        timeline.tell_people(
             work, people, replace(brief, text=f"{actor.name} escalated to you: {brief.text}"), f"inc:{ref}:escalated"
         )
         return Outcome()
 
-    return _act(ctx, actor, key=key, ref=ref, what="escalating incidents", step=step)
+    return run_step(
+        ctx, actor, INCIDENTS, ref, key=key, what="escalating incidents", allowed=TRIAGE, step=step, within=OPEN
+    )
 
 
 def add_note(ctx: Context, actor: Actor, *, key: str, ref: str, note: str) -> Outcome:
-    """A note for the team's timeline; the reporter never sees it."""
+    """A note for the team's timeline, in any state; the reporter never sees it."""
 
     def step(work: Work, incident: Incident) -> Outcome:
         work.record(
             "INC", "note-added", ("incident", ref), {"note": note.strip()}, retain=ctx.org.incidents.records_kept_for
         )
-        add_line(work, incident, "note", f"Note by {actor.name}: {note.strip()}")
+        timeline.add_line(work, incident, "note", f"Note by {actor.name}: {note.strip()}")
         return Outcome()
 
-    return _act(ctx, actor, key=key, ref=ref, what="adding notes to incidents", step=step)
+    return run_step(ctx, actor, INCIDENTS, ref, key=key, what="adding notes to incidents", allowed=TRIAGE, step=step)
 
 
 def close(ctx: Context, actor: Actor, *, key: str, ref: str, root_cause: str, lessons: str) -> Outcome:
     """Close an incident; its lessons go to awareness (AWR) as input for training."""
 
     def step(work: Work, incident: Incident) -> Outcome:
-        if incident.status != "incident":
-            return Outcome.say(f"Only an incident can be closed; {ref} is {incident.status.replace('_', ' ')}.")
-        incident.status, incident.closed_at, incident.closed_by = "closed", work.now, actor.id
+        incident.status, incident.closed_at, incident.closed_by = IncidentStatus.CLOSED, work.now, actor.id
         incident.root_cause, incident.lessons = root_cause.strip(), lessons.strip()
         work.record(
             "INC",
@@ -422,10 +409,20 @@ def close(ctx: Context, actor: Actor, *, key: str, ref: str, root_cause: str, le
         lesson = {"lessons": incident.lessons, "category": incident.category, "severity": incident.severity}
         work.record("AWR", "lesson", ("incident", ref), lesson)
         _changed(work, incident, "closed", f"{actor.name} closed the incident. Root cause: {incident.root_cause}")
-        tell_reporter(work, incident, "closed")
+        timeline.tell_reporter(work, incident, "closed")
         return Outcome()
 
-    return _act(ctx, actor, key=key, ref=ref, what="closing incidents", step=step)
+    return run_step(
+        ctx,
+        actor,
+        CLOSABLE,
+        ref,
+        key=key,
+        what="closing incidents",
+        allowed=TRIAGE,
+        step=step,
+        to=IncidentStatus.CLOSED,
+    )
 
 
 def record_notification(
@@ -434,9 +431,9 @@ def record_notification(
     """The dpo (or the team) notified an authority: who and when is recorded, reminders stop."""
 
     def step(work: Work, incident: Incident) -> Outcome:
-        target = next((c for c in running(clocks_of(work, incident)) if c.kind == clock), None)
+        target = next((c for c in running(clocks_of(work.session, incident)) if c.kind == clock), None)
         if target is None:
-            return Outcome.say(f"No {CLOCK_LABELS.get(clock, clock)} clock is running for {ref}.")
+            raise Refused(f"No {CLOCK_LABELS.get(clock, clock)} clock is running for {ref}.")
         target.notified_at, target.notified_by, target.notified_note = at, actor.id, note.strip() or None
         work.record(
             "INC",
@@ -445,16 +442,14 @@ def record_notification(
             {"clock": clock, "at": at.isoformat(), "by": actor.id, "note": note.strip()},
         )
         late = " (after the deadline)" if at > target.due_at else ""
+        made = when(at, ctx.org.zone)
         _changed(
-            work,
-            incident,
-            "notified",
-            f"{actor.name} recorded the {CLOCK_LABELS[clock]} as made on {when(ctx, at)}{late}.",
+            work, incident, "notified", f"{actor.name} recorded the {CLOCK_LABELS[clock]} as made on {made}{late}."
         )
-        return Outcome.say(f"Recorded: {CLOCK_LABELS[clock]} for {ref}, {when(ctx, at)}.")
+        return Outcome.say(f"Recorded: {CLOCK_LABELS[clock]} for {ref}, {made}.")
 
-    return _act(
-        ctx, actor, key=key, ref=ref, what="recording regulatory notifications", step=step, roles=NOTIFIER_ROLES
+    return run_step(
+        ctx, actor, INCIDENTS, ref, key=key, what="recording regulatory notifications", allowed=NOTIFIERS, step=step
     )
 
 
@@ -483,58 +478,106 @@ def request_change(
         _changed(work, incident, "change", f"{actor.name} requested change {change_ref}: {title.strip()}")
         return Outcome()
 
-    return _act(ctx, actor, key=key, ref=ref, what="requesting changes from incidents", step=step)
+    return run_step(
+        ctx, actor, INCIDENTS, ref, key=key, what="requesting changes from incidents", allowed=TRIAGE, step=step
+    )
 
 
 def open_form(ctx: Context, actor: Actor, callback_id: str, ref: str) -> Outcome:
     """The form behind a triage button, if the incident's state allows that step."""
-    roles = NOTIFIER_ROLES if callback_id == NOTIFIED else TRIAGE_ROLES
-    require(ctx, actor, roles, process="INC", what="working on incidents", subject=("incident", ref))
+    allowed = NOTIFIERS if callback_id == NOTIFIED else TRIAGE
+    require(ctx, actor, allowed, process="INC", what="working on incidents", subject=("incident", ref))
     with ctx.read() as session:
-        incident = session.scalar(select(Incident).where(Incident.ref == ref))
-        kinds = tuple(
-            c.kind
-            for c in session.scalars(
-                select(IncidentClock)
-                .where(
-                    IncidentClock.incident_id == (incident.id if incident else -1),
-                    IncidentClock.notified_at.is_(None),
-                    IncidentClock.stopped_at.is_(None),
-                )
-                .order_by(IncidentClock.due_at)
-            )
-        )
-    if incident is None:
-        return Outcome.say(f"There is no incident {ref}.")
-    if callback_id == CLOSE and incident.status != "incident":
-        return Outcome.say(f"Only an incident can be closed; {ref} is {incident.status.replace('_', ' ')}.")
+        incident = INCIDENTS.load(session, ref, False)
+        if incident is None:
+            raise Refused(INCIDENTS.missing(ref))
+        if callback_id == CLOSE and not LIFECYCLE.allows(incident.status, IncidentStatus.CLOSED):
+            raise Refused(CLOSABLE.not_now(session, incident))
+        kinds = running_clock_kinds(session, incident)
     if callback_id == NOTIFIED and not kinds:
-        return Outcome.say(f"No regulatory clock is running for {ref}.")
+        raise Refused(f"No regulatory clock is running for {ref}.")
     return Outcome(form=triage_form(ctx, callback_id, ref, clocks=kinds))
 
 
-# -- interfaces and scheduled work --------------------------------------------------------------------
+# -- clocks and timers: the plan applied, recorded and told --------------------------------------------
+
+
+def _replan(work: Work, incident: Incident) -> None:
+    """Bring clocks and timers in line with the incident's state. Safe to call after any change."""
+    settings = work.ctx.org.incidents
+    clocks = {clock.kind: clock for clock in clocks_of(work.session, incident)}
+    plan = plan_clocks(settings, incident, clocks, work.now)
+    for kind in plan.stop:
+        clocks[kind].stopped_at = work.now
+        timeline.add_line(work, incident, "clock", f"{CLOCK_LABELS[kind]} clock stopped: not an incident.")
+    for kind, due_at in plan.start.items():
+        clock = clocks.get(kind) or IncidentClock(incident_id=incident.id, kind=kind)
+        clock.started_at, clock.stopped_at, clock.due_at = work.now, None, due_at
+        work.session.add(clock)
+        clocks[kind] = clock
+    work.session.flush()
+    for kind in plan.start:
+        _announce(work, incident, clocks[kind])
+    if plan.final_report_due is not None:
+        clocks[FINAL_REPORT].due_at = plan.final_report_due
+    _sync_timers(work, incident, wanted_timers(settings, incident, clocks.values()))
+
+
+def _announce(work: Work, incident: Incident, clock: IncidentClock) -> None:
+    """A clock started: recorded, a line in the thread, and the dpo told with the button to record."""
+    text = messages.clock_started(work.ctx, incident, clock)
+    work.record(
+        "INC",
+        "clock-started",
+        ("incident", incident.ref),
+        {"clock": clock.kind, "started_at": clock.started_at.isoformat(), "due_at": clock.due_at.isoformat()},
+    )
+    timeline.add_line(work, incident, "clock", text)
+    timeline.tell_people(
+        work, dpo(work.ctx.org), messages.dpo_message(incident, text), f"inc:{incident.ref}:clock:{clock.kind}:start"
+    )
+
+
+def _sync_timers(work: Work, incident: Incident, wanted: dict[str, datetime]) -> None:
+    """Unsent timers that no longer apply are dropped, moved ones get their new time, sent ones stay
+    as the proof of what went out."""
+    query = select(IncidentTimer).where(IncidentTimer.incident_id == incident.id)
+    timers = {timer.kind: timer for timer in work.session.scalars(query)}
+    for kind, timer in timers.items():
+        if timer.sent_at is not None:
+            continue
+        if kind not in wanted:
+            work.session.delete(timer)
+        elif timer.due_at != wanted[kind]:
+            timer.due_at = wanted[kind]
+    for kind, due_at in wanted.items():
+        if kind not in timers:
+            work.session.add(IncidentTimer(incident_id=incident.id, kind=kind, due_at=due_at))
+    work.session.flush()
+
+
+# -- interfaces -----------------------------------------------------------------------------------------
 
 
 def change_status(work: Work, event: Interface) -> None:
     """CHG moved a change this incident asked for (approved, in implementation...): shown on the post."""
-    link = work.session.scalar(select(IncidentChange).where(IncidentChange.change_ref == event.data.get("change")))
+    link = change_link(work.session, str(event.data.get("change")))
     state = event.data.get("state")
     if link is None or link.state == state:
         return
     link.state = state
-    incident = _load(work, event.subject_ref)
+    incident = INCIDENTS.load(work.session, event.subject_ref, True)
     if incident is not None:
-        refresh_post(work, incident)
+        timeline.refresh_post(work, incident)
 
 
 def change_finished(work: Work, event: Interface) -> None:
     """CHG reports a change this incident asked for as done, failed or declined."""
-    incident = _load(work, event.subject_ref)
+    incident = INCIDENTS.load(work.session, event.subject_ref, True)
     if incident is None:
         return
     ref = event.data.get("change", "")
-    link = work.session.scalar(select(IncidentChange).where(IncidentChange.change_ref == ref))
+    link = change_link(work.session, ref)
     if link is not None:
         link.state, link.result, link.finished_at = event.data.get("state"), event.data.get("result"), work.now
     state = str(event.data.get("state") or "finished")
@@ -544,9 +587,9 @@ def change_finished(work: Work, event: Interface) -> None:
     work.record("INC", "change-finished", ("incident", incident.ref), {"change": ref, "state": state})
     _changed(work, incident, "change", line)
     if incident.handler_id:
-        tell_people(
+        timeline.tell_people(
             work,
             [incident.handler_id],
-            Message(text=f"{incident.ref}: {line}", body=headline(incident)),
+            messages.about(incident, f"{incident.ref}: {line}"),
             f"inc:{incident.ref}:change:{ref}:{state}",
         )

@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from config.organisation import Person
-from workflows.incidents.messages import CLOCK_LABELS, PERSONAL_DATA_LABELS, TRIAGE_ROLES
+from workflows.incidents.clocks import CLOCK_LABELS
+from workflows.incidents.lifecycle import TRIAGE_ROLES
+from workflows.kernel.people import find_person
 from workflows.kernel.ui import Form, FormField
 from workflows.kernel.validation import check_text
 from workflows.kernel.work import Context
@@ -28,13 +29,16 @@ MAX_FILES = 5
 FUTURE_TOLERANCE = timedelta(minutes=2)
 OLDEST_NOTICED = timedelta(days=366)
 
-REPORT = "incident_report"
-NOT_INCIDENT = "incident_not_incident"
-ASSIGN = "incident_assign"
-NOTE = "incident_note"
-CHANGE = "incident_change"
-CLOSE = "incident_close"
-NOTIFIED = "incident_notified"
+REPORT = "incident.report"
+NOT_INCIDENT = "incident.not_incident"
+ASSIGN = "incident.assign"
+NOTE = "incident.note"
+CHANGE = "incident.change"
+CLOSE = "incident.close"
+NOTIFIED = "incident.notified"
+"""Form callback ids; each triage form is opened by the button with the same action id."""
+
+PERSONAL_DATA_LABELS = {"yes": "Yes", "no": "No", "not_sure": "Not sure"}
 
 
 @dataclass(frozen=True)
@@ -259,19 +263,11 @@ def triage_form(ctx: Context, callback_id: str, ref: str, *, clocks: tuple[str, 
     return Form(callback_id=callback_id, title=title, fields=form_fields, metadata=ref)
 
 
-def find_person(ctx: Context, value: str) -> Person | None:
-    """A person by Slack user id (Slack's picker), e-mail or person id (both typed in the console)."""
-    value = value.strip()
-    if not value:
-        return None
-    return ctx.org.find(slack_id=value, email=value) or ctx.org.person(value)
-
-
 def _validate_assign(ctx: Context, values: Mapping[str, str]) -> dict[str, str]:
     value = (values.get("handler") or "").strip()
     if not value:
         return {"handler": "Please choose a handler."}
-    person = find_person(ctx, value)
+    person = find_person(ctx.org, value)
     if person is None:
         return {"handler": "This person is not in the organisation file."}
     if not TRIAGE_ROLES.intersection(person.roles):

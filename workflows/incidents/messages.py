@@ -1,65 +1,45 @@
-"""What people see of an incident: the triage post, its thread, and the direct messages.
+"""What people see of an incident: the triage post, the reporter's status messages, and the notes to
+the team and the dpo. Built from data only; ``timeline`` and the steps queue them.
 
-The triage post in the security team's channel is one message kept up to date in place (every
-change queues a replacement of it), with one thread line per step. The reporter gets direct messages
-about status only, worded by the ``incident_status.j2`` template an organisation may override; the
-timeline and notes stay with the team.
+The reporter's wording comes from the ``incident_status.j2`` template an organisation may override;
+it is about status only, never the team's timeline or notes.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
-
-from storage.models.incidents import Incident, IncidentChange, IncidentClock, IncidentEntry
-from workflows.kernel.recipients import Recipient
+from config.incident_settings import SEVERITY_IDS
+from storage.models.incidents import Incident, IncidentChange, IncidentClock
+from workflows.incidents.clocks import CLOCK_LABELS, running
+from workflows.incidents.forms import ASSIGN, CHANGE, CLOSE, NOT_INCIDENT, NOTE, NOTIFIED, PERSONAL_DATA_LABELS
+from workflows.incidents.lifecycle import OPEN, IncidentStatus, status_of
+from workflows.kernel.people import person_name, span, when
 from workflows.kernel.ui import Button, Message
-from workflows.kernel.work import Context, Work
+from workflows.kernel.work import Context
 
-TRIAGE_CHANNEL = "security_triage"
-TRIAGE_ROLES = frozenset({"security_team", "security_lead", "isms_manager"})
+CLASSIFY = "incident.classify"
+ESCALATE = "incident.escalate"
+ADD_DETAILS = "incident.add_details"
+"""Action ids of the buttons that act at once (the others open the form of the same id)."""
+
+
+def severity_action(level: str) -> str:
+    """The action id of a severity button: ``incident.severity.P1``."""
+    return f"incident.severity.{level}"
+
 
 STATUS_LABELS = {
-    "new": "Reported, waiting for triage",
-    "incident": "Incident, being handled",
-    "not_incident": "Not an incident",
-    "closed": "Closed",
-}
-PERSONAL_DATA_LABELS = {"yes": "Yes", "no": "No", "not_sure": "Not sure"}
-CLOCK_LABELS = {
-    "gdpr": "GDPR notification to the supervisory authority",
-    "nis2-early-warning": "NIS2 early warning",
-    "nis2-notification": "NIS2 incident notification",
-    "nis2-final-report": "NIS2 final report",
+    IncidentStatus.NEW: "Reported, waiting for triage",
+    IncidentStatus.INCIDENT: "Incident, being handled",
+    IncidentStatus.NOT_INCIDENT: "Not an incident",
+    IncidentStatus.CLOSED: "Closed",
 }
 
 
-def triage_key(incident: Incident) -> str:
-    """Outbox key of the triage post; every update replaces it and every line threads under it."""
-    return f"inc:{incident.ref}:triage"
-
-
-def when(ctx: Context, moment: datetime) -> str:
-    """A time as people in the organisation read it (its timezone)."""
-    return moment.astimezone(ctx.org.zone).strftime("%a %d %b %Y %H:%M %Z")
-
-
-def span(delta: timedelta) -> str:
-    """A duration in the largest unit that keeps it readable: 15 min, 6 h, 3 days."""
-    minutes = int(abs(delta).total_seconds() // 60)
-    if minutes < 120:
-        return f"{minutes} min"
-    if minutes < 72 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} days"
-
-
-def person_name(ctx: Context, person_id: str | None) -> str:
-    if person_id is None:
-        return "nobody yet"
-    person = ctx.org.person(person_id)
-    return person.name if person else person_id
+def status_label(incident: Incident) -> str:
+    return STATUS_LABELS[status_of(incident)]
 
 
 def headline(incident: Incident) -> str:
@@ -67,80 +47,76 @@ def headline(incident: Incident) -> str:
     return first if len(first) <= 120 else first[:119] + "…"
 
 
-def clocks_of(work: Work, incident: Incident) -> list[IncidentClock]:
-    return list(
-        work.session.scalars(
-            select(IncidentClock).where(IncidentClock.incident_id == incident.id).order_by(IncidentClock.due_at)
-        )
-    )
+def about(incident: Incident, text: str) -> Message:
+    """A short direct message about an incident: what happened, over the incident's headline."""
+    return Message(text=text, body=headline(incident))
 
 
 def clock_state(ctx: Context, clock: IncidentClock, now: datetime, *, live: bool = True) -> str:
     """Where a regulatory clock stands; ``live`` adds the time left (not for posts that stay up for days)."""
+    zone = ctx.org.zone
     if clock.notified_at is not None:
-        return f"done {when(ctx, clock.notified_at)} by {person_name(ctx, clock.notified_by)}"
+        return f"done {when(clock.notified_at, zone)} by {person_name(ctx.org, clock.notified_by)}"
     if clock.stopped_at is not None:
         return "stopped (not an incident)"
     if clock.due_at <= now:
-        return f"OVERDUE since {when(ctx, clock.due_at)}"
+        return f"OVERDUE since {when(clock.due_at, zone)}"
     left = f" (in {span(clock.due_at - now)})" if live else ""
-    return f"due {when(ctx, clock.due_at)}{left}"
+    return f"due {when(clock.due_at, zone)}{left}"
 
 
-def running(clocks: list[IncidentClock]) -> list[IncidentClock]:
-    return [c for c in clocks if c.notified_at is None and c.stopped_at is None]
-
-
-def _buttons(ctx: Context, incident: Incident, clocks: list[IncidentClock]) -> tuple[Button, ...]:
+def _buttons(ctx: Context, incident: Incident, clocks: Sequence[IncidentClock]) -> tuple[Button, ...]:
     ref = incident.ref
     levels = ctx.org.incidents.severities
     severities = tuple(
-        Button(f"incident_severity_{level}", f"{level} {levels.get(level).name}", ref)
-        for level in ("P1", "P2", "P3", "P4")
+        Button(severity_action(level), f"{level} {levels.get(level).name}", ref) for level in SEVERITY_IDS
     )
-    notified = (Button("incident_notified", "Record notification", ref),) if running(clocks) else ()
-    if incident.status == "new":
+    notified = (Button(NOTIFIED, "Record notification", ref),) if running(clocks) else ()
+    status = status_of(incident)
+    if status == IncidentStatus.NEW:
         return (
-            Button("incident_classify", "Incident", ref, "primary"),
-            Button("incident_not_incident", "Not an incident", ref),
+            Button(CLASSIFY, "Incident", ref, "primary"),
+            Button(NOT_INCIDENT, "Not an incident", ref),
             *severities,
-            Button("incident_assign", "Assign handler", ref),
-            Button("incident_escalate", "Escalate", ref),
-            Button("incident_note", "Add note", ref),
+            Button(ASSIGN, "Assign handler", ref),
+            Button(ESCALATE, "Escalate", ref),
+            Button(NOTE, "Add note", ref),
         )
-    if incident.status == "incident":
+    if status == IncidentStatus.INCIDENT:
         return (
             *severities,
-            Button("incident_assign", "Assign handler", ref),
-            Button("incident_escalate", "Escalate", ref),
-            Button("incident_note", "Add note", ref),
-            Button("incident_change", "Request change", ref),
+            Button(ASSIGN, "Assign handler", ref),
+            Button(ESCALATE, "Escalate", ref),
+            Button(NOTE, "Add note", ref),
+            Button(CHANGE, "Request change", ref),
             *notified,
-            Button("incident_not_incident", "Not an incident", ref),
-            Button("incident_close", "Close", ref, "primary"),
+            Button(NOT_INCIDENT, "Not an incident", ref),
+            Button(CLOSE, "Close", ref, "primary"),
         )
-    if incident.status == "not_incident":
-        return (Button("incident_classify", "Reclassify as incident", ref), Button("incident_note", "Add note", ref))
-    return (*notified, Button("incident_note", "Add note", ref))
+    if status == IncidentStatus.NOT_INCIDENT:
+        return (Button(CLASSIFY, "Reclassify as incident", ref), Button(NOTE, "Add note", ref))
+    return (*notified, Button(NOTE, "Add note", ref))
 
 
-def triage_message(work: Work, incident: Incident) -> Message:
+def triage_message(
+    ctx: Context,
+    incident: Incident,
+    clocks: Sequence[IncidentClock],
+    changes: Sequence[IncidentChange],
+    now: datetime,
+) -> Message:
     """The triage post: everything the team needs to decide, and the buttons to act."""
-    ctx = work.ctx
-    settings = ctx.org.incidents
-    clocks = clocks_of(work, incident)
-    changes = work.session.scalars(
-        select(IncidentChange).where(IncidentChange.incident_id == incident.id).order_by(IncidentChange.id)
-    ).all()
+    settings, zone = ctx.org.incidents, ctx.org.zone
+    status = status_of(incident)
     severity = "not set"
     if incident.severity:
         severity = f"{incident.severity} {settings.severities.get(incident.severity).name}"
     fields: list[tuple[str, str]] = [
-        ("Status", STATUS_LABELS[incident.status]),
+        ("Status", STATUS_LABELS[status]),
         ("Severity", severity),
-        ("Handler", person_name(ctx, incident.handler_id)),
-        ("Reported by", f"{incident.reporter_name}, {when(ctx, incident.reported_at)}"),
-        ("Noticed", when(ctx, incident.noticed_at)),
+        ("Handler", person_name(ctx.org, incident.handler_id)),
+        ("Reported by", f"{incident.reporter_name}, {when(incident.reported_at, zone)}"),
+        ("Noticed", when(incident.noticed_at, zone)),
         (
             "Category",
             settings.categories.get(incident.category, incident.category) if incident.category else "not given",
@@ -156,85 +132,91 @@ def triage_message(work: Work, incident: Incident) -> Message:
     if incident.files:
         fields.append(("Files", f"{len(incident.files)} attached"))
     if incident.escalated_at:
-        escalated = f"by {person_name(ctx, incident.escalated_by)}, {when(ctx, incident.escalated_at)}"
+        escalated = f"by {person_name(ctx.org, incident.escalated_by)}, {when(incident.escalated_at, zone)}"
         fields.append(("Escalated", escalated))
     for clock in clocks:
-        fields.append((CLOCK_LABELS[clock.kind], clock_state(ctx, clock, work.now, live=False)))
+        fields.append((CLOCK_LABELS[clock.kind], clock_state(ctx, clock, now, live=False)))
     if changes:
         fields.append(("Changes", "\n".join(f"{c.change_ref} {c.title} ({c.state or 'requested'})" for c in changes)))
-    if incident.status == "not_incident" and incident.not_incident_reason:
+    if status == IncidentStatus.NOT_INCIDENT and incident.not_incident_reason:
         fields.append(("Why not an incident", incident.not_incident_reason))
-    if incident.status == "closed":
+    if status == IncidentStatus.CLOSED:
         fields.append(("Root cause", incident.root_cause or ""))
         fields.append(("Lessons learned", incident.lessons or ""))
     criteria = "  ".join(
         f"{level} {settings.severities.get(level).name}: {settings.severities.get(level).criteria}"
-        for level in ("P1", "P2", "P3", "P4")
+        for level in SEVERITY_IDS
     )
     return Message(
-        text=f"{incident.ref} [{severity}] {STATUS_LABELS[incident.status]}: {headline(incident)}",
+        text=f"{incident.ref} [{severity}] {STATUS_LABELS[status]}: {headline(incident)}",
         body=incident.summary,
         fields=tuple(fields),
         buttons=_buttons(ctx, incident, clocks),
-        footer=criteria if incident.status in ("new", "incident") else "",
-    )
-
-
-def post_triage(work: Work, incident: Incident) -> None:
-    """The first post of a new report in the security team's channel."""
-    work.notify(Recipient.channel(TRIAGE_CHANNEL), triage_message(work, incident), triage_key(incident))
-
-
-def add_line(work: Work, incident: Incident, kind: str, text: str) -> None:
-    """One timeline entry, posted as a line in the incident's triage thread."""
-    entry = IncidentEntry(incident_id=incident.id, at=work.now, actor_id=work.actor.id, kind=kind, text=text)
-    work.session.add(entry)
-    work.session.flush()
-    work.notify(
-        Recipient.channel(TRIAGE_CHANNEL),
-        Message(text=text),
-        f"inc:{incident.ref}:entry:{entry.id}",
-        thread_of=triage_key(incident),
-    )
-
-
-def refresh_post(work: Work, incident: Incident) -> None:
-    """Replace the triage post with the incident as it is now (a new key per revision)."""
-    incident.revision += 1
-    incident.updated_at = work.now
-    work.session.flush()
-    work.notify(
-        Recipient.channel(TRIAGE_CHANNEL),
-        triage_message(work, incident),
-        f"inc:{incident.ref}:triage:r{incident.revision}",
-        replaces=triage_key(incident),
+        footer=criteria if status in OPEN else "",
     )
 
 
 def reporter_message(ctx: Context, incident: Incident, event: str, **values: str) -> Message:
     """Wording for the reporter, from the organisation's template: first line headline, rest body."""
     text = ctx.templates.text(
-        "incident_status.j2", event=event, ref=incident.ref, status=STATUS_LABELS[incident.status], **values
+        "incident_status.j2", event=event, ref=incident.ref, status=status_label(incident), **values
     )
     lines = text.splitlines()
     return Message(text=lines[0], body="\n".join(lines[1:]).strip())
 
 
-def tell_reporter(work: Work, incident: Incident, event: str, **values: str) -> None:
-    """A status change for the reporter, by direct message. Never carries notes or the timeline."""
-    work.notify(
-        Recipient.parse(incident.reporter_to),
-        reporter_message(work.ctx, incident, event, **values),
-        f"inc:{incident.ref}:reporter:{incident.revision}:{event}",
+def emergency_message(ctx: Context, incident: Incident, started_by: str) -> Message:
+    """P1: what everybody on the emergency communication plan is told at once."""
+    level = ctx.org.incidents.severities.get("P1")
+    return Message(
+        text=f"P1 incident {incident.ref}: the emergency communication plan has started. {headline(incident)}",
+        body=incident.summary,
+        fields=(
+            ("Severity", f"P1 {level.name}: {level.criteria}"),
+            ("Handler", person_name(ctx.org, incident.handler_id)),
+            ("Reported by", f"{incident.reporter_name}, {when(incident.reported_at, ctx.org.zone)}"),
+        ),
+        footer=f"Set to P1 by {started_by}. Follow the emergency communication plan.",
     )
 
 
-def tell_people(work: Work, person_ids: list[str], message: Message, key: str) -> None:
-    """The same direct message to several people, each under its own idempotency key."""
-    for person_id in dict.fromkeys(person_ids):
-        work.notify(Recipient.person(person_id), message, f"{key}:{person_id}")
+def names(ctx: Context, person_ids: Sequence[str]) -> str:
+    """People as a thread line lists them: "Alice Adams, Sam Shah"."""
+    return ", ".join(person_name(ctx.org, p) for p in person_ids)
 
 
-def with_role(ctx: Context, *roles: str) -> list[str]:
-    """Person ids holding any of ``roles``, in the order of the organisation file."""
-    return [p.id for p in ctx.org.people if any(role in p.roles for role in roles)]
+# -- what the clocks and timers say -----------------------------------------------------------------
+
+
+def dpo_message(incident: Incident, text: str) -> Message:
+    """A note to the dpo about a regulatory clock, with the button to record the notification."""
+    return Message(text=text, body=headline(incident), buttons=(Button(NOTIFIED, "Record notification", incident.ref),))
+
+
+def clock_started(ctx: Context, incident: Incident, clock: IncidentClock) -> str:
+    return f"{CLOCK_LABELS[clock.kind]} clock started for {incident.ref}: due {when(clock.due_at, ctx.org.zone)}."
+
+
+def overdue(ctx: Context, incident: Incident, timer_kind: str) -> str:
+    """What the team missed: time to triage or to resolve, at the incident's severity."""
+    settings = ctx.org.incidents
+    level_id = incident.severity or settings.untriaged_severity
+    level = settings.severities.get(level_id)
+    if timer_kind == "triage":
+        return f"{incident.ref} was not triaged within {span(level.triage_within)} ({level_id} target)"
+    return f"{incident.ref} is not resolved within {span(level.resolve_within)} ({level_id} target)"
+
+
+def escalation(ctx: Context, incident: Incident, what: str) -> Message:
+    return Message(
+        text=f"Escalation: {what}.",
+        body=headline(incident),
+        fields=(("Handler", person_name(ctx.org, incident.handler_id)),),
+    )
+
+
+def dpo_reminder(ctx: Context, incident: Incident, clock: IncidentClock, now: datetime, *, passed: bool) -> str:
+    label, due = CLOCK_LABELS[clock.kind], when(clock.due_at, ctx.org.zone)
+    if passed:
+        return f"Deadline passed: {label} for {incident.ref} was due {due} and no notification is recorded."
+    return f"Reminder: {label} for {incident.ref} is due {due} (in {span(clock.due_at - now)})."

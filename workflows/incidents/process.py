@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.incidents import clocks, flows, routes, service
+from workflows.incidents import flows, lifecycle, routes, scheduled, service
 from workflows.kernel.access import EVERYONE
 from workflows.kernel.process import HelpEntry, Process
 
@@ -18,9 +18,9 @@ PROCESS = Process(
             EVERYONE,
         ),
         HelpEntry("/incident mine", "Your incident reports and their status", EVERYONE),
-        HelpEntry("/isms incidents", "Open incidents, running regulatory clocks first", service.VIEWER_ROLES),
+        HelpEntry("/isms incidents", "Open incidents, running regulatory clocks first", lifecycle.VIEWER_ROLES),
     ),
-    due=(clocks.due,),
+    due=(scheduled.send_due_reminders,),
     home=service.home_items,
     receives={"change-status": flows.change_status, "change-finished": flows.change_finished},
 )

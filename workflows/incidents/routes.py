@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from config.incident_settings import SEVERITY_IDS
 from workflows.incidents import flows as incidents
 from workflows.incidents.forms import (
     ASSIGN,
@@ -22,12 +23,11 @@ from workflows.incidents.forms import (
     parse_report,
     validate_report,
 )
+from workflows.incidents.messages import ADD_DETAILS, CLASSIFY, ESCALATE, severity_action
 from workflows.incidents.service import my_reports, open_incidents
 from workflows.kernel.routing import FormRoute, Request, Router
 from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context
-
-SEVERITIES = ("P1", "P2", "P3", "P4")
 
 
 def _incident_command(ctx: Context, request: Request) -> Outcome:
@@ -57,8 +57,9 @@ def _metadata(request: Request) -> dict[str, object]:
 def _submit_report(ctx: Context, request: Request) -> Outcome:
     details = parse_report(ctx, request.values)
     metadata = _metadata(request)
-    if isinstance(metadata.get("ref"), str):
-        return incidents.add_details(ctx, request.actor, key=request.key, ref=metadata["ref"], details=details)
+    ref = metadata.get("ref")
+    if isinstance(ref, str):
+        return incidents.add_details(ctx, request.actor, key=request.key, ref=ref, details=details)
     source = metadata.get("source")
     shared = Source(source.get("permalink"), source.get("author")) if isinstance(source, dict) else None
     return incidents.report(ctx, request.actor, key=request.key, details=details, source=shared)
@@ -123,14 +124,12 @@ def register(router: Router) -> None:
     for callback_id in (NOT_INCIDENT, ASSIGN, NOTE, CHANGE, CLOSE, NOTIFIED):
         router.forms[callback_id] = FormRoute(_validator(callback_id), _submit_triage(callback_id))
         router.actions[callback_id] = _open(callback_id)
-    for level in SEVERITIES:
-        router.actions[f"incident_severity_{level}"] = _severity(level)
-    router.actions["incident_add_details"] = lambda ctx, request: incidents.details_form(
-        ctx, request.actor, request.text.strip()
-    )
-    router.actions["incident_classify"] = lambda ctx, request: incidents.classify(
+    for level in SEVERITY_IDS:
+        router.actions[severity_action(level)] = _severity(level)
+    router.actions[ADD_DETAILS] = lambda ctx, request: incidents.details_form(ctx, request.actor, request.text.strip())
+    router.actions[CLASSIFY] = lambda ctx, request: incidents.classify(
         ctx, request.actor, key=request.key, ref=request.text.strip()
     )
-    router.actions["incident_escalate"] = lambda ctx, request: incidents.escalate(
+    router.actions[ESCALATE] = lambda ctx, request: incidents.escalate(
         ctx, request.actor, key=request.key, ref=request.text.strip()
     )

@@ -1,0 +1,72 @@
+"""What an incident's steps leave for people, in the step's unit of work: the triage post in the
+security team's channel (one message kept up to date in place), one line in its thread per step
+(the incident's timeline), and direct messages to the reporter and to named people."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from storage.models.incidents import Incident, IncidentEntry
+from workflows.incidents import messages
+from workflows.incidents.service import changes_of, clocks_of
+from workflows.kernel.recipients import Recipient
+from workflows.kernel.ui import Message
+from workflows.kernel.work import Work
+
+TRIAGE_CHANNEL = Recipient.channel("security_triage")
+
+
+def triage_key(incident: Incident) -> str:
+    """Outbox key of the triage post; every update replaces it and every line threads under it."""
+    return f"inc:{incident.ref}:triage"
+
+
+def triage_message(work: Work, incident: Incident) -> Message:
+    """The triage post as the incident stands in this unit of work."""
+    session = work.session
+    return messages.triage_message(
+        work.ctx, incident, clocks_of(session, incident), changes_of(session, incident), work.now
+    )
+
+
+def post_triage(work: Work, incident: Incident) -> None:
+    """The first post of a new report in the security team's channel."""
+    work.notify(TRIAGE_CHANNEL, triage_message(work, incident), triage_key(incident))
+
+
+def refresh_post(work: Work, incident: Incident) -> None:
+    """Replace the triage post with the incident as it is now (a new key per revision)."""
+    incident.revision += 1
+    incident.updated_at = work.now
+    work.session.flush()
+    work.notify(
+        TRIAGE_CHANNEL,
+        triage_message(work, incident),
+        f"inc:{incident.ref}:triage:r{incident.revision}",
+        replaces=triage_key(incident),
+    )
+
+
+def add_line(work: Work, incident: Incident, kind: str, text: str) -> None:
+    """One timeline entry, posted as a line in the incident's triage thread."""
+    entry = IncidentEntry(incident_id=incident.id, at=work.now, actor_id=work.actor.id, kind=kind, text=text)
+    work.session.add(entry)
+    work.session.flush()
+    work.notify(
+        TRIAGE_CHANNEL, Message(text=text), f"inc:{incident.ref}:entry:{entry.id}", thread_of=triage_key(incident)
+    )
+
+
+def tell_reporter(work: Work, incident: Incident, event: str, **values: str) -> None:
+    """A status change for the reporter, by direct message. Never carries notes or the timeline."""
+    work.notify(
+        Recipient.parse(incident.reporter_to),
+        messages.reporter_message(work.ctx, incident, event, **values),
+        f"inc:{incident.ref}:reporter:{incident.revision}:{event}",
+    )
+
+
+def tell_people(work: Work, person_ids: Iterable[str], message: Message, key: str) -> None:
+    """The same direct message to several people, each under its own idempotency key."""
+    for person_id in dict.fromkeys(person_ids):
+        work.notify(Recipient.person(person_id), message, f"{key}:{person_id}")
