@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from storage.db import is_postgresql, make_engine, make_sessions
-from storage.models.evidence import SchedulerLease
+from storage.models.scheduler import SchedulerLease
 from workflows.kernel.process import run_due_work
 from workflows.kernel.timezones import TimezoneLookup, refresh_timezones
 from workflows.kernel.work import Context

@@ -27,13 +27,13 @@ def world(settings, clock, tmp_path) -> Iterator[World]:
 
 
 def submit(world: World, person: str = "olga", **values: str):  # type: ignore[no-untyped-def]
-    opened = world.press(person, "evidence_submit", world.chat.button("olga", "evidence_submit"))
+    opened = world.press(person, "evidence.submit", world.chat.button("olga", "evidence.submit"))
     assert opened.form is not None, opened.reply
     return world.fill(person, opened.form.callback_id, {"files": "[]", **PERIOD, **values}, opened.form.metadata)
 
 
 def review(world: World, accept: bool, **values: str):  # type: ignore[no-untyped-def]
-    button = "evidence_accept" if accept else "evidence_reject"
+    button = "evidence.accept" if accept else "evidence.reject"
     opened = world.press("alice", button, world.chat.button("alice", button))
     assert opened.form is not None, opened.reply
     return world.fill("alice", opened.form.callback_id, values, opened.form.metadata)
@@ -45,7 +45,7 @@ def count(world: World, model: type) -> int:
 
 
 def test_owner_submits_and_the_isms_manager_accepts(world):
-    form = world.press("olga", "evidence_submit", "1").form
+    form = world.press("olga", "evidence.submit", "1").form
     assert form is not None
     assert [(f.name, f.kind, f.initial) for f in form.fields] == [
         ("text", "multiline", None),
@@ -96,7 +96,7 @@ def test_owner_submits_and_the_isms_manager_accepts(world):
 
 def test_rejection_reopens_with_a_new_due_date_and_tells_the_owner_why(world):
     submit(world, text="Done.")
-    opened = world.press("alice", "evidence_reject", world.chat.button("alice", "evidence_reject")).form
+    opened = world.press("alice", "evidence.reject", world.chat.button("alice", "evidence.reject")).form
     assert opened is not None
     assert dict((f.name, f.initial) for f in opened.fields)["due"] == "2026-12-25"  # today + 7 days
     assert world.fill("alice", opened.callback_id, {"comment": "", "due": "2026-12-18"}, opened.metadata).errors == {
@@ -118,7 +118,7 @@ def test_rejection_reopens_with_a_new_due_date_and_tells_the_owner_why(world):
     assert told.text == "Please answer again: your evidence for Review the risks you own was not accepted"
     assert "Alice Adams says: Which risks changed? Attach the updated register." in told.body
     assert "the new due date is Fri 08 Jan 2027, 17:00 (Europe/Berlin)" in told.body
-    assert told.buttons[0].action_id == "evidence_submit"
+    assert told.buttons[0].action_id == "evidence.submit"
     overview = world.command("alice", "evidence all").reply
     assert overview is not None and "EV-1 Review the risks you own (2026-Q4), Olga Ortiz" in overview.body
     assert "rejected, rejected 1x" in overview.body
@@ -137,7 +137,7 @@ def test_rejection_reopens_with_a_new_due_date_and_tells_the_owner_why(world):
 
 
 def test_not_applicable_needs_a_reason_and_is_reviewed_too(world):
-    form = world.press("olga", "evidence_na", "1").form
+    form = world.press("olga", "evidence.not_applicable", "1").form
     assert form is not None
     assert world.fill("olga", form.callback_id, {"reason": "   "}, form.metadata).errors == {
         "reason": "Please say why it does not apply; the ISMS manager and auditors will read it."
@@ -156,7 +156,7 @@ def test_not_applicable_needs_a_reason_and_is_reviewed_too(world):
 
 
 def test_delegation_moves_ownership_and_the_ladder_follows_the_new_owner(world):
-    form = world.press("olga", "evidence_delegate", "1").form
+    form = world.press("olga", "evidence.delegate", "1").form
     assert form is not None and form.fields[0].kind == "person"
     assert world.fill("olga", form.callback_id, {"person": "U0NOBODY", "note": ""}, form.metadata).errors == {
         "person": "Pick somebody listed in the organisation file; the bot cannot chase anybody else."
@@ -173,7 +173,7 @@ def test_delegation_moves_ownership_and_the_ladder_follows_the_new_owner(world):
     assert world.request().owner_id == "erin"
     assert world.at(berlin(2026, 12, 24)) == [("erin", "Reminder: Review the risks you own is due in 7 days")]
     # The ISMS manager hands it on; the previous owner is told by DM this time.
-    form = world.press("alice", "evidence_delegate", "1").form
+    form = world.press("alice", "evidence.delegate", "1").form
     assert form is not None
     world.fill("alice", form.callback_id, {"person": "hana", "note": ""}, form.metadata)
     assert world.chat.texts("erin")[-1] == (
@@ -192,7 +192,7 @@ def test_delegation_moves_ownership_and_the_ladder_follows_the_new_owner(world):
 
 def test_snooze_holds_reminders_but_not_the_due_date(world, clock):
     clock.set(berlin(2026, 12, 23, 10, 0))
-    snoozed = world.press("olga", "evidence_snooze_3", "1")
+    snoozed = world.press("olga", "evidence.snooze.3", "1")
 
     assert snoozed.reply is not None and snoozed.reply.text == (
         "Snoozed EV-1 for 3 days. You will hear about it again Mon 28 Dec 2026, 08:00 (Europe/Berlin); "
@@ -208,7 +208,7 @@ def test_snooze_holds_reminders_but_not_the_due_date(world, clock):
 
 
 def test_bad_submissions_are_refused_on_their_field_and_store_nothing(world):
-    form = world.press("olga", "evidence_submit", "1").form
+    form = world.press("olga", "evidence.submit", "1").form
     assert form is not None
     meta = json.dumps([{"id": "F0BIG", "name": "scan.pdf", "size": 31 * 1024 * 1024, "mimetype": "application/pdf"}])
     cases = [
@@ -249,7 +249,7 @@ def test_bad_submissions_are_refused_on_their_field_and_store_nothing(world):
 
 
 def test_a_button_on_an_answered_request_says_so_and_a_repeated_form_acts_once(world):
-    opened = world.press("olga", "evidence_submit", "1").form
+    opened = world.press("olga", "evidence.submit", "1").form
     assert opened is not None
     values = {"text": "Done.", "link": "", "files": "[]", **PERIOD}
     world.fill("olga", opened.callback_id, values, opened.metadata, key="view:V1:h1")
@@ -257,7 +257,7 @@ def test_a_button_on_an_answered_request_says_so_and_a_repeated_form_acts_once(w
     assert again.reply is not None and again.reply.text == "That was already handled (the click arrived twice)."
     assert count(world, EvidenceSubmission) == 1
 
-    for action in ("evidence_submit", "evidence_na", "evidence_delegate", "evidence_snooze_1"):
+    for action in ("evidence.submit", "evidence.not_applicable", "evidence.delegate", "evidence.snooze.1"):
         reply = world.press("olga", action, "1").reply
         assert reply is not None and reply.text == (
             "EV-1 (Review the risks you own) was already answered by Olga Ortiz on Fri 18 Dec 2026, 10:00 "
@@ -265,7 +265,7 @@ def test_a_button_on_an_answered_request_says_so_and_a_repeated_form_acts_once(w
         ), action
 
     review(world, accept=True, comment="")
-    late = world.press("alice", "evidence_reject", world.chat.button("alice", "evidence_reject")).reply
+    late = world.press("alice", "evidence.reject", world.chat.button("alice", "evidence.reject")).reply
     assert (
         late is not None
         and late.text == "EV-1 was already accepted by Alice Adams on Fri 18 Dec 2026, 10:00 (Europe/Berlin)."
@@ -278,19 +278,19 @@ def test_a_button_on_an_answered_request_says_so_and_a_repeated_form_acts_once(w
 
 
 def test_only_the_owner_or_the_isms_manager_may_answer_and_only_the_manager_reviews(world):
-    refused = world.press("erin", "evidence_submit", "1").reply
+    refused = world.press("erin", "evidence.submit", "1").reply
     assert refused is not None and refused.text == (
-        "Only Olga Ortiz (the owner) or the ISMS manager can answer EV-1. This attempt has been recorded."
+        "Sorry, answering EV-1 is for Olga Ortiz (the owner) or isms manager only. This attempt has been recorded."
     )
     submit(world, text="Done.")
-    not_a_reviewer = world.press("olga", "evidence_accept", world.chat.button("alice", "evidence_accept")).reply
+    not_a_reviewer = world.press("olga", "evidence.accept", world.chat.button("alice", "evidence.accept")).reply
     assert not_a_reviewer is not None and "reviewing evidence is for isms manager only" in not_a_reviewer.text
     denied = world.records("access-denied", subjects=EVIDENCE)
     assert [(actor, data["attempted"]) for actor, _, _, data in denied] == [
-        ("erin", "answer"),
+        ("erin", "answering EV-1"),
         ("olga", "reviewing evidence"),
     ]
-    assert world.press("olga", "evidence_submit", "EV-99").reply.text.startswith("I cannot find")  # type: ignore[union-attr]
+    assert world.press("olga", "evidence.submit", "EV-99").reply.text.startswith("I cannot find")  # type: ignore[union-attr]
 
 
 def test_evidence_lists_for_the_owner_the_manager_and_the_app_home(world):
@@ -301,7 +301,7 @@ def test_evidence_lists_for_the_owner_the_manager_and_the_app_home(world):
     assert world.command("erin", "evidence").reply.text == "You have no open evidence requests."  # type: ignore[union-attr]
     olga_home = home(world.ctx, world.actor("olga"))
     assert [(s.text, [b.action_id for b in s.buttons][:1]) for s in olga_home.sections[1:]] == [
-        (mine.body, ["evidence_submit"])
+        (mine.body, ["evidence.submit"])
     ]
 
     submit(world, text="Done.")
@@ -341,8 +341,8 @@ def test_number_and_approval_evidence_ask_for_their_own_fields(settings, clock, 
     world.at(berlin(2026, 12, 24, 17, 0))
     measurement, budget = world.requests()
     assert (measurement.evidence_kind, budget.evidence_kind) == ("number", "approval")
-    number_form = world.press("olga", "evidence_submit", str(measurement.id)).form
-    approval_form = world.press("olga", "evidence_submit", str(budget.id)).form
+    number_form = world.press("olga", "evidence.submit", str(measurement.id)).form
+    approval_form = world.press("olga", "evidence.submit", str(budget.id)).form
     assert number_form is not None and approval_form is not None
     assert number_form.fields[0].name == "number" and approval_form.fields[0].name == "decision"
     base = {"text": "", "link": "", "files": "[]", "covers_from": "2026-12-01", "covers_to": "2026-12-31"}

@@ -11,7 +11,7 @@ import pytest
 
 from storage.records import verify
 from tests.world import EVIDENCE, World, berlin, programme_world
-from workflows.evidence.review import items_for_management_review
+from workflows.evidence.service import items_for_management_review
 from workflows.kernel.cadence import make_cadence
 from workflows.kernel.timezones import refresh_timezones, remember_timezone
 
@@ -47,12 +47,12 @@ def test_a_quarterly_activity_asks_its_owner_when_the_lead_time_begins(world):
     )
     assert dict(ask.fields) == {"Due": "Thu 31 Dec 2026, 17:00 (Europe/Berlin)", "Reference": "EV-1"}
     assert [b.action_id for b in ask.buttons] == [
-        "evidence_submit",
-        "evidence_na",
-        "evidence_delegate",
-        "evidence_snooze_1",
-        "evidence_snooze_3",
-        "evidence_snooze_7",
+        "evidence.submit",
+        "evidence.not_applicable",
+        "evidence.delegate",
+        "evidence.snooze.1",
+        "evidence.snooze.3",
+        "evidence.snooze.7",
     ]
     assert [(a, action, s) for a, action, s, _ in world.records(subjects=EVIDENCE)] == [("system", "asked", "EV-1")]
     assert world.at(berlin(2026, 12, 17, 17, 1)) == []

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from bot.scheduler import BotScheduler, LeaseLeadership
+from bot.scheduler import ADVISORY_KEY, BotScheduler, LeaseLeadership
+from storage.db import is_postgresql
 from storage.models import SchedulerLease
 from tests.world import EVIDENCE, World, berlin, programme_world
 
@@ -21,6 +22,26 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def leaders_on_record(world: World) -> list[str]:
+    """Who the database says runs the scheduler: the holder of an unexpired lease, or on PostgreSQL
+    the backend (pid) of each session of this database holding the advisory lock."""
+    engine = world.runtime.engine
+    if is_postgresql(engine):
+        with engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    text(
+                        "SELECT pid::text FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = :low "
+                        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    ),
+                    {"low": ADVISORY_KEY & 0xFFFFFFFF},
+                )
+            )
+    with world.ctx.read() as session:
+        lease = session.get(SchedulerLease, "scheduler")
+    return [lease.holder] if lease is not None and lease.expires_at > datetime.now(UTC) else []
 
 
 def scheduler(world: World, **options: float) -> BotScheduler:
@@ -37,8 +58,9 @@ def test_one_process_leads_and_a_standby_takes_over_when_it_stops(settings, cloc
     second = programme_world(settings, clock, tmp_path, [{"activity": "RA/risk-review"}])
     leader, standby = scheduler(first).start(), scheduler(second).start()
     try:
-        time.sleep(0.3)
+        # start() elects at once, and the database names one leader (so a standby's claims fail).
         assert (leader.is_leader, standby.is_leader) == (True, False)
+        assert len(leaders_on_record(first)) == 1
         assert not standby.tick()  # a standby never runs the due work
         leader.stop()
         assert eventually(lambda: standby.is_leader)

@@ -4,14 +4,7 @@ from storage.models.base import Base
 from storage.models.changes import Change, LocalTicket, TrackerWatermark
 from storage.models.counters import Counter
 from storage.models.deliveries import Delivery
-from storage.models.evidence import (
-    ActivitySchedule,
-    EvidenceFile,
-    EvidenceRequest,
-    EvidenceSubmission,
-    PersonTimezone,
-    SchedulerLease,
-)
+from storage.models.evidence import ActivitySchedule, EvidenceFile, EvidenceRequest, EvidenceSubmission
 from storage.models.incidents import (
     Incident,
     IncidentChange,
@@ -20,7 +13,9 @@ from storage.models.incidents import (
     IncidentTimer,
 )
 from storage.models.outbox import OutboxEffect
+from storage.models.people import PersonTimezone
 from storage.models.records import Record
+from storage.models.scheduler import SchedulerLease
 
 __all__ = [
     "ActivitySchedule",

@@ -1,4 +1,4 @@
-"""Evidence requests of recurring activities, their answers and files, and the scheduler's own state.
+"""Evidence requests of recurring activities, their answers and files, and each activity's next due date.
 
 Every reminder's and request's due time lives here, not in APScheduler: 10,000 reminders are 10,000
 rows with an indexed ``next_action_at``, which one tick reads, instead of 10,000 pickled jobs.
@@ -102,23 +102,3 @@ class EvidenceFile(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     fetched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     fetch_error: Mapped[str | None] = mapped_column(String(500))
-
-
-class PersonTimezone(Base):
-    """A person's timezone as Slack reports it (users.info ``tz``), cached for quiet hours."""
-
-    __tablename__ = "person_timezones"
-
-    person_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tz: Mapped[str] = mapped_column(String(64))
-    fetched_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-class SchedulerLease(Base):
-    """Who runs the scheduler for this database, until when (leader election without PostgreSQL)."""
-
-    __tablename__ = "scheduler_lease"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(128))
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

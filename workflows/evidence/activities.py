@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from config.activity_settings import lead_days, resolve_owner
 from storage.models.evidence import ActivitySchedule, EvidenceRequest
+from workflows.evidence.lifecycle import EvidenceStatus
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.cadence import Cadence, make_cadence
 from workflows.kernel.quiet_hours import next_allowed
-from workflows.kernel.timezones import zones_for
+from workflows.kernel.timezones import zone_for
 from workflows.kernel.work import Context, Work
 
 MISSED_SHOWN = 50
@@ -128,7 +129,7 @@ def _advance_activity(work: Work, plan: PlannedActivity, now: datetime) -> int:
 
 def _create_request(work: Work, plan: PlannedActivity, due: datetime, now: datetime) -> int:
     period = plan.cadence.period(due)
-    zone = zones_for(work.session, work.ctx.org, [plan.owner])[plan.owner]
+    zone = zone_for(work.session, work.ctx.org, plan.owner)
     request = EvidenceRequest(
         activity_key=plan.key,
         period=period.label,
@@ -139,7 +140,7 @@ def _create_request(work: Work, plan: PlannedActivity, due: datetime, now: datet
         period_start=period.start,
         period_end=period.end,
         owner_id=plan.owner,
-        status="open",
+        status=EvidenceStatus.OPEN,
         due_at=due,
         created_at=now,
         round=0,

@@ -26,7 +26,7 @@ def file_key(file_id: int) -> str:
 
 def attach_files(work: Work, submission: EvidenceSubmission, files: list[FileRef]) -> list[dict[str, object]]:
     """Store the files of a submission and queue fetching each; returns what the record shows."""
-    shown = []
+    shown: list[dict[str, object]] = []
     max_bytes = work.ctx.org.activities.max_file_bytes
     for ref in files:
         row = EvidenceFile(submission_id=submission.id, slack_file_id=ref.id, name=ref.name, size=ref.size)
@@ -80,7 +80,8 @@ def _store(work: Work, file_id: int, status: str, result: dict[str, object] | No
     data: dict[str, object] = {"file": row.slack_file_id, "submission": row.submission_id}
     if status == SENT and result:
         row.name = str(result.get("name") or row.name or "")[:255] or None
-        row.size = int(result["size"]) if isinstance(result.get("size"), int) else row.size  # type: ignore[arg-type]
+        size = result.get("size")
+        row.size = size if isinstance(size, int) else row.size
         row.sha256 = str(result["sha256"]) if result.get("sha256") else None
         row.fetched_at = work.now
         work.record(

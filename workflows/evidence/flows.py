@@ -1,47 +1,58 @@
-"""Evidence requests, the owner's side: answer in place (submit, not applicable, delegate, snooze),
-and the list of one's own open requests.
+"""Evidence requests, every person's step on one: the owner (or an ISMS manager on their behalf)
+answers in place (submit, not applicable, delegate, snooze), and the ISMS manager accepts or rejects
+what came in.
 
-Every answer is checked against the request's current state inside the transaction that changes it,
-so a second click, a Slack retry or a button on an old message says what already happened instead of
-acting twice. The recurring work (creating requests, the reminder ladder, collecting file hashes) is
-registered with the scheduler's tick at the bottom of this module.
+Each step runs through the kernel's step runner, so who may take it, the request's row lock and its
+state (``lifecycle.py``) are checked inside the transaction that changes it: a second click, a Slack
+retry or a button on an old message says what already happened instead of acting twice. Buttons that
+only open a form check the same rule and state first, so nobody fills in a form that cannot be sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from storage.models.evidence import EvidenceRequest, EvidenceSubmission
-from workflows.evidence.activities import create_due_requests
-from workflows.evidence.files import attach_files, collect_file_hashes
+from workflows.evidence.files import attach_files
 from workflows.evidence.forms import (
     delegate_form,
-    find_person,
     not_applicable_form,
     parse_date,
     parse_files,
     parse_number,
+    review_form,
     submit_form,
 )
-from workflows.evidence.ladder import advance_requests, reschedule
-from workflows.evidence.messages import notice, owner_buttons, person_name, review_buttons, when
-from workflows.kernel.access import Refused
+from workflows.evidence.ladder import reschedule, schedule_after, zones_of
+from workflows.evidence.lifecycle import (
+    ANSWERABLE,
+    MANAGERS,
+    OPEN,
+    REVIEWABLE,
+    SUBMITTED,
+    Decision,
+    EvidenceStatus,
+    answered,
+    answerers,
+    decided,
+    items,
+)
+from workflows.evidence.messages import notice, review_notice
+from workflows.evidence.service import find_request, find_submission
+from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import Actor
+from workflows.kernel.people import find_person, when, with_role
 from workflows.kernel.recipients import Recipient
-from workflows.kernel.timezones import zones_for
-from workflows.kernel.ui import Form, Message, Outcome
+from workflows.kernel.steps import run_step
+from workflows.kernel.timezones import zone_for
+from workflows.kernel.ui import Form, Outcome
 from workflows.kernel.work import Context, Work
 
-OPEN, SUBMITTED, ACCEPTED, NOT_APPLICABLE = "open", "submitted", "accepted", "not_applicable"
-ACTIVE = (OPEN, SUBMITTED)
+ALREADY = Outcome.say("That was already handled (the click arrived twice).")
+REVIEWING = "reviewing evidence"
 
-
-# -- shared by the owner's and the ISMS manager's side -------------------------------------------------
+Step = Callable[[Work, EvidenceRequest], Outcome]
 
 
 def iso(moment: datetime) -> str:
@@ -49,104 +60,76 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def parse_id(value: str) -> int | None:
-    head = value.strip().split(":", 1)[0].removeprefix("EV-")
-    return int(head) if head.isdigit() else None
-
-
-def read_request(ctx: Context, value: str) -> EvidenceRequest | None:
-    request_id = parse_id(value)
-    if request_id is None:
-        return None
-    with ctx.read() as session:
-        return session.get(EvidenceRequest, request_id)
-
-
-def lock_request(session: Session, request_id: int) -> EvidenceRequest:
-    request = session.get(EvidenceRequest, request_id, with_for_update=True, populate_existing=True)
-    assert request is not None, "requests are never deleted"
-    return request
-
-
-def zone_of(session: Session, ctx: Context, person_id: str) -> ZoneInfo:
-    return zones_for(session, ctx.org, [person_id])[person_id]
-
-
-def answered(ctx: Context, session: Session, request: EvidenceRequest) -> Outcome:
-    """What a button on a request that is no longer open says instead of acting.
-
-    It reads in the caller's session: a second session inside a unit of work would wait for the
-    first one's write lock on SQLite.
-    """
-    last = session.scalar(
-        select(EvidenceSubmission)
-        .where(EvidenceSubmission.request_id == request.id)
-        .order_by(EvidenceSubmission.id.desc())
-        .limit(1)
-    )
-    who = person_name(ctx, last.submitted_by) if last else "somebody"
-    on = when(last.submitted_at, ctx.org.zone) if last else "earlier"
-    state = {
-        SUBMITTED: "it is waiting for the ISMS manager's review",
-        ACCEPTED: "the ISMS manager accepted it",
-        NOT_APPLICABLE: "the ISMS manager accepted that it does not apply",
-    }.get(request.status, request.status)
-    return Outcome.say(
-        f"{request.ref} ({request.title}) was already answered by {who} on {on}; {state}. Nothing more to do here."
-    )
-
-
-NOT_FOUND = Outcome.say("I cannot find that evidence request. It may belong to another ISMS.")
-ALREADY = Outcome.say("That was already handled (the click arrived twice).")
-
-
-def _may_answer(ctx: Context, actor: Actor, request: EvidenceRequest, what: str) -> None:
-    """Only the owner, or an ISMS manager on their behalf; a refusal is recorded."""
-    if actor.id == request.owner_id or actor.has("isms_manager"):
-        return
-    with ctx.work(actor) as work:
-        work.record(
-            request.process, "access-denied", ("evidence", request.ref), {"attempted": what, "owner": request.owner_id}
-        )
-    raise Refused(
-        f"Only {person_name(ctx, request.owner_id)} (the owner) or the ISMS manager can {what} "
-        f"{request.ref}. This attempt has been recorded."
-    )
-
-
 # -- buttons that open forms -------------------------------------------------------------------------
 
 
 def open_submit(ctx: Context, actor: Actor, value: str) -> Outcome:
-    return _open_form(ctx, actor, value, "answer", lambda request: submit_form(ctx, request))
+    return _open_answer(ctx, actor, value, "answering", lambda request: submit_form(ctx, request))
 
 
 def open_not_applicable(ctx: Context, actor: Actor, value: str) -> Outcome:
-    return _open_form(ctx, actor, value, "answer", not_applicable_form)
+    return _open_answer(ctx, actor, value, "answering", not_applicable_form)
 
 
 def open_delegate(ctx: Context, actor: Actor, value: str) -> Outcome:
-    return _open_form(ctx, actor, value, "delegate", delegate_form)
+    return _open_answer(ctx, actor, value, "delegating", delegate_form)
 
 
-def _open_form(ctx: Context, actor: Actor, value: str, what: str, form: Callable[[EvidenceRequest], Form]) -> Outcome:
-    request = read_request(ctx, value)
-    if request is None:
-        return NOT_FOUND
-    _may_answer(ctx, actor, request, what)
-    if request.status != OPEN:
-        with ctx.read() as session:
-            return answered(ctx, session, request)
+def _open_answer(ctx: Context, actor: Actor, value: str, verb: str, form: Callable[[EvidenceRequest], Form]) -> Outcome:
+    request = find_request(ctx, value)
+    what = f"{verb} {request.ref}"
+    require(ctx, actor, answerers(request), process=request.process, what=what, subject=("evidence", request.ref))
+    _still(ctx, request, ANSWERABLE)
     return Outcome(form=form(request))
 
 
-# -- answers ----------------------------------------------------------------------------------------
+def open_review(ctx: Context, actor: Actor, value: str, accept: bool) -> Outcome:
+    """The Accept / Reject buttons: the form for a comment, unless somebody decided already."""
+    request = find_request(ctx, value)
+    require(ctx, actor, MANAGERS, process=request.process, what=REVIEWING, subject=("evidence", request.ref))
+    submission = find_submission(ctx, request, value)
+    if submission.decision is not None:
+        raise Refused(decided(ctx, request, submission))
+    _still(ctx, request, REVIEWABLE)
+    return Outcome(form=review_form(ctx, request, submission.id, accept))
+
+
+def _still(ctx: Context, request: EvidenceRequest, states: Collection[str]) -> None:
+    """Refuse before a form opens when the request's state no longer allows the step it is for (the
+    step checks again when the form is sent)."""
+    if request.status not in states:
+        with ctx.read() as session:
+            raise Refused(answered(ctx, session, request))
+
+
+# -- the owner's answers ------------------------------------------------------------------------------
+
+
+def _answer(
+    ctx: Context, actor: Actor, value: str, key: str, verb: str, step: Step, to: EvidenceStatus | None = None
+) -> Outcome:
+    """Run one of the owner's steps: an answer moves the request ``to`` submitted; delegating and
+    snoozing keep it open."""
+    request = find_request(ctx, value)
+    return run_step(
+        ctx,
+        actor,
+        items(ctx, request.process),
+        request.ref,
+        key=key,
+        what=f"{verb} {request.ref}",
+        allowed=answerers(request),
+        step=step,
+        to=to,
+        within=ANSWERABLE if to is None else None,
+        again=ALREADY,
+    )
 
 
 def submit(ctx: Context, actor: Actor, value: str, values: dict[str, str], key: str) -> Outcome:
-    """Store the evidence (validated by evidence_forms.validate_submission) and ask for its review."""
+    """Store the evidence (validated by forms.validate_submission) and ask for its review."""
     decision = values.get("decision")
-    fields = {
+    fields: dict[str, object] = {
         "text": values.get("text", "").strip() or None,
         "link": values.get("link", "").strip() or None,
         "number": parse_number(values["number"]) if values.get("number") else None,
@@ -161,24 +144,6 @@ def not_applicable(ctx: Context, actor: Actor, value: str, reason: str, key: str
     return _hand_in(ctx, actor, value, key, {"text": reason.strip()}, not_applicable=True, files={})
 
 
-def _answer_open(
-    ctx: Context, actor: Actor, value: str, key: str, verb: str, step: Callable[[Work, EvidenceRequest], Outcome]
-) -> Outcome:
-    """What every answer to a request shares: the request exists, this person may answer it, a click
-    counts once, and it is still open (checked again under its row lock) when ``step`` runs."""
-    request = read_request(ctx, value)
-    if request is None:
-        return NOT_FOUND
-    _may_answer(ctx, actor, request, verb)
-    with ctx.work(actor) as work:
-        if not work.once(key):
-            return ALREADY
-        locked = lock_request(work.session, request.id)
-        if locked.status != OPEN:
-            return answered(ctx, work.session, locked)
-        return step(work, locked)
-
-
 def _hand_in(
     ctx: Context,
     actor: Actor,
@@ -189,14 +154,10 @@ def _hand_in(
     not_applicable: bool,
     files: dict[str, str],
 ) -> Outcome:
-    return _answer_open(
-        ctx,
-        actor,
-        value,
-        key,
-        "answer",
-        lambda work, request: _store_answer(work, request, fields, not_applicable, files),
-    )
+    def step(work: Work, request: EvidenceRequest) -> Outcome:
+        return _store_answer(work, request, fields, not_applicable, files)
+
+    return _answer(ctx, actor, value, key, "answering", step, to=SUBMITTED)
 
 
 def _store_answer(
@@ -213,7 +174,7 @@ def _store_answer(
     work.session.add(submission)
     work.session.flush()
     shown_files = attach_files(work, submission, parse_files(files))
-    request.status, request.next_action_at = SUBMITTED, None
+    request.next_action_at = None
     data = {
         "submission": submission.id,
         "not_applicable": not_applicable,
@@ -223,7 +184,13 @@ def _store_answer(
     if shown_files:
         data["files"] = shown_files
     work.record(request.process, "submitted", ("evidence", request.ref), data)
-    _ask_for_review(work, request, submission, shown_files)
+    for manager in with_role(work.ctx.org, *MANAGERS):
+        zone = zone_for(work.session, work.ctx.org, manager)
+        work.notify(
+            Recipient.person(manager),
+            review_notice(work.ctx, request, submission, shown_files, zone),
+            f"evidence:{request.id}:sub{submission.id}:review:{manager}",
+        )
     what = "Your not-applicable answer" if not_applicable else "Your evidence"
     return Outcome.say(
         f"Thank you. {what} for {request.ref} ({request.title}) is stored and the ISMS "
@@ -235,50 +202,15 @@ def _plain(value: object) -> object:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def _ask_for_review(
-    work: Work, request: EvidenceRequest, submission: EvidenceSubmission, files: list[dict[str, object]]
-) -> None:
-    ctx = work.ctx
-    shown: list[tuple[str, str]] = [("Owner", person_name(ctx, request.owner_id))]
-    if submission.covers_from and submission.covers_to:
-        shown.append(("Covers", f"{submission.covers_from.isoformat()} to {submission.covers_to.isoformat()}"))
-    if submission.text and not submission.not_applicable:
-        shown.append(("Evidence", submission.text[:1500]))
-    if submission.link:
-        shown.append(("Link", submission.link))
-    if submission.number is not None:
-        shown.append(("Number", f"{submission.number:g}"))
-    if submission.approved is not None:
-        shown.append(("Decision", "approved" if submission.approved else "not approved"))
-    if files:
-        shown.append(("Files", ", ".join(str(f["name"] or f["slack_file_id"]) for f in files)))
-    for manager in ctx.org.with_role("isms_manager"):
-        zone = zone_of(work.session, ctx, manager.id)
-        message = notice(
-            ctx,
-            request,
-            "review",
-            zone,
-            extra_fields=tuple(shown),
-            actor=person_name(ctx, submission.submitted_by),
-            not_applicable=submission.not_applicable,
-            reason=submission.text or "",
-        )
-        message = Message(message.text, message.body, message.fields, review_buttons(request, submission.id))
-        work.notify(
-            Recipient.person(manager.id), message, f"evidence:{request.id}:sub{submission.id}:review:{manager.id}"
-        )
-
-
 def delegate(ctx: Context, actor: Actor, value: str, picked: str, note: str, key: str) -> Outcome:
     """Hand the request to somebody else: they own it now, are asked at once, and the previous owner knows."""
-    person = find_person(ctx, picked)
+    person = find_person(ctx.org, picked)
     if person is None:
-        return Outcome.say("Pick somebody listed in the organisation file.")
+        raise Refused("Pick somebody listed in the organisation file.")
 
     def step(work: Work, request: EvidenceRequest) -> Outcome:
         if person.id == request.owner_id:
-            return Outcome.say(f"{person.name} already owns {request.ref}.")
+            raise Refused(f"{person.name} already owns {request.ref}.")
         previous = request.owner_id
         request.owner_id = person.id
         request.delegations += 1
@@ -291,14 +223,14 @@ def delegate(ctx: Context, actor: Actor, value: str, picked: str, note: str, key
         )
         base = f"evidence:{request.id}:d{request.delegations}"
         if request.step > 0:  # already asked: the new owner hears now, not at the next reminder
-            zone = zone_of(work.session, ctx, person.id)
+            zone = zone_for(work.session, ctx.org, person.id)
             work.notify(
                 Recipient.person(person.id),
                 notice(ctx, request, "delegated_to_you", zone, buttons=True, actor=actor.name, note=note.strip()),
                 f"{base}:to",
             )
         if actor.id != previous:
-            zone = zone_of(work.session, ctx, previous)
+            zone = zone_for(work.session, ctx.org, previous)
             work.notify(
                 Recipient.person(previous),
                 notice(ctx, request, "delegated_away", zone, actor=actor.name, new_owner=person.name),
@@ -306,13 +238,13 @@ def delegate(ctx: Context, actor: Actor, value: str, picked: str, note: str, key
             )
         return Outcome.say(f"{request.ref} ({request.title}) now belongs to {person.name}; they have been told.")
 
-    return _answer_open(ctx, actor, value, key, "delegate", step)
+    return _answer(ctx, actor, value, key, "delegating", step)
 
 
 def snooze(ctx: Context, actor: Actor, value: str, days: int, key: str) -> Outcome:
     """No reminders or escalation for a few days; the due date does not move."""
     if days not in ctx.org.activities.snooze_days:
-        return Outcome.say("That snooze is not offered any more.")
+        raise Refused("That snooze is not offered any more.")
 
     def step(work: Work, request: EvidenceRequest) -> Outcome:
         request.snoozed_until = work.now + timedelta(days=days)
@@ -320,7 +252,7 @@ def snooze(ctx: Context, actor: Actor, value: str, days: int, key: str) -> Outco
         work.record(
             request.process, "snoozed", ("evidence", request.ref), {"days": days, "until": iso(request.snoozed_until)}
         )
-        zone = zone_of(work.session, ctx, actor.id) if actor.listed else ctx.org.zone
+        zone = zone_for(work.session, ctx.org, actor.id) if actor.listed else ctx.org.zone
         next_at = request.next_action_at
         quiet = f"You will hear about it again {when(next_at, zone)}" if next_at else "No more reminders are due"
         return Outcome.say(
@@ -328,83 +260,77 @@ def snooze(ctx: Context, actor: Actor, value: str, days: int, key: str) -> Outco
             f"it is still due {when(request.due_at, zone)}."
         )
 
-    return _answer_open(ctx, actor, value, key, "snooze", step)
+    return _answer(ctx, actor, value, key, "snoozing", step)
 
 
-# -- lists ------------------------------------------------------------------------------------------
+# -- the ISMS manager's review --------------------------------------------------------------------------
 
 
-def _mine(ctx: Context, actor: Actor) -> tuple[list[EvidenceRequest], ZoneInfo]:
-    with ctx.read() as session:
-        requests = list(
-            session.scalars(
-                select(EvidenceRequest)
-                .where(EvidenceRequest.owner_id == actor.id, EvidenceRequest.status.in_(ACTIVE))
-                .order_by(EvidenceRequest.due_at, EvidenceRequest.id)
+def decide(ctx: Context, actor: Actor, value: str, values: dict[str, str], key: str, accept: bool) -> Outcome:
+    """Accept (closes the request) or reject (reopens it with a new due date and tells the owner why)."""
+    request = find_request(ctx, value)
+    submission = find_submission(ctx, request, value)
+    comment = values.get("comment", "").strip()
+    if not accept:
+        to = OPEN
+    elif submission.not_applicable:
+        to = EvidenceStatus.NOT_APPLICABLE
+    else:
+        to = EvidenceStatus.ACCEPTED
+
+    def step(work: Work, request: EvidenceRequest) -> Outcome:
+        answer = work.session.get(EvidenceSubmission, submission.id, with_for_update=True, populate_existing=True)
+        assert answer is not None, "submissions are never deleted"
+        if answer.decision is not None:
+            raise Refused(decided(ctx, request, answer))
+        answer.decision = Decision.ACCEPTED if accept else Decision.REJECTED
+        answer.decided_by, answer.decided_at, answer.comment = actor.id, work.now, comment or None
+        zone = zone_for(work.session, ctx.org, request.owner_id)
+        data = {"submission": answer.id, "comment": comment or None, "owner": request.owner_id}
+        if accept:
+            request.closed_at, request.next_action_at = work.now, None
+            work.record(request.process, "accepted", ("evidence", request.ref), data)
+        else:
+            _reopen(work, request, values)
+            work.record(
+                request.process, "rejected", ("evidence", request.ref), {**data, "new_due": iso(request.due_at)}
             )
+        message = notice(
+            ctx,
+            request,
+            "accepted" if accept else "rejected",
+            zone,
+            buttons=not accept,
+            comment=comment,
+            reviewer=actor.name,
+            not_applicable=answer.not_applicable,
         )
-        zone = zone_of(session, ctx, actor.id) if actor.listed else ctx.org.zone
-    return requests, zone
+        work.notify(Recipient.person(request.owner_id), message, f"evidence:{request.id}:sub{answer.id}:decision")
+        verdict = "accepted" if accept else "rejected; the owner has been told why and asked again"
+        return Outcome.say(f"{request.ref} ({request.title}) {verdict}.")
 
-
-def describe(request: EvidenceRequest, zone: ZoneInfo, now: datetime) -> str:
-    state = "waiting for review" if request.status == SUBMITTED else ("OVERDUE" if request.due_at <= now else "open")
-    rejections = f"{request.round} rejection{'s' if request.round != 1 else ''}"
-    extra = f", reopened after {rejections}" if request.round else ""
-    return (
-        f"{request.ref} {request.title} ({request.process}, {request.period}): due {when(request.due_at, zone)}, "
-        f"{state}{extra}"
+    return run_step(
+        ctx,
+        actor,
+        items(ctx, request.process, reviewing=True),
+        request.ref,
+        key=key,
+        what=REVIEWING,
+        allowed=Allowed(MANAGERS),
+        step=step,
+        to=to,
+        again=ALREADY,
     )
 
 
-def my_requests(ctx: Context, actor: Actor) -> Outcome:
-    """``/isms evidence``: the person's open requests with their due dates."""
-    requests, zone = _mine(ctx, actor)
-    if not requests:
-        return Outcome.say("You have no open evidence requests.")
-    now = ctx.clock()
-    waiting = sum(1 for r in requests if r.status == OPEN)
-    return Outcome.say(
-        f"Your evidence requests: {waiting} to answer, {len(requests) - waiting} waiting for review",
-        body="\n".join(describe(r, zone, now) for r in requests),
-        footer="Answer with the buttons in my messages or in the App Home.",
-    )
-
-
-HOME_LIMIT = 10
-
-
-def home_items(ctx: Context, actor: Actor) -> list[Message]:
-    """App Home sections: open requests with their buttons; for ISMS managers, what awaits review."""
-    requests, zone = _mine(ctx, actor)
-    now = ctx.clock()
-    items = [
-        Message(text=describe(r, zone, now), buttons=owner_buttons(ctx, r) if r.status == OPEN else ())
-        for r in requests[:HOME_LIMIT]
-    ]
-    if actor.has("isms_manager"):
-        with ctx.read() as session:
-            waiting = session.execute(
-                select(EvidenceRequest, EvidenceSubmission.id)
-                .join(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
-                .where(EvidenceRequest.status == SUBMITTED, EvidenceSubmission.decision.is_(None))
-                .order_by(EvidenceSubmission.id)
-                .limit(HOME_LIMIT)
-            ).all()
-        items += [
-            Message(
-                text=f"To review: {r.ref} {r.title} from {person_name(ctx, r.owner_id)}", buttons=review_buttons(r, sid)
-            )
-            for r, sid in waiting
-        ]
-    return items
-
-
-# -- the scheduler's tick ---------------------------------------------------------------------------
-
-
-def due_evidence(ctx: Context) -> None:
-    """Every tick: create due requests, climb the reminder ladder, collect fetched file hashes."""
-    create_due_requests(ctx)
-    advance_requests(ctx)
-    collect_file_hashes(ctx)
+def _reopen(work: Work, request: EvidenceRequest, values: dict[str, str]) -> None:
+    """A new round with a new due date. The rejection message is its ask, so the ladder goes on
+    from the first step after the ask."""
+    settings = work.ctx.org.activities
+    due_day = parse_date(values.get("due", ""))
+    assert due_day is not None, "validated by validate_rejection"
+    request.due_at = datetime.combine(due_day, settings.due_time, tzinfo=work.ctx.org.zone)
+    request.round += 1
+    request.snoozed_until = request.listed_for_review_at = None
+    request.asked_at = work.now
+    schedule_after(work.ctx, request, 0, work.now, zones_of(work.ctx, work.session, [request]))

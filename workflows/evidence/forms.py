@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
-from config.organisation import Person
 from storage.models.evidence import EvidenceRequest
+from workflows.kernel.people import find_person
 from workflows.kernel.ui import Form, FormField
 from workflows.kernel.work import Context
 
-SUBMIT_FORM, NA_FORM, DELEGATE_FORM = "evidence_submit", "evidence_na", "evidence_delegate"
-ACCEPT_FORM, REJECT_FORM = "evidence_accept", "evidence_reject"
+SUBMIT_FORM, NA_FORM, DELEGATE_FORM = "evidence.submit", "evidence.not_applicable", "evidence.delegate"
+ACCEPT_FORM, REJECT_FORM = "evidence.accept", "evidence.reject"
 FILES_META = "files:meta"
 """Extra value the Slack surface adds next to ``files``: name, size and type of each shared file."""
 
@@ -128,7 +128,7 @@ def validate_reason(ctx: Context, values: dict[str, str]) -> dict[str, str]:
 
 
 def validate_delegation(ctx: Context, values: dict[str, str]) -> dict[str, str]:
-    if find_person(ctx, values.get("person", "")) is None:
+    if find_person(ctx.org, values.get("person", "")) is None:
         return {"person": "Pick somebody listed in the organisation file; the bot cannot chase anybody else."}
     if len(values.get("note", "")) > MAX_REASON:
         return {"note": f"Please keep the note under {MAX_REASON} characters."}
@@ -223,11 +223,3 @@ def parse_files(values: dict[str, str]) -> list[FileRef]:
         size = info.get("size")
         files.append(FileRef(file_id[:64], (info.get("name") or None), size if isinstance(size, int) else None))
     return files
-
-
-def find_person(ctx: Context, value: str) -> Person | None:
-    """A person picked in Slack (user id), or typed in the console (person id or e-mail)."""
-    value = value.strip()
-    if not value:
-        return None
-    return ctx.org.find(slack_id=value) or ctx.org.person(value) or ctx.org.find(email=value)

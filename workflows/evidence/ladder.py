@@ -22,11 +22,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from config.activity_settings import ActivitySettings
+from config.activity_settings import ActivitySettings, Rung
 from storage.db import is_postgresql
 from storage.models.evidence import EvidenceRequest
-from workflows.evidence.messages import notice, person_name
+from workflows.evidence.lifecycle import MANAGERS, OPEN
+from workflows.evidence.messages import notice
 from workflows.kernel.actors import SYSTEM
+from workflows.kernel.people import person_name, with_role
 from workflows.kernel.quiet_hours import next_allowed
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.timezones import zones_for
@@ -44,7 +46,7 @@ class Step:
     kind: Literal["ask", "remind", "escalate", "review"]
     days: int
     """Relative to the due date: negative before it, positive after it."""
-    to: Literal["owner", "manager", "isms_manager"] | None
+    to: Rung | None
 
 
 def ladder(settings: ActivitySettings) -> tuple[Step, ...]:
@@ -63,7 +65,7 @@ def recipients(ctx: Context, request: EvidenceRequest, step: Step) -> list[str]:
         owner = ctx.org.person(request.owner_id)
         return [owner.manager] if owner is not None and owner.manager else []
     if step.to == "isms_manager":
-        return [person.id for person in ctx.org.with_role("isms_manager")]
+        return with_role(ctx.org, *MANAGERS)
     return []
 
 
@@ -89,7 +91,7 @@ def zones_of(ctx: Context, session: Session, requests: list[EvidenceRequest]) ->
     """Everybody these requests' steps could reach, in one query."""
     people = {request.owner_id for request in requests}
     people |= {manager for request in requests for manager in recipients(ctx, request, Step("escalate", 0, "manager"))}
-    people |= {person.id for person in ctx.org.with_role("isms_manager")}
+    people |= set(with_role(ctx.org, *MANAGERS))
     return zones_for(session, ctx.org, people)
 
 
@@ -97,7 +99,7 @@ def reschedule(ctx: Context, session: Session, request: EvidenceRequest, now: da
     """Recompute when the request's next step is due (after a snooze, delegation or reopening)."""
     zones = zones_of(ctx, session, [request])
     steps = ladder(ctx.org.activities)
-    if request.status != "open":
+    if request.status != OPEN:
         request.next_action_at = None
     elif request.step == 0:
         start = max(now, request.snoozed_until or now)
@@ -134,7 +136,7 @@ def advance_requests(ctx: Context) -> int:
         with ctx.read() as session:
             query = (
                 select(EvidenceRequest.id)
-                .where(EvidenceRequest.status == "open", EvidenceRequest.next_action_at <= now)
+                .where(EvidenceRequest.status == OPEN, EvidenceRequest.next_action_at <= now)
                 .order_by(EvidenceRequest.next_action_at, EvidenceRequest.id)
                 .limit(BATCH)
             )
@@ -161,7 +163,7 @@ def advance_requests(ctx: Context) -> int:
 
 def _advance_batch(work: Work, ids: list[int], now: datetime) -> list[int]:
     query = select(EvidenceRequest).where(
-        EvidenceRequest.id.in_(ids), EvidenceRequest.status == "open", EvidenceRequest.next_action_at <= now
+        EvidenceRequest.id.in_(ids), EvidenceRequest.status == OPEN, EvidenceRequest.next_action_at <= now
     )
     if is_postgresql(work.session):
         query = query.with_for_update(skip_locked=True)  # an owner answering right now goes first
@@ -196,7 +198,7 @@ def _perform(
     step = steps[index]
     people = recipients(ctx, request, step)
     base = f"evidence:{request.id}:r{request.round}:s{index}"
-    data = {
+    data: dict[str, object] = {
         "step": step.kind,
         "to": people,
         "due": request.due_at.astimezone(UTC).isoformat(),
@@ -265,6 +267,6 @@ def _next_rung(ctx: Context, request: EvidenceRequest, steps: tuple[Step, ...], 
         if not people:
             continue
         if step.to == "manager":
-            return f"your manager, {person_name(ctx, people[0])}"
+            return f"your manager, {person_name(ctx.org, people[0])}"
         return "the ISMS manager"
     return ""

@@ -6,11 +6,12 @@ ambiguous for somebody in another office.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from storage.models.evidence import EvidenceRequest
+from storage.models.evidence import EvidenceRequest, EvidenceSubmission
+from workflows.kernel.people import person_name, when
 from workflows.kernel.ui import Button, Message
 from workflows.kernel.work import Context
 
@@ -22,8 +23,8 @@ KIND_LABELS = {
     "approval": "your approval",
 }
 
-SUBMIT, NOT_APPLICABLE, DELEGATE, SNOOZE = "evidence_submit", "evidence_na", "evidence_delegate", "evidence_snooze_"
-ACCEPT, REJECT = "evidence_accept", "evidence_reject"
+SUBMIT, NOT_APPLICABLE, DELEGATE = "evidence.submit", "evidence.not_applicable", "evidence.delegate"
+ACCEPT, REJECT = "evidence.accept", "evidence.reject"
 
 _DEFAULTS: dict[str, Any] = {
     "days": 0,
@@ -39,14 +40,9 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-def when(moment: datetime, zone: ZoneInfo) -> str:
-    local = moment.astimezone(zone)
-    return f"{local:%a %d %b %Y, %H:%M} ({zone.key})"
-
-
-def person_name(ctx: Context, person_id: str) -> str:
-    person = ctx.org.person(person_id)
-    return person.name if person else person_id
+def snooze_action(days: int) -> str:
+    """Slack wants distinct action ids, so a snooze button carries its days in its id."""
+    return f"evidence.snooze.{days}"
 
 
 def notice(
@@ -77,7 +73,7 @@ def notice(
         period_start=request.period_start.isoformat(),
         period_end=request.period_end.isoformat(),
         due=when(request.due_at, zone),
-        owner=person_name(ctx, request.owner_id),
+        owner=person_name(ctx.org, request.owner_id),
     )
     headline, _, body = text.partition("\n")
     fields = (("Due", when(request.due_at, zone)), ("Reference", request.ref), *extra_fields)
@@ -86,10 +82,44 @@ def notice(
     )
 
 
+def review_notice(
+    ctx: Context,
+    request: EvidenceRequest,
+    submission: EvidenceSubmission,
+    files: list[dict[str, object]],
+    zone: ZoneInfo,
+) -> Message:
+    """What an ISMS manager is asked to review: the answer as handed in, with Accept and Reject."""
+    shown: list[tuple[str, str]] = [("Owner", person_name(ctx.org, request.owner_id))]
+    if submission.covers_from and submission.covers_to:
+        shown.append(("Covers", f"{submission.covers_from.isoformat()} to {submission.covers_to.isoformat()}"))
+    if submission.text and not submission.not_applicable:
+        shown.append(("Evidence", submission.text[:1500]))
+    if submission.link:
+        shown.append(("Link", submission.link))
+    if submission.number is not None:
+        shown.append(("Number", f"{submission.number:g}"))
+    if submission.approved is not None:
+        shown.append(("Decision", "approved" if submission.approved else "not approved"))
+    if files:
+        shown.append(("Files", ", ".join(str(f["name"] or f["slack_file_id"]) for f in files)))
+    message = notice(
+        ctx,
+        request,
+        "review",
+        zone,
+        extra_fields=tuple(shown),
+        actor=person_name(ctx.org, submission.submitted_by),
+        not_applicable=submission.not_applicable,
+        reason=submission.text or "",
+    )
+    return replace(message, buttons=review_buttons(request, submission.id))
+
+
 def owner_buttons(ctx: Context, request: EvidenceRequest) -> tuple[Button, ...]:
     value = str(request.id)
     snoozes = tuple(
-        Button(f"{SNOOZE}{days}", f"Snooze {days} day{'s' if days != 1 else ''}", value)
+        Button(snooze_action(days), f"Snooze {days} day{'s' if days != 1 else ''}", value)
         for days in ctx.org.activities.snooze_days
     )
     return (

@@ -1,9 +1,13 @@
-"""Evidence requests and the recurring activity programme of every process: what they add."""
+"""Evidence requests and the recurring activity programme of every process: what they add.
+
+The programme serves every process of the catalogue, so the descriptor names itself ``EVIDENCE``;
+each request's records name the process it is evidence for (``RA``, ``SUP``, ...).
+"""
 
 from __future__ import annotations
 
-from config.organisation import Role
-from workflows.evidence import flows, routes
+from workflows.evidence import routes, scheduled, service
+from workflows.evidence.lifecycle import READERS
 from workflows.kernel.access import EVERYONE
 from workflows.kernel.process import HelpEntry, Process
 
@@ -12,12 +16,8 @@ PROCESS = Process(
     routes=routes.register,
     help=(
         HelpEntry("/isms evidence", "Your open evidence requests and their due dates", EVERYONE),
-        HelpEntry(
-            "/isms evidence all",
-            "Open, overdue and rejected evidence requests by process",
-            frozenset({Role.ISMS_MANAGER, Role.AUDITOR}),
-        ),
+        HelpEntry("/isms evidence all", "Open, overdue and rejected evidence requests by process", READERS),
     ),
-    due=(flows.due_evidence,),
-    home=flows.home_items,
+    due=(scheduled.due_evidence,),
+    home=service.home_items,
 )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from config.organisation import Organisation
 from storage.db import is_postgresql
-from storage.models.evidence import PersonTimezone
+from storage.models.people import PersonTimezone
 from workflows.kernel.work import Context
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,11 @@ def zones_for(session: Session, org: Organisation, person_ids: Iterable[str]) ->
     )
     cached = {person_id: tz for person_id, tz in rows}
     return {person_id: _zone(org, person_id, cached.get(person_id)) for person_id in wanted}
+
+
+def zone_for(session: Session, org: Organisation, person_id: str) -> ZoneInfo:
+    """The zone of one person; ``zones_for`` reads a whole batch in one query."""
+    return zones_for(session, org, [person_id])[person_id]
 
 
 def _zone(org: Organisation, person_id: str, cached: str | None) -> ZoneInfo:
