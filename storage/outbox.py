@@ -93,8 +93,15 @@ def service_of(kind: str) -> str:
     return kind.split(".", 1)[0]
 
 
-Claimed = tuple[int, str, str, dict[str, Any], int]
-"""A claimed effect: id, kind, key, payload, attempts so far."""
+@dataclass(frozen=True)
+class Claimed:
+    """An effect this dispatcher claimed: what to send, and how often it was tried before."""
+
+    id: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    attempts: int
 
 
 def _conversation(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
@@ -186,7 +193,7 @@ class Dispatcher:
             for effect in session.scalars(query):
                 effect.status = SENDING
                 effect.claimed_until = now + self._lease
-                claimed.append((effect.id, effect.kind, effect.key, dict(effect.payload), effect.attempts))
+                claimed.append(Claimed(effect.id, effect.kind, effect.key, dict(effect.payload), effect.attempts))
             return claimed
 
     def _result_of(self, key: str) -> Mapping[str, Any] | None:
@@ -211,7 +218,7 @@ class Dispatcher:
         else:
             groups: dict[tuple[str, str], list[Claimed]] = {}
             for item in claimed:
-                groups.setdefault(_conversation(item[1], item[3]), []).append(item)
+                groups.setdefault(_conversation(item.kind, item.payload), []).append(item)
             batches = self._pool.map(lambda group: [self._send(item) for item in group], groups.values())
             reports = [report for batch in batches for report in batch]
         return DispatchReport(
@@ -219,7 +226,7 @@ class Dispatcher:
         )
 
     def _send(self, item: Claimed) -> DispatchReport:
-        effect_id, kind, key, payload, attempts = item
+        effect_id, kind, key, attempts = item.id, item.kind, item.key, item.attempts
         if self._is_paused(kind):
             left = self._pause_left(kind)
             if left >= SHORT_PAUSE:
@@ -227,7 +234,7 @@ class Dispatcher:
                 return DispatchReport()
             time.sleep(left)  # a fraction of a second: cheaper to wait than to release and claim again
         self._pace(service_of(kind))
-        effect = Effect(kind, key, payload, attempts + 1, self._result_of)
+        effect = Effect(kind, key, item.payload, attempts + 1, self._result_of)
         try:
             result = self._senders[kind](effect)
         except RetryLater as error:
