@@ -20,18 +20,21 @@ file that does not exist yet, so a benchmark never runs on data that matters.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,17 +88,41 @@ def entries(start: int, count: int) -> list[records.Entry]:
     return made
 
 
-def chained_rows(batch: Sequence[records.Entry], seq: int, prev: str) -> list[dict[str, Any]]:
-    """The exact rows ``records.append`` writes for ``batch`` after head (seq, prev).
+def plain_rows(batch: Sequence[records.Entry]) -> list[dict[str, Any]]:
+    """The exact rows ``records.append`` writes for ``batch`` (unlinked; the database numbers them).
 
-    Computed before the clock starts, so the Core baseline pays for inserting only. Because they
-    continue the chain, ``verify`` at the end proves both paths wrote identical rows.
+    Computed before the clock starts, so the Core baseline pays for inserting only. The linker chains
+    both kinds alike, and ``verify`` at the end proves both paths wrote rows of the same shape.
     """
     rows = []
     for entry in batch:
-        seq += 1
         data = records.canonical_json(entry.data)
-        data_hash = records.sha256(data)
+        rows.append(
+            {
+                "at": entry.at,
+                "actor": entry.actor,
+                "process": entry.process,
+                "action": entry.action,
+                "subject_type": entry.subject_type,
+                "subject_id": entry.subject_id,
+                "data": data,
+                "data_hash": records.sha256(data),
+                "retain_until": entry.retain_until,
+            }
+        )
+    return rows
+
+
+def legacy_append(session: Session, batch: Sequence[records.Entry]) -> None:
+    """The append before issue 10, for the concurrency comparison: a PostgreSQL advisory lock held to
+    commit, the head read, and every hash computed in the writer's transaction."""
+    if is_postgresql(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(360054785)"))
+    row = session.execute(text("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1")).first()
+    seq, prev = (row.seq, row.hash) if row else (0, records.GENESIS)
+    rows = []
+    for entry, plain in zip(batch, plain_rows(batch), strict=True):
+        seq += 1
         own = records.record_hash(
             seq,
             entry.at,
@@ -104,40 +131,18 @@ def chained_rows(batch: Sequence[records.Entry], seq: int, prev: str) -> list[di
             entry.action,
             entry.subject_type,
             entry.subject_id,
-            data_hash,
+            plain["data_hash"],
             prev,
             entry.retain_until,
         )
-        rows.append(
-            {
-                "seq": seq,
-                "at": entry.at,
-                "actor": entry.actor,
-                "process": entry.process,
-                "action": entry.action,
-                "subject_type": entry.subject_type,
-                "subject_id": entry.subject_id,
-                "data": data,
-                "data_hash": data_hash,
-                "prev_hash": prev,
-                "hash": own,
-                "retain_until": entry.retain_until,
-                "erased_at": None,
-            }
-        )
+        rows.append({**plain, "seq": seq, "prev_hash": prev, "hash": own})
         prev = own
-    return rows
+    session.execute(insert(Record.__table__), rows)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def head(engine: Engine) -> tuple[int, str]:
-    with engine.connect() as connection:
-        row = connection.execute(text("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1")).first()
-    return (row.seq, row.hash) if row else (0, records.GENESIS)
 
 
 # ----------------------------------------------------------------------------------- measuring
@@ -174,6 +179,13 @@ class VerifyResult:
     count: int
     fill_seconds: float
     verify_runs: list[float]
+    link_seconds: float = 0.0
+    export_bytes: int = 0
+    sha256sum_runs: list[float] = field(default_factory=list)
+
+    @property
+    def sha256sum_seconds(self) -> float:
+        return statistics.median(self.sha256sum_runs)
 
     @property
     def verify_seconds(self) -> float:
@@ -187,6 +199,20 @@ class BackendResult:
     server_version: str
     appends: list[AppendResult]
     verify: VerifyResult
+    concurrency: list[ConcurrencyResult]
+
+
+@dataclass
+class ConcurrencyResult:
+    method: str
+    threads: int
+    rows: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def p99_ms(self) -> float:
+        return 1000 * statistics.quantiles(self.latencies, n=100)[98]
 
 
 class AppendBench:
@@ -217,7 +243,7 @@ class AppendBench:
         return self._insert(count, per_transaction, self.sessions.begin)
 
     def _insert(self, count: int, per_transaction: int, transaction: Callable[[], Any]) -> float:
-        rows = chained_rows(self._take(count), *head(self.engine))
+        rows = plain_rows(self._take(count))
         statement = insert(Record.__table__)
         started = time.perf_counter()
         for chunk in chunks(rows, per_transaction):
@@ -238,7 +264,67 @@ class AppendBench:
 
 def clear_records(engine: Engine) -> None:
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE records" if is_postgresql(engine) else "DELETE FROM records"))
+        if is_postgresql(engine):
+            connection.execute(text("TRUNCATE records, record_seals RESTART IDENTITY"))
+        else:
+            connection.execute(text("DELETE FROM records"))
+            connection.execute(text("DELETE FROM record_seals"))
+
+
+def link_all(sessions: sessionmaker[Session]) -> float:
+    started = time.perf_counter()
+    with sessions.begin() as session:
+        records.link_pending(session, datetime.now(UTC), records.Anchors())
+    return time.perf_counter() - started
+
+
+def concurrent_appends(
+    engine: Engine, sessions: sessionmaker[Session], method: str, threads: int, per_thread: int
+) -> ConcurrencyResult:
+    """``threads`` writers, one record per transaction each, at once; then link and verify."""
+    clear_records(engine)
+    write = legacy_append if method == "before (advisory lock)" else records.append
+    latencies: list[float] = []
+    barrier = threading.Barrier(threads + 1)
+
+    def writer(n: int) -> None:
+        batch = entries(n * per_thread, per_thread)
+        barrier.wait()
+        for entry in batch:
+            started = time.perf_counter()
+            with sessions.begin() as session:
+                write(session, [entry])
+            latencies.append(time.perf_counter() - started)
+
+    pool = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in pool:
+        thread.join()
+    seconds = time.perf_counter() - started
+    link_all(sessions)
+    with sessions() as session:
+        outcome = records.verify(session)
+    if not outcome.ok or outcome.count != threads * per_thread or outcome.unlinked:
+        raise SystemExit(f"concurrent appends ({method}) left a broken or incomplete chain: {outcome}")
+    return ConcurrencyResult(method, threads, threads * per_thread, seconds, latencies)
+
+
+def export_and_hash(sessions: sessionmaker[Session], repeats: int) -> tuple[int, list[float]]:
+    """Write the JSONL export as ``records export`` does and time ``sha256sum`` of it (the baseline)."""
+    with tempfile.TemporaryDirectory(prefix="bench_export_") as folder:
+        path = Path(folder) / "records.jsonl"
+        with sessions() as session, path.open("w", encoding="utf-8") as out:
+            for row in records.export_rows(session):
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        runs = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            subprocess.run(["sha256sum", str(path)], check=True, capture_output=True)
+            runs.append(time.perf_counter() - started)
+        return path.stat().st_size, runs
 
 
 def fill_and_verify(engine: Engine, sessions: sessionmaker[Session], count: int, repeats: int) -> VerifyResult:
@@ -248,6 +334,7 @@ def fill_and_verify(engine: Engine, sessions: sessionmaker[Session], count: int,
         with sessions.begin() as session:
             records.append(session, entries(start, min(FILL_TRANSACTION, count - start)))
     result = VerifyResult(count, time.perf_counter() - started, [])
+    result.link_seconds = link_all(sessions)
     for _ in range(repeats):
         started = time.perf_counter()
         with sessions() as session:
@@ -255,11 +342,12 @@ def fill_and_verify(engine: Engine, sessions: sessionmaker[Session], count: int,
         result.verify_runs.append(time.perf_counter() - started)
         if not outcome.ok or outcome.count != count:
             raise SystemExit(f"verify found a problem in freshly written records: {outcome}")
+    result.export_bytes, result.sha256sum_runs = export_and_hash(sessions, repeats)
     return result
 
 
 def run_backend(label: str, url: str, args: argparse.Namespace) -> BackendResult:
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size=args.threads + 2)
     try:
         upgrade(engine)
         sessions = make_sessions(engine)
@@ -268,16 +356,24 @@ def run_backend(label: str, url: str, args: argparse.Namespace) -> BackendResult
             bench.compare(args.single_rows, 1, args.rounds),
             bench.compare(args.rows, 1000, args.rounds),
         ]
+        link_all(sessions)
         with sessions() as session:
             chain = records.verify(session)
-        if not chain.ok or chain.count != bench.next_entry:
+        if not chain.ok or chain.count != bench.next_entry or chain.unlinked:
             raise SystemExit(f"append and Core rows differ: {chain}")
         with engine.connect() as connection:
             version = connection.execute(
                 text("SHOW server_version" if is_postgresql(engine) else "SELECT sqlite_version()")
             ).scalar_one()
+        concurrency = []
+        for method in ("before (advisory lock)", "records.append (linker)") * 2:
+            concurrency.append(concurrent_appends(engine, sessions, method, args.threads, args.per_thread))
         return BackendResult(
-            label, str(version), appends, fill_and_verify(engine, sessions, args.verify_rows, args.verify_repeats)
+            label,
+            str(version),
+            appends,
+            fill_and_verify(engine, sessions, args.verify_rows, args.verify_repeats),
+            concurrency,
         )
     finally:
         engine.dispose()
@@ -363,20 +459,37 @@ def render(
     lines += [
         "",
         f"Verify: the table is emptied, filled through records.append in transactions of {FILL_TRANSACTION:,} "
-        f"records, then records.verify checks every record in one session, {args.verify_repeats} times; "
-        "time and rate are of the median run.",
+        "records, linked by records.link_pending (one call), then records.verify checks every record in one "
+        f"session, {args.verify_repeats} times; the same records are exported as `records export` writes them "
+        "(JSONL) and `sha256sum` of that file is timed as the baseline. Times are of the median run.",
         "",
-        "| Backend | Records verified | Fill with records.append (rows/s) | verify time (s) | verify records/s "
-        "| All runs (s) |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| Backend | Records | Fill with records.append (rows/s) | Link (s) | verify (s) | Export (MB) "
+        "| sha256sum of export (s) | verify / sha256sum | verify runs (s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for result in results:
         v = result.verify
         lines.append(
-            f"| {result.label} | {v.count:,} | {v.count / v.fill_seconds:,.0f} | "
-            f"{v.verify_seconds:.2f} | {v.count / v.verify_seconds:,.0f} | "
-            f"{', '.join(f'{run:.2f}' for run in v.verify_runs)} |"
+            f"| {result.label} | {v.count:,} | {v.count / v.fill_seconds:,.0f} | {v.link_seconds:.2f} | "
+            f"{v.verify_seconds:.2f} | {v.export_bytes / 1e6:,.0f} | {v.sha256sum_seconds:.2f} | "
+            f"{v.verify_seconds / v.sha256sum_seconds:.2f} | {', '.join(f'{run:.2f}' for run in v.verify_runs)} |"
         )
+    lines += [
+        "",
+        f"Concurrency: {args.threads} threads start together, each appending {args.per_thread:,} records, one "
+        "per transaction (`sessionmaker.begin()`), alternating methods (ABAB); then the linker runs once and "
+        "verify must find every record chained. Before = the previous append (advisory lock to commit, head "
+        "read, hashes in the writer's transaction), reproduced in the bench; after = records.append.",
+        "",
+        "| Backend | Method | Threads | Rows | rows/s | p99 transaction (ms) |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for result in results:
+        for c in result.concurrency:
+            lines.append(
+                f"| {result.label} | {c.method} | {c.threads} | {c.rows:,} | {c.rows / c.seconds:,.0f} | "
+                f"{c.p99_ms:.1f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -406,6 +519,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds per method")
     parser.add_argument("--verify-rows", type=int, default=1_000_000, help="records to fill and verify")
     parser.add_argument("--verify-repeats", type=int, default=3, help="verify runs; the median is reported")
+    parser.add_argument("--threads", type=int, default=8, help="concurrent writers, one record per transaction")
+    parser.add_argument("--per-thread", type=int, default=300, help="transactions per concurrent writer and round")
     parser.add_argument("--write", action="store_true", help=f"append the report to {RESULTS}")
     return parser.parse_args(argv)
 

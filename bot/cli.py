@@ -1,6 +1,8 @@
 """``isms-bot``: the one command. Every subcommand has ``--help``.
 
-Exit codes: 0 fine, 1 a check failed (e.g. the records chain is broken), 2 bad configuration.
+Exit codes: 0 fine, 1 a check failed (e.g. the records chain is broken), 2 bad configuration or a
+setting that does not work at start (a database or Slack that cannot be reached, a token Slack
+refuses): one line naming the setting and the problem; ``isms-bot --debug ...`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import csv
 import hashlib
 import json
 import sys
+import traceback
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -16,8 +19,9 @@ from pathlib import Path
 import typer
 from rich.console import Console as RichConsole
 from rich.table import Table
+from rich.text import Text
 
-from config.errors import ConfigError
+from config.errors import ConfigError, StartupError
 from config.settings import Settings, load_settings
 
 app = typer.Typer(help="The ISMS bot: runs an ISO/IEC 27001 ISMS in chat.", no_args_is_help=True, add_completion=False)
@@ -28,6 +32,15 @@ app.add_typer(db_app, name="db")
 app.add_typer(records_app, name="records")
 app.add_typer(config_app, name="config")
 err = RichConsole(stderr=True)
+_debug = False
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback when the bot cannot start."),
+) -> None:
+    global _debug
+    _debug = debug
 
 
 def _settings() -> Settings:
@@ -106,7 +119,7 @@ def _left_for_the_bot(effect: object) -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(3000, help="TCP port."),
-    threads: int = typer.Option(8, help="Worker threads of the WSGI server."),
+    threads: int = typer.Option(None, help="Worker threads of the WSGI server (default: ISMS_HTTP_THREADS)."),
 ) -> None:
     """HTTP mode: POST /slack/events, GET /healthz, GET /metrics, on waitress."""
     from bot.server import run_http
@@ -184,18 +197,103 @@ def _sessions():  # type: ignore[no-untyped-def]
     return make_sessions(engine)
 
 
-@records_app.command("verify")
-def records_verify() -> None:
-    """Recompute the hash chain; exit 1 naming the first broken record."""
-    from storage.records import verify
+def _anchors():  # type: ignore[no-untyped-def]
+    from storage.records import Anchors
 
-    with _sessions()() as session:
-        result = verify(session)
+    try:
+        anchors = Anchors.from_settings(_settings())
+        _ = anchors.public_key  # a malformed key is a configuration error, named before anything runs
+    except ValueError as error:
+        _config_failure(ConfigError("environment", [("ISMS_RECORDS_KEY", str(error))]))
+    return anchors
+
+
+def _link(sessions) -> None:  # type: ignore[no-untyped-def]
+    """Link what is committed (and seal, when a key is set) before checking or exporting."""
+    from datetime import UTC, datetime
+
+    from storage.records import link_pending
+
+    with sessions.begin() as session:
+        link_pending(session, datetime.now(UTC), _anchors())
+
+
+@records_app.command("verify")
+def records_verify(
+    expect_head: list[str] = typer.Option(None, "--expect-head", help="A published head SEQ:HASH (repeatable)."),
+    expect_from: Path = typer.Option(None, "--expect-from", help="A file of published heads, one SEQ:HASH a line."),
+    public_key: str = typer.Option(None, help="Ed25519 public key (hex) to check seals without ISMS_RECORDS_KEY."),
+    link: bool = typer.Option(True, help="Link committed records first (needs write access)."),
+) -> None:
+    """Recompute the hash chain and check it against seals and published heads; exit 1 naming the
+    first broken record."""
+    from datetime import UTC, datetime
+
+    from storage.records import Head, verify
+
+    try:
+        heads = [Head.parse(value) for value in expect_head or ()]
+        if expect_from:
+            lines = expect_from.read_text(encoding="utf-8").splitlines()
+            heads += [Head.parse(line) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    except (OSError, ValueError) as error:
+        err.print(f"Cannot read the published heads: {error}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    sessions = _sessions()
+    if link:
+        _link(sessions)
+    key = public_key or _anchors().public_key
+    with sessions() as session:
+        result = verify(session, public_key=key, expect=heads, now=datetime.now(UTC))
+    anchors = []
+    if key:
+        anchors.append(f"{result.seals} seal(s) valid" + (f", newest {result.newest_seal_at}" if result.seals else ""))
+    if heads:
+        anchors.append(f"{len(heads)} published head(s) checked")
     if result.ok:
-        typer.echo(f"OK: {result.count} records, chain intact")
+        typer.echo(
+            f"OK: {result.count} records, chain intact, head {result.head}"
+            + (f"; {result.unlinked} of them not yet linked" if result.unlinked else "")
+            + (f"; {result.erased} erased after retention" if result.erased else "")
+            + (f"; {'; '.join(anchors)}" if anchors else "")
+        )
+        for gap in result.undetectable:
+            typer.echo(f"Cannot detect: {gap}.")
         return
     typer.echo(f"BROKEN at record {result.broken_seq}: {result.reason} ({result.count} records before it are intact)")
     raise typer.Exit(1)
+
+
+@records_app.command("link")
+def records_link() -> None:
+    """Link committed records into the chain now (the scheduler's leader does it every tick)."""
+    from datetime import UTC, datetime
+
+    from storage.records import link_pending
+
+    with _sessions().begin() as session:
+        linked = link_pending(session, datetime.now(UTC), _anchors())
+    typer.echo(f"{linked.count} record(s) linked, {linked.checkpoints} checkpoint(s); head {linked.head}")
+
+
+@records_app.command("head")
+def records_head() -> None:
+    """Print the head to publish (SEQ:HASH), after linking."""
+    from storage.records import head
+
+    sessions = _sessions()
+    _link(sessions)
+    with sessions() as session:
+        typer.echo(str(head(session)))
+
+
+@records_app.command("keygen")
+def records_keygen() -> None:
+    """Print a new Ed25519 key for ISMS_RECORDS_KEY and its public key for auditors."""
+    from storage.records import new_key
+
+    private, public = new_key()
+    typer.echo(f"ISMS_RECORDS_KEY={private}\npublic key: {public}")
 
 
 class ExportFormat(StrEnum):
@@ -208,11 +306,14 @@ def records_export(
     out: Path = typer.Option(..., help="File to write."),
     format: ExportFormat = typer.Option(ExportFormat.jsonl, help="jsonl or csv."),
 ) -> None:
-    """Write every record (with its hashes) so an auditor can re-verify the chain independently."""
-    from storage.records import EXPORT_COLUMNS, export_rows
+    """Write every linked record (with its hashes; JSONL also the seals) so an auditor can re-verify
+    the chain independently (tools/verify_records.py, docs/records.md)."""
+    from storage.records import EXPORT_COLUMNS, export_rows, export_seals
 
     count = 0
-    with _sessions()() as session, out.open("w", encoding="utf-8", newline="") as handle:
+    sessions = _sessions()
+    _link(sessions)
+    with sessions() as session, out.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, EXPORT_COLUMNS) if format is ExportFormat.csv else None
         if writer:
             writer.writeheader()
@@ -222,8 +323,42 @@ def records_export(
             else:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
+        if not writer:
+            for seal in export_seals(session):
+                handle.write(json.dumps(seal) + "\n")
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     typer.echo(f"{count} records written to {out} (SHA-256 {digest})")
+
+
+def startup_problem(error: BaseException) -> tuple[str, str] | None:
+    """The setting and the problem behind an error that stops a command from starting, if we know it."""
+    from sqlalchemy import exc
+
+    if isinstance(error, StartupError):
+        return error.setting, error.problem
+    if isinstance(error, exc.NoSuchModuleError):
+        kind = str(error).rsplit(":", 1)[-1].strip()
+        return "ISMS_DATABASE_URL", f"unknown kind of database '{kind}' (use postgresql://... or sqlite:///...)"
+    if isinstance(error, exc.ArgumentError):
+        return (
+            "ISMS_DATABASE_URL",
+            "is not a database URL (e.g. postgresql://isms@db.example.org/isms or sqlite:///isms.db)",
+        )
+    if isinstance(error, exc.DBAPIError):
+        reason = str(error.orig).strip().splitlines()[0] if error.orig is not None else type(error).__name__
+        return "ISMS_DATABASE_URL", f"cannot use the database: {_without_password(reason)}"
+    return None
+
+
+def _without_password(text: str) -> str:
+    """Driver messages name host and user, not the password; mask it anyway if the URL has one."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        password = make_url(load_settings().database_url).password
+    except Exception:
+        return text
+    return text.replace(password, "[secret]") if password else text
 
 
 def main() -> None:
@@ -231,3 +366,13 @@ def main() -> None:
         app()
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as error:
+        problem = startup_problem(error)
+        if problem is None:
+            raise
+        if _debug:
+            traceback.print_exc()
+        setting, what = problem
+        hint = "" if _debug else " (isms-bot --debug ... shows the details)"
+        err.print(Text.assemble(("Cannot start", "bold red"), f": {setting}: {what}{hint}"), soft_wrap=True)
+        sys.exit(2)

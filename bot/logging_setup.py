@@ -37,6 +37,7 @@ def secret_values(settings: Settings) -> list[str]:
         "jira_pat",
         "jira_webhook_secret",
         "msgraph_client_secret",
+        "records_key",
     )
     values = [getattr(settings, name) for name in fields]
     return [value.get_secret_value() for value in values if value is not None]

@@ -69,6 +69,21 @@ class Settings(BaseSettings):
         description='Client-side pace per service, sends a second, as JSON: {"chat": 50}. Empty: only Retry-After.',
     )
 
+    http_threads: int = Field(
+        16,
+        ge=1,
+        le=512,
+        validation_alias=_env("ISMS_HTTP_THREADS"),
+        description="Worker threads of the HTTP server (requests handled at once).",
+    )
+    http_connection_limit: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        validation_alias=_env("ISMS_HTTP_CONNECTION_LIMIT"),
+        description="Open connections the HTTP server accepts before it stops accepting more.",
+    )
+
     @field_validator("outbox_rates", mode="before")
     @classmethod
     def _rates_from_json(cls, value: object) -> object:

@@ -4,7 +4,8 @@ SQLite gets WAL (readers do not block the writer), foreign keys and a busy timeo
 writing transaction starts with BEGIN IMMEDIATE: a step reads and then writes, and a deferred SQLite
 transaction that upgrades to a writer after another commit fails at once instead of waiting. Reads
 (lists, status, health) go through ``make_read_sessions`` and begin deferred, so under a burst of
-writes they never queue for the write lock. PostgreSQL goes through psycopg 3 with pre-ping so a restarted server is not an error.
+writes they never queue for the write lock. PostgreSQL goes through psycopg 3 with pre-ping so a
+restarted server is not an error.
 """
 
 from __future__ import annotations

@@ -1,59 +1,56 @@
-"""The records log: append-only, hash-chained, verifiable, with retention.
+"""The records log: append-only, hash-chained by a linker, sealed, verifiable, with retention.
 
-Each record's own hash covers its position (seq), its metadata, the SHA-256 of its data and the hash
-of the record before it. Changing data, deleting, swapping or inserting records therefore breaks the
-chain at a place ``verify`` can name. When retention ends only the data is erased; its hash stays in
-the chain, so the log still verifies and an auditor can see that something was there.
+Writers only insert: ``append`` stores each record with its data hash and a sequence number the
+database gives (no lock, no head lookup), so concurrent transactions never wait for each other. The
+linker (``link_pending``: the scheduler's leader every tick, and ``records link``/``verify``/``export``
+on demand) chains the committed records in seq order, in batches: each record's own hash covers its
+seq, metadata, data hash and the hash of the record before it. At every checkpoint (every
+``Anchors.every`` records and every hour) the head is signed with Ed25519 when ISMS_RECORDS_KEY is set
+and appended to ISMS_RECORDS_HEAD_FILE when that is set. An erasure is itself a record ("erased",
+naming the seqs) and is valid only at or after the erased record's ``retain_until``.
+
+The exact scheme, why it is built this way and what each anchor detects: docs/records.md.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Select, event, insert, select, text, type_coerce, update
+from sqlalchemy import Table, bindparam, event, insert, text
 from sqlalchemy.orm import Session
 
 from storage.db import is_postgresql
-from storage.models.records import Record
+from storage.models.base import UtcDateTime
+from storage.models.records import Record, RecordSeal
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 GENESIS = "0" * 64
-_HEAD = "records_head"
-# Arbitrary constant naming the PostgreSQL advisory lock that serialises appends.
-_APPEND_LOCK = 0x15A5_0001
-# Built once: constructing and caching a statement per call costs more than running it on SQLite.
-# Plain table statements also skip the ORM layer, which adds nothing to rows that are only dicts.
-_TABLE = Record.__table__
-_HEAD_QUERY = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
-_INSERT = insert(_TABLE)
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-_COLUMNS = (
-    "seq",
-    "at",
-    "actor",
-    "process",
-    "action",
-    "subject_type",
-    "subject_id",
-    "data",
-    "data_hash",
-    "prev_hash",
-    "hash",
-    "retain_until",
-    "erased_at",
+SEAL_CONTEXT = "isms-records-seal-v1"
+ERASURE_PROCESS, ERASURE_ACTION = "REC", "erased"
+CHECKPOINT_EVERY = 1000
+CHECKPOINT_INTERVAL = timedelta(hours=1)
+# Arbitrary constant naming the PostgreSQL advisory lock that only linkers take (writers never do).
+_LINK_LOCK = 0x15A5_0002
+_PENDING_HEADS = "records_pending_heads"
+_TABLE: Table = Record.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
+_INSERT = insert(_TABLE).returning(_TABLE.c.seq)
+_US = "\x1f"
+_SEALS = text("SELECT id, seq, hash, sealed_at, public_key, signature FROM record_seals ORDER BY id").columns(
+    sealed_at=UtcDateTime()
 )
-_TIMES = ("at", "retain_until", "erased_at")
-_STREAM_QUERY = select(*(_TABLE.c[name] for name in _COLUMNS)).order_by(_TABLE.c.seq)
-# verify takes timestamps as the driver returns them (naive UTC on SQLite, aware on PostgreSQL) and
-# spells them itself (``_stored_iso``): converting three columns of every row through UtcDateTime
-# took a third of its time.
-_VERIFY_QUERY = select(
-    *(type_coerce(_TABLE.c[name], DateTime(timezone=True)) if name in _TIMES else _TABLE.c[name] for name in _COLUMNS)
-).order_by(_TABLE.c.seq)
+_LAST_CHECKPOINT = text("SELECT seq, sealed_at FROM record_seals ORDER BY id DESC LIMIT 1").columns(
+    sealed_at=UtcDateTime()
+)
 
 
 @dataclass(frozen=True)
@@ -71,16 +68,56 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Head:
+    """The last linked record: what is sealed and published (``str`` gives ``SEQ:HASH``)."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, value: str) -> Head:
+        seq, _, digest = value.strip().split()[0].partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise ValueError(f"not a published head (SEQ:HASH): {value.strip()!r}")
+        return cls(int(seq), digest.lower())
+
+
+@dataclass(frozen=True)
+class Linked:
+    count: int
+    head: Head
+    checkpoints: int
+    waiting: int  # committed records left unlinked because an earlier seq may still commit
+
+
+@dataclass
 class Verification:
-    """Outcome of ``verify``: how many records were checked and the first broken one, if any."""
+    """Outcome of ``verify``: records checked, the first broken one (if any), and the anchors used.
+
+    ``count`` is every record checked, ``unlinked`` of them not yet chained (their data hashes checked).
+    """
 
     count: int
     broken_seq: int | None = None
     reason: str = ""
+    unlinked: int = 0
+    head: Head | None = None
+    seals: int = 0
+    unsigned_checkpoints: int = 0
+    newest_seal_at: str | None = None
+    heads_checked: int = 0
+    erased: int = 0
+    undetectable: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.broken_seq is None
+
+
+# ------------------------------------------------------------------------------------ hashing
 
 
 def canonical_json(data: Mapping[str, Any]) -> str:
@@ -92,17 +129,12 @@ def sha256(text_value: str) -> str:
     return hashlib.sha256(text_value.encode("utf-8")).hexdigest()
 
 
+def _data_hex(data: str | None) -> str | None:
+    return None if data is None else hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
 def _iso(value: datetime | None) -> str:
-    return "" if value is None else value.isoformat(timespec="microseconds")
-
-
-def _stored_iso(value: datetime | None) -> str:
-    """``_iso`` of the UTC value of a timestamp as the driver returns it (SQLite's are naive UTC)."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        return value.isoformat(timespec="microseconds") + "+00:00"
-    return _iso(value.astimezone(UTC))
+    return "" if value is None else value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def record_hash(
@@ -117,154 +149,544 @@ def record_hash(
     prev_hash: str,
     retain_until: datetime | None,
 ) -> str:
-    return _fields_hash(
-        seq, _iso(at), actor, process, action, subject_type, subject_id, data_hash, prev_hash, _iso(retain_until)
+    fields = (str(seq), _iso(at), actor, process, action, subject_type, subject_id, data_hash, prev_hash)
+    return sha256(_US.join((*fields, _iso(retain_until))))
+
+
+def seal_message(seq: int, head_hash: str, sealed_at: str) -> bytes:
+    return _US.join((SEAL_CONTEXT, str(seq), head_hash, sealed_at)).encode("utf-8")
+
+
+# -------------------------------------------------------------------- SQL that spells the hash input
+
+
+def _sql(session: Session) -> dict[str, str]:
+    """Expressions that spell a row exactly as hashed: times as ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``.
+
+    The database formats (PostgreSQL on its own core), Python only hashes: this is most of why
+    verify is fast. SQLite stores SQLAlchemy's ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC.
+    """
+    if is_postgresql(session):
+        at = "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+        until = "to_char(retain_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+        erased = "to_char(erased_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+        us = "chr(31)"
+    else:
+        at = "(replace(at, ' ', 'T') || '+00:00')"
+        until = "(replace(retain_until, ' ', 'T') || '+00:00')"
+        erased = "(replace(erased_at, ' ', 'T') || '+00:00')"
+        us = "char(31)"
+    head = f" || {us} || ".join(
+        ("CAST(seq AS TEXT)", at, "actor", "process", "action", "subject_type", "subject_id", "data_hash")
     )
+    return {"at": at, "until": until, "erased": erased, "head": head, "tail": f"COALESCE({until}, '')", "us": us}
 
 
-def _fields_hash(
-    seq: int,
-    at: str,
-    actor: str,
-    process: str,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    data_hash: str,
-    prev_hash: str,
-    retain_until: str,
-) -> str:
-    fields = (str(seq), at, actor, process, action, subject_type, subject_id, data_hash, prev_hash, retain_until)
-    return sha256("\x1f".join(fields))
-
-
-def _head(session: Session) -> tuple[int, str]:
-    """The last (seq, hash), read once per transaction under the append lock and then kept."""
-    head = session.info.get(_HEAD)
-    if head is None:
-        if is_postgresql(session):
-            session.execute(_LOCK, {"key": _APPEND_LOCK})
-        row = session.execute(_HEAD_QUERY).first()
-        head = (row.seq, row.hash) if row else (0, GENESIS)
-        session.info[_HEAD] = head
-    return head
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_head(session: Session, transaction) -> None:  # type: ignore[no-untyped-def]
-    """The cached head is only valid inside the transaction that holds the append lock."""
-    if transaction.parent is None:
-        session.info.pop(_HEAD, None)
+# ------------------------------------------------------------------------------------- writing
 
 
 def append(session: Session, entries: Iterable[Entry]) -> list[int]:
-    """Append entries in order in the caller's transaction; returns their sequence numbers."""
-    seq, prev = _head(session)
+    """Insert entries in order in the caller's transaction, unlinked; returns their sequence numbers.
+
+    No lock and no read: the database numbers the rows, the linker chains them after commit.
+    """
     rows = []
     for entry in entries:
-        seq += 1
-        at = entry.at.astimezone(UTC)
-        retain_until = entry.retain_until.astimezone(UTC) if entry.retain_until else None
         data = canonical_json(entry.data)
-        data_hash = sha256(data)
-        own = record_hash(
-            seq,
-            at,
-            entry.actor,
-            entry.process,
-            entry.action,
-            entry.subject_type,
-            entry.subject_id,
-            data_hash,
-            prev,
-            retain_until,
-        )
         rows.append(
             {
-                "seq": seq,
-                "at": at,
+                "at": entry.at.astimezone(UTC),
                 "actor": entry.actor,
                 "process": entry.process,
                 "action": entry.action,
                 "subject_type": entry.subject_type,
                 "subject_id": entry.subject_id,
                 "data": data,
-                "data_hash": data_hash,
-                "prev_hash": prev,
-                "hash": own,
-                "retain_until": retain_until,
-                "erased_at": None,
+                "data_hash": hashlib.sha256(data.encode("utf-8")).hexdigest(),
+                "retain_until": entry.retain_until.astimezone(UTC) if entry.retain_until else None,
             }
         )
-        prev = own
-    if rows:
-        session.execute(_INSERT, rows)
-        session.info[_HEAD] = (seq, prev)
-    return [row["seq"] for row in rows]
-
-
-def _stream(session: Session, query: Select[Any] = _STREAM_QUERY, batch: int = 20_000) -> Iterator[Any]:
-    yield from session.execute(query.execution_options(yield_per=batch))
-
-
-def verify(session: Session) -> Verification:
-    """Recompute the whole chain and name the first record that does not fit."""
-    expected_seq, prev = 1, GENESIS
-    count = 0
-    for (
-        seq,
-        at,
-        actor,
-        process,
-        action,
-        subject_type,
-        subject_id,
-        data,
-        data_hash,
-        prev_hash,
-        own_hash,
-        retain_until,
-        erased_at,
-    ) in _stream(session, _VERIFY_QUERY):
-        if seq != expected_seq:
-            return Verification(count, expected_seq, f"record {expected_seq} is missing (next is {seq})")
-        if erased_at is None:
-            if data is None or sha256(data) != data_hash:
-                return Verification(count, seq, "data does not match its hash (changed)")
-        elif data is not None or retain_until is None or retain_until > erased_at:
-            return Verification(count, seq, "data erased before its retention ended")
-        if prev_hash != prev:
-            return Verification(count, seq, f"does not follow record {seq - 1} (inserted, swapped or changed)")
-        own = _fields_hash(
-            seq,
-            _stored_iso(at),
-            actor,
-            process,
-            action,
-            subject_type,
-            subject_id,
-            data_hash,
-            prev_hash,
-            _stored_iso(retain_until),
-        )
-        if own != own_hash:
-            return Verification(count, seq, "record hash does not match its contents (changed)")
-        prev = own_hash
-        expected_seq += 1
-        count += 1
-    return Verification(count)
+    if not rows:
+        return []
+    return sorted(session.scalars(_INSERT, rows))
 
 
 def erase_expired(session: Session, now: datetime) -> int:
-    """Erase the data of records whose retention has ended; their hashes stay in the chain."""
-    result = session.execute(
-        update(Record)
-        .where(Record.retain_until <= now, Record.erased_at.is_(None))
-        .values(data=None, erased_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount or 0
+    """Erase the data of records whose retention has ended, and record the erasure.
 
+    The erasure record (process REC, action "erased", data ``{"count": n, "seqs": [[first, last], ...]}``)
+    is appended in the same transaction; verify accepts an erased record only when such a record names
+    it and is dated at or after its ``retain_until``.
+    """
+    erased = sorted(
+        session.scalars(
+            text(
+                "UPDATE records SET data = NULL, erased_at = :now "
+                "WHERE retain_until <= :now AND erased_at IS NULL RETURNING seq"
+            ).bindparams(bindparam("now", now, type_=UtcDateTime()))
+        )
+    )
+    if erased:
+        append(
+            session,
+            [
+                Entry(
+                    now,
+                    "system",
+                    ERASURE_PROCESS,
+                    ERASURE_ACTION,
+                    "records",
+                    "retention",
+                    {"count": len(erased), "seqs": _ranges(erased)},
+                )
+            ],
+        )
+    return len(erased)
+
+
+def _ranges(seqs: Sequence[int]) -> list[list[int]]:
+    ranges: list[list[int]] = []
+    for seq in seqs:
+        if ranges and ranges[-1][1] == seq - 1:
+            ranges[-1][1] = seq
+        else:
+            ranges.append([seq, seq])
+    return ranges
+
+
+def _expand(data: str | None) -> Iterator[int]:
+    try:
+        for first, last in json.loads(data or "{}").get("seqs", []):
+            yield from range(int(first), int(last) + 1)
+    except (ValueError, TypeError, AttributeError):
+        return
+
+
+# ------------------------------------------------------------------------------------- anchors
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """Where the linker anchors the chain outside the table: an Ed25519 key and/or a heads file."""
+
+    key: str | None = None  # 32-byte Ed25519 seed, hex (ISMS_RECORDS_KEY)
+    head_file: Path | None = None  # ISMS_RECORDS_HEAD_FILE
+    every: int = CHECKPOINT_EVERY
+    interval: timedelta = CHECKPOINT_INTERVAL
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Anchors:
+        key = settings.records_key.get_secret_value() if settings.records_key else None
+        return cls(key=key, head_file=settings.records_head_file)
+
+    @classmethod
+    def from_environment(cls) -> Anchors:
+        from config.settings import load_settings
+
+        return cls.from_settings(load_settings())
+
+    @property
+    def public_key(self) -> str | None:
+        return public_key_of(self.key) if self.key else None
+
+
+def _private_key(seed_hex: str):  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    try:
+        seed = bytes.fromhex(seed_hex.strip())
+    except ValueError:
+        seed = b""
+    if len(seed) != 32:
+        raise ValueError("ISMS_RECORDS_KEY must be 64 hex digits (an Ed25519 seed; `isms-bot records keygen`)")
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def public_key_of(seed_hex: str) -> str:
+    public: bytes = _private_key(seed_hex).public_key().public_bytes_raw()
+    return public.hex()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh (private seed, public key), both hex."""
+    import secrets
+
+    seed = secrets.token_hex(32)
+    return seed, public_key_of(seed)
+
+
+def sign(seed_hex: str, seq: int, head_hash: str, sealed_at: str) -> str:
+    signature: bytes = _private_key(seed_hex).sign(seal_message(seq, head_hash, sealed_at))
+    return signature.hex()
+
+
+def signature_valid(public_key: str, signature: str, seq: int, head_hash: str, sealed_at: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key)).verify(
+            bytes.fromhex(signature), seal_message(seq, head_hash, sealed_at)
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+# -------------------------------------------------------------------------------------- linking
+
+
+def head(session: Session) -> Head:
+    """The head to publish: the last linked record (``str(head)`` is ``SEQ:HASH``)."""
+    row = session.execute(
+        text("SELECT seq, hash FROM records WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1")
+    ).first()
+    return Head(row.seq, row.hash) if row else Head(0, GENESIS)
+
+
+def _settled_through(session: Session, wait: float) -> int | None:
+    """The highest seq below which no transaction can still commit a record (None: unknown).
+
+    SQLite: the linker holds the only write lock, so nothing is in flight. PostgreSQL: every writer
+    has a transaction id before it takes a seq (the column default calls ``pg_current_xact_id()``
+    first), so once every transaction that was running when we read the sequence has ended, every
+    seq up to that value is either visible or will never exist (rolled back).
+    """
+    if not is_postgresql(session):
+        return 2**62
+    last = session.execute(text("SELECT last_value FROM records_seq WHERE is_called")).scalar()
+    if last is None:
+        return 0
+    running = session.execute(
+        text(
+            "SELECT coalesce(array_agg(CAST(x AS text)), '{}') FROM pg_snapshot_xip(pg_current_snapshot()) x "
+            "WHERE pg_current_xact_id_if_assigned() IS NULL OR x <> pg_current_xact_id_if_assigned()"
+        )
+    ).scalar()
+    deadline = time.monotonic() + wait
+    while running:
+        running = session.execute(
+            text(
+                "SELECT coalesce(array_agg(x), '{}') FROM unnest(CAST(:xids AS text[])) x "
+                "WHERE pg_xact_status(CAST(x AS xid8)) = 'in progress'"
+            ),
+            {"xids": list(running)},
+        ).scalar()
+        if running and time.monotonic() >= deadline:
+            return None
+        if running:
+            time.sleep(0.002)
+    return int(last)
+
+
+def link_pending(
+    session: Session,
+    now: datetime,
+    anchors: Anchors | None = None,
+    *,
+    batch: int = 20_000,
+    wait: float = 2.0,
+) -> Linked:
+    """Chain every committed, unlinked record in seq order, in the caller's transaction.
+
+    Call it from the scheduler's leader every tick, and before verify/export. A gap in seq (a
+    transaction that rolled back, or one still running) is crossed only once it is settled; committed
+    records after an unsettled gap wait for the next run. ``anchors`` defaults to the environment's
+    ISMS_RECORDS_KEY and ISMS_RECORDS_HEAD_FILE.
+    """
+    anchors = Anchors.from_environment() if anchors is None else anchors
+    settled = _settled_through(session, wait)
+    if is_postgresql(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LINK_LOCK})
+    sql = _sql(session)
+    current = head(session)
+    last_checkpoint = session.execute(_LAST_CHECKPOINT).first()
+    checkpoint_seq = last_checkpoint.seq if last_checkpoint else 0
+    checkpoint_at = _aware(last_checkpoint.sealed_at) if last_checkpoint else None
+    select_pending = text(
+        f"SELECT seq, {sql['head']}, {sql['tail']} FROM records "
+        "WHERE hash IS NULL AND seq > :after ORDER BY seq LIMIT :limit"
+    )
+    update = text("UPDATE records SET prev_hash = :prev, hash = :hash WHERE seq = :seq")
+    linked = checkpoints = waiting = 0
+    seq, prev = current.seq, current.hash
+    while True:
+        rows = session.execute(select_pending, {"after": seq, "limit": batch}).all()
+        updates = []
+        for row_seq, head_text, tail_text in rows:
+            if row_seq != seq + 1 and (settled is None or row_seq > settled):
+                break
+            own = hashlib.sha256(_US.join((head_text, prev, tail_text)).encode("utf-8")).hexdigest()
+            updates.append({"seq": row_seq, "prev": prev, "hash": own})
+            seq, prev = row_seq, own
+            if (anchors.key or anchors.head_file) and seq - checkpoint_seq >= anchors.every:
+                _checkpoint(session, anchors, Head(seq, prev), now)
+                checkpoints += 1
+                checkpoint_seq, checkpoint_at = seq, now
+        if updates:
+            session.execute(update, updates)
+            linked += len(updates)
+        if len(updates) < len(rows):
+            waiting = session.execute(text("SELECT count(*) FROM records WHERE hash IS NULL")).scalar_one()
+            break
+        if len(rows) < batch:
+            break
+    if (
+        (anchors.key or anchors.head_file)
+        and seq > 0
+        and (checkpoint_at is None or now - checkpoint_at >= anchors.interval)
+    ):
+        _checkpoint(session, anchors, Head(seq, prev), now)
+        checkpoints += 1
+    return Linked(linked, Head(seq, prev), checkpoints, waiting)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _checkpoint(session: Session, anchors: Anchors, at_head: Head, now: datetime) -> None:
+    """Seal the head (when a key is set) and queue it for the heads file (written after commit)."""
+    sealed_at = _iso(now)
+    public, signature = "", ""
+    if anchors.key:
+        public = public_key_of(anchors.key)
+        signature = sign(anchors.key, at_head.seq, at_head.hash, sealed_at)
+    session.execute(
+        insert(RecordSeal).values(
+            seq=at_head.seq, hash=at_head.hash, sealed_at=now, public_key=public, signature=signature
+        )
+    )
+    if anchors.head_file:
+        session.info.setdefault(_PENDING_HEADS, []).append((anchors.head_file, f"{at_head} {sealed_at}\n"))
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_heads(session: Session) -> None:
+    for path, line in session.info.pop(_PENDING_HEADS, []):
+        with Path(path).open("a", encoding="utf-8") as out:
+            out.write(line)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_heads(session: Session, previous_transaction) -> None:  # type: ignore[no-untyped-def]
+    session.info.pop(_PENDING_HEADS, None)
+
+
+# ------------------------------------------------------------------------------------- verifying
+
+NO_KEY = "a rewrite of the chain with recomputed hashes (no seal key given)"
+NO_HEADS = "removal of records at the tail (no published head given)"
+NO_ANCHOR = "removal of records at the tail, or a rewrite of the chain with recomputed hashes"
+
+
+def _verify_query(session: Session) -> str:
+    sql = _sql(session)
+    fields = f"{sql['head']} || {sql['us']} || prev_hash || {sql['us']} || {sql['tail']}"
+    return (
+        f"SELECT seq, {sql['at']}, data, data_hash, prev_hash, hash, {sql['until']}, "
+        f"process = '{ERASURE_PROCESS}' AND action = '{ERASURE_ACTION}', {fields} FROM records ORDER BY seq"
+    )
+
+
+def _fetch(session: Session, query: str, size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Raw DBAPI batches of one statement (one snapshot); a server-side cursor on PostgreSQL."""
+    connection: Any = session.connection().connection.dbapi_connection  # psycopg or sqlite3, untyped here
+    if is_postgresql(session):
+        cursor = connection.cursor(name="records_verify")
+        cursor.itersize = size
+    else:
+        cursor = connection.cursor()
+    try:
+        cursor.execute(query)
+        while batch := cursor.fetchmany(size):
+            yield batch
+    finally:
+        cursor.close()
+
+
+class _Checker:
+    """Streams the table once in seq order; the fast path checks a whole batch with list operations
+    and only a batch that fails is walked row by row to name the first broken record."""
+
+    def __init__(self, expect: Mapping[int, tuple[str, str]], now: str | None):
+        self.expect = expect  # seq -> (hash, what anchors it)
+        self.expect_seqs = sorted(expect)
+        self.now = now
+        self.prev_seq, self.prev_hash = 0, GENESIS
+        self.count = 0
+        self.unlinked = 0
+        self.first_unlinked: int | None = None
+        self.erased: dict[int, str | None] = {}  # erased seq -> its retain_until
+        self.erasures: dict[int, tuple[int, str]] = {}  # erased seq -> (erasure record seq, its time)
+        self.broken: tuple[int, str] | None = None
+        self.matched: set[int] = set()
+
+    def batch(self, rows: list[tuple[Any, ...]]) -> bool:
+        seqs, ats, datas, data_hashes, prevs, hashes, untils, is_erasure, fields = zip(*rows, strict=True)
+        linked = len(rows) if hashes[-1] is not None else hashes.index(None)
+        ok = self.first_unlinked is None or linked == 0
+        computed = list(map(_data_hex, datas))
+        if ok and computed != list(data_hashes):
+            ok = all(c is None for c, h in zip(computed, data_hashes, strict=True) if c != h)
+        if ok and linked:
+            ok = (
+                prevs[0] == self.prev_hash
+                and prevs[1:linked] == hashes[: linked - 1]
+                and list(map(sha256, fields[:linked])) == list(hashes[:linked])
+                and (self.now is None or max(ats) <= self.now)
+                and all(h is None for h in hashes[linked:])
+            )
+        if not ok:
+            return self._rows(rows)
+        for index in [i for i, c in enumerate(computed) if c is None]:
+            self.erased[seqs[index]] = untils[index]
+        if True in is_erasure:
+            for index in [i for i, e in enumerate(is_erasure) if e]:
+                for seq in _expand(datas[index]):
+                    self.erasures.setdefault(seq, (seqs[index], ats[index]))
+        if linked:
+            self._anchors(seqs[:linked], hashes[:linked])
+            self.prev_seq, self.prev_hash = seqs[linked - 1], hashes[linked - 1]
+            self.count += linked
+        if linked < len(rows):
+            self.first_unlinked = self.first_unlinked or seqs[linked]
+            self.unlinked += len(rows) - linked
+        return True
+
+    def _anchors(self, seqs: Sequence[int], hashes: Sequence[str]) -> None:
+        start = bisect.bisect_left(self.expect_seqs, seqs[0])
+        stop = bisect.bisect_right(self.expect_seqs, seqs[-1])
+        for expected in self.expect_seqs[start:stop]:
+            index = bisect.bisect_left(seqs, expected)
+            if index < len(seqs) and seqs[index] == expected:
+                self.matched.add(expected)
+                if hashes[index] != self.expect[expected][0]:
+                    self.broken = (
+                        expected,
+                        f"does not match {self.expect[expected][1]} (the chain up to here was rewritten)",
+                    )
+                    return
+
+    def _rows(self, rows: list[tuple[Any, ...]]) -> bool:
+        """The slow path: the same checks row by row, stopping at the first broken record."""
+        for row in rows:
+            seq, at, data, data_hash, prev_hash, own_hash, until, is_erasure, fields = row
+            if own_hash is None:
+                if data is None:
+                    self.erased[seq] = until
+                elif sha256(data) != data_hash:
+                    return self._break(seq, "data does not match its hash (changed, not yet linked)")
+                if is_erasure:
+                    for erased in _expand(data):
+                        self.erasures.setdefault(erased, (seq, at))
+                self.first_unlinked = self.first_unlinked or seq
+                self.unlinked += 1
+                continue
+            if self.first_unlinked is not None:
+                return self._break(self.first_unlinked, "not linked, but later records are (inserted or unlinked)")
+            if data is None:
+                self.erased[seq] = until
+            elif sha256(data) != data_hash:
+                return self._break(seq, "data does not match its hash (changed)")
+            if prev_hash != self.prev_hash:
+                if seq != self.prev_seq + 1:
+                    return self._break(self.prev_seq + 1, f"record(s) missing before record {seq} (deleted)")
+                return self._break(seq, f"does not follow record {self.prev_seq} (inserted, swapped or changed)")
+            if sha256(fields) != own_hash:
+                return self._break(seq, "record hash does not match its contents (changed)")
+            if self.now is not None and at > self.now:
+                return self._break(seq, f"dated in the future ({at})")
+            if is_erasure:
+                for erased in _expand(data):
+                    self.erasures.setdefault(erased, (seq, at))
+            self._anchors((seq,), (own_hash,))
+            if self.broken:
+                return False
+            self.prev_seq, self.prev_hash = seq, own_hash
+            self.count += 1
+        return True
+
+    def _break(self, seq: int, reason: str) -> bool:
+        self.broken = (seq, reason)
+        return False
+
+    def erasure_problems(self) -> tuple[int, str] | None:
+        for seq in sorted(self.erased):
+            erasure = self.erasures.get(seq)
+            until = self.erased[seq]
+            if erasure is None or erasure[0] <= seq:
+                return seq, "data erased without an erasure record in the chain"
+            if until is None or erasure[1] < until:
+                return seq, f"data erased before its retention ended (erased {erasure[1]}, kept until {until})"
+        return None
+
+
+def verify(
+    session: Session,
+    *,
+    public_key: str | None = None,
+    expect: Iterable[Head] = (),
+    now: datetime | None = None,
+    batch: int = 50_000,
+) -> Verification:
+    """Recompute the whole chain and check it against its anchors; name the first broken record.
+
+    ``public_key`` (hex Ed25519) checks every seal; ``expect`` are published heads; ``now`` also
+    rejects records dated in the future. Records not yet linked are counted, not failed.
+    """
+    seals = session.execute(_SEALS).all()
+    expected: dict[int, tuple[str, str]] = {}
+    result = Verification(0)
+    problem: tuple[int, str] | None = None
+    for published in expect:
+        expected[published.seq] = (published.hash, f"the published head {published}")
+    signed = [s for s in seals if s.signature]
+    result.unsigned_checkpoints = len(seals) - len(signed)
+    if public_key:
+        for seal in signed:
+            sealed_at = _iso(_aware(seal.sealed_at))
+            if seal.public_key != public_key or not signature_valid(
+                public_key, seal.signature, seal.seq, seal.hash, sealed_at
+            ):
+                problem = problem or (seal.seq, f"its seal of {sealed_at} is not signed by the key (forged seal)")
+                continue
+            expected.setdefault(seal.seq, (seal.hash, f"its seal of {sealed_at}"))
+            result.seals += 1
+            result.newest_seal_at = max(result.newest_seal_at or "", sealed_at)
+    checker = _Checker(expected, _iso(now) if now else None)
+    for rows in _fetch(session, _verify_query(session), batch):
+        if not checker.batch(rows) or checker.broken:
+            break
+    result.count, result.unlinked = checker.count + checker.unlinked, checker.unlinked
+    result.head = Head(checker.prev_seq, checker.prev_hash)
+    result.erased = len(checker.erased)
+    # erasure records may lie beyond a break, so erasures are only judged on a complete scan
+    erasures = checker.erasure_problems() if not checker.broken else None
+    candidates = [p for p in (problem, checker.broken, erasures) if p]
+    if not checker.broken:
+        for seq in sorted(set(expected) - checker.matched):
+            if seq > checker.prev_seq:
+                candidates.append((seq, f"missing: {expected[seq][1]} names it (truncated)"))
+            else:
+                candidates.append((seq, f"missing: {expected[seq][1]} names it (deleted)"))
+            break
+    if candidates:
+        result.broken_seq, result.reason = min(candidates)
+        if result.broken_seq <= checker.prev_seq:
+            result.count = session.execute(
+                text("SELECT count(*) FROM records WHERE seq < :seq"), {"seq": result.broken_seq}
+            ).scalar_one()
+    if not public_key and not expected:
+        result.undetectable.append(NO_ANCHOR)
+    elif not public_key:
+        result.undetectable.append(NO_KEY + " after the last published head")
+    elif not expect:
+        result.undetectable.append(NO_HEADS + " after the last seal")
+    return result
+
+
+# ------------------------------------------------------------------------------------- exporting
 
 EXPORT_COLUMNS = (
     "seq",
@@ -283,21 +705,28 @@ EXPORT_COLUMNS = (
 )
 
 
-def export_rows(session: Session) -> Iterator[dict[str, str | int | None]]:
-    """Every record as plain values, in order, exactly as hashed (so an export can be re-verified)."""
-    for row in _stream(session):
+def export_rows(session: Session, batch: int = 20_000) -> Iterator[dict[str, str | int | None]]:
+    """Every linked record as plain values, in order, spelt exactly as hashed (see docs/records.md)."""
+    sql = _sql(session)
+    query = (
+        f"SELECT seq, {sql['at']}, actor, process, action, subject_type, subject_id, data, data_hash, "
+        f"prev_hash, hash, {sql['until']}, {sql['erased']} FROM records WHERE hash IS NOT NULL ORDER BY seq"
+    )
+    for rows in _fetch(session, query, batch):
+        for row in rows:
+            yield dict(zip(EXPORT_COLUMNS, row, strict=True))
+
+
+def export_seals(session: Session) -> Iterator[dict[str, str | int]]:
+    """Every signed seal, for the export (one JSON line each, ``"type": "seal"``)."""
+    for seal in session.execute(_SEALS):
+        if not seal.signature:
+            continue
         yield {
-            "seq": row.seq,
-            "at": _iso(row.at),
-            "actor": row.actor,
-            "process": row.process,
-            "action": row.action,
-            "subject_type": row.subject_type,
-            "subject_id": row.subject_id,
-            "data": row.data,
-            "data_hash": row.data_hash,
-            "prev_hash": row.prev_hash,
-            "hash": row.hash,
-            "retain_until": _iso(row.retain_until) or None,
-            "erased_at": _iso(row.erased_at) or None,
+            "type": "seal",
+            "seq": seal.seq,
+            "hash": seal.hash,
+            "sealed_at": _iso(_aware(seal.sealed_at)),
+            "public_key": seal.public_key,
+            "signature": seal.signature,
         }

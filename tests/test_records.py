@@ -1,23 +1,30 @@
-"""The records log: verify detects each kind of tampering; retention erases data, not the chain."""
+"""The records log: verify detects each kind of tampering; retention erases data, not the chain.
+
+Every tamper case of issue 9 is here: change, delete middle, delete tail, insert, swap, early erasure,
+and a rewrite with recomputed hashes (caught by a seal or a published head, and said to be
+undetectable without either).
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
-from typer.testing import CliRunner
+import pytest
+from sqlalchemy import delete, func, insert, select, update
 
-from bot.cli import app
 from storage import records
 from storage.models import Record
+from storage.models.records import RecordSeal
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+KEY, PUBLIC = records.new_key()
+NONE = records.Anchors()
 
 
-def fill(sessions, count: int = 5, retain: timedelta | None = None) -> None:
+def fill(sessions, count: int = 5, retain: timedelta | None = None, anchors=NONE, now=T0) -> list[int]:
     with sessions.begin() as session:
-        records.append(
+        seqs = records.append(
             session,
             [
                 records.Entry(
@@ -33,18 +40,52 @@ def fill(sessions, count: int = 5, retain: timedelta | None = None) -> None:
                 for i in range(1, count + 1)
             ],
         )
+    link(sessions, anchors, now)
+    return seqs
 
 
-def check(sessions) -> records.Verification:
+def link(sessions, anchors=NONE, now=T0) -> records.Linked:
+    with sessions.begin() as session:
+        return records.link_pending(session, now, anchors)
+
+
+def check(sessions, **options) -> records.Verification:
     with sessions() as session:
-        return records.verify(session)
+        return records.verify(session, **options)
+
+
+def current_head(sessions) -> records.Head:
+    with sessions() as session:
+        return records.head(session)
+
+
+def rewrite_from(sessions, seq: int, data: dict) -> None:
+    """The attack of issue 9: change a record and recompute every later hash by the public scheme."""
+    body = records.canonical_json(data)
+    with sessions.begin() as session:
+        session.execute(update(Record).where(Record.seq == seq).values(data=body, data_hash=records.sha256(body)))
+        session.execute(update(Record).where(Record.seq >= seq).values(prev_hash=None, hash=None))
+        records.link_pending(session, T0, NONE)
 
 
 def test_intact_chain_verifies_with_its_count(sessions):
     fill(sessions, 5)
     fill(sessions, 2)  # a second transaction continues the same chain
     result = check(sessions)
-    assert result.ok and result.count == 7
+    assert result.ok and result.count == 7 and result.unlinked == 0
+    assert result.head == current_head(sessions) and result.head.seq == 7
+    assert result.undetectable == [records.NO_ANCHOR]
+
+
+def test_appended_records_are_counted_until_linked(sessions):
+    fill(sessions, 3)
+    with sessions.begin() as session:
+        records.append(session, [records.Entry(T0, "bob", "INC", "noted", "incident", "INC-1", {"a": 1})])
+    result = check(sessions)
+    assert result.ok and (result.count, result.unlinked) == (4, 1)
+    assert link(sessions).count == 1
+    result = check(sessions)
+    assert result.ok and (result.count, result.unlinked) == (4, 0)
 
 
 def test_changed_data_is_named(sessions):
@@ -61,6 +102,14 @@ def test_changed_metadata_is_named(sessions):
     with sessions.begin() as session:
         session.execute(update(Record).where(Record.seq == 4).values(actor="mallory"))
     assert check(sessions).broken_seq == 4
+
+
+def test_changed_unlinked_data_is_named(sessions):
+    fill(sessions, 2)
+    with sessions.begin() as session:
+        records.append(session, [records.Entry(T0, "bob", "INC", "noted", "incident", "INC-1", {"a": 1})])
+        session.execute(update(Record).where(Record.seq == 3).values(data='{"a":2}'))
+    assert check(sessions).broken_seq == 3
 
 
 def test_deleted_record_is_named(sessions):
@@ -112,61 +161,205 @@ def test_inserted_record_is_detected(sessions):
     assert result.broken_seq == 4 and not result.ok
 
 
-def test_retention_erases_data_and_the_chain_still_verifies(sessions):
+def test_unlinked_record_among_linked_ones_is_detected(sessions):
+    fill(sessions, 4)
+    with sessions.begin() as session:
+        session.execute(update(Record).where(Record.seq == 2).values(hash=None, prev_hash=None))
+    result = check(sessions)
+    assert result.broken_seq == 2 and "not linked" in result.reason
+
+
+def test_tail_truncation_passes_without_anchors_but_says_so(sessions):
+    fill(sessions, 6)
+    with sessions.begin() as session:
+        session.execute(delete(Record).where(Record.seq > 4))
+    result = check(sessions)
+    assert result.ok and result.count == 4
+    assert result.undetectable == [records.NO_ANCHOR]
+
+
+def test_tail_truncation_is_reported_against_a_published_head(sessions):
+    fill(sessions, 6)
+    published = current_head(sessions)
+    fill(sessions, 2)
+    with sessions.begin() as session:
+        session.execute(delete(Record).where(Record.seq > 4))
+    result = check(sessions, expect=[published])
+    assert result.broken_seq == 6 and "truncated" in result.reason and "published head" in result.reason
+
+
+def test_tail_truncation_below_a_seal_is_reported_with_the_key(sessions):
+    fill(sessions, 6, anchors=records.Anchors(key=KEY, every=5))
+    with sessions() as session:
+        assert [s.seq for s in session.scalars(select(RecordSeal).order_by(RecordSeal.id))] == [5]
+    assert check(sessions, public_key=PUBLIC).ok
+    with sessions.begin() as session:
+        session.execute(delete(Record).where(Record.seq > 4))
+    result = check(sessions, public_key=PUBLIC)
+    assert result.broken_seq == 5 and "truncated" in result.reason and "seal" in result.reason
+
+
+def test_rewrite_with_recomputed_hashes_passes_without_anchors_but_says_so(sessions):
+    fill(sessions, 5)
+    rewrite_from(sessions, 2, {"text": "nothing happened"})
+    result = check(sessions)
+    assert result.ok and result.undetectable == [records.NO_ANCHOR]
+
+
+def test_rewrite_with_recomputed_hashes_is_reported_with_the_key(sessions):
+    fill(sessions, 5, anchors=records.Anchors(key=KEY, every=3))
+    rewrite_from(sessions, 2, {"text": "nothing happened"})
+    result = check(sessions, public_key=PUBLIC)
+    assert result.broken_seq == 3 and "seal" in result.reason and "rewritten" in result.reason
+
+
+def test_rewrite_with_recomputed_hashes_is_reported_against_a_published_head(sessions):
+    fill(sessions, 5)
+    published = current_head(sessions)
+    rewrite_from(sessions, 2, {"text": "nothing happened"})
+    result = check(sessions, expect=[published])
+    assert result.broken_seq == 5 and "published head" in result.reason and "rewritten" in result.reason
+
+
+def test_a_forged_seal_is_reported(sessions):
+    fill(sessions, 5, anchors=records.Anchors(key=KEY, every=5))
+    rewrite_from(sessions, 2, {"text": "nothing happened"})
+    other, _ = records.new_key()
+    with sessions.begin() as session:  # the attacker re-seals with a key of their own
+        session.execute(delete(RecordSeal))
+        fake = records.head(session)
+        sealed_at = records._iso(T0)
+        session.execute(
+            insert(RecordSeal).values(
+                seq=fake.seq,
+                hash=fake.hash,
+                sealed_at=T0,
+                public_key=PUBLIC,
+                signature=records.sign(other, fake.seq, fake.hash, sealed_at),
+            )
+        )
+    result = check(sessions, public_key=PUBLIC)
+    assert result.broken_seq == 5 and "forged seal" in result.reason
+
+
+def test_seals_are_made_every_n_records_and_every_hour(sessions):
+    anchors = records.Anchors(key=KEY, every=4)
+    fill(sessions, 9, anchors=anchors)  # seals at 4 and 8 (and the hour starts again at 8)
+    fill(sessions, 1, anchors=anchors, now=T0 + timedelta(minutes=30))  # no seal: within the hour
+    fill(sessions, 1, anchors=anchors, now=T0 + timedelta(minutes=61))
+    link(sessions, anchors, now=T0 + timedelta(minutes=62))  # nothing new, within the hour: no seal
+    with sessions() as session:
+        assert [s.seq for s in session.scalars(select(RecordSeal).order_by(RecordSeal.id))] == [4, 8, 11]
+    result = check(sessions, public_key=PUBLIC)
+    assert result.ok and result.seals == 3 and result.newest_seal_at == records._iso(T0 + timedelta(minutes=61))
+    assert result.undetectable == [records.NO_HEADS + " after the last seal"]
+
+
+def test_heads_file_gets_each_checkpoint_after_commit(sessions, tmp_path):
+    heads = tmp_path / "heads.txt"
+    anchors = records.Anchors(head_file=heads, every=3)
+    fill(sessions, 4, anchors=anchors)  # a checkpoint at 3
+    fill(sessions, 1, anchors=anchors, now=T0 + timedelta(hours=1))  # the hourly one at 5
+    lines = heads.read_text().splitlines()
+    assert [records.Head.parse(line).seq for line in lines] == [3, 5]
+    assert records.Head.parse(lines[-1]) == current_head(sessions)
+    with pytest.raises(RuntimeError), sessions.begin() as session:
+        records.append(session, [records.Entry(T0, "bob", "INC", "noted", "incident", "INC-1", {"a": 1})] * 3)
+        records.link_pending(session, T0, anchors)
+        raise RuntimeError("rolled back: the head it would have published must not be in the file")
+    assert len(heads.read_text().splitlines()) == 2
+    result = check(sessions, expect=[records.Head.parse(line) for line in lines])
+    assert result.ok and result.undetectable == [records.NO_KEY + " after the last published head"]
+
+
+def test_retention_erases_data_records_the_erasure_and_the_chain_still_verifies(sessions):
     fill(sessions, 3, retain=timedelta(days=30))
     fill(sessions, 2)  # no retention end: kept
     with sessions.begin() as session:
         assert records.erase_expired(session, T0 + timedelta(days=29)) == 0
         assert records.erase_expired(session, T0 + timedelta(days=31)) == 3
+    link(sessions)
     with sessions() as session:
         kept = session.scalars(select(Record.data).order_by(Record.seq)).all()
+        erasure = session.scalars(select(Record).where(Record.action == "erased")).one()
     assert kept[:3] == [None, None, None] and all(kept[3:])
-    assert check(sessions).ok
-
-
-def test_erasing_before_retention_ends_is_tampering(sessions):
-    fill(sessions, 3, retain=timedelta(days=30))
-    with sessions.begin() as session:
-        session.execute(update(Record).where(Record.seq == 2).values(data=None, erased_at=T0 + timedelta(days=1)))
+    assert (erasure.seq, json.loads(erasure.data)) == (6, {"count": 3, "seqs": [[1, 3]]})
     result = check(sessions)
-    assert result.broken_seq == 2 and "retention" in result.reason
+    assert result.ok and result.erased == 3
 
 
-def test_cli_verify_and_export(sessions, db_url, tmp_path):
-    fill(sessions, 4)
-    runner = CliRunner()
-    env = {"ISMS_DATABASE_URL": db_url}
-    ok = runner.invoke(app, ["records", "verify"], env=env)
-    assert ok.exit_code == 0 and "OK: 4 records" in ok.output
-    out = tmp_path / "records.jsonl"
-    exported = runner.invoke(app, ["records", "export", "--out", str(out)], env=env)
-    assert exported.exit_code == 0
-    lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [line["seq"] for line in lines] == [1, 2, 3, 4]
-    # an auditor can recompute every hash from the export alone
-    prev = records.GENESIS
-    for line in lines:
-        assert records.sha256(line["data"]) == line["data_hash"] and line["prev_hash"] == prev
-        assert (
-            records.record_hash(
-                line["seq"],
-                datetime.fromisoformat(line["at"]),
-                line["actor"],
-                line["process"],
-                line["action"],
-                line["subject_type"],
-                line["subject_id"],
-                line["data_hash"],
-                line["prev_hash"],
-                None,
-            )
-            == line["hash"]
+def test_early_erasure_of_issue_9_is_reported(sessions):
+    fill(sessions, 3, retain=timedelta(days=7 * 365))
+    with sessions.begin() as session:  # exactly the attack of issue 9
+        session.execute(update(Record).where(Record.seq == 1).values(data=None, erased_at=Record.retain_until))
+    result = check(sessions)
+    assert (result.broken_seq, result.count) == (1, 0) and "without an erasure record" in result.reason
+
+
+def test_erasure_record_dated_before_retention_ends_is_reported(sessions):
+    fill(sessions, 3, retain=timedelta(days=30))
+    with sessions.begin() as session:  # an insider erases early and records it honestly, with today's date
+        session.execute(update(Record).where(Record.seq == 2).values(data=None, erased_at=T0 + timedelta(days=1)))
+        records.append(
+            session,
+            [
+                records.Entry(
+                    T0 + timedelta(days=1), "mallory", "REC", "erased", "records", "retention", {"seqs": [[2, 2]]}
+                )
+            ],
         )
-        prev = line["hash"]
-    csv_out = tmp_path / "records.csv"
-    assert runner.invoke(app, ["records", "export", "--out", str(csv_out), "--format", "csv"], env=env).exit_code == 0
-    assert csv_out.read_text().splitlines()[0].startswith("seq,at,actor,process")
+    link(sessions)
+    result = check(sessions)
+    assert result.broken_seq == 2 and "before its retention ended" in result.reason
+
+
+def test_future_dated_records_are_reported_when_now_is_given(sessions):
+    fill(sessions, 3, retain=timedelta(days=30))
+    with sessions.begin() as session:  # a forged erasure dated after retention ends, i.e. in the future
+        session.execute(update(Record).where(Record.seq == 2).values(data=None, erased_at=T0 + timedelta(days=31)))
+        records.append(
+            session,
+            [
+                records.Entry(
+                    T0 + timedelta(days=31), "mallory", "REC", "erased", "records", "retention", {"seqs": [[2, 2]]}
+                )
+            ],
+        )
+    link(sessions)
+    assert check(sessions).ok  # a verifier that does not know the date cannot tell
+    result = check(sessions, now=T0 + timedelta(days=1))
+    assert result.broken_seq == 4 and "future" in result.reason
+
+
+def test_existing_chain_written_before_the_linker_still_verifies(sessions):
+    """Rows as the old append wrote them (seq and hashes at insert) verify unchanged after 0005."""
+    prev = records.GENESIS
     with sessions.begin() as session:
-        session.execute(update(Record).where(Record.seq == 2).values(data="{}"))
-    broken = runner.invoke(app, ["records", "verify"], env=env)
-    assert broken.exit_code == 1 and "BROKEN at record 2" in broken.output
+        for seq in (1, 2, 3):
+            data = records.canonical_json({"n": seq})
+            data_hash = records.sha256(data)
+            at = T0 + timedelta(seconds=seq, microseconds=seq * 7)
+            own = records.record_hash(seq, at, "a", "INC", "x", "incident", "I", data_hash, prev, None)
+            session.execute(
+                insert(Record).values(
+                    seq=seq,
+                    at=at,
+                    actor="a",
+                    process="INC",
+                    action="x",
+                    subject_type="incident",
+                    subject_id="I",
+                    data=data,
+                    data_hash=data_hash,
+                    prev_hash=prev,
+                    hash=own,
+                )
+            )
+            prev = own
+    assert check(sessions).ok
+    if sessions.kw["bind"].dialect.name == "postgresql":  # the migration set the sequence after the old rows
+        with sessions.begin() as session:
+            session.execute(select(func.setval("records_seq", 3)))
+    fill(sessions, 2)
+    result = check(sessions)
+    assert result.ok and result.count == 5

@@ -28,8 +28,20 @@ def test_sweep_erases_expired_data_and_keeps_the_chain(settings, clock):
     sweep_retention(ctx)
     with ctx.read() as session:
         rows = session.scalars(select(Record).order_by(Record.seq)).all()
-        verification = records.verify(session)
-    assert [(r.process, r.data is None) for r in rows] == [("INC", True), ("GOV", False), ("REC", False)]
-    assert json.loads(rows[2].data) == {"erased": 1}
+        pending = records.verify(session)  # before the linker runs: checked, counted as not yet linked
+    with ctx.sessions.begin() as session:
+        records.link_pending(session, clock(), records.Anchors())
+    with ctx.read() as session:
+        verification = records.verify(session, now=clock())
+    assert [(r.process, r.action, r.data is None) for r in rows] == [
+        ("INC", "reported", True),
+        ("GOV", "decided", False),
+        ("REC", "erased", False),  # the erasure itself is a record, appended by the sweep
+        ("REC", "retention-sweep", False),
+    ]
+    assert json.loads(rows[2].data) == {"count": 1, "seqs": [[rows[0].seq, rows[0].seq]]}
+    assert rows[2].retain_until is None and rows[2].at >= rows[0].retain_until
+    assert json.loads(rows[3].data) == {"erased": 1}
     assert rows[1].retain_until - rows[1].at == timedelta(days=3650)
-    assert verification.ok and verification.count == 3
+    assert pending.ok and (pending.count, pending.unlinked) == (4, 4)
+    assert verification.ok and (verification.count, verification.unlinked, verification.erased) == (4, 0, 1)
