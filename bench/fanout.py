@@ -15,14 +15,21 @@ Slack sender over HTTP) sends them.
 Measured: the tick's duration; the send phase from the first to the last accepted message; the share
 of the permitted rate used (accepted messages / (burst + rate x send time)); 429 answers; messages
 lost (a request without its reminder in Slack, or a dead outbox effect) and sent twice (the same
-reminder accepted twice); peak resident memory of the bot's process (the double runs in its own).
+reminder accepted twice); peak resident memory of the bot's process (the double runs in its own);
+database transactions committed per message sent during the send phase (claims, marks, heartbeats).
 
-Run: ``.venv/bin/python bench/fanout.py [--count N] [--rate R] [--burst B] [--database-url URL] [--write]``
+``--baseline REV`` runs every case a second time with the outbox dispatcher of git revision REV
+(``git show REV:storage/outbox.py``, with today's exceptions, model and Slack sender), so a change to
+the dispatcher is compared with its predecessor in the same run, on the same machine.
+
+Run: ``.venv/bin/python bench/fanout.py [--count N] [--rate R] [--case B/MS/C/PACE] [--database-url URL]
+[--baseline REV] [--write]``
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -43,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,10 +59,10 @@ from bot.runtime import Runtime, build_runtime
 from bot.slack.blocks import fallback_text, message_blocks
 from config.settings import PACKAGED_EXAMPLE_ORG, load_settings
 from integrations.slack_sender import SlackChatSender, make_web_client
-from storage import migrate
+from storage import migrate, outbox
 from storage.db import make_engine
 from storage.models import EvidenceRequest, OutboxEffect
-from storage.outbox import DEAD, SENT
+from storage.outbox import DEAD, SENT, Effect, Sender
 from tests.doubles.slack_api import SlackApiDouble
 from workflows.evidence.ladder import advance_requests
 
@@ -98,6 +105,8 @@ class Outcome:
     doubled: int
     dead: int
     peak_rss_mib: float
+    dispatcher: str = "this tree"
+    commits_per_message: float = 0.0
 
     @property
     def share(self) -> float:
@@ -216,7 +225,41 @@ def slack_process(rate: float, case: Case) -> Iterator[tuple[str, Callable[[], d
         child.wait()
 
 
-def run(target: str, count: int, rate: float, case: Case) -> Outcome:
+def baseline_dispatcher(revision: str, runtime: Runtime, settings: Any) -> Any:
+    """The outbox dispatcher of an earlier revision, on today's exceptions, model and senders."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:storage/outbox.py"],
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    spec = importlib.util.spec_from_loader(f"baseline_outbox_{revision}", loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    exec(compile(source, f"{revision}:storage/outbox.py", "exec"), module.__dict__)
+    module.RetryLater, module.Undeliverable = outbox.RetryLater, outbox.Undeliverable
+
+    def adapt(sender: Sender) -> Callable[[Any], Any]:
+        def send(old: Any) -> Any:
+            return sender(Effect(old.kind, old.key, old.payload, old.attempt, old.result_of))
+
+        return send
+
+    today = runtime.dispatcher
+    return module.Dispatcher(
+        runtime.ctx.sessions,
+        {kind: adapt(sender) for kind, sender in today._senders.items()},
+        runtime.ctx.clock,
+        max_attempts=settings.outbox_max_attempts,
+        backoff=module.Backoff(settings.outbox_backoff_base, settings.outbox_backoff_cap),
+        rates=settings.outbox_rates,
+        concurrency=settings.outbox_concurrency,
+    )
+
+
+def run(target: str, count: int, rate: float, case: Case, baseline: str | None = None) -> Outcome:
     with (
         fresh_database(target) as (backend, url),
         tempfile.TemporaryDirectory() as folder,
@@ -231,20 +274,23 @@ def run(target: str, count: int, rate: float, case: Case) -> Outcome:
         )
         client = make_web_client(TOKEN, base_url)
         runtime = build_runtime(settings, lambda ctx: SlackChatSender(client, ctx.org, message_blocks, fallback_text))
+        dispatcher = runtime.dispatcher if baseline is None else baseline_dispatcher(baseline, runtime, settings)
         seed(runtime, count)
 
         started = time.perf_counter()
         advance_requests(runtime.ctx)
         tick_seconds = time.perf_counter() - started
 
+        commits = [0]
+        event.listen(runtime.engine, "commit", lambda _connection: commits.__setitem__(0, commits[0] + 1))
         stop = threading.Event()
-        worker = threading.Thread(target=runtime.dispatcher.run_forever, args=(stop, 0.05), daemon=True)
+        worker = threading.Thread(target=dispatcher.run_forever, args=(stop, 0.05), daemon=True)
         worker.start()
         while _count(runtime, OutboxEffect.status.notin_((SENT, DEAD)), OutboxEffect.kind == "chat.message"):
             time.sleep(0.2)
         dead = _count(runtime, OutboxEffect.status == DEAD)
         stop.set()
-        runtime.dispatcher.wake()
+        dispatcher.wake()
         worker.join(timeout=10)
         runtime.engine.dispose()
 
@@ -265,6 +311,8 @@ def run(target: str, count: int, rate: float, case: Case) -> Outcome:
             doubled=sum(n - 1 for n in per_person.values()),
             dead=dead,
             peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            dispatcher="this tree" if baseline is None else f"baseline ({baseline})",
+            commits_per_message=commits[0] / max(len(accepted), 1),
         )
 
 
@@ -292,18 +340,20 @@ def report(outcomes: Sequence[Outcome], command: str) -> str:
         "Retry-After above that. Share = accepted / (B + R x send time), send time from the first to the "
         "last accepted message. Lost = people without their reminder; doubled = reminders accepted twice. "
         "Peak memory is the resident set of the bot's process (the Slack double runs in a process of its own, "
-        "as Slack is not inside the bot either).",
+        "as Slack is not inside the bot either); it grows over the run, as cases run one after another in "
+        "one process. Commits/msg = database transactions committed during the send phase per message "
+        "accepted (claims, outcomes, heartbeats, the reads of the dispatcher's loop are not counted).",
         "",
-        "| Backend | N | R/s | B | Slack latency (ms) | Concurrency | Pace/s | Tick (s) | Send (s) | Accepted | 429s "
-        "| Share of rate | Lost | Doubled | Dead | Peak RSS (MiB) |",
-        "|" + " --- |" + " ---: |" * 15,
+        "| Backend | Dispatcher | N | R/s | B | Slack latency (ms) | Concurrency | Pace/s | Tick (s) | Send (s) "
+        "| Accepted | 429s | Share of rate | Lost | Doubled | Dead | Commits/msg | Peak RSS (MiB) |",
+        "| --- | --- |" + " ---: |" * 16,
     ]
     for o in outcomes:
         lines.append(
-            f"| {o.backend} | {o.count:,} | {o.rate:g} | {o.case.burst} | {o.case.latency * 1000:g} | "
+            f"| {o.backend} | {o.dispatcher} | {o.count:,} | {o.rate:g} | {o.case.burst} | {o.case.latency * 1000:g} | "
             f"{o.case.concurrency} | {o.case.pace or 'none'} | {o.tick_seconds:.1f} | "
             f"{o.send_seconds:.1f} | {o.accepted:,} | {o.throttled:,} | {o.share:.1%} | {o.lost} | "
-            f"{o.doubled} | {o.dead} | {o.peak_rss_mib:.0f} |"
+            f"{o.doubled} | {o.dead} | {o.commits_per_message:.2f} | {o.peak_rss_mib:.0f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -329,6 +379,11 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         help="'sqlite' (temporary file, the default) or a PostgreSQL server URL (a bench_<random> "
         "database is created there and dropped); repeatable",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run every case with the outbox dispatcher of this git revision (e.g. HEAD), in the same run",
+    )
     parser.add_argument("--write", action="store_true", help=f"append the report to {RESULTS}")
     parser.add_argument("--serve-slack", type=Case.parse, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -343,8 +398,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     outcomes = []
     for target in args.targets or ["sqlite"]:
         for case in args.cases or [Case(10, 0.0, 1, None)]:
-            print(f"running on {target}: {case} ...", file=sys.stderr, flush=True)
-            outcomes.append(run(target, args.count, args.rate, case))
+            for baseline in ([args.baseline] if args.baseline else []) + [None]:
+                print(f"running on {target}: {case} {baseline or 'this tree'} ...", file=sys.stderr, flush=True)
+                outcomes.append(run(target, args.count, args.rate, case, baseline))
     text_report = report(outcomes, shlex.join([os.path.relpath(sys.executable), os.path.relpath(__file__), *argv]))
     print(text_report)
     if args.write:

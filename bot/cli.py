@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console as RichConsole
@@ -23,6 +24,11 @@ from rich.text import Text
 
 from config.errors import ConfigError, StartupError
 from config.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # imported lazily at run time: only some commands need the database
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from storage.records import Anchors
 
 app = typer.Typer(help="The ISMS bot: runs an ISO/IEC 27001 ISMS in chat.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -187,7 +193,7 @@ def db_upgrade() -> None:
     typer.echo(f"Database at revision {', '.join(sorted(migrate.current_heads(engine)))}")
 
 
-def _sessions():  # type: ignore[no-untyped-def]
+def _sessions() -> sessionmaker[Session]:
     from storage import migrate
     from storage.db import make_engine, make_sessions
 
@@ -197,7 +203,7 @@ def _sessions():  # type: ignore[no-untyped-def]
     return make_sessions(engine)
 
 
-def _anchors():  # type: ignore[no-untyped-def]
+def _anchors() -> Anchors:
     from storage.records import Anchors
 
     try:

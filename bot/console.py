@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.runtime import Runtime
+from bot.text import clean, shown_on_terminal
 from storage.outbox import Effect
 from workflows.kernel.actors import Actor, resolve_actor
 from workflows.kernel.people import person_name
@@ -32,8 +33,9 @@ class Console:
     """A line-based chat session. ``ask`` and ``say`` are injectable so tests can drive it."""
 
     def __init__(self, ask: Callable[[str], str] = input, say: Callable[[str], None] = print):
-        self._ask = ask
-        self._say = say
+        # The edge: every line typed is cleaned once (bot/text.py); everything printed is made safe.
+        self._ask: Callable[[str], str] = lambda prompt: clean(ask(prompt))
+        self._say: Callable[[str], None] = lambda text: say(shown_on_terminal(text))
         self._buttons: dict[int, Button] = {}
         self._numbers = itertools.count(1)
         self._runtime: Runtime | None = None

@@ -19,7 +19,7 @@ from config.organisation import Organisation, load_organisation
 from config.settings import Settings
 from config.templates import Templates
 from integrations.trackers import tracker_senders
-from storage import migrate
+from storage import migrate, records
 from storage.db import make_engine, make_read_sessions, make_sessions
 from storage.outbox import Backoff, Dispatcher, Sender
 from workflows.kernel.process import build_router
@@ -90,6 +90,7 @@ def build_runtime(
         sessions,
         config.templates,
         clock,
+        anchors=records.Anchors.from_settings(settings),
         reads=make_read_sessions(engine),
         processes=PROCESSES,
     )

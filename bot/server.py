@@ -11,26 +11,34 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 import waitress
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
+from waitress import wasyncore
 
-from bot.http import WsgiApp, make_wsgi
+from bot.http import MAX_BODY, WsgiApp, make_wsgi
+from bot.jira_webhook import webhook_routes
 from bot.logging_setup import configure_logging
 from bot.runtime import Runtime, build_runtime, utc_now
 from bot.scheduler import BotScheduler
 from bot.slack.app import build_app
 from bot.slack.blocks import fallback_text, message_blocks
-from config.errors import ConfigError
+from bot.slack.endpoint import SlackEndpoint
+from config.errors import ConfigError, StartupError
 from config.settings import Settings
-from integrations.jira_webhook import webhook_routes
 from integrations.slack_files import SlackFileSender
 from integrations.slack_profiles import slack_timezones
 from integrations.slack_sender import SlackChatSender, make_web_client
 from storage.outbox import Sender
 
 log = logging.getLogger(__name__)
+LOOP_TIMEOUT = 0.2  # seconds the HTTP loop waits for a socket before it checks whether to stop
+#: auth.test answers that mean the token itself is wrong (anything else: Slack or the URL is).
+TOKEN_PROBLEMS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed"}
 
 
 def _require(settings: Settings, *names: str) -> None:
@@ -45,10 +53,12 @@ def build_slack(
     *,
     clock: Callable[[], datetime] = utc_now,
     extra_senders: Mapping[str, Sender] | None = None,
+    signed: bool = True,
 ) -> tuple[Runtime, App]:
-    """The runtime with Slack as its chat, and the Bolt app on top of it."""
-    _require(settings, "slack_bot_token", "slack_signing_secret")
-    assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
+    """The runtime with Slack as its chat, and the Bolt app on top of it. ``signed``: HTTP mode, where
+    Slack signs its requests (SLACK_SIGNING_SECRET); Socket Mode needs no signing secret."""
+    _require(settings, "slack_bot_token", *(["slack_signing_secret"] if signed else []))
+    assert settings.slack_bot_token is not None
     client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     runtime = build_runtime(
         settings,
@@ -59,15 +69,54 @@ def build_slack(
             **(extra_senders or {}),
         },
     )
-    app = build_app(runtime.ctx, runtime.router, client, settings.slack_signing_secret.get_secret_value())
+    secret = settings.slack_signing_secret.get_secret_value() if signed and settings.slack_signing_secret else None
+    quiet = _Quiet()  # our one line below says it; slack_sdk would log the failed auth.test as an ERROR too
+    logging.getLogger("slack_sdk.web.base_client").addFilter(quiet)
+    try:
+        app = build_app(runtime.ctx, runtime.router, client, secret)
+    except BoltError as error:  # auth.test refused; Bolt raises it from the SlackApiError
+        runtime.engine.dispose()
+        raise _slack_refused(error.__context__, settings) from error
+    except OSError as error:  # unreachable: refused, no route, DNS, timeout
+        runtime.engine.dispose()
+        raise StartupError(
+            "SLACK_API_URL", f"Slack is unreachable at {settings.slack_api_url} ({_reason(error)})"
+        ) from error
+    finally:
+        logging.getLogger("slack_sdk.web.base_client").removeFilter(quiet)
     return runtime, app
+
+
+class _Quiet(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+def _slack_refused(cause: BaseException | None, settings: Settings) -> StartupError:
+    code = ""
+    if isinstance(cause, SlackApiError) and isinstance(cause.response.data, dict):
+        code = str(cause.response.data.get("error") or "")
+    if code in TOKEN_PROBLEMS:
+        return StartupError("SLACK_BOT_TOKEN", f"Slack refused the token ({code})")
+    status = cause.response.status_code if isinstance(cause, SlackApiError) else "?"
+    answer = code or f"HTTP {status}"
+    return StartupError("SLACK_API_URL", f"Slack at {settings.slack_api_url} answered auth.test with {answer}")
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost reason of a connection error, e.g. ``Connection refused``."""
+    reason = getattr(error, "reason", None) or error
+    text = getattr(reason, "strerror", None) or str(reason)
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 class SlackBot(ABC):
     """What every Slack mode runs: the runtime, the Bolt app, the outbox dispatcher and the scheduler."""
 
+    signed = True  # Slack signs the requests of this mode (HTTP)
+
     def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now):
-        self.runtime, self.app = build_slack(settings, clock=clock)
+        self.runtime, self.app = build_slack(settings, clock=clock, signed=self.signed)
         self.scheduler = BotScheduler(self.runtime.ctx, self.runtime.engine, timezones=slack_timezones(self.app.client))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -87,7 +136,11 @@ class SlackBot(ABC):
         dispatcher.start()
         self._threads.append(dispatcher)
         self.scheduler.start()
-        self._serve()
+        try:
+            self._serve()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -114,23 +167,51 @@ class SlackBot(ABC):
 
 
 class BotServer(SlackBot):
-    """HTTP mode: Slack events, webhooks, health and metrics on waitress."""
+    """HTTP mode: Slack events, webhooks, health and metrics on waitress.
+
+    Stopping uses waitress's public pieces only: the server is created with a socket map of our own
+    (``create_server(map=...)``), our thread runs waitress's loop over that map a short poll at a time
+    (``wasyncore.loop(count=1)``) until told to stop, then closes the server and every connection in
+    the map from that same thread (``server.close()``, ``wasyncore.close_all``) and stops the worker
+    threads (``task_dispatcher.shutdown()``). No private attribute, and no close racing the poll.
+    """
 
     def __init__(
         self,
         settings: Settings,
         host: str = "127.0.0.1",
         port: int = 0,
-        threads: int = 8,
+        threads: int | None = None,
         *,
         clock: Callable[[], datetime] = utc_now,
         extra_routes: Mapping[tuple[str, str], WsgiApp] | None = None,
     ):
         super().__init__(settings, clock=clock)
+        assert settings.slack_signing_secret is not None  # required by build_slack in HTTP mode
         routes = {**webhook_routes(settings, self.runtime.ctx), **(extra_routes or {})}
-        self.wsgi = make_wsgi(self.app, self.runtime.engine, self.runtime.ctx.sessions, routes)
-        self._server = waitress.create_server(self.wsgi, host=host, port=port, threads=threads)
-        self._closing = False
+        slack = SlackEndpoint(self.app, settings.slack_signing_secret.get_secret_value())
+        self.wsgi = make_wsgi(slack, self.runtime.engine, self.runtime.ctx.sessions, routes)
+        self._map: dict[int, wasyncore.dispatcher] = {}
+        try:
+            self._server = waitress.create_server(
+                self.wsgi,
+                map=self._map,
+                host=host,
+                port=port,
+                threads=threads or settings.http_threads,
+                connection_limit=settings.http_connection_limit,
+                max_request_body_size=MAX_BODY,
+                asyncore_use_poll=True,  # select() cannot watch more than 1024 sockets
+            )
+        except OSError as error:  # the port is taken, or the address is not this machine's
+            self.runtime.engine.dispose()
+            raise StartupError("--host/--port", f"cannot listen on {host}:{port} ({_reason(error)})") from error
+        self._stopping = threading.Event()
+
+    @property
+    def http_adjustments(self) -> Any:
+        """waitress's settings of this server (threads, connection limit, body cap)."""
+        return self._server.adj
 
     @property
     def url(self) -> str:
@@ -143,31 +224,25 @@ class BotServer(SlackBot):
 
     def _run(self) -> None:
         try:
-            self._server.run()
-        except OSError:
-            if not self._closing:  # a socket error while we close it ourselves is expected
-                raise
+            while self._map and not self._stopping.is_set():
+                wasyncore.loop(timeout=LOOP_TIMEOUT, use_poll=True, map=self._map, count=1)
+        finally:
+            self._server.close()
+            wasyncore.close_all(self._map)
 
     def _close(self) -> None:
-        """Close every socket from inside waitress's own loop (closing them from this thread races with
-        its poll), which empties the loop's map so ``run`` returns; then stop the worker threads. If the
-        loop cannot be reached any more, close from here."""
-        server = self._server
-        self._closing = True
-
-        def close_all() -> None:
-            for channel in list(server._map.values()):
-                channel.close()
-
-        try:
-            server.trigger.pull_trigger(close_all)
-        except OSError:
-            server.close()
-        server.task_dispatcher.shutdown()
+        self._stopping.set()
+        for thread in self._threads:
+            if thread.name == "http":
+                thread.join(timeout=5)
+        self._server.task_dispatcher.shutdown()
 
 
 class SocketBot(SlackBot):
-    """Socket Mode: Slack's requests arrive over a WebSocket the bot opens; no public URL needed."""
+    """Socket Mode: Slack's requests arrive over a WebSocket the bot opens; no public URL needed, and
+    no signing secret (the requests are not signed)."""
+
+    signed = False
 
     def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now):
         _require(settings, "slack_app_token")
@@ -176,13 +251,17 @@ class SocketBot(SlackBot):
         self.handler = SocketModeHandler(self.app, settings.slack_app_token.get_secret_value())
 
     def _serve(self) -> None:
-        self.handler.connect()
+        try:
+            self.handler.connect()  # type: ignore[no-untyped-call]
+        except SlackApiError as error:
+            code = error.response.data.get("error") if isinstance(error.response.data, dict) else None
+            raise StartupError("SLACK_APP_TOKEN", f"Slack refused the app-level token ({code or 'error'})") from error
 
     def _close(self) -> None:
-        self.handler.close()
+        self.handler.close()  # type: ignore[no-untyped-call]
 
 
-def run_http(settings: Settings, host: str, port: int, threads: int) -> None:
+def run_http(settings: Settings, host: str, port: int, threads: int | None = None) -> None:
     configure_logging(settings)
     server = BotServer(settings, host, port, threads)
     log.info("ISMS bot listening on %s", server.url)

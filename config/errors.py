@@ -25,6 +25,18 @@ class ConfigError(Exception):
         return "\n".join(lines)
 
 
+class StartupError(Exception):
+    """The bot cannot start for a reason a person can act on: one setting and what is wrong with it."""
+
+    def __init__(self, setting: str, problem: str):
+        self.setting = setting
+        self.problem = problem
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        return f"{self.setting}: {self.problem}"
+
+
 def pydantic_problems(error: object) -> list[tuple[str, str]]:
     """Turn a pydantic ``ValidationError`` into dotted keys (``people.3.roles``) and messages."""
     problems = []

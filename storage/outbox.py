@@ -7,7 +7,16 @@ the same service, since throttling is per service, not per message), and parks a
 after the configured number of attempts, where the ISMS manager sees it.
 
 Senders receive the effect's idempotency key and use it so that a retry does not create twice what the
-receiver already has (Jira: look the issue up by its label first).
+receiver already has (Jira: look the issue up by its label first; Slack: the key rides in the message's
+metadata and is looked up before a post whose earlier attempt may have landed).
+
+Claiming and marking are cheap: one ``UPDATE ... RETURNING`` claims a batch (on PostgreSQL over rows
+picked with ``FOR UPDATE SKIP LOCKED``, so several dispatchers share the table), and the outcomes of a
+batch are written a few dozen at a time in one transaction. A claim is a short lease renewed by a
+heartbeat while its dispatcher works, so the effects of a dispatcher that died go out again within
+seconds. An effect whose attempt may have reached the receiver without an answer (a crash between the
+call and the mark, a timeout, a 5xx after the receiver acted) carries ``unsure_since``, the start of
+that attempt, to the next attempt's sender.
 """
 
 from __future__ import annotations
@@ -16,13 +25,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import is_postgresql
@@ -32,17 +42,24 @@ log = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
 
+OUTBOX = cast(Table, OutboxEffect.__table__)
+
 
 class RetryLater(Exception):
     """The receiver cannot take the effect now (down, throttling, not ready); try again later.
 
     ``retry_after`` (seconds) comes from the receiver, e.g. a 429's Retry-After header. It pauses
     every effect whose kind starts with the same service prefix (``slack.``, ``jira.``).
+    ``maybe_delivered`` says whether the receiver may have acted on the attempt all the same (a 5xx
+    after posting, a timeout, a dropped connection); a sender passes ``False`` only when it knows the
+    receiver did nothing (a 429, a refused connection, a precondition not met), which spares the next
+    attempt a look-up.
     """
 
-    def __init__(self, reason: str, retry_after: float | None = None):
+    def __init__(self, reason: str, retry_after: float | None = None, *, maybe_delivered: bool = True):
         super().__init__(reason)
         self.retry_after = retry_after
+        self.maybe_delivered = maybe_delivered
 
 
 class Undeliverable(Exception):
@@ -54,7 +71,9 @@ class Effect:
     """What a sender gets: the effect, and a way to read the results of earlier effects.
 
     ``result_of(key)`` lets a message be threaded under, or replace, an earlier message whose Slack
-    timestamp is only known once that earlier effect was sent.
+    timestamp is only known once that earlier effect was sent. ``unsure_since`` is set when an earlier
+    attempt may have reached the receiver without us learning its outcome: the start of the earliest
+    such attempt. A sender that can ask the receiver looks for what that attempt left before sending.
     """
 
     kind: str
@@ -62,6 +81,7 @@ class Effect:
     payload: Mapping[str, Any]
     attempt: int
     result_of: Callable[[str], Mapping[str, Any] | None]
+    unsure_since: datetime | None = None
 
 
 Sender = Callable[[Effect], Mapping[str, Any] | None]
@@ -88,6 +108,15 @@ def enqueue(session: Session, *, kind: str, key: str, payload: Mapping[str, Any]
 SHORT_PAUSE = 1.0
 """Seconds of Retry-After a sender waits out in place; a longer pause releases the claimed effects."""
 
+LEASE = timedelta(seconds=15)
+"""How long a claim lasts without a heartbeat: the wait before a dead dispatcher's effects go out again."""
+
+MARK_BATCH = 64
+"""Outcomes written in one transaction at most."""
+
+MARK_DELAY = 0.25
+"""Seconds an outcome may wait in memory for others to share its transaction."""
+
 
 def service_of(kind: str) -> str:
     return kind.split(".", 1)[0]
@@ -95,13 +124,16 @@ def service_of(kind: str) -> str:
 
 @dataclass(frozen=True)
 class Claimed:
-    """An effect this dispatcher claimed: what to send, and how often it was tried before."""
+    """An effect this dispatcher claimed: what to send, how often it was tried before, when the claim
+    began, and since when an earlier attempt's outcome is unknown (if it is)."""
 
     id: int
     kind: str
     key: str
     payload: dict[str, Any]
     attempts: int
+    claimed_at: datetime | None = None
+    unsure_since: datetime | None = None
 
 
 def _conversation(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
@@ -131,6 +163,49 @@ class DispatchReport:
     dead: int = 0
 
 
+# One statement per kind of outcome, executed for many rows at once (executemany).
+_MARK_SENT = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("m_id"))
+    .values(
+        status=SENT,
+        attempts=bindparam("m_attempts"),
+        result=bindparam("m_result"),
+        sent_at=bindparam("m_at"),
+        claimed_until=None,
+        last_error=None,
+        unsure_since=None,
+    )
+)
+_MARK_FAILED = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("m_id"))
+    .values(
+        status=bindparam("m_status"),
+        attempts=bindparam("m_attempts"),
+        last_error=bindparam("m_error"),
+        next_attempt_at=bindparam("m_next"),
+        claimed_until=None,
+        unsure_since=bindparam("m_unsure"),
+    )
+)
+_MARK_RELEASED = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("m_id"), OUTBOX.c.status == SENDING)
+    .values(status=PENDING, claimed_until=None, next_attempt_at=bindparam("m_next"))
+)
+_MARKS = {"sent": _MARK_SENT, "failed": _MARK_FAILED, "released": _MARK_RELEASED}
+
+
+@dataclass(frozen=True)
+class _Mark:
+    what: str  # "sent", "failed" or "released"
+    id: int
+    key: str
+    values: dict[str, Any]
+    dead: bool = False
+
+
 class Dispatcher:
     """Sends due effects. Several dispatchers (threads or replicas) may share one table."""
 
@@ -142,7 +217,8 @@ class Dispatcher:
         *,
         max_attempts: int = 8,
         backoff: Backoff | None = None,
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = LEASE,
+        heartbeat: float | None = None,
         on_dead: Callable[[OutboxEffect], None] | None = None,
         rates: Mapping[str, float] | None = None,
         concurrency: int = 1,
@@ -150,13 +226,16 @@ class Dispatcher:
         """``rates`` (sends per second by service, e.g. ``{"chat": 50}``) paces sending on this side,
         so a fan-out stays just under the receiver's limit instead of bouncing off its 429s.
         ``concurrency`` sends that many conversations at once: with a receiver a network round trip
-        away, one at a time cannot reach its rate limit."""
+        away, one at a time cannot reach its rate limit. ``lease`` is how long a claim lasts unless
+        renewed; ``heartbeat`` (real seconds, default a third of the lease) is how often this
+        dispatcher renews the claims it is still working on."""
         self._sessions = sessions
         self._senders = dict(senders)
         self._clock = clock
         self._max_attempts = max_attempts
         self._backoff = backoff or Backoff()
         self._lease = lease
+        self._heartbeat_every = heartbeat if heartbeat is not None else lease.total_seconds() / 3
         self._on_dead = on_dead
         self._paused: dict[str, datetime] = {}
         self._wake = threading.Event()
@@ -164,44 +243,125 @@ class Dispatcher:
         self._next_slot: dict[str, float] = {}
         self._pacing = threading.Lock()
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="outbox-send") if concurrency > 1 else None
+        self._marking = threading.Lock()
+        self._marks: list[_Mark] = []
+        self._first_mark_at = 0.0
+        self._unmarked: dict[str, Mapping[str, Any]] = {}  # results sent but not yet written
+        self._held: set[int] = set()  # claimed by this dispatcher and not yet marked
 
     def wake(self) -> None:
         """Called after a commit that queued effects, so they go out without waiting for a poll."""
         self._wake.set()
 
+    # -- claiming ------------------------------------------------------------
+
     def _claim(self, limit: int) -> list[Claimed]:
+        """Claim up to ``limit`` due effects in one statement, oldest first.
+
+        A row still ``sending`` whose claim expired belonged to a dispatcher that died mid-attempt:
+        its attempt may have reached the receiver, so the claim keeps when that attempt began in
+        ``unsure_since``.
+        """
         now = self._clock()
         paused = [service for service, until in self._paused.items() if until > now]
+        due = (
+            select(OUTBOX.c.id)
+            .where(
+                OUTBOX.c.kind.in_(self._senders),
+                or_(
+                    (OUTBOX.c.status == PENDING) & (OUTBOX.c.next_attempt_at <= now),
+                    (OUTBOX.c.status == SENDING) & (OUTBOX.c.claimed_until <= now),
+                ),
+            )
+            .order_by(OUTBOX.c.id)
+            .limit(limit)
+        )
+        for service in paused:
+            due = due.where(~OUTBOX.c.kind.startswith(service + "."))
         with self._sessions.begin() as session:
-            query = (
-                select(OutboxEffect)
-                .where(
-                    OutboxEffect.kind.in_(self._senders),
-                    or_(
-                        (OutboxEffect.status == PENDING) & (OutboxEffect.next_attempt_at <= now),
-                        (OutboxEffect.status == SENDING) & (OutboxEffect.claimed_until <= now),
+            if is_postgresql(session):
+                # Materialised, so the rows picked (and locked) are exactly the rows updated.
+                picked = due.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+            else:
+                picked = due.cte("picked")  # SQLite: the writer holds the database's only write lock
+            claim = (
+                update(OUTBOX)
+                .where(OUTBOX.c.id.in_(select(picked.c.id)))
+                .values(
+                    status=SENDING,
+                    claimed_at=now,
+                    claimed_until=now + self._lease,
+                    unsure_since=case(
+                        (
+                            OUTBOX.c.status == SENDING,
+                            func.coalesce(OUTBOX.c.unsure_since, OUTBOX.c.claimed_at, OUTBOX.c.created_at),
+                        ),
+                        else_=OUTBOX.c.unsure_since,
                     ),
                 )
-                .order_by(OutboxEffect.id)
-                .limit(limit)
+                .returning(
+                    OUTBOX.c.id,
+                    OUTBOX.c.kind,
+                    OUTBOX.c.key,
+                    OUTBOX.c.payload,
+                    OUTBOX.c.attempts,
+                    OUTBOX.c.unsure_since,
+                )
             )
-            for service in paused:
-                query = query.where(~OutboxEffect.kind.startswith(service + "."))
-            if is_postgresql(session):
-                query = query.with_for_update(skip_locked=True)
-            claimed = []
-            for effect in session.scalars(query):
-                effect.status = SENDING
-                effect.claimed_until = now + self._lease
-                claimed.append(Claimed(effect.id, effect.kind, effect.key, dict(effect.payload), effect.attempts))
-            return claimed
+            rows = session.execute(claim).all()
+        claimed = sorted(
+            (
+                Claimed(row.id, row.kind, row.key, dict(row.payload), row.attempts, now, row.unsure_since)
+                for row in rows
+            ),
+            key=lambda item: item.id,
+        )
+        with self._marking:
+            self._held.update(item.id for item in claimed)
+        return claimed
+
+    @contextmanager
+    def _heartbeat(self) -> Iterator[None]:
+        """Renew this dispatcher's claims while it works, so a short lease never expires under it."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self._heartbeat_every):
+                try:
+                    self._renew()
+                except Exception:  # the database is away: the claims may lapse and be taken over
+                    log.exception("renewing the outbox claims failed")
+
+        thread = threading.Thread(target=beat, name="outbox-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _renew(self) -> None:
+        with self._marking:
+            held = sorted(self._held)
+        if not held:
+            return
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id.in_(held), OUTBOX.c.status == SENDING)
+                .values(claimed_until=self._clock() + self._lease)
+            )
 
     def _result_of(self, key: str) -> Mapping[str, Any] | None:
+        with self._marking:
+            result = self._unmarked.get(key)
+        if result is not None:
+            return result
         with self._sessions() as session:
-            row = session.execute(
-                select(OutboxEffect.status, OutboxEffect.result).where(OutboxEffect.key == key)
-            ).first()
+            row = session.execute(select(OUTBOX.c.status, OUTBOX.c.result).where(OUTBOX.c.key == key)).first()
         return row.result if row is not None and row.status == SENT else None
+
+    # -- sending -------------------------------------------------------------
 
     def run_once(self, limit: int = 100) -> DispatchReport:
         """Claim up to ``limit`` due effects and try each once.
@@ -213,14 +373,21 @@ class Dispatcher:
         if self._rates:  # paced sending must finish a claimed batch well within the claim's lease
             limit = min(limit, max(1, int(min(self._rates.values()) * self._lease.total_seconds() / 2)))
         claimed = self._claim(limit)
-        if self._pool is None or len(claimed) <= 1:
-            reports = [self._send(item) for item in claimed]
-        else:
-            groups: dict[tuple[str, str], list[Claimed]] = {}
-            for item in claimed:
-                groups.setdefault(_conversation(item.kind, item.payload), []).append(item)
-            batches = self._pool.map(lambda group: [self._send(item) for item in group], groups.values())
-            reports = [report for batch in batches for report in batch]
+        if not claimed:
+            self._flush()  # outcomes a failed flush left behind
+            return DispatchReport()
+        try:
+            with self._heartbeat():
+                if self._pool is None or len(claimed) <= 1:
+                    reports = [self._send(item) for item in claimed]
+                else:
+                    groups: dict[tuple[str, str], list[Claimed]] = {}
+                    for item in claimed:
+                        groups.setdefault(_conversation(item.kind, item.payload), []).append(item)
+                    batches = self._pool.map(lambda group: [self._send(item) for item in group], groups.values())
+                    reports = [report for batch in batches for report in batch]
+        finally:
+            self._flush()
         return DispatchReport(
             sum(r.sent for r in reports), sum(r.retried for r in reports), sum(r.dead for r in reports)
         )
@@ -230,25 +397,30 @@ class Dispatcher:
         if self._is_paused(kind):
             left = self._pause_left(kind)
             if left >= SHORT_PAUSE:
-                self._release(effect_id)
+                self._mark(_Mark("released", effect_id, key, {"m_next": self._paused[service_of(kind)]}))
                 return DispatchReport()
             time.sleep(left)  # a fraction of a second: cheaper to wait than to release and claim again
         self._pace(service_of(kind))
-        effect = Effect(kind, key, item.payload, attempts + 1, self._result_of)
+        effect = Effect(kind, key, item.payload, attempts + 1, self._result_of, item.unsure_since)
         try:
             result = self._senders[kind](effect)
         except RetryLater as error:
             if error.retry_after is not None:
                 self._paused[service_of(kind)] = self._clock() + timedelta(seconds=error.retry_after)
                 self._hold(service_of(kind), error.retry_after)
-            return DispatchReport(retried=1, dead=self._fail(effect_id, attempts + 1, str(error), error.retry_after))
+            dead = self._fail(item, attempts + 1, str(error), error.retry_after, error.maybe_delivered)
+            return DispatchReport(retried=1, dead=dead)
         except Undeliverable as error:
-            return DispatchReport(dead=self._fail(effect_id, self._max_attempts, f"undeliverable: {error}", None))
+            return DispatchReport(dead=self._fail(item, self._max_attempts, f"undeliverable: {error}", None, False))
         except Exception as error:  # a sender bug or an unexpected answer: retry, never lose
             log.exception("sending %s %s failed", kind, key)
             failure = f"{type(error).__name__}: {error}"
-            return DispatchReport(retried=1, dead=self._fail(effect_id, attempts + 1, failure, None))
-        self._succeed(effect_id, result)
+            return DispatchReport(retried=1, dead=self._fail(item, attempts + 1, failure, None, True))
+        result = dict(result) if result else {}
+        with self._marking:
+            self._unmarked[key] = result
+        values = {"m_attempts": attempts + 1, "m_result": result, "m_at": self._clock()}
+        self._mark(_Mark("sent", effect_id, key, values))
         return DispatchReport(sent=1)
 
     def _pace(self, service: str) -> None:
@@ -277,45 +449,64 @@ class Dispatcher:
         until = self._paused.get(service_of(kind))
         return until is not None and until > self._clock()
 
-    def _release(self, effect_id: int) -> None:
-        with self._sessions.begin() as session:
-            effect = session.get(OutboxEffect, effect_id)
-            if effect is not None and effect.status == SENDING:
-                effect.status = PENDING
-                effect.claimed_until = None
-                effect.next_attempt_at = self._paused[service_of(effect.kind)]
+    def _fail(self, item: Claimed, attempts: int, error: str, retry_after: float | None, maybe_delivered: bool) -> int:
+        # Throttling (a Retry-After) is the receiver saying "later", not a failure: it never parks
+        # an effect, so a long fan-out against a strict rate limit loses nothing.
+        dead = attempts >= self._max_attempts and retry_after is None
+        if dead:
+            log.error("outbox effect %s (%s) is dead after %d attempts: %s", item.key, item.kind, attempts, error)
+        unsure = item.unsure_since or (item.claimed_at if maybe_delivered else None)
+        values = {
+            "m_status": DEAD if dead else PENDING,
+            "m_attempts": attempts,
+            "m_error": error[:2000],
+            "m_next": self._clock() + timedelta(seconds=0 if dead else self._backoff.delay(attempts, retry_after)),
+            "m_unsure": unsure,
+        }
+        self._mark(_Mark("failed", item.id, item.key, values, dead=dead))
+        return 1 if dead else 0
 
-    def _succeed(self, effect_id: int, result: Mapping[str, Any] | None) -> None:
-        with self._sessions.begin() as session:
-            effect = session.get(OutboxEffect, effect_id)
-            assert effect is not None
-            effect.status = SENT
-            effect.attempts += 1
-            effect.result = dict(result) if result else {}
-            effect.sent_at = self._clock()
-            effect.claimed_until = None
-            effect.last_error = None
+    # -- marking -------------------------------------------------------------
 
-    def _fail(self, effect_id: int, attempts: int, error: str, retry_after: float | None) -> int:
+    def _mark(self, mark: _Mark) -> None:
+        """Keep an outcome to write with others; write them once enough are waiting or one waited long."""
+        with self._marking:
+            if not self._marks:
+                self._first_mark_at = time.monotonic()
+            self._marks.append(mark)
+            due = len(self._marks) >= MARK_BATCH or time.monotonic() - self._first_mark_at >= MARK_DELAY
+        if due:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the waiting outcomes in one transaction (one executemany per kind of outcome)."""
+        with self._marking:
+            marks, self._marks = self._marks, []
+        if not marks:
+            return
+        try:
+            self._write(marks)
+        except Exception:
+            with self._marking:  # keep them for the next flush; the claims stay held and renewed
+                self._marks[:0] = marks
+                self._first_mark_at = time.monotonic()
+            raise
+        with self._marking:
+            for mark in marks:
+                self._held.discard(mark.id)
+                self._unmarked.pop(mark.key, None)
+
+    def _write(self, marks: Sequence[_Mark]) -> None:
         with self._sessions.begin() as session:
-            effect = session.get(OutboxEffect, effect_id)
-            assert effect is not None
-            effect.attempts = attempts
-            effect.last_error = error[:2000]
-            effect.claimed_until = None
-            # Throttling (a Retry-After) is the receiver saying "later", not a failure: it never parks
-            # an effect, so a long fan-out against a strict rate limit loses nothing.
-            if attempts >= self._max_attempts and retry_after is None:
-                effect.status = DEAD
-                log.error(
-                    "outbox effect %s (%s) is dead after %d attempts: %s", effect.key, effect.kind, attempts, error
-                )
-                if self._on_dead is not None:
+            connection = session.connection()
+            for what, statement in _MARKS.items():
+                rows = [{"m_id": mark.id, **mark.values} for mark in marks if mark.what == what]
+                if rows:
+                    connection.execute(statement, rows)
+            if self._on_dead is not None:
+                dead = [mark.id for mark in marks if mark.dead]
+                for effect in session.scalars(select(OutboxEffect).where(OutboxEffect.id.in_(dead))) if dead else ():
                     self._on_dead(effect)
-                return 1
-            effect.status = PENDING
-            effect.next_attempt_at = self._clock() + timedelta(seconds=self._backoff.delay(attempts, retry_after))
-            return 0
 
     def drain(self, limit: int = 100) -> DispatchReport:
         """Send until nothing is due now (used by the console and by tests)."""

@@ -350,7 +350,9 @@ def _settled_through(session: Session, wait: float) -> int | None:
     SQLite: the linker holds the only write lock, so nothing is in flight. PostgreSQL: every writer
     has a transaction id before it takes a seq (the column default calls ``pg_current_xact_id()``
     first), so once every transaction that was running when we read the sequence has ended, every
-    seq up to that value is either visible or will never exist (rolled back).
+    seq up to that value is either visible or will never exist (rolled back). "Ended" is judged by a
+    fresh snapshot, not by ``pg_xact_status``: a commit is written to the commit log a moment before
+    it becomes visible to new snapshots, and linking in that moment would skip a committed record.
     """
     if not is_postgresql(session):
         return 2**62
@@ -368,7 +370,7 @@ def _settled_through(session: Session, wait: float) -> int | None:
         running = session.execute(
             text(
                 "SELECT coalesce(array_agg(x), '{}') FROM unnest(CAST(:xids AS text[])) x "
-                "WHERE pg_xact_status(CAST(x AS xid8)) = 'in progress'"
+                "WHERE CAST(x AS xid8) IN (SELECT pg_snapshot_xip(pg_current_snapshot()))"
             ),
             {"xids": list(running)},
         ).scalar()

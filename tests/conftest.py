@@ -3,11 +3,13 @@ controllable clock, the Slack Web API double, and the bot's real HTTP server wir
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,16 +18,46 @@ from config.settings import Settings, load_settings
 from storage import migrate
 from storage.db import make_engine, make_sessions
 from tests.doubles.slack_api import SlackApiDouble
-from tests.support import FakeClock, fresh_postgres_database
+from tests.support import POSTGRES_ADMIN_URL, FakeClock, fresh_postgres_database
 
 SIGNING_SECRET = "test-signing-secret-8f2c"
 BOT_TOKEN = "xoxb-test"
 USE_POSTGRES = os.environ.get("ISMS_TEST_DATABASE", "sqlite") == "postgresql"
 
 
+@functools.cache
+def postgres_problem() -> str | None:
+    """Why the test PostgreSQL cannot be used (None if it can); asked once per run."""
+    engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        where = make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)
+        return f"PostgreSQL at {where} is not reachable ({reason})"
+    finally:
+        engine.dispose()
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With ISMS_TEST_DATABASE=postgresql an unreachable PostgreSQL stops the run at once, loudly."""
+    if USE_POSTGRES and (problem := postgres_problem()):
+        pytest.exit(f"ISMS_TEST_DATABASE=postgresql, but {problem}", returncode=3)
+
+
+def require_postgres() -> None:
+    """Skip a PostgreSQL-only test, with one reason for all of them, when PostgreSQL is not there."""
+    problem = postgres_problem()
+    if problem is not None:
+        pytest.skip(f"{problem}; set ISMS_TEST_DATABASE=postgresql to make this a failure")
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database, whatever the run's main backend (for PostgreSQL-only behaviour)."""
+    require_postgres()
     with fresh_postgres_database() as url:
         yield url
 
@@ -33,6 +65,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def migrated_postgres_template() -> Iterator[str]:
     """A migrated PostgreSQL database that per-test databases are copied from (fast CREATE ... TEMPLATE)."""
+    require_postgres()
     with fresh_postgres_database() as url:
         engine = make_engine(url)
         migrate.upgrade(engine)

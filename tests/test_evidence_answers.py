@@ -311,7 +311,8 @@ def test_evidence_lists_for_the_owner_the_manager_and_the_app_home(world):
         overview = world.command(person, "evidence all").reply
         assert overview is not None and overview.text == "1 evidence requests in progress"
         assert dict(overview.fields)["Waiting for review"] == "1"
-        assert overview.body.startswith("RA:\n  EV-1 Review the risks you own (2026-Q4), Olga Ortiz")
+        assert overview.body.startswith("By process: RA 1\nRA:\n  EV-1 Review the risks you own (2026-Q4), Olga Ortiz")
+        assert overview.footer == "Showing 1–1 of 1." and overview.buttons == ()
     refused = world.command("erin", "evidence all").reply
     assert refused is not None and "the evidence overview is for auditor or isms manager only" in refused.text
 

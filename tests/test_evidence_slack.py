@@ -273,7 +273,8 @@ def test_throttling_during_a_fan_out_slows_sending_and_loses_or_doubles_nothing(
             return unsent_messages(bot) == 0
 
         assert eventually(all_sent, timeout=60)
-    sent = [(c.args["channel"], text_of(c.args).splitlines()[0]) for c in slack.calls_to("chat.postMessage")]
+    posts = slack.calls_to("chat.postMessage")
+    sent = [(c.args["channel"], text_of(c.args).splitlines()[0]) for c in posts if c.args["channel"] != "C0REPORTS"]
     assert slack.throttled > 0
     assert len(sent) == len(set(sent)) == len(asked)
     assert {text for _, text in sent} == {f"Evidence needed: {r.title}" for r in asked}

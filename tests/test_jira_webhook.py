@@ -171,3 +171,44 @@ def test_no_webhook_route_without_a_secret(slack_settings, double, clock):
     with BotServer(jira_settings(slack_settings, double), clock=clock) as bot:
         status, _ = post(bot.url + "/jira/webhook?secret=anything", {"issue": {}})
     assert status == 404
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [1, 2],
+        "issue",
+        {"issue": []},
+        {"issue": {"key": "ISMS-1", "fields": "Done"}},
+        {"issue": {"key": "ISMS-1", "fields": {"status": "Done", "updated": "2026-11-23T09:00:00.000+0000"}}},
+        {"issue": {"key": "ISMS-1", "fields": {"updated": 7}}},
+        {"issue": {"key": "ISMS-1", "fields": {"updated": "2026-11-23T09:00:00.000+0000"}}, "user": "Hana"},
+    ],
+)
+def test_a_signed_but_malformed_webhook_is_answered_not_a_500(server, payload):
+    status, body = post(server.url + f"/jira/webhook?secret={SECRET}", payload)
+    assert status == 200 and body["applied"] is False
+
+
+def test_a_broken_body_and_an_unsigned_body_are_never_a_500_nor_logged(server, caplog):
+    caplog.set_level("DEBUG")
+    marker = "JIRA-BODY-MARKER-9c"
+    for query, body in ((f"?secret={SECRET}", b'{"issue": '), ("", f'{{"x": "{marker}"'.encode())):
+        request = urllib.request.Request(server.url + "/jira/webhook" + query, data=body, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        assert status in (200, 401)
+    assert marker not in caplog.text
+
+
+def test_control_characters_from_jira_are_cleaned_at_the_edge(server, double, clock):
+    ref = linked_change(server)
+    clock.advance(minutes=1)
+    double.set_status("ISMS-1", "Done", resolution="Done", author="Hana Hart")
+    double.add_comment("ISMS-1", "Blocked\x00 by GPO\x1b[0m.", author="Hana Hart")
+    status, body = post(server.url + f"/jira/webhook?secret={SECRET}", double.webhook_payload("ISMS-1"))
+    assert (status, body) == (200, {"applied": True})
+    assert change(server.runtime.ctx, ref).result == "Resolution: Done\nBlocked by GPO[0m."

@@ -110,7 +110,7 @@ def test_a_restart_mid_schedule_catches_up_once(settings, clock, tmp_path):
     clock.set(berlin(2026, 12, 17, 17, 0))
     assert before.tick()
     world.runtime.dispatcher.drain()
-    assert world.chat.everything() == [("olga", "Evidence needed: Review the risks you own")]
+    assert world.chat.to_people() == [("olga", "Evidence needed: Review the risks you own")]
     before.stop()
 
     clock.set(berlin(2027, 1, 5, 10, 0))  # down over three reminders and two escalation rungs
@@ -118,12 +118,12 @@ def test_a_restart_mid_schedule_catches_up_once(settings, clock, tmp_path):
     try:
         assert eventually(lambda: after.ticks >= 1)  # caught up by the first tick, without waiting a minute
         world.runtime.dispatcher.drain()
-        assert world.chat.everything()[1:] == [
+        assert world.chat.to_people()[1:] == [
             ("mia", "Olga Ortiz has not answered an evidence request for 5 days past its due date")
         ]
         assert after.tick() and after.tick()
         world.runtime.dispatcher.drain()
-        assert len(world.chat.sent) == 2
+        assert len(world.chat.to_people()) == 2
         assert [action for _, action, _, _ in world.records(subjects=EVIDENCE)] == ["asked", "escalated"]
     finally:
         after.stop()

@@ -96,6 +96,10 @@ class Chat:
         """(recipient, headline) of every message, persons without their prefix."""
         return [(s.to.removeprefix("person:"), s.message.text) for s in self.sent]
 
+    def to_people(self) -> list[tuple[str, str]]:
+        """(person, headline) of every direct message; channel posts (the daily records head) left out."""
+        return [(to, text) for to, text in self.everything() if not to.startswith("channel:")]
+
     def thread(self, ref: str) -> list[str]:
         return [s.message.text for s in self.sent if s.thread_of == f"inc:{ref}:triage"]
 
@@ -162,11 +166,12 @@ class World:
         self.deliver()
 
     def at(self, moment: datetime) -> list[tuple[str, str]]:
-        """Move the clock to ``moment``, tick, and return what was sent at that tick."""
+        """Move the clock to ``moment``, tick, and return what was sent to people at that tick (posts
+        to channels, such as the daily records head, are left out)."""
         before = len(self.chat.sent)
         self.clock.set(moment)
         self.tick()
-        return self.chat.everything()[before:]
+        return [(to, text) for to, text in self.chat.everything()[before:] if not to.startswith("channel:")]
 
     def press(self, person: str, action_id: str, value: str, key: str | None = None) -> Outcome:
         request = Request(self.actor(person), key or fresh_key(), text=value)

@@ -3,11 +3,14 @@
 Every listener acks before doing any work (Slack's deadline is 3 s). Form validation is the one
 exception: it is fast, stores nothing, and must travel in the ack so Slack shows it on the field.
 Retried events are dropped in a middleware by their ``event_id``, recorded in the database so the
-rule holds across replicas.
+rule holds across replicas. Before any listener, a middleware cleans every string of the payload
+(``bot.text.clean``: no control characters, no lone surrogates). A signed payload that still lacks a
+field or has one of the wrong type is acknowledged and logged (``_tolerant``), never a 500.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -17,6 +20,7 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot.slack.blocks import fallback_text, home_view, message_blocks, modal, view_values
+from bot.text import clean_tree
 from integrations.slack_sender import slack_call
 from storage.deliveries import first_time
 from storage.outbox import RetryLater, Undeliverable
@@ -54,8 +58,40 @@ class SlackPeople:
         return self._emails[user_id]
 
 
-def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: str) -> App:
-    app = App(client=client, signing_secret=signing_secret, process_before_response=False)
+def _tolerant(listener: Callable[..., None]) -> Callable[..., None]:
+    """Run a listener; if the payload lacks what it reads (or has the wrong type), ack and log instead
+    of failing (Bolt answers a listener that fails before its ack with a 500)."""
+
+    @functools.wraps(listener)  # Bolt reads the argument names through __wrapped__
+    def run(**kwargs: Any) -> None:
+        ack = kwargs.get("ack")
+        acked: list[bool] = []
+        if ack is not None:
+
+            def ack_once(*args: Any, **options: Any) -> Any:
+                acked.append(True)
+                return ack(*args, **options)
+
+            kwargs["ack"] = ack_once
+        try:
+            listener(**kwargs)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            kind = (kwargs.get("body") or {}).get("type") or "command"
+            log.warning("Slack %s payload not as expected (%s: %s); acknowledged", kind, type(error).__name__, error)
+            if ack is not None and not acked:
+                ack()
+
+    return run
+
+
+def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: str | None) -> App:
+    """The Bolt app; ``signing_secret`` is None in Socket Mode, where Slack's requests are not signed."""
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        request_verification_enabled=signing_secret is not None,
+        process_before_response=False,
+    )
     people = SlackPeople(ctx, client)
 
     def show(outcome: Outcome, user_id: str, respond: Callable[..., Any] | None, trigger_id: str | None) -> None:
@@ -63,11 +99,19 @@ def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: s
         if outcome.form is not None and trigger_id:
             client.views_open(trigger_id=trigger_id, view=modal(outcome.form))
         if outcome.reply is not None:
-            content = {"text": fallback_text(outcome.reply), "blocks": message_blocks(outcome.reply)}
+            content: dict[str, Any] = {"text": fallback_text(outcome.reply), "blocks": message_blocks(outcome.reply)}
             if respond is not None:
                 respond(response_type="ephemeral", replace_original=False, **content)
             else:
                 client.chat_postMessage(channel=user_id, **content)
+
+    @app.middleware
+    def clean_input(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        cleaned = clean_tree(body)
+        if cleaned != body:
+            body.clear()
+            body.update(cleaned)
+        return next()
 
     @app.middleware
     def drop_retried_events(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
@@ -78,8 +122,8 @@ def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: s
                     return BoltResponse(status=200, body="")
         return next()
 
-    @app.command("/isms")
-    @app.command("/incident")
+    @app.command(ANY)  # the router answers commands it does not know
+    @_tolerant
     def on_command(ack, body, command, respond) -> None:  # type: ignore[no-untyped-def]
         ack()
         actor = people.actor(command["user_id"], command.get("user_name"))
@@ -87,14 +131,18 @@ def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: s
         show(router.command(ctx, command["command"], request), command["user_id"], respond, body.get("trigger_id"))
 
     @app.action(ANY)
+    @_tolerant
     def on_action(ack, body, action, respond) -> None:  # type: ignore[no-untyped-def]
         ack()
         user_id = body["user"]["id"]
         key = f"action:{action['action_id']}:{action.get('action_ts') or body.get('trigger_id')}"
         request = Request(people.actor(user_id), key=key, text=action.get("value") or "")
-        show(router.action(ctx, action["action_id"], request), user_id, respond, body.get("trigger_id"))
+        # App Home buttons come without a response URL: the answer then goes by DM.
+        respond_here = respond if body.get("response_url") else None
+        show(router.action(ctx, action["action_id"], request), user_id, respond_here, body.get("trigger_id"))
 
     @app.view(ANY)
+    @_tolerant
     def on_submission(ack, body, view) -> None:  # type: ignore[no-untyped-def]
         user_id = body["user"]["id"]
         request = Request(
@@ -111,6 +159,7 @@ def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: s
         show(router.submit_form(ctx, view["callback_id"], request), user_id, None, None)
 
     @app.shortcut(ANY)
+    @_tolerant
     def on_shortcut(ack, body, shortcut, respond) -> None:  # type: ignore[no-untyped-def]
         ack()
         user_id = body["user"]["id"]
@@ -134,6 +183,7 @@ def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: s
         )
 
     @app.event("app_home_opened")
+    @_tolerant
     def on_home(event) -> None:  # type: ignore[no-untyped-def]
         if event.get("tab", "home") != "home":
             return
@@ -151,6 +201,6 @@ def _permalink(client: WebClient, channel: str | None, ts: str | None) -> str | 
     if not channel or not ts:
         return None
     try:
-        return slack_call(client.chat_getPermalink, channel=channel, message_ts=ts)["permalink"]
+        return str(slack_call(client.chat_getPermalink, channel=channel, message_ts=ts)["permalink"])
     except (RetryLater, Undeliverable):
         return None

@@ -3,7 +3,8 @@
 Every string from a workflow may contain user text. It is escaped for Slack (``&``, ``<``, ``>``
 only; Slack decodes no other entities) and placed in ``mrkdwn`` objects with ``verbatim: true`` or
 in ``plain_text``, so ``<!channel>``, ``<@U123>`` or ``<https://evil|bank>`` can neither ping nor
-forge a link.
+forge a link. Bidirectional override characters are neutralised (``bot.text.shown``) in every
+string a person sees, so ``invoice\u202egnp.exe`` cannot display as ``invoiceexe.png``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.text import shown
 from workflows.kernel.ui import Form, FormField, HomeView, Message
 
 MAX_SECTION = 3000
@@ -19,7 +21,7 @@ MAX_PLAIN = 150
 
 
 def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return shown(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def mrkdwn(text: str, limit: int = MAX_SECTION) -> dict[str, Any]:
@@ -27,6 +29,7 @@ def mrkdwn(text: str, limit: int = MAX_SECTION) -> dict[str, Any]:
 
 
 def plain(text: str, limit: int = MAX_PLAIN) -> dict[str, Any]:
+    text = shown(text)
     return {
         "type": "plain_text",
         "text": (text[: limit - 1] + "…") if len(text) > limit else (text or " "),
@@ -34,18 +37,33 @@ def plain(text: str, limit: int = MAX_PLAIN) -> dict[str, Any]:
     }
 
 
-def message_blocks(message: Message) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(message.text)}]
+MAX_BLOCKS = 50  # Slack refuses a message with more blocks
+MAX_VIEW_BLOCKS = 100  # ... and a modal or the App Home with more
+SECTION_ROOM = MAX_SECTION - 100  # what one section holds of a long text, with room to spare
+MAX_BUTTONS = 25  # elements of one actions block
+
+
+def message_blocks(message: Message, max_blocks: int = MAX_BLOCKS) -> list[dict[str, Any]]:
+    """A message as Block Kit within Slack's limits: every section at most 3,000 characters (a long
+    body is split between lines into several sections), at most ``max_blocks`` blocks (what does not
+    fit is named in a last section, never silently dropped)."""
+    field_chunks = [message.fields[start : start + 10] for start in range(0, len(message.fields), 10)]
+    fixed = 1 + len(field_chunks) + (1 if message.buttons else 0) + (1 if message.footer else 0)
+    room = max(max_blocks - fixed, 1)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(_fit(message.text))}]
     if message.body:
-        blocks.append({"type": "section", "text": mrkdwn(message.body)})
-    for start in range(0, len(message.fields), 10):  # Slack allows 10 fields per section
-        chunk = message.fields[start : start + 10]
+        chunks = _sections(message.body)
+        if len(chunks) > room:
+            left = sum(chunk.count("\n") + 1 for chunk in chunks[room - 1 :])
+            chunks = [*chunks[: room - 1], f"… and {left:,} more line(s) that do not fit in one Slack message."]
+        blocks.extend({"type": "section", "text": mrkdwn(chunk)} for chunk in chunks)
+    for chunk in field_chunks[: max(max_blocks - len(blocks) - 2, 0)]:  # Slack allows 10 fields per section
         blocks.append(
             {"type": "section", "fields": [mrkdwn(f"*{label}*\n{value}", MAX_FIELD) for label, value in chunk]}
         )
-    if message.buttons:
+    if message.buttons and len(blocks) < max_blocks:
         elements = []
-        for button in message.buttons[:25]:
+        for button in message.buttons[:MAX_BUTTONS]:
             element: dict[str, Any] = {
                 "type": "button",
                 "action_id": button.action_id,
@@ -56,9 +74,48 @@ def message_blocks(message: Message) -> list[dict[str, Any]]:
                 element["style"] = button.style
             elements.append(element)
         blocks.append({"type": "actions", "elements": elements})
-    if message.footer:
+    if message.footer and len(blocks) < max_blocks:
         blocks.append({"type": "context", "elements": [mrkdwn(message.footer)]})
-    return blocks
+    return blocks[:max_blocks]
+
+
+def _fit(text: str, room: int = SECTION_ROOM) -> str:
+    """``text`` cut (with an ellipsis) so that escaped it fits ``room`` characters."""
+    if len(escape(text)) <= room:
+        return text
+    low, high = 0, min(len(text), room - 1)  # the longest start that fits, ellipsis included
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(escape(text[:middle])) <= room - 1:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low] + "…"
+
+
+def _sections(text: str, room: int = SECTION_ROOM) -> list[str]:
+    """``text`` in pieces that each fit one section once escaped, split between lines where possible."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        length = len(escape(line)) + 1
+        while length > room:  # one line longer than a section: split it where it must be
+            if current:
+                chunks.append("\n".join(current))
+                current, size = [], 0
+            piece = _fit(line, room)[:-1]
+            chunks.append(piece)
+            line = line[len(piece) :]
+            length = len(escape(line)) + 1
+        if size + length > room and current:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += length
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
 
 
 def fallback_text(message: Message) -> str:
@@ -74,7 +131,7 @@ def _input(field: FormField) -> dict[str, Any]:
         if field.max_length:
             element["max_length"] = field.max_length
         if field.initial:
-            element["initial_value"] = field.initial
+            element["initial_value"] = shown(field.initial)
     elif field.kind == "number":
         element = {"type": "number_input", "action_id": action_id, "is_decimal_allowed": True}
         if field.initial:
@@ -122,11 +179,20 @@ def modal(form: Form) -> dict[str, Any]:
 
 
 def home_view(view: HomeView) -> dict[str, Any]:
+    """The App Home within Slack's 100 blocks: sections in order while they fit, then a line saying
+    how many did not (each process's section already shows counts and a "More" button)."""
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(view.title)}]
-    for section in view.sections:
-        blocks.extend(message_blocks(section))
+    for index, section in enumerate(view.sections):
+        room = MAX_VIEW_BLOCKS - len(blocks) - 2  # its divider and the line about what did not fit
+        rendered = message_blocks(section, min(room, MAX_BLOCKS))
+        if room <= 0 or len(rendered) > room:
+            left = len(view.sections) - index
+            note = f"{left} more item(s) do not fit here: /isms evidence, /isms changes and /isms incidents list them."
+            blocks.append({"type": "context", "elements": [mrkdwn(note)]})
+            break
+        blocks.extend(rendered)
         blocks.append({"type": "divider"})
-    return {"type": "home", "blocks": blocks[:100]}
+    return {"type": "home", "blocks": blocks}
 
 
 def view_values(state: dict[str, Any]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from storage.models.incidents import (
 from storage.models.outbox import OutboxEffect
 from storage.models.people import PersonTimezone
 from storage.models.records import Record
+from storage.models.refusals import Refusal
 from storage.models.scheduler import SchedulerLease
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "OutboxEffect",
     "PersonTimezone",
     "Record",
+    "Refusal",
     "SchedulerLease",
     "TrackerWatermark",
 ]

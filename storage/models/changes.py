@@ -56,6 +56,8 @@ class Change(Base):
         Index("ix_changes_state", "state"),
         Index("ix_changes_tracker_key", "tracker_key"),
         Index("ix_changes_origin", "origin_process", "origin_ref"),
+        Index("ix_changes_tracker_open", "tracker", "closed_at"),
+        Index("ix_changes_requester_open", "requester", "closed_at", "id"),
     )
 
 

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UtcDateTime
@@ -59,6 +71,7 @@ class EvidenceRequest(Base):
         Index("ix_evidence_requests_next_action", "next_action_at"),
         Index("ix_evidence_requests_owner_status", "owner_id", "status"),
         Index("ix_evidence_requests_status", "status"),
+        Index("ix_evidence_requests_process_due", "process", "due_at", "id"),
     )
 
     @property
@@ -102,3 +115,12 @@ class EvidenceFile(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     fetched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     fetch_error: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index(
+            "ix_evidence_files_unfetched",
+            "id",
+            postgresql_where=text("fetched_at IS NULL AND fetch_error IS NULL"),
+            sqlite_where=text("fetched_at IS NULL AND fetch_error IS NULL"),
+        ),
+    )

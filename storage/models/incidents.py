@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UtcDateTime
@@ -55,7 +55,10 @@ class Incident(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (UniqueConstraint("year", "number"),)
+    __table_args__ = (
+        UniqueConstraint("year", "number"),
+        Index("ix_incidents_reporter_listed", "reporter_id", "id"),
+    )
 
 
 class IncidentEntry(Base):
@@ -86,7 +89,15 @@ class IncidentClock(Base):
     notified_note: Mapped[str | None] = mapped_column(Text)
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
-    __table_args__ = (UniqueConstraint("incident_id", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "kind"),
+        Index(
+            "ix_incident_clocks_running",
+            "due_at",
+            postgresql_where=text("notified_at IS NULL AND stopped_at IS NULL"),
+            sqlite_where=text("notified_at IS NULL AND stopped_at IS NULL"),
+        ),
+    )
 
 
 class IncidentTimer(Base):

@@ -7,10 +7,17 @@ server, so the real ``slack_sdk`` client (including its retry handlers and the
 would talk to slack.com: form or JSON bodies, bearer tokens, ``{"ok": ...}``
 envelopes, HTTP 429 with ``Retry-After``. Tests point the bot at ``base_url``
 and then assert on the recorded calls.
+
+Posted messages are kept per conversation with their ``metadata``, so
+``conversations.history`` and ``conversations.replies`` (``oldest``, ``latest``,
+``inclusive``, ``limit``, ``cursor``, ``include_all_metadata``) read them back as
+Slack does, and ``lose_answers`` makes a call take effect while its answer is
+lost (a 500, a closed connection, or no answer until the client times out).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import json
@@ -69,6 +76,11 @@ def _resolve_channel(channel: str) -> str:
     return dm_channel_id(channel) if _is_user_id(channel) else channel
 
 
+def _flag(value: Any) -> bool:
+    """Slack's booleans arrive as true/false, 1/0 or JSON booleans."""
+    return value is True or str(value).lower() in ("1", "true")
+
+
 def _tz_offset(tz: str) -> int:
     offset = datetime.now(ZoneInfo(tz)).utcoffset()
     return int(offset.total_seconds()) if offset is not None else 0
@@ -108,6 +120,11 @@ class _Fault:
     error: str
     retry_after: float | None
     remaining: int
+
+
+LOST_ANSWER_MODES = ("500", "close", "hang")
+"""How ``lose_answers`` loses an answer: HTTP 500 after the call took effect, the connection closed
+without an answer, or no answer at all until the client gives up (a timeout)."""
 
 
 @dataclass
@@ -224,6 +241,11 @@ class SlackApiDouble:
     slack_sdk's builtin ``RateLimitErrorRetryHandler`` parses the header with
     ``int()`` and cannot read fractions. ``latency`` (seconds) delays every
     answer to simulate a slow Slack; it may be changed while running.
+
+    ``clock`` (seconds since the epoch, e.g. ``time.time``) makes message
+    timestamps real times, as Slack's are, so ``oldest``/``latest`` in
+    ``conversations.history`` mean what they mean at Slack; without it
+    timestamps count up from ``1700000000.000100``.
     """
 
     def __init__(
@@ -233,6 +255,7 @@ class SlackApiDouble:
         app_token: str = "xapp-test",
         latency: float = 0.0,
         retry_after_format: type[int] | type[float] = int,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if retry_after_format not in (int, float):
             raise ValueError("retry_after_format must be int or float")
@@ -250,6 +273,12 @@ class SlackApiDouble:
         self._faults: dict[str, list[_Fault]] = {}
         self._buckets: dict[str, _TokenBucket] = {}
         self._ts_sequence = itertools.count(100)
+        self._clock = clock
+        self._last_ts_us = 0
+        self._conversations: dict[str, list[dict[str, Any]]] = {}
+        self._losses: dict[str, list[list[Any]]] = {}
+        self._lost: list[RecordedCall] = []
+        self._hung = threading.Event()
         self._id_sequence = itertools.count(1)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -261,6 +290,8 @@ class SlackApiDouble:
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "views.open": self._views_open,
             "views.push": self._views_open,
             "views.update": self._views_update,
@@ -292,6 +323,7 @@ class SlackApiDouble:
         """Stop serving and close the listening socket; safe to call twice."""
         if self._server is None:
             return
+        self._hung.set()  # answers held back by lose_answers(mode="hang") end now
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -396,6 +428,22 @@ class SlackApiDouble:
         with self._cond:
             self._faults.setdefault(method, []).append(fault)
 
+    def lose_answers(self, method: str, mode: str = "500", *, times: int = 1) -> None:
+        """Let the next ``times`` calls of ``method`` take effect (a message is stored and recorded in
+        ``calls``) but lose their answer: ``"500"`` answers HTTP 500 ``internal_error``, ``"close"``
+        closes the connection without an answer, ``"hang"`` answers nothing until ``release_hung()``
+        or ``stop()`` (the client times out). Lost calls are also listed in ``lost``."""
+        if mode not in LOST_ANSWER_MODES:
+            raise ValueError(f"mode must be one of {LOST_ANSWER_MODES}")
+        if mode == "hang":
+            self._hung.clear()
+        with self._cond:
+            self._losses.setdefault(method, []).append([mode, times])
+
+    def release_hung(self) -> None:
+        """End every answer held back by ``lose_answers(mode="hang")`` (the connection is closed)."""
+        self._hung.set()
+
     def set_rate_limit(self, method: str, per_second: float, burst: int = 1) -> None:
         """Throttle ``method`` with a token bucket; excess calls get 429 and count in ``throttled``."""
         with self._cond:
@@ -414,6 +462,17 @@ class SlackApiDouble:
         """Snapshot of calls answered by an injected fault or the rate limiter."""
         with self._cond:
             return list(self._rejected)
+
+    @property
+    def lost(self) -> list[RecordedCall]:
+        """Calls that took effect but whose answer ``lose_answers`` lost."""
+        with self._cond:
+            return list(self._lost)
+
+    def conversation(self, channel_or_user: str) -> list[dict[str, Any]]:
+        """Every message stored in a conversation (thread replies included), oldest first, with metadata."""
+        with self._cond:
+            return [dict(message) for message in self._conversations.get(_resolve_channel(channel_or_user), [])]
 
     @property
     def throttled(self) -> int:
@@ -504,23 +563,48 @@ class SlackApiDouble:
         else:
             self._send(request, _Reply(404, b"Not Found", "text/plain; charset=utf-8", {}))
             return
+        lost: str | None = None
         with self._cond:
             reply = self._reject(method, url.path, url.query, body, headers, received)
             if reply is None:
                 reply, call = handle(method, url.path, url.query, body, headers, received)
                 self._calls.append(call)
+                lost = self._take_loss(method) if reply.status == 200 else None
+                if lost is not None:
+                    self._lost.append(call)
             self._cond.notify_all()
-        self._send(request, reply)
+        if lost == "500":
+            self._send(request, _Reply.json({"ok": False, "error": "internal_error"}, 500))
+        elif lost == "hang":
+            self._hung.wait(60)
+            request.close_connection = True
+        elif lost == "close":
+            request.close_connection = True
+        else:
+            self._send(request, reply)
+
+    def _take_loss(self, method: str) -> str | None:
+        losses = self._losses.get(method)
+        if not losses:
+            return None
+        loss = losses[0]
+        loss[1] -= 1
+        if loss[1] <= 0:
+            losses.pop(0)
+        return str(loss[0])
 
     @staticmethod
     def _send(request: _Handler, reply: _Reply) -> None:
-        request.send_response(reply.status)
-        request.send_header("Content-Type", reply.content_type)
-        request.send_header("Content-Length", str(len(reply.body)))
-        for name, value in reply.headers.items():
-            request.send_header(name, value)
-        request.end_headers()
-        request.wfile.write(reply.body)
+        try:
+            request.send_response(reply.status)
+            request.send_header("Content-Type", reply.content_type)
+            request.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers.items():
+                request.send_header(name, value)
+            request.end_headers()
+            request.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):  # the client went away (killed, timed out)
+            request.close_connection = True
 
     def _format_retry_after(self, seconds: float) -> str:
         if self.retry_after_format is int:
@@ -609,6 +693,9 @@ class SlackApiDouble:
     # -- Web API methods (called with the lock held) ----------------------
 
     def _next_ts(self) -> str:
+        if self._clock is not None:  # real times, unique and increasing, in microseconds as Slack's
+            self._last_ts_us = max(int(self._clock() * 1_000_000), self._last_ts_us + 1)
+            return f"{self._last_ts_us // 1_000_000}.{self._last_ts_us % 1_000_000:06d}"
         n = next(self._ts_sequence)
         return f"{1_700_000_000 + n // 1_000_000}.{n % 1_000_000:06d}"
 
@@ -647,12 +734,31 @@ class SlackApiDouble:
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         _require(args, "channel")
         _require_text(args)
+        metadata = args.get("metadata")
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
+            raise _ApiError("invalid_metadata_format")
         ts = self._next_ts()
-        return {"channel": _resolve_channel(args["channel"]), "ts": ts, "message": self._message(args, ts)}
+        channel = _resolve_channel(args["channel"])
+        message = self._message(args, ts)
+        stored = self._conversations.setdefault(channel, [])
+        if "thread_ts" in args:
+            root = next((m for m in stored if m["ts"] == args["thread_ts"]), None)
+            if root is not None:
+                root["thread_ts"] = root["ts"]
+                root["reply_count"] = root.get("reply_count", 0) + 1
+        stored.append(dict(message))
+        return {"channel": channel, "ts": ts, "message": message}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         _require(args, "channel", "ts")
         _require_text(args)
+        for stored in self._conversations.get(_resolve_channel(args["channel"]), []):
+            if stored["ts"] == args["ts"]:
+                stored.update({key: args[key] for key in ("text", "blocks", "attachments", "metadata") if key in args})
         return {
             "channel": _resolve_channel(args["channel"]),
             "ts": args["ts"],
@@ -675,6 +781,63 @@ class SlackApiDouble:
         """Only one-to-one DMs are modelled; a comma-separated ``users`` list is taken as one id."""
         _require(args, "users")
         return {"channel": {"id": dm_channel_id(args["users"])}}
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A conversation's messages (thread parents, not replies), newest first, a page at a time."""
+        _require(args, "channel")
+        channel = args["channel"]
+        if _is_user_id(channel):  # Slack wants the DM channel's id (conversations.open), not the user's
+            raise _ApiError("channel_not_found")
+        messages = [m for m in self._conversations.get(channel, []) if m.get("thread_ts", m["ts"]) == m["ts"]]
+        return self._page(messages, args, newest_first=True)
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread (its parent and replies), oldest first, a page at a time."""
+        _require(args, "channel", "ts")
+        stored = self._conversations.get(_resolve_channel(args["channel"]), [])
+        root = next((m for m in stored if m["ts"] == args["ts"]), None)
+        if root is None:
+            raise _ApiError("thread_not_found")
+        thread_ts = root.get("thread_ts", root["ts"])
+        thread = [m for m in stored if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts]
+        return self._page(thread, args, newest_first=False)
+
+    def _page(self, messages: list[dict[str, Any]], args: dict[str, Any], *, newest_first: bool) -> dict[str, Any]:
+        """Slack's time window (``oldest``/``latest``, exclusive unless ``inclusive``) and cursor paging."""
+        inclusive = _flag(args.get("inclusive"))
+        try:
+            oldest = float(args.get("oldest") or 0)
+            latest = float(args["latest"]) if args.get("latest") else math.inf
+            limit = min(max(int(args.get("limit") or 100), 1), 999)
+        except ValueError:
+            raise _invalid_arguments("oldest, latest and limit must be numbers") from None
+        after: float | None = None
+        if args.get("cursor"):
+            try:
+                after = float(base64.b64decode(args["cursor"]).decode().removeprefix("next_ts:"))
+            except ValueError:
+                raise _ApiError("invalid_cursor") from None
+
+        def inside(ts: float) -> bool:
+            low = ts >= oldest if inclusive else ts > oldest
+            high = ts <= latest if inclusive else ts < latest
+            return low and high and (after is None or (ts < after if newest_first else ts > after))
+
+        window = sorted((m for m in messages if inside(float(m["ts"]))), key=lambda m: float(m["ts"]))
+        if newest_first:
+            window.reverse()
+        page, more = window[:limit], len(window) > limit
+        with_metadata = _flag(args.get("include_all_metadata"))
+        answer: dict[str, Any] = {
+            "messages": [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in page],
+            "has_more": more,
+        }
+        if newest_first:
+            answer["pin_count"] = 0
+        if more:
+            cursor = base64.b64encode(f"next_ts:{page[-1]['ts']}".encode()).decode()
+            answer["response_metadata"] = {"next_cursor": cursor}
+        return answer
 
     def _view(self, view: Any, view_id: str | None = None) -> dict[str, Any]:
         if not isinstance(view, dict) or "type" not in view:

@@ -3,14 +3,20 @@ the requester and the lines of lists. Nothing here writes; flows.py queues these
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from config.organisation import Organisation
 from storage.models.changes import Change
 from workflows.changes.forms import APPROVE, DECLINE, FAIL, RISK, VERIFY
 from workflows.changes.lifecycle import ChangeState
+from workflows.kernel.paging import Window, page_message
 from workflows.kernel.people import person_name
 from workflows.kernel.ui import Button, Message
+
+MORE = "change.more"
+OPEN_LIST = "open"
+"""The "More" button of ``/isms changes`` and the name of its list."""
 
 
 @dataclass(frozen=True)
@@ -161,9 +167,17 @@ def home_item(change: Change) -> Message:
     )
 
 
-def change_list(changes: list[ChangeView], *, mine_only: bool) -> Message:
-    if not changes:
+def change_list(changes: list[ChangeView], by_state: Mapping[str, int], page: Window, *, mine_only: bool) -> Message:
+    """One page of open changes, with the counts by state first and a "More" button when more follow."""
+    if not page.total:
         return Message(text="You have no open changes." if mine_only else "There are no open changes.")
     lines = [f"{c.ref} [{c.state}] {c.tracker_key or 'no tracker issue yet'}, {c.priority}: {c.title}" for c in changes]
-    heading = f"{len(changes)} open change(s)" + (" you requested" if mine_only else "")
-    return Message(text=heading, body="\n".join(lines))
+    heading = f"{page.total:,} open change(s)" + (" you requested" if mine_only else "")
+    return page_message(
+        title=heading,
+        counts=tuple((state, f"{count:,}") for state, count in sorted(by_state.items())),
+        lines=lines,
+        page=page,
+        more=MORE,
+        name=OPEN_LIST,
+    )

@@ -3,14 +3,16 @@ buttons and forms of each step (risk evaluation, approve/decline, verify)."""
 
 from __future__ import annotations
 
-from workflows.changes import flows, forms, service
+from workflows.changes import flows, forms, messages, service
 from workflows.changes.tickets import move_ticket
+from workflows.kernel.paging import more_route
 from workflows.kernel.routing import FormRoute, Router
 
 
 def register(router: Router) -> None:
     router.isms["change"] = lambda ctx, request: flows.open_request_form(ctx, request.actor)
     router.isms["changes"] = lambda ctx, request: service.list_changes(ctx, request.actor)
+    router.actions[messages.MORE] = more_route({messages.OPEN_LIST: service.list_changes})
     router.isms["ticket"] = lambda ctx, request: move_ticket(ctx, request.actor, request.text, request.key)
     router.forms[forms.REQUEST] = FormRoute(
         lambda ctx, request: forms.validate_request(ctx.catalogue.ids, request.values, request.metadata),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models.changes import Change
@@ -11,6 +11,7 @@ from workflows.changes.lifecycle import APPROVERS, OVERSEERS, ChangeState, load_
 from workflows.changes.messages import ChangeView
 from workflows.kernel.access import EVERYONE, Refused, require
 from workflows.kernel.actors import Actor
+from workflows.kernel.paging import HOME_ITEMS, window
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
 
@@ -30,21 +31,37 @@ def tracker_key_of(ctx: Context, ref: str) -> str | None:
         return session.scalar(select(Change.tracker_key).where(Change.ref == ref))
 
 
-def open_changes(session: Session, *, requester: str | None = None) -> list[ChangeView]:
-    """Changes not closed yet, oldest first; only ``requester``'s when given."""
-    query = select(Change).where(Change.closed_at.is_(None)).order_by(Change.id)
+def _open(requester: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Change.closed_at.is_(None)]
     if requester is not None:
-        query = query.where(Change.requester == requester)
+        conditions.append(Change.requester == requester)
+    return conditions
+
+
+def open_changes(
+    session: Session, *, requester: str | None = None, offset: int = 0, limit: int | None = None
+) -> list[ChangeView]:
+    """Changes not closed yet, oldest first; only ``requester``'s when given; a page when ``limit`` is."""
+    query = select(Change).where(*_open(requester)).order_by(Change.id).offset(offset).limit(limit)
     return [ChangeView(c.ref, c.title, c.state, c.priority, c.tracker_key) for c in session.scalars(query)]
 
 
-def list_changes(ctx: Context, actor: Actor) -> Outcome:
-    """``/isms changes``: open changes with state and tracker key (all of them for overseers)."""
+def list_changes(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
+    """``/isms changes``: counts by state, then open changes with state and tracker key, one page at a
+    time (all of them for overseers, a person's own otherwise)."""
     require(ctx, actor, EVERYONE, process="CHG", what="listing changes")
     mine_only = not actor.has(*OVERSEERS)
+    requester = actor.id if mine_only else None
     with ctx.read() as session:
-        changes = open_changes(session, requester=actor.id if mine_only else None)
-    return Outcome(reply=messages.change_list(changes, mine_only=mine_only))
+        by_state = {
+            str(state): count
+            for state, count in session.execute(
+                select(Change.state, func.count()).where(*_open(requester)).group_by(Change.state)
+            )
+        }
+        page = window(sum(by_state.values()), offset)
+        changes = open_changes(session, requester=requester, offset=page.offset, limit=page.size)
+    return Outcome(reply=messages.change_list(changes, by_state, page, mine_only=mine_only))
 
 
 def home_items(ctx: Context, actor: Actor) -> list[Message]:
@@ -56,5 +73,11 @@ def home_items(ctx: Context, actor: Actor) -> list[Message]:
     if actor.has(*APPROVERS):
         mine = or_(mine, Change.state == ChangeState.AWAITING)
     with ctx.read() as session:
-        waiting = list(session.scalars(select(Change).where(mine).order_by(Change.id).limit(20)))
-    return [messages.home_item(change) for change in waiting]
+        count = session.scalar(select(func.count()).select_from(Change).where(mine)) or 0
+        waiting = list(session.scalars(select(Change).where(mine).order_by(Change.id).limit(HOME_ITEMS)))
+    items = [messages.home_item(change) for change in waiting]
+    if count > len(waiting):
+        items.append(
+            Message(text=f"{count:,} changes wait for you; these are the oldest {len(waiting)}. /isms changes")
+        )
+    return items

@@ -11,9 +11,11 @@ from workflows.kernel.work import Context
 
 
 def _home(ctx: Context, request: Request) -> Outcome:
+    """``/isms home``: the App Home as one message, with each list's "More" button (numbered in the console)."""
     view = home(ctx, request.actor)
     body = "\n".join(section.text for section in view.sections)
-    return Outcome.say(view.title, body=body)
+    more = tuple(b for section in view.sections for b in section.buttons if b.action_id.endswith(".more"))
+    return Outcome.say(view.title, body=body, buttons=more)
 
 
 def register(router: Router) -> None:

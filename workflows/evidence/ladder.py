@@ -13,7 +13,7 @@ several steps came due while the bot was down or a request was snoozed, only the
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -27,18 +27,13 @@ from storage.db import is_postgresql
 from storage.models.evidence import EvidenceRequest
 from workflows.evidence.lifecycle import MANAGERS, OPEN
 from workflows.evidence.messages import notice
-from workflows.kernel.actors import SYSTEM
+from workflows.kernel.batches import run_batches
 from workflows.kernel.people import person_name, with_role
 from workflows.kernel.quiet_hours import next_allowed
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.timezones import zones_for
 from workflows.kernel.ui import Message
 from workflows.kernel.work import Context, Work
-
-log = logging.getLogger(__name__)
-
-BATCH = 500
-"""Requests advanced per transaction: large enough for a fan-out, small enough to keep locks short."""
 
 
 @dataclass(frozen=True)
@@ -128,40 +123,29 @@ def schedule_after(
 
 
 def advance_requests(ctx: Context) -> int:
-    """Perform every step that is due now; returns how many requests moved on."""
+    """Perform every step that is due now, in batches; returns how many steps were performed.
+
+    One transaction per batch (``workflows/kernel/batches.py``); a request that fails is isolated,
+    logged and left for the next tick, the others of its batch go on. A request whose next step is due
+    at once (the final listing for management review after a catch-up) moves on in the same tick.
+    """
     now = ctx.clock()
-    passed: set[int] = set()  # failed, or locked by somebody answering: the next tick tries again
-    moved = 0
-    while True:
-        with ctx.read() as session:
-            query = (
-                select(EvidenceRequest.id)
-                .where(EvidenceRequest.status == OPEN, EvidenceRequest.next_action_at <= now)
-                .order_by(EvidenceRequest.next_action_at, EvidenceRequest.id)
-                .limit(BATCH)
-            )
-            if passed:
-                query = query.where(EvidenceRequest.id.notin_(passed))
-            ids = list(session.scalars(query))
-        if not ids:
-            return moved
-        try:
-            with ctx.work(SYSTEM) as work:
-                done = _advance_batch(work, ids, now)
-        except Exception:
-            log.exception("advancing %d evidence requests failed; retrying them one by one", len(ids))
-            done = []
-            for request_id in ids:
-                try:
-                    with ctx.work(SYSTEM) as work:
-                        done += _advance_batch(work, [request_id], now)
-                except Exception:
-                    log.exception("evidence request %s could not be advanced; the next tick tries again", request_id)
-        moved += len(done)
-        passed.update(set(ids) - set(done))
+
+    def find(session: Session, limit: int, passed: Collection[int]) -> Sequence[int]:
+        query = (
+            select(EvidenceRequest.id)
+            .where(EvidenceRequest.next_action_at <= now, EvidenceRequest.status == OPEN)
+            .order_by(EvidenceRequest.next_action_at, EvidenceRequest.id)
+            .limit(limit)
+        )
+        if passed:
+            query = query.where(EvidenceRequest.id.notin_(passed))
+        return list(session.scalars(query))
+
+    return run_batches(ctx, "evidence requests", find, lambda work, ids: _advance_batch(work, ids, now)).handled
 
 
-def _advance_batch(work: Work, ids: list[int], now: datetime) -> list[int]:
+def _advance_batch(work: Work, ids: Sequence[int], now: datetime) -> list[int]:
     query = select(EvidenceRequest).where(
         EvidenceRequest.id.in_(ids), EvidenceRequest.status == OPEN, EvidenceRequest.next_action_at <= now
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from workflows.evidence import flows, forms, service
 from workflows.evidence.messages import ACCEPT, DELEGATE, NOT_APPLICABLE, REJECT, SUBMIT, snooze_action
+from workflows.kernel.paging import more_route
 from workflows.kernel.routing import FormRoute, Handler, Request, Router
 from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context
@@ -21,6 +22,7 @@ def _evidence(ctx: Context, request: Request) -> Outcome:
 
 def register(router: Router) -> None:
     router.isms["evidence"] = _evidence
+    router.actions[service.MORE] = more_route({service.MINE: service.my_requests, service.ALL: service.overview})
 
     router.actions[SUBMIT] = lambda ctx, request: flows.open_submit(ctx, request.actor, request.text)
     router.actions[NOT_APPLICABLE] = lambda ctx, request: flows.open_not_applicable(ctx, request.actor, request.text)

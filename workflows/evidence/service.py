@@ -7,12 +7,12 @@ lists many owners).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy.orm import Session
 
 from storage.models.evidence import EvidenceRequest, EvidenceSubmission
 from workflows.evidence.lifecycle import (
@@ -27,12 +27,11 @@ from workflows.evidence.lifecycle import (
 from workflows.evidence.messages import owner_buttons, review_buttons
 from workflows.kernel.access import Refused, require
 from workflows.kernel.actors import Actor
+from workflows.kernel.paging import HOME_ITEMS, clip, more_value, page_message, window
 from workflows.kernel.people import person_name, when
 from workflows.kernel.timezones import zone_for
-from workflows.kernel.ui import Message, Outcome
+from workflows.kernel.ui import Button, Message, Outcome
 from workflows.kernel.work import Context
-
-HOME_LIMIT = 10
 
 
 def find_request(ctx: Context, value: str) -> EvidenceRequest:
@@ -54,17 +53,16 @@ def find_submission(ctx: Context, request: EvidenceRequest, value: str) -> Evide
     return submission
 
 
-def _mine(ctx: Context, actor: Actor) -> tuple[list[EvidenceRequest], ZoneInfo]:
-    with ctx.read() as session:
-        requests = list(
-            session.scalars(
-                select(EvidenceRequest)
-                .where(EvidenceRequest.owner_id == actor.id, EvidenceRequest.status.in_(IN_PROGRESS))
-                .order_by(EvidenceRequest.due_at, EvidenceRequest.id)
-            )
-        )
-        zone = zone_for(session, ctx.org, actor.id) if actor.listed else ctx.org.zone
-    return requests, zone
+MORE = "evidence.more"
+MINE, ALL = "mine", "all"
+
+
+def _mine_query(actor: Actor) -> Select[EvidenceRequest]:
+    return (
+        select(EvidenceRequest)
+        .where(EvidenceRequest.owner_id == actor.id, EvidenceRequest.status.in_(IN_PROGRESS))
+        .order_by(EvidenceRequest.due_at, EvidenceRequest.id)
+    )
 
 
 def describe(request: EvidenceRequest, zone: ZoneInfo, now: datetime) -> str:
@@ -77,76 +75,160 @@ def describe(request: EvidenceRequest, zone: ZoneInfo, now: datetime) -> str:
     )
 
 
-def my_requests(ctx: Context, actor: Actor) -> Outcome:
-    """``/isms evidence``: the person's open requests with their due dates."""
-    requests, zone = _mine(ctx, actor)
-    if not requests:
+def _my_counts(session: Session, actor: Actor) -> dict[str, int]:
+    rows = session.execute(
+        select(EvidenceRequest.status, func.count())
+        .where(EvidenceRequest.owner_id == actor.id, EvidenceRequest.status.in_(IN_PROGRESS))
+        .group_by(EvidenceRequest.status)
+    )
+    return {str(status): count for status, count in rows}
+
+
+def my_requests(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
+    """``/isms evidence``: the person's open requests with their due dates, one page at a time."""
+    with ctx.read() as session:
+        counts = _my_counts(session, actor)
+        page = window(sum(counts.values()), offset)
+        requests = list(session.scalars(_mine_query(actor).offset(page.offset).limit(page.size)))
+        zone = zone_for(session, ctx.org, actor.id) if actor.listed else ctx.org.zone
+    if not page.total:
         return Outcome.say("You have no open evidence requests.")
     now = ctx.clock()
-    waiting = sum(1 for r in requests if r.status == OPEN)
-    return Outcome.say(
-        f"Your evidence requests: {waiting} to answer, {len(requests) - waiting} waiting for review",
-        body="\n".join(describe(r, zone, now) for r in requests),
-        footer="Answer with the buttons in my messages or in the App Home.",
+    waiting = counts.get(OPEN, 0)
+    return Outcome(
+        reply=page_message(
+            title=f"Your evidence requests: {waiting:,} to answer, {page.total - waiting:,} waiting for review",
+            lines=[describe(r, zone, now) for r in requests],
+            page=page,
+            more=MORE,
+            name=MINE,
+            footer="Answer with the buttons in my messages or in the App Home.",
+        )
     )
 
 
 def home_items(ctx: Context, actor: Actor) -> list[Message]:
-    """App Home sections: open requests with their buttons; for ISMS managers, what awaits review."""
-    requests, zone = _mine(ctx, actor)
+    """App Home sections: the first open requests with their buttons (and a "More" button when there
+    are more); for ISMS managers, the first submissions awaiting review and how many there are."""
+    with ctx.read() as session:
+        counts = _my_counts(session, actor)
+        requests = list(session.scalars(_mine_query(actor).limit(HOME_ITEMS)))
+        zone = zone_for(session, ctx.org, actor.id) if actor.listed else ctx.org.zone
+        reviewing = actor.has(*MANAGERS)
+        to_review = (session.scalar(_to_review_count()) or 0) if reviewing else 0
+        waiting = session.execute(_to_review().limit(HOME_ITEMS)).all() if reviewing and to_review else []
     now = ctx.clock()
     items = [
         Message(text=describe(r, zone, now), buttons=owner_buttons(ctx, r) if r.status == OPEN else ())
-        for r in requests[:HOME_LIMIT]
+        for r in requests
     ]
-    if actor.has(*MANAGERS):
-        with ctx.read() as session:
-            waiting = session.execute(
-                select(EvidenceRequest, EvidenceSubmission.id)
-                .join(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
-                .where(EvidenceRequest.status == SUBMITTED, EvidenceSubmission.decision.is_(None))
-                .order_by(EvidenceSubmission.id)
-                .limit(HOME_LIMIT)
-            ).all()
-        items += [
+    total = sum(counts.values())
+    if total > len(requests):
+        items.append(
             Message(
-                text=f"To review: {r.ref} {r.title} from {person_name(ctx.org, r.owner_id)}",
-                buttons=review_buttons(r, sid),
+                text=f"You have {total:,} evidence requests in progress; these are the first {len(requests)}.",
+                buttons=(Button(MORE, "More", more_value(MINE, 0)),),
             )
-            for r, sid in waiting
-        ]
+        )
+    items += [
+        Message(
+            text=f"To review: {r.ref} {clip(r.title)} from {person_name(ctx.org, r.owner_id)}",
+            buttons=review_buttons(r, sid),
+        )
+        for r, sid in waiting
+    ]
+    if to_review > len(waiting):
+        items.append(
+            Message(text=f"{to_review:,} submissions wait for your review; these are the oldest {len(waiting)}.")
+        )
     return items
 
 
-def overview(ctx: Context, actor: Actor) -> Outcome:
-    """``/isms evidence all``: open, overdue, rejected, waiting for review and listed, by process."""
+def _to_review() -> Select[EvidenceRequest, int]:
+    return (
+        select(EvidenceRequest, EvidenceSubmission.id)
+        .join(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
+        .where(EvidenceRequest.status == SUBMITTED, EvidenceSubmission.decision.is_(None))
+        .order_by(EvidenceSubmission.id)
+    )
+
+
+def _to_review_count() -> Select[int]:
+    return (
+        select(func.count())
+        .select_from(EvidenceRequest)
+        .join(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
+        .where(EvidenceRequest.status == SUBMITTED, EvidenceSubmission.decision.is_(None))
+    )
+
+
+STATES = ("open", "overdue", "rejected", "waiting for review", "for management review")
+
+
+def _state_of(now: datetime) -> ColumnElement[str]:
+    """The overview's state of a request, in SQL, so the counts need no rows in Python."""
+    return case(
+        (EvidenceRequest.status == SUBMITTED, "waiting for review"),
+        (EvidenceRequest.listed_for_review_at.is_not(None), "for management review"),
+        (EvidenceRequest.due_at <= now, "overdue"),
+        (EvidenceRequest.round > 0, "rejected"),
+        else_="open",
+    )
+
+
+def overview(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
+    """``/isms evidence all``: counts by state and by process first, then one page of requests,
+    grouped by process, with a "More" button."""
     require(ctx, actor, READERS, process="PERF", what="the evidence overview")
     now = ctx.clock()
+    in_progress = EvidenceRequest.status.in_(IN_PROGRESS)
     with ctx.read() as session:
+        state_of = _state_of(now)
+        by_state = {
+            str(label): count
+            for label, count in session.execute(select(state_of, func.count()).where(in_progress).group_by(state_of))
+        }
+        page = window(sum(by_state.values()), offset)
+        if not page.total:
+            return Outcome.say("No evidence requests are open.")
+        by_process = session.execute(
+            select(EvidenceRequest.process, func.count())
+            .where(in_progress)
+            .group_by(EvidenceRequest.process)
+            .order_by(EvidenceRequest.process)
+        ).all()
         requests = list(
             session.scalars(
                 select(EvidenceRequest)
-                .where(EvidenceRequest.status.in_(IN_PROGRESS))
-                .order_by(EvidenceRequest.process, EvidenceRequest.due_at)
+                .where(in_progress)
+                .order_by(EvidenceRequest.process, EvidenceRequest.due_at, EvidenceRequest.id)
+                .offset(page.offset)
+                .limit(page.size)
             )
         )
-    if not requests:
-        return Outcome.say("No evidence requests are open.")
-    by_process: dict[str, list[str]] = defaultdict(list)
-    counts = {"open": 0, "overdue": 0, "rejected": 0, "waiting for review": 0, "for management review": 0}
+    lines: list[str] = []
+    group = None
     for request in requests:
+        if request.process != group:
+            group = request.process
+            lines.append(f"{group}:")
         state = _state(request, now)
-        counts[state] += 1
-        by_process[request.process].append(
-            f"  {request.ref} {request.title} ({request.period}), {person_name(ctx.org, request.owner_id)}, "
+        lines.append(
+            f"  {request.ref} {clip(request.title, 120)} ({request.period}), {person_name(ctx.org, request.owner_id)}, "
             f"due {when(request.due_at, ctx.org.zone)}: {state}"
             + (f", rejected {request.round}x" if request.round else "")
         )
-    body = "\n".join(f"{process}:\n" + "\n".join(lines) for process, lines in by_process.items())
-    return Outcome.say(
-        f"{len(requests)} evidence requests in progress",
-        body=body,
-        fields=tuple((label.capitalize(), str(count)) for label, count in counts.items()),
+    return Outcome(
+        reply=page_message(
+            title=f"{page.total:,} evidence requests in progress",
+            counts=tuple((label.capitalize(), f"{by_state.get(label, 0):,}") for label in STATES),
+            note="By process: " + ", ".join(f"{process} {count:,}" for process, count in by_process),
+            lines=lines,
+            page=page,
+            items=len(requests),
+            more=MORE,
+            name=ALL,
+        )
     )
 
 

@@ -24,7 +24,8 @@ from workflows.incidents.forms import (
     validate_report,
 )
 from workflows.incidents.messages import ADD_DETAILS, CLASSIFY, ESCALATE, severity_action
-from workflows.incidents.service import my_reports, open_incidents
+from workflows.incidents.service import MINE, MORE, OPEN_LIST, my_reports, open_incidents
+from workflows.kernel.paging import more_route
 from workflows.kernel.routing import FormRoute, Request, Router
 from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context
@@ -119,6 +120,7 @@ def _severity(level: str) -> Callable[[Context, Request], Outcome]:
 def register(router: Router) -> None:
     router.commands["/incident"] = _incident_command
     router.isms["incidents"] = lambda ctx, request: open_incidents(ctx, request.actor)
+    router.actions[MORE] = more_route({MINE: my_reports, OPEN_LIST: open_incidents})
     router.shortcuts["report_incident"] = _shortcut
     router.forms[REPORT] = FormRoute(lambda ctx, request: validate_report(ctx, request.values), _submit_report)
     for callback_id in (NOT_INCIDENT, ASSIGN, NOTE, CHANGE, CLOSE, NOTIFIED):

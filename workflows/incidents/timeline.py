@@ -47,14 +47,19 @@ def refresh_post(work: Work, incident: Incident) -> None:
     )
 
 
-def add_line(work: Work, incident: Incident, kind: str, text: str) -> None:
-    """One timeline entry, posted as a line in the incident's triage thread."""
+def add_line(work: Work, incident: Incident, kind: str, text: str, *, key: str | None = None) -> None:
+    """One timeline entry, posted as a line in the incident's triage thread.
+
+    ``key`` names the line's message when the caller has a unique one (a timer's line: its timer id);
+    otherwise the entry is written at once to key the message by its id. With a key, entries of a
+    whole batch are inserted together at commit.
+    """
     entry = IncidentEntry(incident_id=incident.id, at=work.now, actor_id=work.actor.id, kind=kind, text=text)
     work.session.add(entry)
-    work.session.flush()
-    work.notify(
-        TRIAGE_CHANNEL, Message(text=text), f"inc:{incident.ref}:entry:{entry.id}", thread_of=triage_key(incident)
-    )
+    if key is None:
+        work.session.flush()
+        key = f"inc:{incident.ref}:entry:{entry.id}"
+    work.notify(TRIAGE_CHANNEL, Message(text=text), key, thread_of=triage_key(incident))
 
 
 def tell_reporter(work: Work, incident: Incident, event: str, **values: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from config.organisation import Role
+from storage.refusals import first_refusal
 from workflows.kernel.actors import Actor
 from workflows.kernel.people import person_name
 from workflows.kernel.work import Context
@@ -50,7 +51,8 @@ def require(
         data = {"attempted": what, "roles": sorted(actor.roles)}
         if rule.owner is not None:
             data["owner"] = rule.owner
-        work.record(process, "access-denied", subject, data)
+        if first_refusal(work.session, actor.id, process, what, subject, work.now):  # repeats only counted
+            work.record(process, "access-denied", subject, data)
     raise Refused(f"Sorry, {what} is for {_who(ctx, rule)} only. This attempt has been recorded.")
 
 

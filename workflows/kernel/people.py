@@ -24,9 +24,24 @@ def person_name(org: Organisation, person_id: str | None) -> str:
     return person.name if person else person_id
 
 
+_HOLDERS: dict[tuple[int, tuple[Role, ...]], tuple[Organisation, tuple[str, ...]]] = {}
+_HOLDERS_KEPT = 256
+
+
 def with_role(org: Organisation, *roles: Role) -> list[str]:
-    """Person ids holding any of ``roles``, in the order of the organisation file."""
-    return [p.id for p in org.people if any(role in p.roles for role in roles)]
+    """Person ids holding any of ``roles``, in the order of the organisation file.
+
+    Remembered per organisation (it is immutable once loaded): a tick asks this for every reminder,
+    and an organisation of thousands of people would otherwise be scanned each time.
+    """
+    key = (id(org), roles)
+    known = _HOLDERS.get(key)
+    if known is None or known[0] is not org:
+        if len(_HOLDERS) >= _HOLDERS_KEPT:
+            _HOLDERS.clear()
+        known = (org, tuple(p.id for p in org.people if any(role in p.roles for role in roles)))
+        _HOLDERS[key] = known
+    return list(known[1])
 
 
 def when(moment: datetime, zone: ZoneInfo) -> str:

@@ -7,7 +7,7 @@ mention or a link. Everything here is JSON-serialisable because messages wait in
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
@@ -30,7 +30,17 @@ class Message:
     footer: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The message as JSON data (what waits in the outbox); written out by hand because
+        ``dataclasses.asdict`` deep-copies recursively and was a third of a reminder tick's time."""
+        return {
+            "text": self.text,
+            "body": self.body,
+            "fields": [[label, value] for label, value in self.fields],
+            "buttons": [
+                {"action_id": b.action_id, "label": b.label, "value": b.value, "style": b.style} for b in self.buttons
+            ],
+            "footer": self.footer,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Message:

@@ -1,4 +1,5 @@
-"""Process REC (records control): the retention sweep and the report of undelivered effects."""
+"""Process REC (records control): the chain linker and its published head, the retention sweep, and the
+report of undelivered effects."""
 
 from __future__ import annotations
 
@@ -10,5 +11,5 @@ PROCESS = Process(
     id="REC",
     routes=routes.register,
     help=(HelpEntry("/isms outbox", "Messages and tickets the bot could not deliver", frozenset({Role.ISMS_MANAGER})),),
-    due=(scheduled.sweep_retention,),
+    due=(scheduled.link_records, scheduled.publish_head, scheduled.sweep_retention),
 )

@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
 from config.organisation import Role
-from storage.outbox import counts_by_status, dead_effects
+from storage.models.outbox import OutboxEffect
+from storage.outbox import DEAD, counts_by_status
 from workflows.kernel.access import require
 from workflows.kernel.actors import Actor
+from workflows.kernel.paging import page_message, window
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
 
+MORE = "records.more"
+DEAD_LIST = "dead"
 
-def undelivered(ctx: Context, actor: Actor) -> Outcome:
+
+def undelivered(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
+    """``/isms outbox``: effects by status first, then the dead ones, newest first, a page at a time."""
     require(ctx, actor, {Role.ISMS_MANAGER}, process="REC", what="the delivery report")
     with ctx.read() as session:
         counts = counts_by_status(session)
-        dead = dead_effects(session)
-    fields = tuple((status, str(counts.get(status, 0))) for status in ("pending", "sending", "sent", "dead"))
+        page = window(counts.get(DEAD, 0), offset)
+        dead = list(
+            session.scalars(
+                select(OutboxEffect)
+                .where(OutboxEffect.status == DEAD)
+                .order_by(OutboxEffect.id.desc())
+                .offset(page.offset)
+                .limit(page.size)
+            )
+        )
+        if page.total and not dead:  # counted a moment ago, retried or pruned since
+            page = window(session.scalar(select(func.count()).where(OutboxEffect.status == DEAD)) or 0, 0)
+    fields = tuple((status, f"{counts.get(status, 0):,}") for status in ("pending", "sending", "sent", "dead"))
+    if not page.total:
+        return Outcome(
+            reply=Message(text="Nothing is stuck: every effect was delivered or is still being tried.", fields=fields)
+        )
     lines = [f"{e.key} ({e.kind}), {e.attempts} attempts: {e.last_error or 'no error text'}" for e in dead]
-    text = (
-        "Nothing is stuck: every effect was delivered or is still being tried."
-        if not dead
-        else (f"{len(dead)} effect(s) could not be delivered and need a look:")
+    return Outcome(
+        reply=page_message(
+            title=f"{page.total:,} effect(s) could not be delivered and need a look:",
+            counts=fields,
+            lines=lines,
+            page=page,
+            more=MORE,
+            name=DEAD_LIST,
+        )
     )
-    return Outcome(reply=Message(text=text, body="\n".join(lines), fields=fields))
