@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import sqlite3
 import statistics
@@ -49,6 +48,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import machine
 from bot.runtime import Runtime, build_runtime
 from config.settings import PACKAGED_EXAMPLE_ORG, load_settings
 from storage import migrate
@@ -357,21 +357,6 @@ def run(target: str, open_items: int, due_items: int) -> Outcome:
             queued=queued,
             second_tick_queued=second,
         )
-
-
-def machine() -> list[str]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown",
-    )
-    return [
-        f"- Date: {datetime.now(UTC).strftime('%a %b %d %H:%M:%S UTC %Y')}",
-        f"- Machine: {len(os.sched_getaffinity(0))} vCPU, {cpu}, Python {platform.python_version()}",
-    ]
 
 
 def report(outcomes: Sequence[Outcome], command: str) -> str:

@@ -12,6 +12,27 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+PROCESS_IDS = {
+    "GOV",
+    "INC",
+    "CHG",
+    "REC",
+    "POL",
+    "REQ",
+    "RA",
+    "RT",
+    "IMP",
+    "SUP",
+    "AWR",
+    "AUD",
+    "PERF",
+    "IMPR",
+    "RES",
+    "COM",
+    "CRM",
+}
+"""The 17 process ids of ISO/IEC TS 27022, as organisation files are checked against them."""
+
 POSTGRES_ADMIN_URL = os.environ.get("ISMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -12,26 +12,7 @@ from bot.cli import app
 from config.errors import ConfigError
 from config.organisation import load_organisation
 from config.settings import PACKAGED_EXAMPLE_ORG, load_settings
-
-PROCESS_IDS = {
-    "GOV",
-    "INC",
-    "CHG",
-    "REC",
-    "POL",
-    "REQ",
-    "RA",
-    "RT",
-    "IMP",
-    "SUP",
-    "AWR",
-    "AUD",
-    "PERF",
-    "IMPR",
-    "RES",
-    "COM",
-    "CRM",
-}
+from tests.support import PROCESS_IDS
 
 
 def example() -> dict:

@@ -11,27 +11,8 @@ import yaml
 from config.errors import ConfigError
 from config.organisation import load_organisation
 from config.settings import PACKAGED_EXAMPLE_ORG
+from tests.support import PROCESS_IDS
 from workflows.incidents.clocks import add_month
-
-PROCESS_IDS = {
-    "GOV",
-    "INC",
-    "CHG",
-    "REC",
-    "POL",
-    "REQ",
-    "RA",
-    "RT",
-    "IMP",
-    "SUP",
-    "AWR",
-    "AUD",
-    "PERF",
-    "IMPR",
-    "RES",
-    "COM",
-    "CRM",
-}
 
 
 def org_file(tmp_path: Path, incidents: dict | None) -> Path:
