@@ -31,7 +31,7 @@ def publish_head(ctx: Context) -> None:
         if head.seq == 0:
             return
         message = Message(
-            text=f"Records head on {day:%d %b %Y}: {head.seq:,} records",
+            text=f"Records head on {day:%d %b %Y}: {head.seq:,} record{'' if head.seq == 1 else 's'}",
             body=str(head),
             footer="Keep this line: `isms-bot records verify --expect-head SEQ:HASH` checks the log against it.",
         )
