@@ -18,6 +18,7 @@ the incident after the move; ``run_step`` has checked the move before the step r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime
 
@@ -45,7 +46,7 @@ from workflows.kernel.access import EVERYONE, Allowed, Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface
 from workflows.kernel.people import find_person, person_name, when, with_role
-from workflows.kernel.steps import run_step
+from workflows.kernel.steps import Items, run_step
 from workflows.kernel.ui import Button, Outcome
 from workflows.kernel.validation import check_text
 from workflows.kernel.work import Context, Work
@@ -222,6 +223,23 @@ def add_details(ctx: Context, actor: Actor, *, key: str, ref: str, details: Repo
 # -- triage -------------------------------------------------------------------------------------------
 
 
+def _triage(
+    ctx: Context,
+    actor: Actor,
+    ref: str,
+    *,
+    key: str,
+    what: str,
+    step: Callable[[Work, Incident], Outcome],
+    items: Items[Incident] = INCIDENTS,
+    allowed: Allowed = TRIAGE,
+    to: IncidentStatus | None = None,
+    within: Collection[str] | None = None,
+) -> Outcome:
+    """A step on an incident, by the security team unless said otherwise, through the one step runner."""
+    return run_step(ctx, actor, items, ref, key=key, what=what, allowed=allowed, step=step, to=to, within=within)
+
+
 def _changed(work: Work, incident: Incident, kind: str, line: str) -> None:
     """After a change: a thread line, timers and clocks re-planned, the triage post updated in place."""
     timeline.add_line(work, incident, kind, line)
@@ -245,16 +263,15 @@ def classify(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
         timeline.tell_reporter(work, incident, "reopened" if reopened else "incident")
         return Outcome()
 
-    return run_step(
+    return _triage(
         ctx,
         actor,
-        replace(INCIDENTS, not_now=already),
         ref,
         key=key,
         what="classifying incidents",
-        allowed=TRIAGE,
         step=step,
         to=IncidentStatus.INCIDENT,
+        items=replace(INCIDENTS, not_now=already),
     )
 
 
@@ -267,17 +284,7 @@ def not_incident(ctx: Context, actor: Actor, *, key: str, ref: str, reason: str)
         timeline.tell_reporter(work, incident, "not_incident", reason=reason.strip())
         return Outcome()
 
-    return run_step(
-        ctx,
-        actor,
-        INCIDENTS,
-        ref,
-        key=key,
-        what="classifying incidents",
-        allowed=TRIAGE,
-        step=step,
-        to=IncidentStatus.NOT_INCIDENT,
-    )
+    return _triage(ctx, actor, ref, key=key, what="classifying incidents", step=step, to=IncidentStatus.NOT_INCIDENT)
 
 
 def set_severity(ctx: Context, actor: Actor, *, key: str, ref: str, severity: str) -> Outcome:
@@ -292,17 +299,7 @@ def set_severity(ctx: Context, actor: Actor, *, key: str, ref: str, severity: st
             _emergency_plan(work, incident)
         return Outcome()
 
-    return run_step(
-        ctx,
-        actor,
-        INCIDENTS,
-        ref,
-        key=key,
-        what="setting the severity of incidents",
-        allowed=TRIAGE,
-        step=step,
-        within=OPEN,
-    )
+    return _triage(ctx, actor, ref, key=key, what="setting the severity of incidents", step=step, within=OPEN)
 
 
 def _emergency_plan(work: Work, incident: Incident) -> None:
@@ -339,17 +336,7 @@ def assign(ctx: Context, actor: Actor, *, key: str, ref: str, handler: str) -> O
         timeline.tell_reporter(work, incident, "handler", handler=person.name)
         return Outcome()
 
-    return run_step(
-        ctx,
-        actor,
-        INCIDENTS,
-        ref,
-        key=key,
-        what="assigning incident handlers",
-        allowed=TRIAGE,
-        step=step,
-        within=OPEN,
-    )
+    return _triage(ctx, actor, ref, key=key, what="assigning incident handlers", step=step, within=OPEN)
 
 
 def escalate(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
@@ -370,9 +357,7 @@ def escalate(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
         )
         return Outcome()
 
-    return run_step(
-        ctx, actor, INCIDENTS, ref, key=key, what="escalating incidents", allowed=TRIAGE, step=step, within=OPEN
-    )
+    return _triage(ctx, actor, ref, key=key, what="escalating incidents", step=step, within=OPEN)
 
 
 def add_note(ctx: Context, actor: Actor, *, key: str, ref: str, note: str) -> Outcome:
@@ -385,7 +370,7 @@ def add_note(ctx: Context, actor: Actor, *, key: str, ref: str, note: str) -> Ou
         timeline.add_line(work, incident, "note", f"Note by {actor.name}: {note.strip()}")
         return Outcome()
 
-    return run_step(ctx, actor, INCIDENTS, ref, key=key, what="adding notes to incidents", allowed=TRIAGE, step=step)
+    return _triage(ctx, actor, ref, key=key, what="adding notes to incidents", step=step)
 
 
 def close(ctx: Context, actor: Actor, *, key: str, ref: str, root_cause: str, lessons: str) -> Outcome:
@@ -412,16 +397,8 @@ def close(ctx: Context, actor: Actor, *, key: str, ref: str, root_cause: str, le
         timeline.tell_reporter(work, incident, "closed")
         return Outcome()
 
-    return run_step(
-        ctx,
-        actor,
-        CLOSABLE,
-        ref,
-        key=key,
-        what="closing incidents",
-        allowed=TRIAGE,
-        step=step,
-        to=IncidentStatus.CLOSED,
+    return _triage(
+        ctx, actor, ref, key=key, what="closing incidents", step=step, to=IncidentStatus.CLOSED, items=CLOSABLE
     )
 
 
@@ -448,9 +425,7 @@ def record_notification(
         )
         return Outcome.say(f"Recorded: {CLOCK_LABELS[clock]} for {ref}, {made}.")
 
-    return run_step(
-        ctx, actor, INCIDENTS, ref, key=key, what="recording regulatory notifications", allowed=NOTIFIERS, step=step
-    )
+    return _triage(ctx, actor, ref, key=key, what="recording regulatory notifications", step=step, allowed=NOTIFIERS)
 
 
 def request_change(
@@ -478,9 +453,7 @@ def request_change(
         _changed(work, incident, "change", f"{actor.name} requested change {change_ref}: {title.strip()}")
         return Outcome()
 
-    return run_step(
-        ctx, actor, INCIDENTS, ref, key=key, what="requesting changes from incidents", allowed=TRIAGE, step=step
-    )
+    return _triage(ctx, actor, ref, key=key, what="requesting changes from incidents", step=step)
 
 
 def open_form(ctx: Context, actor: Actor, callback_id: str, ref: str) -> Outcome:
