@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.catalogue import Catalogue
@@ -25,8 +24,7 @@ from config.organisation import Organisation
 from config.templates import Templates
 from storage import records
 from storage.deliveries import first_time
-from storage.models.outbox import OutboxEffect
-from storage.outbox import PENDING
+from storage.outbox import enqueue_many
 from workflows.kernel.actors import Actor
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.ui import Message
@@ -35,8 +33,6 @@ if TYPE_CHECKING:
     from workflows.kernel.process import Process
 
 CHAT_KIND = "chat.message"
-KEYS_PER_QUERY = 500
-"""Outbox keys looked up per query when the queued effects are written (well under any bind limit)."""
 
 
 @dataclass
@@ -102,31 +98,8 @@ class Work:
         if entries:
             records.append(self.session, entries)
         effects, self._effects = self._effects, {}
-        if not effects:
-            return
-        keys = list(effects)
-        for start in range(0, len(keys), KEYS_PER_QUERY):
-            chunk = keys[start : start + KEYS_PER_QUERY]
-            for known in self.session.scalars(select(OutboxEffect.key).where(OutboxEffect.key.in_(chunk))):
-                del effects[known]
-        if not effects:
-            return
-        rows = [
-            {
-                "kind": kind,
-                "key": key,
-                "payload": payload,
-                "status": PENDING,
-                "attempts": 0,
-                "next_attempt_at": self.now,
-                "created_at": self.now,
-            }
-            for key, (kind, payload) in effects.items()
-        ]
-        # RETURNING makes SQLAlchemy send multi-row VALUES (its "insertmanyvalues") instead of one
-        # statement per row, which on PostgreSQL was most of a reminder batch's time.
-        self.session.execute(insert(OutboxEffect).returning(OutboxEffect.id), rows)
-        self.queued += len(rows)
+        if effects:
+            self.queued += enqueue_many(self.session, effects, self.now)
 
     def once(self, key: str) -> bool:
         """True the first time this request key is seen (Slack retries, double clicks)."""
