@@ -32,7 +32,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import resource
 import shlex
 import subprocess
@@ -55,6 +54,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import machine
 from bot.runtime import Runtime, build_runtime
 from bot.slack.blocks import fallback_text, message_blocks
 from config.settings import PACKAGED_EXAMPLE_ORG, load_settings
@@ -314,21 +314,6 @@ def run(target: str, count: int, rate: float, case: Case, baseline: str | None =
             dispatcher="this tree" if baseline is None else f"baseline ({baseline})",
             commits_per_message=commits[0] / max(len(accepted), 1),
         )
-
-
-def machine() -> list[str]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown",
-    )
-    return [
-        f"- Date: {datetime.now(UTC).strftime('%a %b %d %H:%M:%S UTC %Y')}",
-        f"- Machine: nproc {len(os.sched_getaffinity(0))}, {cpu}, Python {platform.python_version()}",
-    ]
 
 
 def report(outcomes: Sequence[Outcome], command: str) -> str:
