@@ -26,6 +26,8 @@ from config.errors import ConfigError, StartupError
 from config.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # imported lazily at run time: only some commands need the database
+    from datetime import datetime
+
     from sqlalchemy.orm import Session, sessionmaker
 
     from storage.records import Anchors
@@ -307,15 +309,37 @@ class ExportFormat(StrEnum):
     csv = "csv"
 
 
+def _day(value: str | None, option: str) -> datetime | None:
+    from datetime import UTC, date, datetime
+
+    if not value:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+    except ValueError:
+        err.print(f"{option}: not a date (YYYY-MM-DD): {value}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
 @records_app.command("export")
 def records_export(
     out: Path = typer.Option(..., help="File to write."),
     format: ExportFormat = typer.Option(ExportFormat.jsonl, help="jsonl or csv."),
+    process: str = typer.Option(None, help="Only this process's records (e.g. INC)."),
+    since: str = typer.Option(None, help="Only records from this day on (YYYY-MM-DD, UTC)."),
+    until: str = typer.Option(None, help="Only records up to and including this day (YYYY-MM-DD, UTC)."),
 ) -> None:
     """Write every linked record (with its hashes; JSONL also the seals) so an auditor can re-verify
-    the chain independently (tools/verify_records.py, docs/records.md)."""
+    the chain independently (tools/verify_records.py, docs/records.md). With filters, each record
+    keeps its own and its predecessor's hash: check it against a full export or the database."""
+    from datetime import timedelta
+
     from storage.records import EXPORT_COLUMNS, export_rows, export_seals
 
+    start, end = _day(since, "--since"), _day(until, "--until")
+    end = end + timedelta(days=1) if end else None
+    if process is not None:
+        process = process.strip().upper()
     count = 0
     sessions = _sessions()
     _link(sessions)
@@ -323,7 +347,12 @@ def records_export(
         writer = csv.DictWriter(handle, EXPORT_COLUMNS) if format is ExportFormat.csv else None
         if writer:
             writer.writeheader()
-        for row in export_rows(session):
+        try:
+            rows = list(export_rows(session, process=process, since=start, until=end))
+        except ValueError as error:
+            err.print(f"--process: {error}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
+        for row in rows:
             if writer:
                 writer.writerow(row)
             else:
@@ -334,6 +363,107 @@ def records_export(
                 handle.write(json.dumps(seal) + "\n")
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     typer.echo(f"{count} records written to {out} (SHA-256 {digest})")
+
+
+audit_app = typer.Typer(help="For auditors: evidence bundles.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("bundle")
+def audit_bundle(
+    period: str = typer.Option(..., help="2026, 2026-Q4, 2026-11 or 'since 2026-01-01'."),
+    out: Path = typer.Option(..., help="Zip file to write."),
+) -> None:
+    """A zip of the period's records, registers and evidence answers, with SHA256SUMS, the chain head
+    and a README: `sha256sum -c SHA256SUMS` checks it with standard tools."""
+    from bot.runtime import build_runtime
+    from storage import bundle
+    from workflows.communication import reports
+    from workflows.evidence import service as evidence
+    from workflows.kernel.access import Refused
+    from workflows.performance import periods
+
+    try:
+        runtime = build_runtime(_settings(), lambda ctx: _left_for_the_bot)
+    except ConfigError as error:
+        _config_failure(error)
+    ctx = runtime.ctx
+    now = ctx.clock()
+    try:
+        chosen = periods.parse(period, ctx.org.zone, now)
+    except Refused as refusal:
+        err.print(str(refusal), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    _link(ctx.sessions)
+    with ctx.read() as session:
+        count, digest = bundle.write(
+            out,
+            session=session,
+            organisation=ctx.org.name,
+            period=chosen.label,
+            since=chosen.start,
+            until=chosen.end,
+            made=now,
+            registers=[
+                (name, reports.register_csv(ctx, name, chosen, now)) for name in ("incidents", "evidence", "changes")
+            ],
+            answers=evidence.answers(session, chosen.start, chosen.end),
+        )
+    runtime.engine.dispose()
+    typer.echo(f"{count} records and the evidence of {chosen.label} written to {out} (SHA-256 {digest})")
+
+
+class ReportKind(StrEnum):
+    status = "status"
+    monthly = "monthly"
+    incidents = "incidents"
+    evidence = "evidence"
+    changes = "changes"
+
+
+class ReportFormat(StrEnum):
+    md = "md"
+    html = "html"
+    csv = "csv"
+
+
+@app.command()
+def report(
+    kind: ReportKind = typer.Argument(..., help="status, monthly, incidents, evidence or changes."),
+    period: str = typer.Option(
+        None, help="2026, 2026-Q4, 2026-11, 2026-W49 or 'since 2026-10-01' (default: this quarter)."
+    ),
+    format: ReportFormat = typer.Option(ReportFormat.html, "--format", help="md, html (charts) or csv (the register)."),
+    out: Path = typer.Option(..., help="File to write."),
+) -> None:
+    """Write a report: HTML is one self-contained file with charts (prints on A4); CSV is the register
+    (incidents, evidence with hashes, changes; metrics for status and monthly)."""
+    from bot.runtime import build_runtime
+    from workflows.communication import reports
+    from workflows.kernel.access import Refused
+    from workflows.performance import periods
+
+    try:
+        runtime = build_runtime(_settings(), lambda ctx: _left_for_the_bot)
+    except ConfigError as error:
+        _config_failure(error)
+    ctx = runtime.ctx
+    now = ctx.clock()
+    try:
+        chosen = periods.parse(period, ctx.org.zone, now) if period else periods.quarter_of(now, ctx.org.zone)
+    except Refused as refusal:
+        err.print(str(refusal), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    which = reports.KINDS[reports.KINDS.index(kind.value)]
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        if format is ReportFormat.csv:
+            for chunk in reports.register_csv(ctx, which, chosen, now):
+                handle.write(chunk)
+        else:
+            handle.write(reports.render(ctx, reports.build(ctx, which, chosen, now), format.value))  # type: ignore[arg-type]
+    runtime.engine.dispose()
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    typer.echo(f"{kind.value} report for {chosen.label} written to {out} ({format.value}, SHA-256 {digest})")
 
 
 def startup_problem(error: BaseException) -> tuple[str, str] | None:

@@ -28,12 +28,14 @@ from bot.scheduler import BotScheduler
 from bot.slack.app import build_app
 from bot.slack.blocks import fallback_text, message_blocks
 from bot.slack.endpoint import SlackEndpoint
+from bot.slack.replies import RESPOND_KIND, Replies
 from config.errors import ConfigError, StartupError
 from config.settings import Settings
 from integrations.slack_files import SlackFileSender
 from integrations.slack_profiles import slack_timezones
 from integrations.slack_sender import SlackChatSender, make_web_client
 from storage.outbox import Sender
+from workflows.kernel.work import Context
 
 log = logging.getLogger(__name__)
 LOOP_TIMEOUT = 0.2  # seconds the HTTP loop waits for a socket before it checks whether to stop
@@ -60,12 +62,19 @@ def build_slack(
     _require(settings, "slack_bot_token", *(["slack_signing_secret"] if signed else []))
     assert settings.slack_bot_token is not None
     client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    replies = Replies(message_blocks, fallback_text, connections=settings.http_threads)
+
+    def chat_sender(ctx: Context) -> Sender:
+        replies.dm = SlackChatSender(client, ctx.org, message_blocks, fallback_text)
+        return replies.dm
+
     runtime = build_runtime(
         settings,
-        lambda ctx: SlackChatSender(client, ctx.org, message_blocks, fallback_text),
+        chat_sender,
         clock=clock,
         extra_senders={
             "slack.file": SlackFileSender(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_url),
+            RESPOND_KIND: replies,
             **(extra_senders or {}),
         },
     )
@@ -73,7 +82,7 @@ def build_slack(
     quiet = _Quiet()  # our one line below says it; slack_sdk would log the failed auth.test as an ERROR too
     logging.getLogger("slack_sdk.web.base_client").addFilter(quiet)
     try:
-        app = build_app(runtime.ctx, runtime.router, client, secret)
+        app = build_app(runtime.ctx, runtime.router, client, secret, replies)
     except BoltError as error:  # auth.test refused; Bolt raises it from the SlackApiError
         runtime.engine.dispose()
         raise _slack_refused(error.__context__, settings) from error

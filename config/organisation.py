@@ -19,6 +19,7 @@ from config.activity_settings import ActivitySettings
 from config.change_settings import ChangeSettings
 from config.errors import ConfigError, pydantic_problems
 from config.incident_settings import IncidentSettings
+from config.report_settings import MetricSettings, ReportSettings
 from config.yaml_files import parse_yaml
 
 
@@ -93,6 +94,8 @@ class Organisation(_Strict):
     changes: ChangeSettings = Field(default_factory=ChangeSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     activities: ActivitySettings = Field(default_factory=ActivitySettings)
+    metrics: MetricSettings = Field(default_factory=MetricSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -164,6 +167,7 @@ def _cross_check(org: Organisation, process_ids: set[str]) -> list[tuple[str, st
         if owner not in ids:
             problems.append((f"process_owners.{process_id}", f"unknown person {owner!r}"))
     problems.extend(org.incidents.problems(ids))
+    problems.extend(org.metrics.problems(process_ids))
     for process_id, days in org.retention_days.items():
         if process_id != "default" and process_id not in process_ids:
             problems.append((f"retention_days.{process_id}", f"unknown process {process_id!r}"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -707,12 +708,35 @@ EXPORT_COLUMNS = (
 )
 
 
-def export_rows(session: Session, batch: int = 20_000) -> Iterator[dict[str, str | int | None]]:
-    """Every linked record as plain values, in order, spelt exactly as hashed (see docs/records.md)."""
+PROCESS_ID = re.compile(r"^[A-Z][A-Z0-9.]{0,15}$")
+
+
+def export_rows(
+    session: Session,
+    batch: int = 20_000,
+    *,
+    process: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Iterator[dict[str, str | int | None]]:
+    """Every linked record as plain values, in order, spelt exactly as hashed (see docs/records.md);
+    only ``process``'s and those dated in ``[since, until)`` when given (each record still carries
+    its own and its predecessor's hash, so a filtered export is checked record by record against a
+    full export or the database, not as one chain)."""
     sql = _sql(session)
+    where = ["hash IS NOT NULL"]
+    if process is not None:
+        if not PROCESS_ID.match(process):
+            raise ValueError(f"not a process id: {process!r}")
+        where.append(f"process = '{process}'")
+    for bound, operator in ((since, ">="), (until, "<")):
+        if bound is not None:
+            moment = bound.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            literal = f"'{moment}+00'" if is_postgresql(session) else f"'{moment}'"
+            where.append(f"at {operator} {literal}")
     query = (
         f"SELECT seq, {sql['at']}, actor, process, action, subject_type, subject_id, data, data_hash, "
-        f"prev_hash, hash, {sql['until']}, {sql['erased']} FROM records WHERE hash IS NOT NULL ORDER BY seq"
+        f"prev_hash, hash, {sql['until']}, {sql['erased']} FROM records WHERE {' AND '.join(where)} ORDER BY seq"
     )
     for rows in _fetch(session, query, batch):
         for row in rows:

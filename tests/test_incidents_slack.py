@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from storage.models import Incident, Record
+from storage.models import Incident, OutboxEffect, Record
 from tests.conftest import SIGNING_SECRET
 from tests.doubles.signing import (
     FORM_CONTENT_TYPE,
@@ -51,14 +51,15 @@ def ref_in(text: str) -> str:
     return match.group(0)
 
 
-def triage_post(slack, ref: str):  # type: ignore[no-untyped-def]
+def triage_post(slack, ref: str, timeout: float = 5.0):  # type: ignore[no-untyped-def]
     return slack.wait_for(
         lambda c: (
             c.method == "chat.postMessage"
             and c.args.get("channel") == TRIAGE
             and "thread_ts" not in c.args
             and (c.args.get("text") or "").startswith(ref)
-        )
+        ),
+        timeout=timeout,
     )
 
 
@@ -66,10 +67,11 @@ def dm_texts(slack, user: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [text_of(args) for args in slack.messages_to(user)]
 
 
-def wait_dm(slack, user: str, fragment: str, count: int = 1):  # type: ignore[no-untyped-def]
+def wait_dm(slack, user: str, fragment: str, count: int = 1, timeout: float = 5.0):  # type: ignore[no-untyped-def]
     return slack.wait_for(
         lambda c: c.method == "chat.postMessage" and c.args.get("channel") == user and fragment in text_of(c.args),
         count=count,
+        timeout=timeout,
     )
 
 
@@ -303,11 +305,19 @@ def test_slack_retry_of_the_same_command_creates_one_incident(bot, slack):
     assert post_signed(url, SIGNING_SECRET, body, FORM_CONTENT_TYPE)[0] == 200
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     assert post_signed(url, SIGNING_SECRET, body, FORM_CONTENT_TYPE, extra_headers=retry)[0] == 200
-    slack.wait_for(lambda c: c.path.endswith("/response/retry"), count=2)
-    answers = [text_of(c.args) for c in slack.responses]
-    assert all("Your report is INC-2026-0001" in a for a in answers)
-    time.sleep(0.3)
-    assert count(bot, Incident) == 1 and len(slack.messages_to(TRIAGE)) == 1
+    # Each acknowledgement waited for the write and the queued reply: what is stored now is final.
+    assert count(bot, Incident) == 1
+    assert reply_effects(bot) == ["reply:command:1763888400.1.abcdef"]
+    answer = slack.wait_for(lambda c: c.path.endswith("/response/retry"))
+    assert "Your report is INC-2026-0001" in text_of(answer.args)
+    triage_post(slack, "INC-2026-0001")
+    bot.runtime.dispatcher.drain()
+    assert len(slack.responses) == 1 and len(slack.messages_to(TRIAGE)) == 1
+
+
+def reply_effects(bot) -> list[str]:  # type: ignore[no-untyped-def]
+    with bot.runtime.ctx.sessions() as session:
+        return list(session.scalars(select(OutboxEffect.key).where(OutboxEffect.key.like("reply:%"))))
 
 
 def test_double_submit_of_the_form_creates_one_incident(bot, slack):
@@ -318,9 +328,11 @@ def test_double_submit_of_the_form_creates_one_incident(bot, slack):
     with ThreadPoolExecutor(2) as pool:
         statuses = list(pool.map(lambda _: submit(erin, view, {}, payload=payload)[0], range(2)))
     assert statuses == [200, 200]
-    wait_dm(slack, "U0ERIN", "Your report is INC-2026-0001", count=2)
-    time.sleep(0.3)
-    assert count(bot, Incident) == 1 and len(slack.messages_to(TRIAGE)) == 1
+    assert count(bot, Incident) == 1 and [k.rsplit(":", 1)[0] for k in reply_effects(bot)] == ["reply:view:V0DOUBLE"]
+    wait_dm(slack, "U0ERIN", "Your report is INC-2026-0001")
+    triage_post(slack, "INC-2026-0001")
+    bot.runtime.dispatcher.drain()
+    assert len(slack.messages_to("U0ERIN")) == 1 and len(slack.messages_to(TRIAGE)) == 1
 
 
 def test_failure_after_the_ack_is_told_recorded_and_leaves_nothing_half_done(bot, slack, monkeypatch):

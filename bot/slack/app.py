@@ -1,7 +1,20 @@
-"""The Bolt app: thin listeners that ack at once and hand plain arguments to the router.
+"""The Bolt app: thin listeners that hand plain arguments to the router and deliver its outcome.
 
-Every listener acks before doing any work (Slack's deadline is 3 s). Form validation is the one
-exception: it is fast, stores nothing, and must travel in the ack so Slack shows it on the field.
+The acknowledgement waits for the write. A listener runs in the thread that received the request and
+Slack's answer leaves when the listener returns, so an acknowledged report is stored, with its reply
+queued in the outbox: a crash before that answer leaves Slack showing the person that the command
+failed, never an acknowledgement of something lost. (Acking first and writing after would need a
+durable intake queue to survive a crash; the write of a report takes milliseconds, well inside
+Slack's 3 s.) Form validation travels in the acknowledgement so Slack shows errors on the fields.
+
+Delivery (``handle``): ``views.open`` is inline (its trigger lasts 3 s); when Slack refuses or
+throttles it, the person gets a message saying what to do instead (``Form.fallback``). A reply that
+follows a stored change (any write transaction committed while the workflow ran) is queued in the
+outbox under a key derived from the request's (``Request.reply_key``), so a Slack retry queues nothing
+new and a 429 or 500 delays it but never loses it: to the response URL (``slack.respond``, by DM once
+that URL has expired), or by DM when there is none. A reply where nothing was stored is posted
+inline on a pooled connection, and queued the same way if that post fails.
+
 Retried events are dropped in a middleware by their ``event_id``, recorded in the database so the
 rule holds across replicas. Before any listener, a middleware cleans every string of the payload
 (``bot.text.clean``: no control characters, no lone surrogates). A signed payload that still lacks a
@@ -13,13 +26,19 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from bot.slack.blocks import fallback_text, home_view, message_blocks, modal, view_values
+from bot.slack.replies import Replies, queue_reply
 from bot.text import clean_tree
 from integrations.slack_sender import slack_call
 from storage.deliveries import first_time
@@ -27,11 +46,16 @@ from storage.outbox import RetryLater, Undeliverable
 from workflows.common.home import home
 from workflows.kernel.actors import Actor, resolve_actor
 from workflows.kernel.routing import Request, Router, SourceMessage
-from workflows.kernel.ui import Outcome
+from workflows.kernel.ui import Form, Message, Outcome
 from workflows.kernel.work import Context
 
 log = logging.getLogger(__name__)
 ANY = re.compile(".+")
+WORKERS = 4
+"""Workflows run at once on PostgreSQL: reports queue on the year's counter row anyway, and more
+threads only contend for the GIL and hold connections while they wait."""
+_STORED: ContextVar[list[bool] | None] = ContextVar("isms_stored_while_handling", default=None)
+"""Set while a listener runs a workflow; a committed write transaction marks it (``_note_commit``)."""
 
 
 class SlackPeople:
@@ -84,26 +108,69 @@ def _tolerant(listener: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: str | None) -> App:
-    """The Bolt app; ``signing_secret`` is None in Socket Mode, where Slack's requests are not signed."""
+def build_app(
+    ctx: Context,
+    router: Router,
+    client: WebClient,
+    signing_secret: str | None,
+    replies: Replies | None = None,
+    workers: int | None = None,
+) -> App:
+    """The Bolt app; ``signing_secret`` is None in Socket Mode, where Slack's requests are not signed.
+    ``replies`` posts to response URLs and is also the outbox's ``slack.respond`` sender. ``workers``:
+    workflows run at once (default: 1 on SQLite, which has one writer anyway, else ``WORKERS``); the
+    other requests wait their turn in order instead of in SQLite's busy loop or for the GIL."""
+    # The listener runs in the thread that received the request (waitress's, or Socket Mode's), and the
+    # acknowledgement leaves when it returns: no hand-off to Bolt's 5-thread executor and its 10 ms poll.
     app = App(
         client=client,
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
-        process_before_response=False,
+        process_before_response=True,
     )
     people = SlackPeople(ctx, client)
+    replies = replies or Replies(message_blocks, fallback_text)
+    event.listen(ctx.sessions, "after_commit", _note_commit)
+    if workers is None:
+        bind = ctx.sessions.kw.get("bind")
+        workers = 1 if bind is not None and bind.dialect.name == "sqlite" else WORKERS
+    turn = threading.BoundedSemaphore(workers)
+    wake_outbox = ctx.on_commit
 
-    def show(outcome: Outcome, user_id: str, respond: Callable[..., Any] | None, trigger_id: str | None) -> None:
-        """Deliver an outcome to the person who acted: a modal, or an ephemeral/DM reply."""
+    def on_commit() -> None:
+        # Inside a listener the dispatcher is woken once the reply is queued too: woken at the
+        # workflow's commit, its claim would take SQLite's write lock just before the reply's turn.
+        if _STORED.get() is None:
+            wake_outbox()
+
+    ctx.on_commit = on_commit
+
+    def handle(request: Request, call: Callable[[], Outcome], response_url: str | None, trigger_id: str | None) -> None:
+        """Run one workflow and deliver its outcome to the person who acted."""
+        stored: list[bool] = []
+        if response_url is not None and not response_url.startswith(("https://", "http://")):
+            response_url = None  # a signed but malformed payload: answer by DM instead
+        with turn:
+            token = _STORED.set(stored)
+            try:
+                outcome = call()
+            finally:
+                _STORED.reset(token)
+            if stored and outcome.reply is not None:  # queued in the same turn: no other writer between
+                queue_reply(ctx, request.actor, request.reply_key, outcome.reply, response_url)
+        if stored:
+            wake_outbox()
+        messages: list[tuple[str, Message]] = []
+        if outcome.reply is not None and not stored:
+            messages.append((request.reply_key, outcome.reply))
         if outcome.form is not None and trigger_id:
-            client.views_open(trigger_id=trigger_id, view=modal(outcome.form))
-        if outcome.reply is not None:
-            content: dict[str, Any] = {"text": fallback_text(outcome.reply), "blocks": message_blocks(outcome.reply)}
-            if respond is not None:
-                respond(response_type="ephemeral", replace_original=False, **content)
-            else:
-                client.chat_postMessage(channel=user_id, **content)
+            problem = _open_form(client, trigger_id, outcome.form)
+            if problem is not None:
+                log.warning("views.open failed (%s); told %s what to do instead", problem, request.actor.id)
+                messages.append((request.reply_key + ":form", _form_fallback(outcome.form)))
+        for key, message in messages:  # nothing was stored: inline, queued only if that post fails
+            if not response_url or not replies.post_now(response_url, message):
+                queue_reply(ctx, request.actor, key, message, response_url)
 
     @app.middleware
     def clean_input(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
@@ -124,22 +191,31 @@ def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: s
 
     @app.command(ANY)  # the router answers commands it does not know
     @_tolerant
-    def on_command(ack, body, command, respond) -> None:  # type: ignore[no-untyped-def]
+    def on_command(ack, body, command) -> None:  # type: ignore[no-untyped-def]
         ack()
         actor = people.actor(command["user_id"], command.get("user_name"))
         request = Request(actor, key=f"command:{body.get('trigger_id')}", text=command.get("text") or "")
-        show(router.command(ctx, command["command"], request), command["user_id"], respond, body.get("trigger_id"))
+        handle(
+            request,
+            lambda: router.command(ctx, command["command"], request),
+            command.get("response_url"),
+            body.get("trigger_id"),
+        )
 
     @app.action(ANY)
     @_tolerant
-    def on_action(ack, body, action, respond) -> None:  # type: ignore[no-untyped-def]
+    def on_action(ack, body, action) -> None:  # type: ignore[no-untyped-def]
         ack()
         user_id = body["user"]["id"]
         key = f"action:{action['action_id']}:{action.get('action_ts') or body.get('trigger_id')}"
         request = Request(people.actor(user_id), key=key, text=action.get("value") or "")
         # App Home buttons come without a response URL: the answer then goes by DM.
-        respond_here = respond if body.get("response_url") else None
-        show(router.action(ctx, action["action_id"], request), user_id, respond_here, body.get("trigger_id"))
+        handle(
+            request,
+            lambda: router.action(ctx, action["action_id"], request),
+            body.get("response_url"),
+            body.get("trigger_id"),
+        )
 
     @app.view(ANY)
     @_tolerant
@@ -156,11 +232,11 @@ def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: s
             ack(response_action="errors", errors=errors)
             return
         ack()
-        show(router.submit_form(ctx, view["callback_id"], request), user_id, None, None)
+        handle(request, lambda: router.submit_form(ctx, view["callback_id"], request), None, None)
 
     @app.shortcut(ANY)
     @_tolerant
-    def on_shortcut(ack, body, shortcut, respond) -> None:  # type: ignore[no-untyped-def]
+    def on_shortcut(ack, body, shortcut) -> None:  # type: ignore[no-untyped-def]
         ack()
         user_id = body["user"]["id"]
         source = None
@@ -175,10 +251,10 @@ def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: s
                 ts=message.get("ts"),
             )
         request = Request(people.actor(user_id), key=f"shortcut:{body.get('trigger_id')}", source=source)
-        show(
-            router.shortcut(ctx, shortcut["callback_id"], request),
-            user_id,
-            respond if body.get("response_url") else None,
+        handle(
+            request,
+            lambda: router.shortcut(ctx, shortcut["callback_id"], request),
+            body.get("response_url"),
             body.get("trigger_id"),
         )
 
@@ -195,6 +271,31 @@ def build_app(ctx: Context, router: Router, client: WebClient, signing_secret: s
         log.error("Slack listener failed: %s (%s)", type(error).__name__, body.get("type"))
 
     return app
+
+
+def _note_commit(session: Session) -> None:
+    """A write transaction committed: if a listener is running in this thread, its reply follows a
+    stored change (a refusal or failure record counts too: queueing such a reply is merely safe)."""
+    stored = _STORED.get()
+    if stored is not None and not stored:
+        stored.append(True)
+
+
+def _open_form(client: WebClient, trigger_id: str, form: Form) -> str | None:
+    """``views.open`` within the trigger's 3 s; what went wrong, or None."""
+    try:
+        client.views_open(trigger_id=trigger_id, view=modal(form))
+    except SlackApiError as error:
+        code = error.response.get("error", "") if isinstance(error.response.data, dict) else ""
+        return f"HTTP {error.response.status_code} {code}".strip()
+    except (SlackClientError, OSError) as error:
+        return type(error).__name__
+    return None
+
+
+def _form_fallback(form: Form) -> Message:
+    instead = form.fallback or "Please try again in a moment."
+    return Message(text=f"Sorry, Slack could not open the form \u201c{form.title}\u201d just now. {instead}")
 
 
 def _permalink(client: WebClient, channel: str | None, ts: str | None) -> str | None:

@@ -14,6 +14,7 @@ from storage.models.incidents import (
 )
 from storage.models.outbox import OutboxEffect
 from storage.models.people import PersonTimezone
+from storage.models.periodic import PeriodicRun
 from storage.models.records import Record
 from storage.models.refusals import Refusal
 from storage.models.scheduler import SchedulerLease
@@ -34,6 +35,7 @@ __all__ = [
     "IncidentTimer",
     "LocalTicket",
     "OutboxEffect",
+    "PeriodicRun",
     "PersonTimezone",
     "Record",
     "Refusal",

@@ -58,6 +58,8 @@ class Change(Base):
         Index("ix_changes_origin", "origin_process", "origin_ref"),
         Index("ix_changes_tracker_open", "tracker", "closed_at"),
         Index("ix_changes_requester_open", "requester", "closed_at", "id"),
+        Index("ix_changes_created_at", "created_at"),
+        Index("ix_changes_closed_at", "closed_at"),
     )
 
 

@@ -72,6 +72,7 @@ class EvidenceRequest(Base):
         Index("ix_evidence_requests_owner_status", "owner_id", "status"),
         Index("ix_evidence_requests_status", "status"),
         Index("ix_evidence_requests_process_due", "process", "due_at", "id"),
+        Index("ix_evidence_requests_due_at", "due_at"),
     )
 
     @property

@@ -58,6 +58,8 @@ class Incident(Base):
     __table_args__ = (
         UniqueConstraint("year", "number"),
         Index("ix_incidents_reporter_listed", "reporter_id", "id"),
+        Index("ix_incidents_reported_at", "reported_at"),
+        Index("ix_incidents_closed_at", "closed_at"),
     )
 
 

@@ -121,6 +121,7 @@ def request_form(origin: tuple[str, str]) -> Form:
         ),
         submit_label="Request",
         metadata=f"{origin[0]}:{origin[1]}",
+        fallback="Type `/isms change` again in a moment.",
     )
 
 

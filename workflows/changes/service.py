@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from storage.aggregates import Spread, bucket, percentiles, seconds_between
 from storage.models.changes import Change
 from workflows.changes import messages
 from workflows.changes.lifecycle import APPROVERS, OVERSEERS, ChangeState, load_change, no_change
@@ -81,3 +86,127 @@ def home_items(ctx: Context, actor: Actor) -> list[Message]:
             Message(text=f"{count:,} changes wait for you; these are the oldest {len(waiting)}. /isms changes")
         )
     return items
+
+
+# ------------------------------------------------------------------------------ status, metrics, reports
+# Aggregates for process COM (status, digests, reports) and PERF (metrics), grouped in SQL.
+
+
+@dataclass(frozen=True)
+class ChangeSummary:
+    """Open changes by state, and the oldest open ones past ``late_after`` with their tracker keys."""
+
+    by_state: dict[str, int]
+    late: int
+    oldest_late: list[tuple[str, str, str | None, datetime]]
+    """``(ref, state, tracker key, requested at)``, oldest first."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_state.values())
+
+
+def summary(
+    session: Session, now: datetime, late_after: timedelta, *, requester: str | None = None, show: int = 5
+) -> ChangeSummary:
+    """``/isms status``'s change part: one grouped query, one count and one short page of late changes."""
+    where = _open(requester)
+    by_state = {
+        str(state): int(count)
+        for state, count in session.execute(select(Change.state, func.count()).where(*where).group_by(Change.state))
+    }
+    late = [*where, Change.created_at < now - late_after]
+    count = session.scalar(select(func.count()).select_from(Change).where(*late)) or 0
+    oldest = [
+        (ref, state, key, created)
+        for ref, state, key, created in session.execute(
+            select(Change.ref, Change.state, Change.tracker_key, Change.created_at)
+            .where(*late)
+            .order_by(Change.created_at, Change.id)
+            .limit(show)
+        )
+    ]
+    return ChangeSummary(by_state, count, oldest)
+
+
+def lead_times(session: Session, since: datetime, until: datetime) -> Spread | None:
+    """Seconds from request to verification, for changes verified in ``[since, until)``."""
+    found = percentiles(
+        session,
+        seconds_between(Change.created_at, Change.closed_at),
+        literal("all"),
+        [Change.state == ChangeState.VERIFIED, Change.closed_at >= since, Change.closed_at < until],
+    )
+    return found.get("all")
+
+
+def lead_times_per_month(session: Session, months: Sequence[tuple[str, datetime, datetime]]) -> dict[str, Spread]:
+    """Lead time spread per month of verification."""
+    if not months:
+        return {}
+    month = bucket(Change.closed_at, months)
+    found = percentiles(
+        session,
+        seconds_between(Change.created_at, Change.closed_at),
+        month,
+        [Change.state == ChangeState.VERIFIED, Change.closed_at >= months[0][1], Change.closed_at < months[-1][2]],
+    )
+    return {str(label): spread for label, spread in found.items()}
+
+
+def period_counts(session: Session, since: datetime, until: datetime) -> dict[str, int]:
+    """Requested, verified and failed or declined in ``[since, until)`` (one query)."""
+    requested = (Change.created_at >= since) & (Change.created_at < until)
+    closed = (Change.closed_at >= since) & (Change.closed_at < until)
+    row = session.execute(
+        select(
+            func.sum(case((requested, 1), else_=0)),
+            func.sum(case((closed & (Change.state == ChangeState.VERIFIED), 1), else_=0)),
+            func.sum(case((closed & (Change.state != ChangeState.VERIFIED), 1), else_=0)),
+        )
+    ).one()
+    return {"requested": int(row[0] or 0), "verified": int(row[1] or 0), "failed or declined": int(row[2] or 0)}
+
+
+REGISTER_COLUMNS = (
+    "ref",
+    "title",
+    "state",
+    "origin",
+    "priority",
+    "significant",
+    "requester",
+    "tracker_key",
+    "tracker_status",
+    "created_at",
+    "closed_at",
+)
+
+
+def register(
+    session: Session, since: datetime, until: datetime, *, requester: str | None = None
+) -> Iterator[dict[str, str]]:
+    """The change register: every change requested in ``[since, until)``, oldest first, streamed."""
+    query = select(Change).where(Change.created_at >= since, Change.created_at < until)
+    if requester is not None:
+        query = query.where(Change.requester == requester)
+    for change in session.scalars(query.order_by(Change.id).execution_options(yield_per=1000)):
+        yield {
+            "ref": change.ref,
+            "title": change.title,
+            "state": change.state,
+            "origin": f"{change.origin_process} {change.origin_ref}",
+            "priority": change.priority,
+            "significant": "yes" if change.significant else "no",
+            "requester": change.requester,
+            "tracker_key": change.tracker_key or "",
+            "tracker_status": change.tracker_status or "",
+            "created_at": change.created_at.isoformat(),
+            "closed_at": change.closed_at.isoformat() if change.closed_at else "",
+        }
+
+
+def recent(session: Session, limit: int) -> list[tuple[str, str, str | None, datetime]]:
+    """``(ref, state, tracker key, updated)`` of the most recently updated changes."""
+    query = select(Change.ref, Change.state, Change.tracker_key, Change.updated_at)
+    return [(r, s, k, u) for r, s, k, u in session.execute(query.order_by(Change.updated_at.desc()).limit(limit))]

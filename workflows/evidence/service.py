@@ -7,14 +7,16 @@ lists many owners).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import Session
 
-from storage.models.evidence import EvidenceRequest, EvidenceSubmission
+from storage.models.evidence import EvidenceFile, EvidenceRequest, EvidenceSubmission
 from workflows.evidence.lifecycle import (
     IN_PROGRESS,
     MANAGERS,
@@ -22,6 +24,8 @@ from workflows.evidence.lifecycle import (
     OPEN,
     READERS,
     SUBMITTED,
+    Decision,
+    EvidenceStatus,
     load_request,
 )
 from workflows.evidence.messages import owner_buttons, review_buttons
@@ -268,3 +272,223 @@ def items_for_management_review(ctx: Context) -> list[ReviewItem]:
             for r in rows
             if r.listed_for_review_at is not None
         ]
+
+
+# ------------------------------------------------------------------------------ status, metrics, reports
+# Aggregates for process COM (status, digests, reports) and PERF (metrics), grouped in SQL.
+
+
+@dataclass(frozen=True)
+class Health:
+    """One process's evidence in a period and now: requests due in the period, done, overdue and on
+    time of those, and what is in progress overall with the oldest due date."""
+
+    due: int = 0
+    done: int = 0
+    overdue: int = 0
+    on_time: int = 0
+    answered: int = 0
+    in_progress: int = 0
+    oldest_due: datetime | None = None
+
+
+DONE = (EvidenceStatus.ACCEPTED, EvidenceStatus.NOT_APPLICABLE)
+
+
+def _first_answer_on_time() -> ColumnElement[bool]:
+    """The request has a submission handed in at or before its due date (correlated, uses the index)."""
+    return (
+        select(EvidenceSubmission.id)
+        .where(
+            EvidenceSubmission.request_id == EvidenceRequest.id,
+            EvidenceSubmission.submitted_at <= EvidenceRequest.due_at,
+        )
+        .exists()
+    )
+
+
+def _answered() -> ColumnElement[bool]:
+    return select(EvidenceSubmission.id).where(EvidenceSubmission.request_id == EvidenceRequest.id).exists()
+
+
+def health(
+    session: Session, now: datetime, since: datetime, until: datetime, *, owner: str | None = None
+) -> dict[str, Health]:
+    """Per process id: two grouped queries (the period's requests; everything in progress)."""
+    period: list[ColumnElement[bool]] = [EvidenceRequest.due_at >= since, EvidenceRequest.due_at < until]
+    progress: list[ColumnElement[bool]] = [EvidenceRequest.status.in_(IN_PROGRESS)]
+    if owner is not None:
+        period.append(EvidenceRequest.owner_id == owner)
+        progress.append(EvidenceRequest.owner_id == owner)
+    found: dict[str, dict[str, Any]] = {}
+    for process, due, done, overdue, on_time, answered in session.execute(
+        select(
+            EvidenceRequest.process,
+            func.count(),
+            func.sum(case((EvidenceRequest.status.in_(DONE), 1), else_=0)),
+            func.sum(case(((EvidenceRequest.status == OPEN) & (EvidenceRequest.due_at <= now), 1), else_=0)),
+            func.sum(case((_first_answer_on_time(), 1), else_=0)),
+            func.sum(case((_answered() | (EvidenceRequest.due_at <= now), 1), else_=0)),
+        )
+        .where(*period)
+        .group_by(EvidenceRequest.process)
+    ):
+        found[process] = {
+            "due": int(due),
+            "done": int(done or 0),
+            "overdue": int(overdue or 0),
+            "on_time": int(on_time or 0),
+            "answered": int(answered or 0),
+        }
+    for process, count, oldest in session.execute(
+        select(EvidenceRequest.process, func.count(), func.min(EvidenceRequest.due_at))
+        .where(*progress)
+        .group_by(EvidenceRequest.process)
+    ):
+        found.setdefault(process, {}).update(in_progress=int(count), oldest_due=_aware(oldest))
+    return {process: Health(**values) for process, values in found.items()}
+
+
+def on_time_by_owner(
+    session: Session, now: datetime, since: datetime, until: datetime
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """Per ``(process, owner)``: (requests due in the period that are answered or already due, of
+    them answered on time). The on-time rate's denominator leaves out what is not due yet."""
+    counted = _answered() | (EvidenceRequest.due_at <= now)
+    rows = session.execute(
+        select(
+            EvidenceRequest.process,
+            EvidenceRequest.owner_id,
+            func.sum(case((counted, 1), else_=0)),
+            func.sum(case((_first_answer_on_time(), 1), else_=0)),
+        )
+        .where(EvidenceRequest.due_at >= since, EvidenceRequest.due_at < until)
+        .group_by(EvidenceRequest.process, EvidenceRequest.owner_id)
+    )
+    return {(process, owner): (int(total or 0), int(on_time or 0)) for process, owner, total, on_time in rows}
+
+
+def waiting_for_review(session: Session) -> int:
+    return session.scalar(_to_review_count()) or 0
+
+
+def manual_measurements(
+    session: Session, since: datetime, until: datetime
+) -> list[tuple[str, str, str, float, datetime]]:
+    """Accepted answers of the number kind for requests due in the period: ``(activity key, process,
+    title, number, decided at)``, newest decision last (manual metrics)."""
+    rows = session.execute(
+        select(
+            EvidenceRequest.activity_key,
+            EvidenceRequest.process,
+            EvidenceRequest.title,
+            EvidenceSubmission.number,
+            EvidenceSubmission.decided_at,
+        )
+        .join(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
+        .where(
+            EvidenceRequest.evidence_kind == "number",
+            EvidenceRequest.due_at >= since,
+            EvidenceRequest.due_at < until,
+            EvidenceSubmission.decision == Decision.ACCEPTED,
+            EvidenceSubmission.number.is_not(None),
+        )
+        .order_by(EvidenceSubmission.decided_at, EvidenceSubmission.id)
+    )
+    return [
+        (key, process, title, float(number), decided)
+        for key, process, title, number, decided in rows
+        if number is not None and decided is not None
+    ]
+
+
+REGISTER_COLUMNS = (
+    "ref",
+    "process",
+    "activity",
+    "title",
+    "period",
+    "owner",
+    "status",
+    "due_at",
+    "round",
+    "submitted_at",
+    "submitted_by",
+    "not_applicable",
+    "decision",
+    "decided_by",
+    "file",
+    "file_size",
+    "file_sha256",
+)
+
+
+def register(
+    session: Session, since: datetime, until: datetime, *, owner: str | None = None
+) -> Iterator[dict[str, str]]:
+    """Evidence per period with hashes: one row per request, submission and file (a request without
+    a submission, or a submission without files, is one row), for requests due in ``[since, until)``."""
+    query = (
+        select(EvidenceRequest, EvidenceSubmission, EvidenceFile)
+        .outerjoin(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
+        .outerjoin(EvidenceFile, EvidenceFile.submission_id == EvidenceSubmission.id)
+        .where(EvidenceRequest.due_at >= since, EvidenceRequest.due_at < until)
+    )
+    if owner is not None:
+        query = query.where(EvidenceRequest.owner_id == owner)
+    query = query.order_by(EvidenceRequest.id, EvidenceSubmission.id, EvidenceFile.id).execution_options(yield_per=1000)
+    for request, submission, file in session.execute(query):
+        yield {
+            "ref": request.ref,
+            "process": request.process,
+            "activity": request.activity_key,
+            "title": request.title,
+            "period": request.period,
+            "owner": request.owner_id,
+            "status": request.status,
+            "due_at": request.due_at.isoformat(),
+            "round": str(submission.round) if submission else "",
+            "submitted_at": submission.submitted_at.isoformat() if submission else "",
+            "submitted_by": submission.submitted_by if submission else "",
+            "not_applicable": ("yes" if submission.not_applicable else "no") if submission else "",
+            "decision": (submission.decision or "") if submission else "",
+            "decided_by": (submission.decided_by or "") if submission else "",
+            "file": (file.name or file.slack_file_id) if file else "",
+            "file_size": str(file.size) if file and file.size is not None else "",
+            "file_sha256": (file.sha256 or "") if file else "",
+        }
+
+
+def answers(session: Session, since: datetime, until: datetime) -> Iterator[tuple[str, int, str]]:
+    """``(request ref, round, text)`` of every answer held as text, link or number, for requests due in
+    ``[since, until)``: the evidence content the bot itself holds (files stay in Slack; their hashes
+    are in the register)."""
+    query = (
+        select(EvidenceRequest.id, EvidenceSubmission)
+        .join(EvidenceSubmission, EvidenceSubmission.request_id == EvidenceRequest.id)
+        .where(EvidenceRequest.due_at >= since, EvidenceRequest.due_at < until)
+        .order_by(EvidenceRequest.id, EvidenceSubmission.id)
+        .execution_options(yield_per=1000)
+    )
+    for request_id, submission in session.execute(query):
+        parts = [
+            f"submitted_at: {submission.submitted_at.isoformat()}",
+            f"submitted_by: {submission.submitted_by}",
+            f"not_applicable: {'yes' if submission.not_applicable else 'no'}",
+        ]
+        if submission.link:
+            parts.append(f"link: {submission.link}")
+        if submission.number is not None:
+            parts.append(f"number: {submission.number}")
+        if submission.decision:
+            parts.append(f"decision: {submission.decision} by {submission.decided_by} ({submission.comment or ''})")
+        parts += ["", submission.text or ""]
+        yield f"EV-{request_id}", submission.round, "\n".join(parts).rstrip() + "\n"
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -38,6 +38,9 @@ CLOSE = "incident.close"
 NOTIFIED = "incident.notified"
 """Form callback ids; each triage form is opened by the button with the same action id."""
 
+REPORT_FALLBACK = "Type `/incident <what happened>` instead: that reports it at once, and you can add details later."
+"""What to do when the report form cannot be opened (Slack throttled or refused it, or it took too long)."""
+
 PERSONAL_DATA_LABELS = {"yes": "Yes", "no": "No", "not_sure": "Not sure"}
 
 
@@ -115,6 +118,7 @@ def report_form(ctx: Context, *, metadata: str = "", initial: Mapping[str, str] 
         title="Report an incident",
         submit_label="Report",
         metadata=metadata,
+        fallback=REPORT_FALLBACK,
         fields=(
             FormField(
                 "what",

@@ -8,17 +8,22 @@ severity and age.
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from config.organisation import Organisation, Role
+from storage.aggregates import Spread, bucket, percentiles, seconds_between
 from storage.models.incidents import Incident, IncidentChange, IncidentClock
 from workflows.incidents.clocks import CLOCK_LABELS
 from workflows.incidents.lifecycle import OPEN, TRIAGE_ROLES, VIEWER_ROLES, IncidentStatus
 from workflows.incidents.messages import clock_state, headline, status_label
 from workflows.kernel.access import require
 from workflows.kernel.actors import Actor
-from workflows.kernel.paging import HOME_ITEMS, more_value, page_message, window
+from workflows.kernel.paging import HOME_ITEMS, clip, more_value, page_message, window
 from workflows.kernel.people import person_name, span, when, with_role
 from workflows.kernel.ui import Button, Message, Outcome
 from workflows.kernel.work import Context
@@ -190,3 +195,187 @@ def running_clock_kinds(session: Session, incident: Incident) -> tuple[str, ...]
     """The kinds of the incident's running clocks, soonest first (the "Record notification" choices)."""
     query = select(IncidentClock.kind).where(IncidentClock.incident_id == incident.id, *RUNNING)
     return tuple(session.scalars(query.order_by(IncidentClock.due_at)))
+
+
+# ------------------------------------------------------------------------------ status, metrics, reports
+# Aggregates for process COM (status, digests, reports) and PERF (metrics): grouped in SQL, a few rows
+# back however many incidents there are.
+
+AGE_BUCKETS = (("under 1 day", timedelta(days=1)), ("1–7 days", timedelta(days=7)), ("over 7 days", None))
+
+
+@dataclass(frozen=True)
+class OpenIncidents:
+    """Open incidents by severity (None: not yet rated) and age, the oldest report, running clocks."""
+
+    by_severity: dict[str | None, int]
+    by_age: dict[str, int]
+    oldest: datetime | None
+    clocks: int
+    soonest_clocks: list[tuple[str, str, datetime]]
+    """``(ref, clock label, due)`` of the running clocks with the soonest deadlines."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_severity.values())
+
+
+def open_summary(session: Session, now: datetime, *, reporter: str | None = None, clocks: int = 5) -> OpenIncidents:
+    """Counts for ``/isms status``: one grouped query for severity and age, one for clocks.
+    ``reporter`` narrows everything to one person's reports (an employee's own view)."""
+    where: list[ColumnElement[bool]] = [Incident.status.in_(OPEN)]
+    if reporter is not None:
+        where.append(Incident.reporter_id == reporter)
+    bounds = [(label, now - limit) for label, limit in AGE_BUCKETS if limit is not None]
+    age = case(*((Incident.reported_at > since, label) for label, since in bounds), else_=AGE_BUCKETS[-1][0])
+    by_severity: dict[str | None, int] = {}
+    by_age: dict[str, int] = {}
+    for severity, aged, count in session.execute(
+        select(Incident.severity, age, func.count()).where(*where).group_by(Incident.severity, age)
+    ):
+        by_severity[severity] = by_severity.get(severity, 0) + count
+        by_age[aged] = by_age.get(aged, 0) + count
+    oldest = session.scalar(select(func.min(Incident.reported_at)).where(*where))
+    running: list[ColumnElement[bool]] = [*RUNNING]
+    query = select(Incident.ref, IncidentClock.kind, IncidentClock.due_at).join(
+        Incident, Incident.id == IncidentClock.incident_id
+    )
+    count_query = select(func.count()).select_from(IncidentClock)
+    if reporter is not None:
+        running.append(Incident.reporter_id == reporter)
+        count_query = count_query.join(Incident, Incident.id == IncidentClock.incident_id)
+    clock_count = session.scalar(count_query.where(*running)) or 0
+    soonest = [
+        (ref, CLOCK_LABELS.get(kind, kind), due)
+        for ref, kind, due in session.execute(query.where(*running).order_by(IncidentClock.due_at).limit(clocks))
+    ]
+    return OpenIncidents(by_severity, by_age, _aware(oldest), clock_count, soonest)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """``min()`` over a UTC column comes back naive from SQLite (the column type is not applied)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def triage_times(session: Session, since: datetime, until: datetime) -> dict[str | None, Spread]:
+    """Seconds from report to the triage decision (incident or not), per severity, for reports made
+    in ``[since, until)`` that were triaged."""
+    return _spreads(
+        session,
+        seconds_between(Incident.reported_at, Incident.classified_at),
+        [Incident.reported_at >= since, Incident.reported_at < until, Incident.classified_at.is_not(None)],
+    )
+
+
+def resolve_times(session: Session, since: datetime, until: datetime) -> dict[str | None, Spread]:
+    """Seconds from report to closure, per severity, for incidents closed in ``[since, until)``."""
+    return _spreads(
+        session,
+        seconds_between(Incident.reported_at, Incident.closed_at),
+        [Incident.closed_at >= since, Incident.closed_at < until],
+    )
+
+
+def _spreads(
+    session: Session, value: ColumnElement[float], where: list[ColumnElement[bool]]
+) -> dict[str | None, Spread]:
+    found = percentiles(session, value, Incident.severity, where)
+    return {(str(key) if key is not None else None): spread for key, spread in found.items()}
+
+
+def late_resolutions(
+    session: Session, since: datetime, until: datetime, targets: dict[str, float]
+) -> dict[str, tuple[int, int]]:
+    """Per severity: (closed in the period, of them closed later than the severity's target seconds)."""
+    took = seconds_between(Incident.reported_at, Incident.closed_at)
+    late = case(*((Incident.severity == s, case((took > t, 1), else_=0)) for s, t in targets.items()), else_=0)
+    rows = session.execute(
+        select(Incident.severity, func.count(), func.sum(late))
+        .where(Incident.closed_at >= since, Incident.closed_at < until, Incident.severity.is_not(None))
+        .group_by(Incident.severity)
+    )
+    return {str(severity): (int(count), int(late_count or 0)) for severity, count, late_count in rows}
+
+
+def reported_per_month(
+    session: Session, months: Sequence[tuple[str, datetime, datetime]]
+) -> dict[tuple[str, str | None], int]:
+    """Reports that became incidents (incident or closed), per ``(month, severity)``, months as given."""
+    if not months:
+        return {}
+    month = bucket(Incident.reported_at, months)
+    rows = session.execute(
+        select(month, Incident.severity, func.count())
+        .where(
+            Incident.reported_at >= months[0][1],
+            Incident.reported_at < months[-1][2],
+            Incident.status.in_((IncidentStatus.INCIDENT, IncidentStatus.CLOSED)),
+        )
+        .group_by(month, Incident.severity)
+    )
+    return {(str(label), severity): int(count) for label, severity, count in rows}
+
+
+def period_counts(session: Session, since: datetime, until: datetime) -> dict[str, int]:
+    """Reported, closed and judged not an incident in ``[since, until)`` (one query)."""
+    inside = (Incident.reported_at >= since) & (Incident.reported_at < until)
+    closed = (Incident.closed_at >= since) & (Incident.closed_at < until)
+    row = session.execute(
+        select(
+            func.sum(case((inside, 1), else_=0)),
+            func.sum(case((closed, 1), else_=0)),
+            func.sum(case((inside & (Incident.status == IncidentStatus.NOT_INCIDENT), 1), else_=0)),
+        )
+    ).one()
+    return {"reported": int(row[0] or 0), "closed": int(row[1] or 0), "not incidents": int(row[2] or 0)}
+
+
+REGISTER_COLUMNS = (
+    "ref",
+    "status",
+    "severity",
+    "category",
+    "reported_at",
+    "reporter",
+    "handler",
+    "classified_at",
+    "closed_at",
+    "personal_data",
+    "summary",
+)
+
+
+def register(
+    session: Session, since: datetime, until: datetime, *, reporter: str | None = None
+) -> Iterator[dict[str, str]]:
+    """The incident register: every report made in ``[since, until)`` (only ``reporter``'s when
+    given), oldest first, streamed in chunks."""
+    query = select(Incident).where(Incident.reported_at >= since, Incident.reported_at < until)
+    if reporter is not None:
+        query = query.where(Incident.reporter_id == reporter)
+    for incident in session.scalars(query.order_by(Incident.id).execution_options(yield_per=1000)):
+        yield {
+            "ref": incident.ref,
+            "status": incident.status,
+            "severity": incident.severity or "",
+            "category": incident.category or "",
+            "reported_at": incident.reported_at.isoformat(),
+            "reporter": incident.reporter_name,
+            "handler": incident.handler_id or "",
+            "classified_at": incident.classified_at.isoformat() if incident.classified_at else "",
+            "closed_at": incident.closed_at.isoformat() if incident.closed_at else "",
+            "personal_data": incident.personal_data or "",
+            "summary": clip(incident.summary, 500),
+        }
+
+
+def recent(session: Session, limit: int, *, reporter: str | None = None) -> list[tuple[str, str, str | None, datetime]]:
+    """``(ref, status, severity, reported_at)`` of the newest reports."""
+    query = select(Incident.ref, Incident.status, Incident.severity, Incident.reported_at)
+    if reporter is not None:
+        query = query.where(Incident.reporter_id == reporter)
+    return [tuple(row) for row in session.execute(query.order_by(Incident.id.desc()).limit(limit))]  # type: ignore[misc]

@@ -43,6 +43,12 @@ class Request:
     metadata: str = ""
     source: SourceMessage | None = None
 
+    @property
+    def reply_key(self) -> str:
+        """The outbox key of the reply to this request: a retry of the request finds the same key, so
+        the reply is queued (and sent) once."""
+        return f"reply:{self.key}"[:200]
+
 
 Handler = Callable[[Context, Request], Outcome]
 Validator = Callable[[Context, Request], dict[str, str]]

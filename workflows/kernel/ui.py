@@ -77,6 +77,9 @@ class Form:
     fields: tuple[FormField, ...]
     submit_label: str = "Submit"
     metadata: str = ""
+    fallback: str = ""
+    """What the person can do instead when the form cannot be opened (Slack refused or throttled
+    ``views.open``, or its 3 s trigger expired), e.g. "Type `/incident <what happened>` instead." """
 
 
 @dataclass(frozen=True)

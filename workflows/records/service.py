@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from config.organisation import Role
 from storage.models.outbox import OutboxEffect
+from storage.models.records import Record
 from storage.outbox import DEAD, counts_by_status
 from workflows.kernel.access import require
 from workflows.kernel.actors import Actor
@@ -50,3 +54,21 @@ def undelivered(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
             name=DEAD_LIST,
         )
     )
+
+
+def recent_records(
+    session: Session, processes: tuple[str, ...], limit: int
+) -> list[tuple[int, datetime, str, str, str, str]]:
+    """``(seq, at, actor, action, subject type, subject id)`` of the newest records of ``processes``
+    (the index on process and time serves it)."""
+    rows = session.execute(
+        select(Record.seq, Record.at, Record.actor, Record.action, Record.subject_type, Record.subject_id)
+        .where(Record.process.in_(processes))
+        .order_by(Record.at.desc(), Record.seq.desc())
+        .limit(limit)
+    )
+    return [(seq, at, who, action, kind, ident) for seq, at, who, action, kind, ident in rows]
+
+
+def undelivered_count(session: Session) -> int:
+    return counts_by_status(session).get(DEAD, 0)

@@ -1,0 +1,20 @@
+"""Process COM (communication): status on request, the weekly digest and the monthly ISMS report."""
+
+from __future__ import annotations
+
+from workflows.communication import routes, scheduled
+from workflows.kernel.access import EVERYONE
+from workflows.kernel.process import HelpEntry, Process
+
+PROCESS = Process(
+    id="COM",
+    routes=routes.register,
+    help=(
+        HelpEntry(
+            "/isms status [PROCESS]",
+            "Where the ISMS stands (for employees: your own items); a process id shows it in detail",
+            EVERYONE,
+        ),
+    ),
+    due=(scheduled.weekly_digest, scheduled.monthly_report),
+)

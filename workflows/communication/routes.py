@@ -1,0 +1,12 @@
+"""Chat entries of process COM: ``/isms status [PROCESS]`` and its "in detail" buttons."""
+
+from __future__ import annotations
+
+from workflows.communication.flows import status
+from workflows.communication.messages import DETAIL
+from workflows.kernel.routing import Router
+
+
+def register(router: Router) -> None:
+    router.isms["status"] = lambda ctx, request: status(ctx, request.actor, request.text)
+    router.actions[DETAIL] = lambda ctx, request: status(ctx, request.actor, request.text)
