@@ -128,6 +128,7 @@ class Run:
     seconds: float
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    problems: dict[str, int] = field(default_factory=dict)
     stored: int = 0
     drain: float = 0.0
 
@@ -156,6 +157,7 @@ def load(port: int, response_root: str, clients: int, seconds: float, label: str
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine: list[float] = []
         errors = 0
+        problems: dict[str, int] = {}
         user = USERS[index % len(USERS)]
         start.wait()
         deadline = time.monotonic() + seconds
@@ -180,14 +182,19 @@ def load(port: int, response_root: str, clients: int, seconds: float, label: str
                     mine.append(time.perf_counter() - began)
                 else:
                     errors += 1
-            except (OSError, http.client.HTTPException):
+                    problems[f"HTTP {answer.status}"] = problems.get(f"HTTP {answer.status}", 0) + 1
+            except (OSError, http.client.HTTPException) as error:
                 errors += 1
+                what = f"{type(error).__name__} (request {count}, {time.monotonic() - deadline + seconds:.0f} s in)"
+                problems[what] = problems.get(what, 0) + 1
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.close()
         with lock:
             run.latencies.extend(mine)
             run.errors += errors
+            for problem, times in problems.items():
+                run.problems[problem] = run.problems.get(problem, 0) + times
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
@@ -240,7 +247,7 @@ class Started:
 @contextmanager
 def started(command: list[str], env: dict[str, str], port: int, health: str) -> Iterator[Started]:
     began = time.monotonic()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(port, health, child)
         seconds = time.monotonic() - began
@@ -344,7 +351,8 @@ def bench_backend(target: str, clients: Sequence[int], seconds: float) -> tuple[
                     reached, run.drain = drained(baseline_url, "SELECT count(*) FROM bench_reports", rows)
                     run.stored, rows = reached - before, reached
                     runs.append(run)
-                    print(format_run(backend, runs[-2]), format_run(backend, runs[-1]), sep="\n", flush=True)
+                    for done in runs[-2:]:
+                        print(format_run(backend, done), done.problems or "", flush=True)
             return backend, runs, [bot, baseline]
         finally:
             assert slack.stdin is not None

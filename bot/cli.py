@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # imported lazily at run time: only some commands need the da
 
     from sqlalchemy.orm import Session, sessionmaker
 
+    from config.organisation import Organisation
     from storage.records import Anchors
 
 app = typer.Typer(help="The ISMS bot: runs an ISO/IEC 27001 ISMS in chat.", no_args_is_help=True, add_completion=False)
@@ -182,6 +183,69 @@ def config_check() -> None:
         f"{settings.config_path}: OK ({loaded.org.name}, {len(loaded.org.people)} people, "
         f"{len(loaded.catalogue.processes)} processes)"
     )
+    for line in _integrations(settings, loaded.org):
+        typer.echo(line)
+
+
+def _integrations(settings: Settings, org: Organisation) -> list[str]:
+    """Which outside services are in use, and what each one that is not still needs."""
+    from integrations.graph import mailbox_of, missing_settings
+
+    lines = ["Integrations:"]
+
+    def show(name: str, missing: list[str], active: str, inactive: str) -> None:
+        if missing:
+            lines.append(f"  {name}: not in use ({inactive}); missing {', '.join(missing)}")
+        else:
+            lines.append(f"  {name}: active ({active})")
+
+    slack = [] if settings.slack_bot_token else ["SLACK_BOT_TOKEN"]
+    slack += (
+        [] if settings.slack_signing_secret or settings.slack_app_token else ["SLACK_SIGNING_SECRET or SLACK_APP_TOKEN"]
+    )
+    show("Slack", slack, settings.slack_api_url, "console chat only")
+    jira = [
+        name for name, value in (("JIRA_URL", settings.jira_url), ("JIRA_PROJECT", settings.jira_project)) if not value
+    ]
+    jira += [] if settings.jira_pat or settings.jira_api_token else ["JIRA_EMAIL + JIRA_API_TOKEN or JIRA_PAT"]
+    show("Jira", jira, f"{settings.jira_url}, project {settings.jira_project}", "the local tracker is used")
+    graph = missing_settings(settings)
+    show(
+        "Microsoft 365",
+        graph,
+        f"tenant {settings.msgraph_tenant_id} at {settings.msgraph_authority}, Graph {settings.msgraph_url}",
+        "roles and managers from the organisation file, no mail or calendar",
+    )
+    if not graph and mailbox_of(org) is None:
+        lines.append("    mail and calendar: off; missing microsoft365.mailbox in the organisation file")
+    lines.append("  Records seal: " + ("active" if settings.records_key else "not in use; missing ISMS_RECORDS_KEY"))
+    return lines
+
+
+directory_app = typer.Typer(help="The Entra ID directory (Microsoft 365).", no_args_is_help=True)
+app.add_typer(directory_app, name="directory")
+
+
+@directory_app.command("sync")
+def directory_sync() -> None:
+    """Refresh people, managers, departments and group roles from Entra ID now, and print what changed.
+    Exit 1 when the directory could not be read (the cache stays as it was)."""
+    from bot.logging_setup import configure_logging
+    from bot.runtime import build_runtime
+    from workflows.directory.flows import sync
+
+    settings = _settings()
+    configure_logging(settings, level=30)
+    try:
+        runtime = build_runtime(settings, lambda ctx: _left_for_the_bot)
+    except ConfigError as error:
+        _config_failure(error)
+    report = sync(runtime.ctx)
+    runtime.engine.dispose()
+    for line in report.lines():
+        typer.echo(line)
+    if report.error:
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

@@ -29,6 +29,13 @@ HELP = (
 )
 
 
+CANCEL = "/cancel"
+
+
+class _Cancelled(Exception):
+    """The person typed ``/cancel`` at a form prompt."""
+
+
 class Console:
     """A line-based chat session. ``ask`` and ``say`` are injectable so tests can drive it."""
 
@@ -135,37 +142,71 @@ class Console:
         runtime.dispatcher.drain()
 
     def _fill(self, form: Form) -> None:
-        """Prompt field by field; on errors, ask again only for the fields that were wrong."""
+        """Prompt field by field; on errors, ask again only for the fields that were wrong.
+        ``/cancel`` at any prompt leaves the form and stores nothing."""
         runtime = self._runtime
         assert runtime is not None and self.actor is not None
-        self._say(f"== {form.title} ==")
-        values = {field.name: self._prompt(field) for field in form.fields}
-        key = "console-form:" + secrets.token_hex(8)
-        while True:
-            request = Request(self.actor, key, values=values, metadata=form.metadata)
-            outcome = runtime.router.submit_form(runtime.ctx, form.callback_id, request)
-            if not outcome.errors:
-                self.show(outcome)
-                return
-            for field in form.fields:
-                if field.name in outcome.errors:
-                    self._say(f"  ! {field.label}: {outcome.errors[field.name]}")
-                    values[field.name] = self._prompt(field)
+        self._say(f"== {form.title} == (type {CANCEL} to leave without saving)")
+        try:
+            values = {field.name: self._prompt(field) for field in form.fields}
+            key = "console-form:" + secrets.token_hex(8)
+            while True:
+                request = Request(self.actor, key, values=values, metadata=form.metadata)
+                outcome = runtime.router.submit_form(runtime.ctx, form.callback_id, request)
+                if not outcome.errors:
+                    self.show(outcome)
+                    return
+                for field in form.fields:
+                    if field.name in outcome.errors:
+                        self._say(f"  ! {field.label}: {outcome.errors[field.name]}")
+                        values[field.name] = self._prompt(field)
+        except _Cancelled:
+            self._say(f"Cancelled: nothing from “{form.title}” was saved.")
+
+    def _answer(self, prompt: str) -> str:
+        answer = self._ask(prompt).strip()
+        if answer.lower() == CANCEL:
+            raise _Cancelled
+        return answer
 
     def _prompt(self, field: FormField) -> str:
-        suffix = "" if field.required else " (optional, Enter to skip)"
+        optional = "optional" in field.label.lower()
+        suffix = "" if field.required else (" (Enter to skip)" if optional else " (optional, Enter to skip)")
         if field.kind == "select":
             for index, (_, label) in enumerate(field.options, 1):
                 self._say(f"    {index}. {label}")
-            answer = self._ask(f"  {field.label}{suffix} [number]: ").strip()
+            chosen = dict(field.options).get(field.initial or "")
+            keep = f", Enter for {chosen}" if chosen else ""
+            answer = self._answer(f"  {field.label}{suffix} [number{keep}]: ")
+            if not answer and chosen:
+                return field.initial or ""
             if answer.isdigit() and 1 <= int(answer) <= len(field.options):
                 return field.options[int(answer) - 1][0]
             return answer
         if field.kind == "datetime":
-            answer = self._ask(f"  {field.label}{suffix} [YYYY-MM-DD HH:MM, Enter for now]: ").strip()
+            answer = self._answer(f"  {field.label}{suffix} [YYYY-MM-DD HH:MM, Enter for {self._shown(field)}]: ")
             return self._epoch(answer) if answer else (field.initial or "")
-        answer = self._ask(f"  {field.label}{suffix}: ").strip()
+        if field.kind == "person":
+            answer = self._answer(f"  {field.label}{suffix} [a name or an e-mail address]: ")
+            return self._person(answer)
+        keep = f" [Enter to keep: {field.initial}]" if field.initial else ""
+        answer = self._answer(f"  {field.label}{suffix}{keep}: ")
         return answer or (field.initial or "")
+
+    def _shown(self, field: FormField) -> str:
+        """A datetime field's prefilled value as the person reads it (now, if none)."""
+        assert self._runtime is not None
+        zone = self._runtime.ctx.org.zone
+        if field.initial and field.initial.isdigit():
+            return datetime.fromtimestamp(int(field.initial), zone).strftime("%Y-%m-%d %H:%M")
+        return "now"
+
+    def _person(self, answer: str) -> str:
+        """A person by name (as the organisation file writes it), e-mail, Slack id or person id."""
+        assert self._runtime is not None
+        wanted = answer.strip().casefold()
+        named = [p for p in self._runtime.ctx.org.people if p.name.casefold() == wanted]
+        return named[0].id if len(named) == 1 else answer
 
     def _epoch(self, answer: str) -> str:
         """Local wall time in the organisation's timezone -> epoch seconds, as Slack's picker sends."""

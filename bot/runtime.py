@@ -18,6 +18,8 @@ from config.errors import ConfigError
 from config.organisation import Organisation, load_organisation
 from config.settings import Settings
 from config.templates import Templates
+from integrations.graph import Microsoft365, graph_senders
+from integrations.graph import start as start_microsoft365
 from integrations.trackers import tracker_senders
 from storage import migrate, records
 from storage.db import make_engine, make_read_sessions, make_sessions
@@ -79,6 +81,7 @@ def build_runtime(
     *,
     clock: Callable[[], datetime] = utc_now,
     extra_senders: Mapping[str, Sender] | None = None,
+    microsoft365: Microsoft365 | None = None,
 ) -> Runtime:
     config = load_config(settings)
     engine = make_engine(settings.database_url)
@@ -95,6 +98,9 @@ def build_runtime(
         processes=PROCESSES,
     )
     senders: dict[str, Sender] = {"chat.message": chat_sender(ctx), **tracker_senders(settings, ctx)}
+    m365 = microsoft365 if microsoft365 is not None else start_microsoft365(settings)
+    ctx.directory = m365.directory
+    senders.update(graph_senders(m365, config.org, clock))
     senders.update(extra_senders or {})
     dispatcher = Dispatcher(
         sessions,

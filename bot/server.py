@@ -15,7 +15,6 @@ from typing import Any
 
 import waitress
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 from waitress import wasyncore
@@ -257,6 +256,8 @@ class SocketBot(SlackBot):
         _require(settings, "slack_app_token")
         assert settings.slack_app_token is not None
         super().__init__(settings, clock=clock)
+        from slack_bolt.adapter.socket_mode import SocketModeHandler  # Socket Mode only, not `serve`
+
         self.handler = SocketModeHandler(self.app, settings.slack_app_token.get_secret_value())
 
     def _serve(self) -> None:

@@ -125,6 +125,27 @@ DEFAULT_CATEGORIES = {
 }
 
 
+DEFAULT_ADVICE = {
+    "phishing": (
+        "Do not click any more links in that mail and do not reply to it. If you entered your password, "
+        "change it now and tell the security team which other sites use the same one."
+    ),
+    "malware": (
+        "Disconnect the device from the network (Wi-Fi off, cable out) but leave it switched on, "
+        "and do not open further files from the same source."
+    ),
+    "lost_device": ("If you can, lock or wipe the device remotely, and change the passwords that were stored on it."),
+    "unauthorised_access": "Do not change or delete anything on the affected system: it may be evidence.",
+    "account_compromise": (
+        "Change the password of the account now, sign out of all sessions and check your multi-factor "
+        "authentication settings."
+    ),
+    "data_leak": "Do not forward the data any further; note who received it and when.",
+}
+"""What a reporter is told to do at once, per category, unless the organisation writes its own."""
+MAX_ADVICE = 1000
+
+
 class IncidentSettings(_Section):
     """How this organisation runs process INC."""
 
@@ -136,6 +157,14 @@ class IncidentSettings(_Section):
         (), description="Person ids told at once when an incident is P1 (default: security lead and ISMS manager)."
     )
     categories: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
+    advice: dict[str, str] | None = Field(
+        None,
+        description="What a reporter should do at once, per category id; default: DEFAULT_ADVICE for the "
+        "categories that have one. An empty mapping gives no advice.",
+    )
+    emergency_plan_url: str | None = Field(
+        None, pattern=r"^https://\S+$", max_length=500, description="The emergency plan, linked from the P1 message."
+    )
     regulatory: RegulatoryClocks = Field(default_factory=RegulatoryClocks)
     records_kept_for: Duration = Field(
         timedelta(days=3 * 365), description="How long report texts and notes stay readable in the records log."
@@ -152,6 +181,24 @@ class IncidentSettings(_Section):
             if not label or len(label) > 60:
                 raise ValueError(f"category {key!r} needs a label of 1 to 60 characters")
         return value
+
+    @model_validator(mode="after")
+    def _advice_for_known_categories(self) -> IncidentSettings:
+        for key, text in (self.advice or {}).items():
+            if key not in self.categories:
+                raise ValueError(
+                    f"advice for {key!r}: there is no such category (categories: {', '.join(self.categories)})"
+                )
+            if not text.strip() or len(text) > MAX_ADVICE:
+                raise ValueError(f"advice for {key!r} needs a text of 1 to {MAX_ADVICE} characters")
+        return self
+
+    def advice_for(self, category: str | None) -> str:
+        """What the reporter of an incident of ``category`` should do at once ("" when nothing)."""
+        if not category:
+            return ""
+        advice = DEFAULT_ADVICE if self.advice is None else self.advice
+        return advice.get(category, "").strip()
 
     def problems(self, person_ids: set[str]) -> list[tuple[str, str]]:
         """Checks that need the rest of the organisation file (called by its cross-check)."""

@@ -6,6 +6,7 @@ start-up with the file and the key named, instead of surfacing as a wrong permis
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -68,6 +69,34 @@ class Person(_Strict):
         return value
 
 
+_GROUP_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+class Microsoft365(_Strict):
+    """The ``microsoft365:`` section: what the bot takes from Entra ID when ``MSGRAPH_*`` is set.
+
+    ``group_roles`` maps an Entra ID group's object id to the roles its members hold (membership is
+    transitive: members of nested groups count). Where the file and the directory disagree, the file
+    wins for the roles it names (see the README, "Microsoft 365").
+    """
+
+    group_roles: dict[str, tuple[Role, ...]] = Field(default_factory=dict)
+    refresh_minutes: int = Field(360, ge=5, le=7 * 24 * 60, description="How long directory answers are kept.")
+    mailbox: str | None = Field(
+        None, description="Person id or e-mail of the mailbox that sends mail and organises events."
+    )
+
+    @field_validator("group_roles")
+    @classmethod
+    def _group_ids(cls, value: dict[str, tuple[Role, ...]]) -> dict[str, tuple[Role, ...]]:
+        for group_id, roles in value.items():
+            if not _GROUP_ID.match(group_id):
+                raise ValueError(f"{group_id!r} is not an Entra ID group object id (a GUID)")
+            if not roles:
+                raise ValueError(f"group {group_id} maps to no role")
+        return value
+
+
 class Channels(_Strict):
     """Slack channel ids (or console names) the bot posts to."""
 
@@ -96,6 +125,7 @@ class Organisation(_Strict):
     activities: ActivitySettings = Field(default_factory=ActivitySettings)
     metrics: MetricSettings = Field(default_factory=MetricSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    microsoft365: Microsoft365 = Field(default_factory=Microsoft365)
 
     @field_validator("timezone")
     @classmethod
@@ -173,6 +203,13 @@ def _cross_check(org: Organisation, process_ids: set[str]) -> list[tuple[str, st
             problems.append((f"retention_days.{process_id}", f"unknown process {process_id!r}"))
         if days < 1:
             problems.append((f"retention_days.{process_id}", "must be at least 1 day"))
+    mailbox = org.microsoft365.mailbox
+    if mailbox is not None and "@" not in mailbox:
+        holder = org.person(mailbox)
+        if holder is None:
+            problems.append(("microsoft365.mailbox", f"unknown person {mailbox!r} (a person id or an e-mail)"))
+        elif holder.email is None:
+            problems.append(("microsoft365.mailbox", f"person {mailbox!r} has no email"))
     if not org.with_role("isms_manager"):
         problems.append(("people", "nobody has the role isms_manager"))
     return problems

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     msgraph_tenant_id: str | None = Field(None, validation_alias=_env("MSGRAPH_TENANT_ID"))
     msgraph_client_id: str | None = Field(None, validation_alias=_env("MSGRAPH_CLIENT_ID"))
     msgraph_client_secret: SecretStr | None = Field(None, validation_alias=_env("MSGRAPH_CLIENT_SECRET"))
+    msgraph_client_certificate: Path | None = Field(
+        None,
+        validation_alias=_env("MSGRAPH_CLIENT_CERTIFICATE"),
+        description="A PEM file with the app's private key and certificate (instead of MSGRAPH_CLIENT_SECRET).",
+    )
     msgraph_authority: str = Field("https://login.microsoftonline.com", validation_alias=_env("MSGRAPH_AUTHORITY"))
     msgraph_url: str = Field("https://graph.microsoft.com/v1.0", validation_alias=_env("MSGRAPH_URL"))
 

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import is_postgresql
@@ -87,10 +88,6 @@ class Effect:
 Sender = Callable[[Effect], Mapping[str, Any] | None]
 
 
-KEYS_PER_QUERY = 500
-"""Keys looked up per query when effects are queued in bulk (well under any bind-parameter limit)."""
-
-
 def enqueue(session: Session, *, kind: str, key: str, payload: Mapping[str, Any], now: datetime) -> bool:
     """Queue an effect in the caller's transaction; an effect with the same key is queued only once."""
     return enqueue_many(session, {key: (kind, payload)}, now) == 1
@@ -98,15 +95,10 @@ def enqueue(session: Session, *, kind: str, key: str, payload: Mapping[str, Any]
 
 def enqueue_many(session: Session, effects: Mapping[str, tuple[str, Mapping[str, Any]]], now: datetime) -> int:
     """Queue effects (key -> (kind, payload)) in the caller's transaction, skipping keys already queued;
-    returns how many were new. One look-up per 500 keys and one multi-row insert, so a batch of
-    reminders costs a few statements rather than a few per reminder."""
-    fresh = dict(effects)
-    keys = list(fresh)
-    for start in range(0, len(keys), KEYS_PER_QUERY):
-        chunk = keys[start : start + KEYS_PER_QUERY]
-        for known in session.scalars(select(OutboxEffect.key).where(OutboxEffect.key.in_(chunk))):
-            del fresh[known]
-    if not fresh:
+    returns how many were new. One multi-row insert that leaves existing keys alone (``ON CONFLICT DO
+    NOTHING``), so two transactions queueing the same key at once (a Slack retry racing the original)
+    never fail: the second simply queues nothing."""
+    if not effects:
         return 0
     rows = [
         {
@@ -118,12 +110,13 @@ def enqueue_many(session: Session, effects: Mapping[str, tuple[str, Mapping[str,
             "next_attempt_at": now,
             "created_at": now,
         }
-        for key, (kind, payload) in fresh.items()
+        for key, (kind, payload) in effects.items()
     ]
+    insert = postgresql.insert if is_postgresql(session) else sqlite.insert
+    statement = insert(OutboxEffect).on_conflict_do_nothing(index_elements=[OutboxEffect.key])
     # RETURNING makes SQLAlchemy send multi-row VALUES (its "insertmanyvalues") instead of one
-    # statement per row, which on PostgreSQL was most of a reminder batch's time.
-    session.execute(insert(OutboxEffect).returning(OutboxEffect.id), rows)
-    return len(rows)
+    # statement per row, and counts the rows that were new.
+    return len(session.execute(statement.returning(OutboxEffect.id), rows).all())
 
 
 SHORT_PAUSE = 1.0

@@ -44,7 +44,9 @@ def test_the_example_section_equals_the_defaults_except_the_emergency_contacts(t
     example = load_organisation(PACKAGED_EXAMPLE_ORG, PROCESS_IDS).incidents
     default = load_organisation(org_file(tmp_path, None), PROCESS_IDS).incidents
     assert example.emergency_contacts == ("alice", "sam", "mia")
-    assert example.model_copy(update={"emergency_contacts": ()}) == default
+    assert example.emergency_plan_url == "https://intranet.example.org/security/emergency-plan"
+    assert example.advice is not None and set(example.advice) == {"phishing", "lost_device"}
+    assert example.model_copy(update={"emergency_contacts": (), "advice": None, "emergency_plan_url": None}) == default
 
 
 def test_one_severity_can_be_overridden_with_readable_durations(tmp_path):

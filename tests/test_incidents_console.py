@@ -76,7 +76,7 @@ def test_report_and_triage_in_the_console(terminal):
     assert "[to Erin Evans]" not in shown
 
     terminal.type("/as dora@example.org")
-    shown = terminal.press("Record notification", "1", "", "Phoned the authority, case 12")
+    shown = terminal.press("Record notification", "1", "", "", "Phoned the authority, case 12")
     assert "Recorded: GDPR notification to the supervisory authority for INC-2026-0001" in shown
 
     terminal.type("/as hana@example.org")
@@ -101,3 +101,24 @@ def test_quick_report_and_shared_message_in_the_console(terminal):
     shown = terminal.type("/share Please send me the VPN password here", "", "", "", "6", "1", "", "")
     assert "Your report is INC-2026-0002" in shown
     assert "Please send me the VPN password here" in shown
+
+
+def test_a_console_form_can_be_cancelled_and_shows_what_is_prefilled(terminal):
+    shown = terminal.type("/incident", "Someone at the door", "/cancel")
+    assert "(type /cancel to leave without saving)" in shown
+    assert "Cancelled: nothing from “Report an incident” was saved." in shown
+    assert "Your report is" not in shown
+    assert terminal.prompts[-1].startswith(
+        "  When did you notice it? (optional, Enter to skip) [YYYY-MM-DD HH:MM, Enter for 2026-11-23 10:00]"
+    )
+    terminal.type("/incident My badge is gone")
+    terminal.type("/as sam@example.org")
+    terminal.press("Incident")
+    shown = terminal.press("Assign handler", "/cancel")
+    assert "Cancelled" in shown and terminal.prompts[-1] == "  Handler [a name or an e-mail address]: "
+    shown = terminal.press("Assign handler", "hana hart")
+    assert "[to Hana Hart] You now handle INC-2026-0001" in shown
+    terminal.type("/as erin@example.org")
+    shown = terminal.press("Add details", "", "", "", "7", "2", "", "")
+    assert "Thank you, the details are added to INC-2026-0001." in shown
+    assert any("[Enter to keep: My badge is gone]" in p for p in terminal.prompts)

@@ -179,7 +179,8 @@ def test_quick_report_is_confirmed_posted_for_triage_and_user_text_is_escaped(bo
     assert "Thank you. Your report is INC-2026-0001." in answer
     response = slack.responses[-1].args
     assert [e["action_id"] for b in response["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
-        "incident.add_details"
+        "incident.add_details",
+        "incident.withdraw",
     ]
 
     post = triage_post(slack, "INC-2026-0001")

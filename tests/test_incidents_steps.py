@@ -14,11 +14,12 @@ from workflows.incidents.forms import parse_report
 from workflows.incidents.lifecycle import LIFECYCLE, IncidentStatus
 from workflows.kernel.access import Refused
 
-NEW, INCIDENT, NOT_INCIDENT, CLOSED = (
+NEW, INCIDENT, NOT_INCIDENT, CLOSED, WITHDRAWN = (
     IncidentStatus.NEW,
     IncidentStatus.INCIDENT,
     IncidentStatus.NOT_INCIDENT,
     IncidentStatus.CLOSED,
+    IncidentStatus.WITHDRAWN,
 )
 
 
@@ -47,7 +48,7 @@ def refused(call, *args, **kwargs) -> str:  # type: ignore[no-untyped-def]
 def test_the_transition_table():
     allowed = {(s, t) for s in IncidentStatus for t in IncidentStatus if LIFECYCLE.allows(s, t)}
     assert allowed == {(NEW, INCIDENT), (NEW, NOT_INCIDENT), (INCIDENT, NOT_INCIDENT), (INCIDENT, CLOSED),
-                       (NOT_INCIDENT, INCIDENT)}  # fmt: skip
+                       (NOT_INCIDENT, INCIDENT), (NEW, WITHDRAWN)}  # fmt: skip
 
 
 def test_what_cannot_be_done_twice_is_refused_with_a_reason_and_changes_nothing(world):
@@ -151,7 +152,7 @@ def test_every_button_the_process_posts_has_a_route(world, clock):
         world.press(person, action, ref)
     incidents.not_incident(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref, reason="A test mail")
     incidents.classify(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref)
-    incidents.close(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref, root_cause="r", lessons="l")
+    incidents.close(world.ctx, world.actor("sam"), key=fresh_key(), ref=ref, root_cause="r", lessons="l", override=True)
     quick = incidents.quick_report(world.ctx, world.actor("erin"), key=fresh_key(), text="Badge lost").reply
     world.deliver()
     assert quick is not None

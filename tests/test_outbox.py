@@ -7,10 +7,10 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from storage import migrate, outbox
-from storage.db import make_engine, make_sessions
+from storage.db import is_postgresql, make_engine, make_sessions
 from storage.models import OutboxEffect
 from storage.outbox import Backoff, Dispatcher, RetryLater, Undeliverable
 from tests.support import FakeClock
@@ -187,3 +187,45 @@ def test_concurrent_dispatchers_on_postgresql_send_each_effect_once(postgres_url
     with sessions() as session:
         assert outbox.counts_by_status(session) == {"sent": 300}
     engine.dispose()
+
+
+def test_two_transactions_queueing_one_key_at_once_both_succeed_and_queue_it_once(sessions, clock):
+    """A Slack retry racing the original request queues the same reply key: the second transaction
+    must neither fail (it did on PostgreSQL, a unique violation turned into a 500) nor queue twice."""
+    first_inserted, second_started = threading.Event(), threading.Event()
+    new: dict[str, int] = {}
+    failures: list[BaseException] = []
+
+    def first() -> None:
+        with sessions.begin() as session:
+            new["first"] = outbox.enqueue_many(session, {"reply:k": ("chat.message", {"to": "person:x"})}, clock())
+            first_inserted.set()
+            second_started.wait(timeout=5)
+            if is_postgresql(session):  # commit only once the second insert waits on this one's key
+                with sessions() as watcher:
+                    waiting = text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                    for _ in range(500):
+                        if watcher.scalar(waiting):
+                            break
+                        threading.Event().wait(0.01)
+
+    def second() -> None:
+        first_inserted.wait(timeout=5)
+        second_started.set()
+        try:
+            with sessions.begin() as session:
+                new["second"] = outbox.enqueue_many(session, {"reply:k": ("chat.message", {"to": "person:x"})}, clock())
+        except BaseException as error:  # the old check-then-insert raised IntegrityError here
+            failures.append(error)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failures == [] and new == {"first": 1, "second": 0}
+    with sessions() as session:
+        assert session.scalars(select(OutboxEffect.key)).all() == ["reply:k"]

@@ -37,13 +37,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from bot.slack.blocks import fallback_text, home_view, message_blocks, modal, view_values
+from bot.slack.blocks import fallback_text, message_blocks, modal, view_values
+from bot.slack.home import publish_home, refresh_after
 from bot.slack.replies import Replies, queue_reply
 from bot.text import clean_tree
 from integrations.slack_sender import slack_call
 from storage.deliveries import first_time
 from storage.outbox import RetryLater, Undeliverable
-from workflows.common.home import home
 from workflows.kernel.actors import Actor, resolve_actor
 from workflows.kernel.routing import Request, Router, SourceMessage
 from workflows.kernel.ui import Form, Message, Outcome
@@ -216,6 +216,7 @@ def build_app(
             body.get("response_url"),
             body.get("trigger_id"),
         )
+        refresh_after(ctx, client, body, people.actor)  # App Home: see bot/slack/home.py
 
     @app.view(ANY)
     @_tolerant
@@ -233,6 +234,7 @@ def build_app(
             return
         ack()
         handle(request, lambda: router.submit_form(ctx, view["callback_id"], request), None, None)
+        refresh_after(ctx, client, body, people.actor, always=True)  # App Home: see bot/slack/home.py
 
     @app.shortcut(ANY)
     @_tolerant
@@ -263,12 +265,11 @@ def build_app(
     def on_home(event) -> None:  # type: ignore[no-untyped-def]
         if event.get("tab", "home") != "home":
             return
-        actor = people.actor(event["user"])
-        client.views_publish(user_id=event["user"], view=home_view(home(ctx, actor)))
+        publish_home(ctx, client, event["user"], people.actor(event["user"]))  # see bot/slack/home.py
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:
-        log.error("Slack listener failed: %s (%s)", type(error).__name__, body.get("type"))
+        log.error("Slack listener failed: %s (%s)", type(error).__name__, body.get("type"), exc_info=error)
 
     return app
 

@@ -4,6 +4,7 @@ from storage.models.base import Base
 from storage.models.changes import Change, LocalTicket, TrackerWatermark
 from storage.models.counters import Counter
 from storage.models.deliveries import Delivery
+from storage.models.directory import DirectoryConflict, DirectoryPerson, DirectorySync
 from storage.models.evidence import ActivitySchedule, EvidenceFile, EvidenceRequest, EvidenceSubmission
 from storage.models.incidents import (
     Incident,
@@ -25,6 +26,9 @@ __all__ = [
     "Change",
     "Counter",
     "Delivery",
+    "DirectoryConflict",
+    "DirectoryPerson",
+    "DirectorySync",
     "EvidenceFile",
     "EvidenceRequest",
     "EvidenceSubmission",

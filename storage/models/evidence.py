@@ -73,6 +73,7 @@ class EvidenceRequest(Base):
         Index("ix_evidence_requests_status", "status"),
         Index("ix_evidence_requests_process_due", "process", "due_at", "id"),
         Index("ix_evidence_requests_due_at", "due_at"),
+        Index("ix_evidence_requests_status_process_due", "status", "process", "due_at"),
     )
 
     @property

@@ -60,6 +60,7 @@ class Incident(Base):
         Index("ix_incidents_reporter_listed", "reporter_id", "id"),
         Index("ix_incidents_reported_at", "reported_at"),
         Index("ix_incidents_closed_at", "closed_at"),
+        Index("ix_incidents_status_reported_at", "status", "reported_at"),
     )
 
 
@@ -89,6 +90,8 @@ class IncidentClock(Base):
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     notified_by: Mapped[str | None] = mapped_column(String(128))
     notified_note: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    """What ended the clock: ``authority``, ``people`` or ``not_notifiable`` (NULL before 0011: authority)."""
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (

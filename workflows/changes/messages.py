@@ -3,19 +3,23 @@ the requester and the lines of lists. Nothing here writes; flows.py queues these
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from config.organisation import Organisation
 from storage.models.changes import Change
 from workflows.changes.forms import APPROVE, DECLINE, FAIL, RISK, VERIFY
 from workflows.changes.lifecycle import ChangeState
 from workflows.kernel.paging import Window, page_message
-from workflows.kernel.people import person_name
+from workflows.kernel.people import person_name, when
 from workflows.kernel.ui import Button, Message
+from workflows.performance.periods import Period
 
 MORE = "change.more"
 OPEN_LIST = "open"
+ALL_LIST = "all"
 """The "More" button of ``/isms changes`` and the name of its list."""
 
 
@@ -180,4 +184,39 @@ def change_list(changes: list[ChangeView], by_state: Mapping[str, int], page: Wi
         page=page,
         more=MORE,
         name=OPEN_LIST,
+    )
+
+
+def all_changes_list(
+    zone: ZoneInfo,
+    changes: Sequence[tuple[str, str, str, str | None, datetime, datetime | None]],
+    by_state: Mapping[str, int],
+    page: Window,
+    period: Period | None,
+    *,
+    mine_only: bool,
+) -> Message:
+    """One page of ``/isms changes all [PERIOD]``: counts by state, then changes newest first with
+    when they were requested and closed."""
+    during = ""
+    if period is not None:
+        during = f" {period.label}" if period.label.startswith("since") else f" in {period.label}"
+        during = during if mine_only else " requested" + during
+    whose = " you requested" if mine_only else ""
+    if not page.total:
+        return Message(text=f"No changes{whose}{during}.")
+    lines = [
+        f"{ref} [{state}] {key or 'no tracker issue'} · requested {when(created, zone)}"
+        + (f" · closed {when(closed, zone)}" if closed else "")
+        + f" · {title}"
+        for ref, title, state, key, created, closed in changes
+    ]
+    return page_message(
+        title=f"{page.total:,} change(s){whose}{during}, open and closed",
+        counts=tuple((state, f"{count:,}") for state, count in sorted(by_state.items())),
+        lines=lines,
+        page=page,
+        more=MORE,
+        name=f"{ALL_LIST} {period.label}" if period else ALL_LIST,
+        footer="Newest first.",
     )

@@ -14,6 +14,11 @@ PROCESS = Process(
         HelpEntry("/isms change", "Request a change to the ISMS (opens a form)", EVERYONE),
         HelpEntry("/isms changes", "Open changes with their state and tracker issue", EVERYONE),
         HelpEntry(
+            "/isms changes all [PERIOD]",
+            "Changes open and closed, requested in a period (2026-Q4, since 2026-10-01)",
+            EVERYONE,
+        ),
+        HelpEntry(
             "/isms ticket LOCAL-<n> todo|progress|done|wontdo [comment]",
             "Move a local tracker ticket (when Jira is not configured)",
             TICKET_MOVERS,

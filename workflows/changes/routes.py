@@ -5,14 +5,35 @@ from __future__ import annotations
 
 from workflows.changes import flows, forms, messages, service
 from workflows.changes.tickets import move_ticket
-from workflows.kernel.paging import more_route
-from workflows.kernel.routing import FormRoute, Router
+from workflows.kernel.paging import more_route, parse_more
+from workflows.kernel.routing import FormRoute, Request, Router
+from workflows.kernel.ui import Outcome
+from workflows.kernel.work import Context
+
+
+def _changes(ctx: Context, request: Request) -> Outcome:
+    """``/isms changes`` (open ones) or ``/isms changes all [PERIOD]`` (open and closed)."""
+    first, _, rest = request.text.strip().partition(" ")
+    if first.lower() == messages.ALL_LIST:
+        return service.all_changes(ctx, request.actor, rest)
+    return service.list_changes(ctx, request.actor)
+
+
+_open_more = more_route({messages.OPEN_LIST: service.list_changes})
+
+
+def _more(ctx: Context, request: Request) -> Outcome:
+    """The lists' "More" button; ``all <period>`` carries its period in the list's name."""
+    name, offset = parse_more(request.text)
+    if name == messages.ALL_LIST or name.startswith(messages.ALL_LIST + " "):
+        return service.all_changes(ctx, request.actor, name[len(messages.ALL_LIST) :], offset)
+    return _open_more(ctx, request)
 
 
 def register(router: Router) -> None:
     router.isms["change"] = lambda ctx, request: flows.open_request_form(ctx, request.actor)
-    router.isms["changes"] = lambda ctx, request: service.list_changes(ctx, request.actor)
-    router.actions[messages.MORE] = more_route({messages.OPEN_LIST: service.list_changes})
+    router.isms["changes"] = _changes
+    router.actions[messages.MORE] = _more
     router.isms["ticket"] = lambda ctx, request: move_ticket(ctx, request.actor, request.text, request.key)
     router.forms[forms.REQUEST] = FormRoute(
         lambda ctx, request: forms.validate_request(ctx.catalogue.ids, request.values, request.metadata),

@@ -19,6 +19,7 @@ from workflows.kernel.actors import Actor
 from workflows.kernel.paging import HOME_ITEMS, window
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
+from workflows.performance import periods
 
 
 def find_change(ctx: Context, ref: str) -> Change:
@@ -210,3 +211,31 @@ def recent(session: Session, limit: int) -> list[tuple[str, str, str | None, dat
     """``(ref, state, tracker key, updated)`` of the most recently updated changes."""
     query = select(Change.ref, Change.state, Change.tracker_key, Change.updated_at)
     return [(r, s, k, u) for r, s, k, u in session.execute(query.order_by(Change.updated_at.desc()).limit(limit))]
+
+
+# ------------------------------------------------------------------------------ /isms changes all
+def all_changes(ctx: Context, actor: Actor, period_text: str = "", offset: int = 0) -> Outcome:
+    """``/isms changes all [PERIOD]``: every change, open and closed, requested in the period when one
+    is given (``2026-Q4``, ``since 2026-10-01``), newest first; counts by state first, one page at a
+    time. As ``/isms changes``: all of them for overseers, a person's own requests otherwise."""
+    require(ctx, actor, EVERYONE, process="CHG", what="listing changes")
+    now = ctx.clock()
+    period = periods.parse(period_text, ctx.org.zone, now) if period_text.strip() else None
+    mine_only = not actor.has(*OVERSEERS)
+    where: list[ColumnElement[bool]] = [Change.requester == actor.id] if mine_only else []
+    if period is not None:
+        where += [Change.created_at >= period.start, Change.created_at < period.end]
+    with ctx.read() as session:
+        by_state = {
+            str(state): count
+            for state, count in session.execute(select(Change.state, func.count()).where(*where).group_by(Change.state))
+        }
+        page = window(sum(by_state.values()), offset)
+        shown = session.execute(
+            select(Change.ref, Change.title, Change.state, Change.tracker_key, Change.created_at, Change.closed_at)
+            .where(*where)
+            .order_by(Change.id.desc())
+            .offset(page.offset)
+            .limit(page.size)
+        ).all()
+    return Outcome(reply=messages.all_changes_list(ctx.org.zone, shown, by_state, page, period, mine_only=mine_only))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.communication import routes, scheduled
+from workflows.communication import flows, routes, scheduled
 from workflows.kernel.access import EVERYONE
 from workflows.kernel.process import HelpEntry, Process
 
@@ -17,4 +17,5 @@ PROCESS = Process(
         ),
     ),
     due=(scheduled.weekly_digest, scheduled.monthly_report),
+    home=flows.home_items,
 )

@@ -64,9 +64,13 @@ class ClockPlan:
     """What an incident's clocks need after a change."""
 
     stop: tuple[str, ...] = ()
-    """Running clocks that stop now: the report is not an incident after all."""
+    """Running clocks that stop now: the report is not an incident after all, or (GDPR) the security
+    team corrected "personal data may be affected" to no."""
     start: dict[str, datetime] = field(default_factory=dict)
     """Clocks that start (or start again, after a reclassification) now, with their due time."""
+    since: dict[str, datetime] = field(default_factory=dict)
+    """When a starting clock counts from, where that is not now: the GDPR clock counts from when the
+    organisation became aware of the breach (the recorded classification as an incident)."""
     final_report_due: datetime | None = None
     """The new due time of an existing NIS2 final report not yet made: a month after the notification."""
 
@@ -75,17 +79,24 @@ def plan_clocks(
     settings: IncidentSettings, incident: Incident, clocks: Mapping[str, IncidentClock], now: datetime
 ) -> ClockPlan:
     """The plan for ``clocks`` (the incident's clocks by kind) after a change at ``now``."""
+    needed = _needed(settings, incident)
     stop: tuple[str, ...] = ()
     if status_of(incident) == IncidentStatus.NOT_INCIDENT:
         stop = tuple(kind for kind, clock in clocks.items() if is_running(clock))
+    elif "gdpr" in clocks and "gdpr" not in needed and is_running(clocks["gdpr"]):
+        stop = ("gdpr",)
     start: dict[str, datetime] = {}
-    for kind, window in _needed(settings, incident).items():
+    since: dict[str, datetime] = {}
+    for kind, window in needed.items():
         clock = clocks.get(kind)
         if clock is None or clock.stopped_at is not None:
-            start[kind] = now + window if window is not None else _final_report_due(clocks, start)
+            begin = now
+            if kind == "gdpr" and incident.classified_at is not None and incident.classified_at < now:
+                begin = since[kind] = incident.classified_at
+            start[kind] = begin + window if window is not None else _final_report_due(clocks, start)
     final = clocks.get(FINAL_REPORT)
     moved = final is not None and final.notified_at is None and FINAL_REPORT not in start
-    return ClockPlan(stop, start, _final_report_due(clocks, start) if moved else None)
+    return ClockPlan(stop, start, since=since, final_report_due=_final_report_due(clocks, start) if moved else None)
 
 
 def _final_report_due(clocks: Mapping[str, IncidentClock], start: Mapping[str, datetime]) -> datetime:

@@ -30,7 +30,18 @@ from storage.models.incidents import Incident, IncidentChange, IncidentClock, In
 from workflows.changes import flows as changes
 from workflows.incidents import messages, timeline
 from workflows.incidents.clocks import CLOCK_LABELS, FINAL_REPORT, plan_clocks, running, wanted_timers
-from workflows.incidents.forms import CLOSE, MAX_REPORT, NOTIFIED, ReportDetails, Source, report_form, triage_form
+from workflows.incidents.forms import (
+    CLOSE,
+    DECISIONS,
+    MAX_REPORT,
+    NOTIFIED,
+    PERSONAL_DATA,
+    PERSONAL_DATA_LABELS,
+    ReportDetails,
+    Source,
+    report_form,
+    triage_form,
+)
 from workflows.incidents.lifecycle import (
     ESCALATION_ROLES,
     INCIDENTS,
@@ -47,7 +58,7 @@ from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface
 from workflows.kernel.people import find_person, person_name, when, with_role
 from workflows.kernel.steps import Items, run_step
-from workflows.kernel.ui import Button, Outcome
+from workflows.kernel.ui import Outcome
 from workflows.kernel.validation import check_text
 from workflows.kernel.work import Context, Work
 
@@ -112,10 +123,7 @@ def _report(
 
 
 def _reported(ctx: Context, incident: Incident, quick: bool) -> Outcome:
-    message = messages.reporter_message(ctx, incident, "reported")
-    if quick:
-        message = replace(message, buttons=(Button(messages.ADD_DETAILS, "Add details", incident.ref, "primary"),))
-    return Outcome(reply=message)
+    return Outcome(reply=messages.reported_message(ctx, incident, quick=quick))
 
 
 def _create(work: Work, key: str, details: ReportDetails, source: Source | None) -> Incident:
@@ -220,6 +228,39 @@ def add_details(ctx: Context, actor: Actor, *, key: str, ref: str, details: Repo
     )
 
 
+def _not_withdrawable(session: Session, incident: Incident) -> str:
+    return (
+        f"{incident.ref} can no longer be withdrawn: it is {messages.status_label(incident).lower()}. "
+        "Please write to the security team instead."
+    )
+
+
+WITHDRAWABLE = replace(INCIDENTS, not_now=_not_withdrawable)
+
+
+def withdraw(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
+    """The reporter takes back a report nobody has triaged yet: recorded, the triage post updated."""
+
+    def step(work: Work, incident: Incident) -> Outcome:
+        incident.status = IncidentStatus.WITHDRAWN
+        work.record("INC", "withdrawn", ("incident", ref), {"by": actor.id})
+        _changed(work, incident, "withdrawn", f"{actor.name} withdrew the report.")
+        return Outcome.say(f"You withdrew {ref}. The security team can see that you did.")
+
+    return run_step(
+        ctx,
+        actor,
+        WITHDRAWABLE,
+        ref,
+        key=key,
+        what="withdrawing this report",
+        allowed=lambda incident: Allowed(frozenset(), owner=incident.reporter_id),
+        step=step,
+        to=IncidentStatus.WITHDRAWN,
+        again=Outcome.say(f"{ref} is withdrawn."),
+    )
+
+
 # -- triage -------------------------------------------------------------------------------------------
 
 
@@ -294,6 +335,15 @@ def set_severity(ctx: Context, actor: Actor, *, key: str, ref: str, severity: st
         level = ctx.org.incidents.severities.get(severity)
         work.record("INC", "severity-set", ("incident", ref), {"from": incident.severity, "to": severity})
         incident.severity = severity
+        if status_of(incident) == IncidentStatus.NEW:  # a severity says it is an incident: classified too
+            incident.status, incident.classified_at, incident.classified_by = (
+                IncidentStatus.INCIDENT,
+                work.now,
+                actor.id,
+            )
+            work.record("INC", "classified", ("incident", ref), {"severity": severity, "reopened": False})
+            timeline.add_line(work, incident, "classified", f"{actor.name} classified this as an incident.")
+            timeline.tell_reporter(work, incident, "incident")
         _changed(work, incident, "severity", f"{actor.name} set severity {severity} ({level.name}).")
         if severity == "P1" and incident.emergency_at is None:
             _emergency_plan(work, incident)
@@ -312,6 +362,30 @@ def _emergency_plan(work: Work, incident: Incident) -> None:
     work.record("INC", "emergency-plan-started", ("incident", incident.ref), {"told": contacts})
     told = messages.names(ctx, contacts)
     timeline.add_line(work, incident, "emergency", f"Emergency communication plan started: told {told}.")
+
+
+def acknowledge(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
+    """Somebody on the emergency plan (or in the security team) says they have seen the P1 alert."""
+    contacts = set(ctx.org.incidents.emergency_contacts) or set(with_role(ctx.org, *ESCALATION_ROLES))
+
+    def step(work: Work, incident: Incident) -> Outcome:
+        if incident.emergency_at is None:
+            raise Refused(f"{ref} has no emergency alert to acknowledge.")
+        if timeline.has_entry(work, incident, "acknowledged", actor.id):
+            raise Refused(f"You already acknowledged the P1 alert for {ref}.")
+        work.record("INC", "emergency-acknowledged", ("incident", ref), {"by": actor.id})
+        timeline.add_line(work, incident, "acknowledged", f"{actor.name} acknowledged the P1 alert.")
+        return Outcome.say(f"Thank you: your acknowledgement of the P1 alert for {ref} is recorded.")
+
+    return _triage(
+        ctx,
+        actor,
+        ref,
+        key=key,
+        what="acknowledging emergency alerts",
+        step=step,
+        allowed=Allowed(TRIAGE_ROLES, owner=actor.id if actor.id in contacts else None),
+    )
 
 
 def assign(ctx: Context, actor: Actor, *, key: str, ref: str, handler: str) -> Outcome:
@@ -373,10 +447,29 @@ def add_note(ctx: Context, actor: Actor, *, key: str, ref: str, note: str) -> Ou
     return _triage(ctx, actor, ref, key=key, what="adding notes to incidents", step=step)
 
 
-def close(ctx: Context, actor: Actor, *, key: str, ref: str, root_cause: str, lessons: str) -> Outcome:
-    """Close an incident; its lessons go to awareness (AWR) as input for training."""
+def close_warnings(session: Session, incident: Incident) -> tuple[str, ...]:
+    """What closing the incident now would override: running clocks, a serious incident without handler."""
+    warnings = [
+        f"The {CLOCK_LABELS[clock.kind]} clock is still running." for clock in running(clocks_of(session, incident))
+    ]
+    if incident.severity in ("P1", "P2") and not incident.handler_id:
+        warnings.append(f"This {incident.severity} incident has no handler.")
+    return tuple(warnings)
+
+
+def close(
+    ctx: Context, actor: Actor, *, key: str, ref: str, root_cause: str, lessons: str, override: bool = False
+) -> Outcome:
+    """Close an incident; its lessons go to awareness (AWR) as input for training. With a clock still
+    running, or a P1/P2 without handler, only when the person confirmed (``override``): recorded."""
 
     def step(work: Work, incident: Incident) -> Outcome:
+        warnings = close_warnings(work.session, incident)
+        if warnings and not override:
+            raise Refused(f"{ref} was not closed: {' '.join(warnings)} Press Close again and confirm to close anyway.")
+        if warnings:
+            work.record("INC", "close-overridden", ("incident", ref), {"warnings": list(warnings)})
+            timeline.add_line(work, incident, "override", f"{actor.name} closed it anyway: {' '.join(warnings)}")
         incident.status, incident.closed_at, incident.closed_by = IncidentStatus.CLOSED, work.now, actor.id
         incident.root_cause, incident.lessons = root_cause.strip(), lessons.strip()
         work.record(
@@ -403,29 +496,69 @@ def close(ctx: Context, actor: Actor, *, key: str, ref: str, root_cause: str, le
 
 
 def record_notification(
-    ctx: Context, actor: Actor, *, key: str, ref: str, clock: str, at: datetime, note: str = ""
+    ctx: Context,
+    actor: Actor,
+    *,
+    key: str,
+    ref: str,
+    clock: str,
+    at: datetime,
+    note: str = "",
+    decision: str = "authority",
 ) -> Outcome:
-    """The dpo (or the team) notified an authority: who and when is recorded, reminders stop."""
+    """The dpo (or the team) records the decision on a regulatory deadline: the authority notified
+    (when, reference), the people affected notified, or assessed as not notifiable (the reason).
+    Each is a record and ends the clock's reminders."""
 
     def step(work: Work, incident: Incident) -> Outcome:
         target = next((c for c in running(clocks_of(work.session, incident)) if c.kind == clock), None)
         if target is None:
             raise Refused(f"No {CLOCK_LABELS.get(clock, clock)} clock is running for {ref}.")
+        if decision not in DECISIONS:
+            raise Refused("Please choose what was decided.")
+        if decision == "not_notifiable" and not note.strip():
+            raise Refused("Please give the reason it is not notifiable.")
         target.notified_at, target.notified_by, target.notified_note = at, actor.id, note.strip() or None
+        target.decision = decision
         work.record(
             "INC",
-            "notified",
+            "not-notifiable" if decision == "not_notifiable" else "notified",
             ("incident", ref),
-            {"clock": clock, "at": at.isoformat(), "by": actor.id, "note": note.strip()},
+            {"clock": clock, "decision": decision, "at": at.isoformat(), "by": actor.id, "note": note.strip()},
         )
-        late = " (after the deadline)" if at > target.due_at else ""
-        made = when(at, ctx.org.zone)
-        _changed(
-            work, incident, "notified", f"{actor.name} recorded the {CLOCK_LABELS[clock]} as made on {made}{late}."
-        )
-        return Outcome.say(f"Recorded: {CLOCK_LABELS[clock]} for {ref}, {made}.")
+        made, label = when(at, ctx.org.zone), CLOCK_LABELS[clock]
+        if decision == "not_notifiable":
+            line = f"{actor.name} assessed the {label} as not notifiable: {note.strip()}"
+            said = f"Recorded: {label} for {ref} assessed as not notifiable. Reminders stop."
+        else:
+            late = " (after the deadline)" if at > target.due_at else ""
+            whom = "the authority" if decision == "authority" else "the people affected"
+            reference = f" (reference: {note.strip()})" if note.strip() else ""
+            line = f"{actor.name} recorded the {label}: {whom} notified on {made}{late}{reference}."
+            said = f"Recorded: {label} for {ref}, {whom} notified on {made}. Reminders stop."
+        _changed(work, incident, "notified", line)
+        return Outcome.say(said)
 
     return _triage(ctx, actor, ref, key=key, what="recording regulatory notifications", step=step, allowed=NOTIFIERS)
+
+
+def set_personal_data(ctx: Context, actor: Actor, *, key: str, ref: str, answer: str) -> Outcome:
+    """The security team sets or corrects "personal data may be affected"; the GDPR clock follows
+    (counted from when the incident was classified, the moment the organisation became aware)."""
+
+    def step(work: Work, incident: Incident) -> Outcome:
+        if answer not in PERSONAL_DATA_LABELS:
+            raise Refused("Please answer yes, no or not sure.")
+        if incident.personal_data == answer:
+            raise Refused(f"{ref} already says: personal data may be affected: {PERSONAL_DATA_LABELS[answer]}.")
+        before = incident.personal_data
+        work.record("INC", "personal-data-set", ("incident", ref), {"from": before, "to": answer})
+        incident.personal_data = answer
+        shown = PERSONAL_DATA_LABELS[answer]
+        _changed(work, incident, "personal_data", f"{actor.name} set personal data may be affected: {shown}.")
+        return Outcome()
+
+    return _triage(ctx, actor, ref, key=key, what="setting whether personal data is affected", step=step, within=OPEN)
 
 
 def request_change(
@@ -467,9 +600,13 @@ def open_form(ctx: Context, actor: Actor, callback_id: str, ref: str) -> Outcome
         if callback_id == CLOSE and not LIFECYCLE.allows(incident.status, IncidentStatus.CLOSED):
             raise Refused(CLOSABLE.not_now(session, incident))
         kinds = running_clock_kinds(session, incident)
+        if callback_id == PERSONAL_DATA and status_of(incident) not in OPEN:
+            raise Refused(INCIDENTS.not_now(session, incident))
+        warnings = close_warnings(session, incident) if callback_id == CLOSE else ()
+        initial = {"personal_data": incident.personal_data or ""}
     if callback_id == NOTIFIED and not kinds:
         raise Refused(f"No regulatory clock is running for {ref}.")
-    return Outcome(form=triage_form(ctx, callback_id, ref, clocks=kinds))
+    return Outcome(form=triage_form(ctx, callback_id, ref, clocks=kinds, initial=initial, warnings=warnings))
 
 
 # -- clocks and timers: the plan applied, recorded and told --------------------------------------------
@@ -480,12 +617,14 @@ def _replan(work: Work, incident: Incident) -> None:
     settings = work.ctx.org.incidents
     clocks = {clock.kind: clock for clock in clocks_of(work.session, incident)}
     plan = plan_clocks(settings, incident, clocks, work.now)
+    why = "not an incident" if status_of(incident) == IncidentStatus.NOT_INCIDENT else "no personal data affected"
     for kind in plan.stop:
         clocks[kind].stopped_at = work.now
-        timeline.add_line(work, incident, "clock", f"{CLOCK_LABELS[kind]} clock stopped: not an incident.")
+        work.record("INC", "clock-stopped", ("incident", incident.ref), {"clock": kind, "why": why})
+        timeline.add_line(work, incident, "clock", f"{CLOCK_LABELS[kind]} clock stopped: {why}.")
     for kind, due_at in plan.start.items():
         clock = clocks.get(kind) or IncidentClock(incident_id=incident.id, kind=kind)
-        clock.started_at, clock.stopped_at, clock.due_at = work.now, None, due_at
+        clock.started_at, clock.stopped_at, clock.due_at = plan.since.get(kind, work.now), None, due_at
         work.session.add(clock)
         clocks[kind] = clock
     work.session.flush()

@@ -36,12 +36,20 @@ NOTE = "incident.note"
 CHANGE = "incident.change"
 CLOSE = "incident.close"
 NOTIFIED = "incident.notified"
+PERSONAL_DATA = "incident.personal_data"
 """Form callback ids; each triage form is opened by the button with the same action id."""
 
 REPORT_FALLBACK = "Type `/incident <what happened>` instead: that reports it at once, and you can add details later."
 """What to do when the report form cannot be opened (Slack throttled or refused it, or it took too long)."""
 
 PERSONAL_DATA_LABELS = {"yes": "Yes", "no": "No", "not_sure": "Not sure"}
+DECISIONS = {
+    "authority": "Notified the authority",
+    "people": "Notified the people affected",
+    "not_notifiable": "Assessed as not notifiable (unlikely to result in a risk)",
+}
+"""What the dpo records about a regulatory deadline; each one ends its reminders."""
+CLOSE_ANYWAY = "yes"
 
 
 @dataclass(frozen=True)
@@ -195,8 +203,32 @@ def parse_report(ctx: Context, values: Mapping[str, str]) -> ReportDetails:
 # -- triage forms -------------------------------------------------------------------------------------
 
 
-def triage_form(ctx: Context, callback_id: str, ref: str, *, clocks: tuple[str, ...] = ()) -> Form:
-    """The form behind a triage button; ``clocks`` lists the running clocks (for "notified")."""
+def triage_form(
+    ctx: Context,
+    callback_id: str,
+    ref: str,
+    *,
+    clocks: tuple[str, ...] = (),
+    initial: Mapping[str, str] | None = None,
+    warnings: tuple[str, ...] = (),
+) -> Form:
+    """The form behind a triage button; ``clocks`` lists the running clocks (for "notified"),
+    ``initial`` what the incident holds now, ``warnings`` what closing would override (for "close":
+    then a confirmation is asked)."""
+    initial = initial or {}
+    confirm = (
+        (
+            FormField(
+                "override",
+                "Close anyway?",
+                "select",
+                options=((CLOSE_ANYWAY, "Yes, close it anyway (this is recorded)"),),
+                hint=" ".join(warnings),
+            ),
+        )
+        if warnings
+        else ()
+    )
     fields = {
         NOT_INCIDENT: (
             "Not an incident",
@@ -244,6 +276,20 @@ def triage_form(ctx: Context, callback_id: str, ref: str, *, clocks: tuple[str, 
                     max_length=MAX_NOTE,
                     hint="Kept as input for awareness training.",
                 ),
+                *confirm,
+            ),
+        ),
+        PERSONAL_DATA: (
+            "Personal data",
+            (
+                FormField(
+                    "personal_data",
+                    "Personal data may be affected",
+                    "select",
+                    options=tuple(PERSONAL_DATA_LABELS.items()),
+                    initial=initial.get("personal_data") or None,
+                    hint="Yes or not sure starts the GDPR clock from when the incident was classified.",
+                ),
             ),
         ),
         NOTIFIED: (
@@ -257,9 +303,22 @@ def triage_form(ctx: Context, callback_id: str, ref: str, *, clocks: tuple[str, 
                     initial=clocks[0] if clocks else None,
                 ),
                 FormField(
+                    "decision",
+                    "What was decided?",
+                    "select",
+                    options=tuple(DECISIONS.items()),
+                    initial="authority",
+                ),
+                FormField(
                     "at", "When was it sent?", "datetime", required=False, initial=str(int(ctx.clock().timestamp()))
                 ),
-                FormField("note", "Reference or how it was sent", required=False, max_length=MAX_REASON),
+                FormField(
+                    "note",
+                    "Reference, or why it is not notifiable",
+                    required=False,
+                    max_length=MAX_REASON,
+                    hint="The authority's reference, or the reason (needed when not notifiable).",
+                ),
             ),
         ),
     }
@@ -287,6 +346,11 @@ def _validate_notified(ctx: Context, values: Mapping[str, str]) -> dict[str, str
     errors = check_text(values, "note", MAX_REASON, required=False)
     if (values.get("clock") or "") not in CLOCK_LABELS:
         errors["clock"] = "Please choose which notification was made."
+    decision = values.get("decision") or "authority"
+    if decision not in DECISIONS:
+        errors["decision"] = "Please choose what was decided."
+    elif decision == "not_notifiable" and not (values.get("note") or "").strip():
+        errors["note"] = "Please give the reason it is not notifiable."
     return errors | check_moment(ctx, values, "at", earliest=timedelta(days=400))
 
 
@@ -303,6 +367,16 @@ TRIAGE_VALIDATORS: dict[str, Callable[[Context, Mapping[str, str]], dict[str, st
     CLOSE: lambda ctx, v: (
         check_text(v, "root_cause", MAX_NOTE, what="the root cause")
         | check_text(v, "lessons", MAX_NOTE, what="the lessons learned")
+        | (
+            {"override": "Please confirm, or cancel and resolve this first."}
+            if v.get("override", CLOSE_ANYWAY) != CLOSE_ANYWAY
+            else {}
+        )
     ),
     NOTIFIED: _validate_notified,
+    PERSONAL_DATA: lambda ctx, v: (
+        {}
+        if (v.get("personal_data") or "") in PERSONAL_DATA_LABELS
+        else {"personal_data": "Please answer yes, no or not sure."}
+    ),
 }

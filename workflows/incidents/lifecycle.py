@@ -2,6 +2,7 @@
 
 A report starts ``new``; triage decides it is an ``incident`` or ``not_incident`` (and may change its
 mind either way while it is open); only an incident is ``closed``, and a closed one stays closed.
+The reporter may withdraw a report while nobody has triaged it (``withdrawn`` is final).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class IncidentStatus(StrEnum):
     INCIDENT = "incident"
     NOT_INCIDENT = "not_incident"
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
 
     @property
     def spoken(self) -> str:
@@ -34,7 +36,7 @@ OPEN = frozenset({IncidentStatus.NEW, IncidentStatus.INCIDENT})
 
 LIFECYCLE = Lifecycle[IncidentStatus](
     {
-        IncidentStatus.NEW: frozenset({IncidentStatus.INCIDENT, IncidentStatus.NOT_INCIDENT}),
+        IncidentStatus.NEW: frozenset({IncidentStatus.INCIDENT, IncidentStatus.NOT_INCIDENT, IncidentStatus.WITHDRAWN}),
         IncidentStatus.INCIDENT: frozenset({IncidentStatus.NOT_INCIDENT, IncidentStatus.CLOSED}),
         IncidentStatus.NOT_INCIDENT: frozenset({IncidentStatus.INCIDENT}),
     }

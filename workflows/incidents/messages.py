@@ -13,7 +13,16 @@ from datetime import datetime
 from config.incident_settings import SEVERITY_IDS
 from storage.models.incidents import Incident, IncidentChange, IncidentClock
 from workflows.incidents.clocks import CLOCK_LABELS, running
-from workflows.incidents.forms import ASSIGN, CHANGE, CLOSE, NOT_INCIDENT, NOTE, NOTIFIED, PERSONAL_DATA_LABELS
+from workflows.incidents.forms import (
+    ASSIGN,
+    CHANGE,
+    CLOSE,
+    NOT_INCIDENT,
+    NOTE,
+    NOTIFIED,
+    PERSONAL_DATA,
+    PERSONAL_DATA_LABELS,
+)
 from workflows.incidents.lifecycle import OPEN, IncidentStatus, status_of
 from workflows.kernel.people import person_name, span, when
 from workflows.kernel.ui import Button, Message
@@ -22,6 +31,8 @@ from workflows.kernel.work import Context
 CLASSIFY = "incident.classify"
 ESCALATE = "incident.escalate"
 ADD_DETAILS = "incident.add_details"
+WITHDRAW = "incident.withdraw"
+ACKNOWLEDGE = "incident.acknowledge"
 """Action ids of the buttons that act at once (the others open the form of the same id)."""
 
 
@@ -35,6 +46,7 @@ STATUS_LABELS = {
     IncidentStatus.INCIDENT: "Incident, being handled",
     IncidentStatus.NOT_INCIDENT: "Not an incident",
     IncidentStatus.CLOSED: "Closed",
+    IncidentStatus.WITHDRAWN: "Withdrawn by the reporter",
 }
 
 
@@ -56,9 +68,13 @@ def clock_state(ctx: Context, clock: IncidentClock, now: datetime, *, live: bool
     """Where a regulatory clock stands; ``live`` adds the time left (not for posts that stay up for days)."""
     zone = ctx.org.zone
     if clock.notified_at is not None:
-        return f"done {when(clock.notified_at, zone)} by {person_name(ctx.org, clock.notified_by)}"
+        by = person_name(ctx.org, clock.notified_by)
+        if clock.decision == "not_notifiable":
+            return f"assessed as not notifiable by {by}, {when(clock.notified_at, zone)}: {clock.notified_note or ''}"
+        whom = " (the people affected)" if clock.decision == "people" else ""
+        return f"done {when(clock.notified_at, zone)} by {by}{whom}"
     if clock.stopped_at is not None:
-        return "stopped (not an incident)"
+        return "stopped"
     if clock.due_at <= now:
         return f"OVERDUE since {when(clock.due_at, zone)}"
     left = f" (in {span(clock.due_at - now)})" if live else ""
@@ -88,6 +104,7 @@ def _buttons(ctx: Context, incident: Incident, clocks: Sequence[IncidentClock]) 
             Button(ASSIGN, "Assign handler", ref),
             Button(ESCALATE, "Escalate", ref),
             Button(NOTE, "Add note", ref),
+            Button(PERSONAL_DATA, "Personal data", ref),
             Button(CHANGE, "Request change", ref),
             *notified,
             Button(NOT_INCIDENT, "Not an incident", ref),
@@ -95,6 +112,8 @@ def _buttons(ctx: Context, incident: Incident, clocks: Sequence[IncidentClock]) 
         )
     if status == IncidentStatus.NOT_INCIDENT:
         return (Button(CLASSIFY, "Reclassify as incident", ref), Button(NOTE, "Add note", ref))
+    if status == IncidentStatus.WITHDRAWN:
+        return (Button(NOTE, "Add note", ref),)
     return (*notified, Button(NOTE, "Add note", ref))
 
 
@@ -165,9 +184,27 @@ def reporter_message(ctx: Context, incident: Incident, event: str, **values: str
     return Message(text=lines[0], body="\n".join(lines[1:]).strip())
 
 
+def reported_message(ctx: Context, incident: Incident, *, quick: bool) -> Message:
+    """The reporter's receipt: the reference, what to do now for the category, and the buttons to add
+    details (a one-line report) and to withdraw the report while nobody has triaged it."""
+    message = reporter_message(ctx, incident, "reported")
+    advice = ctx.org.incidents.advice_for(incident.category)
+    buttons: tuple[Button, ...] = (Button(ADD_DETAILS, "Add details", incident.ref, "primary"),) if quick else ()
+    if status_of(incident) == IncidentStatus.NEW:
+        buttons += (Button(WITHDRAW, "Withdraw", incident.ref),)
+    return Message(
+        text=message.text,
+        body=message.body,
+        fields=(("What to do now", advice),) if advice else (),
+        buttons=buttons,
+    )
+
+
 def emergency_message(ctx: Context, incident: Incident, started_by: str) -> Message:
-    """P1: what everybody on the emergency communication plan is told at once."""
+    """P1: what everybody on the emergency communication plan is told at once, with the plan's link
+    and a button to say they have seen it."""
     level = ctx.org.incidents.severities.get("P1")
+    plan = ctx.org.incidents.emergency_plan_url
     return Message(
         text=f"P1 incident {incident.ref}: the emergency communication plan has started. {headline(incident)}",
         body=incident.summary,
@@ -175,8 +212,28 @@ def emergency_message(ctx: Context, incident: Incident, started_by: str) -> Mess
             ("Severity", f"P1 {level.name}: {level.criteria}"),
             ("Handler", person_name(ctx.org, incident.handler_id)),
             ("Reported by", f"{incident.reporter_name}, {when(incident.reported_at, ctx.org.zone)}"),
+            *((("Emergency plan", plan),) if plan else ()),
         ),
+        buttons=(Button(ACKNOWLEDGE, "Acknowledge", incident.ref, "primary"),),
         footer=f"Set to P1 by {started_by}. Follow the emergency communication plan.",
+    )
+
+
+COMMAND_HELP = (
+    ("/incident", "report an incident with a form"),
+    ("/incident <what happened>", "report it in one line at once (you can add details later)"),
+    ("/incident mine", "your reports and their status"),
+    ("/incident list", "open incidents (security team, dpo, auditors); your own reports for everybody else"),
+    ("/incident help", "this help"),
+)
+"""What ``/incident help`` says; single words such as ``help`` or ``list`` never file a report."""
+
+
+def command_help() -> Message:
+    return Message(
+        text="Reporting security incidents",
+        body="\n".join(f"{command}: {what}" for command, what in COMMAND_HELP),
+        footer="Messages: use “Report security incident” under ⋮ on any message.",
     )
 
 
@@ -207,11 +264,13 @@ def overdue(ctx: Context, incident: Incident, timer_kind: str) -> str:
     return f"{incident.ref} is not resolved within {span(level.resolve_within)} ({level_id} target)"
 
 
-def escalation(ctx: Context, incident: Incident, what: str) -> Message:
+def escalation(ctx: Context, incident: Incident, what: str, clocks: Sequence[IncidentClock] = ()) -> Message:
+    """A missed target, to the people it is escalated to, with the triage buttons to act at once."""
     return Message(
         text=f"Escalation: {what}.",
         body=headline(incident),
         fields=(("Handler", person_name(ctx.org, incident.handler_id)),),
+        buttons=_buttons(ctx, incident, clocks),
     )
 
 

@@ -18,7 +18,13 @@ PROCESS = Process(
             EVERYONE,
         ),
         HelpEntry("/incident mine", "Your incident reports and their status", EVERYONE),
+        HelpEntry("/incident help", "What /incident can do", EVERYONE),
         HelpEntry("/isms incidents", "Open incidents, running regulatory clocks first", lifecycle.VIEWER_ROLES),
+        HelpEntry(
+            "/isms incidents all [PERIOD]",
+            "Reports open and closed, reported in a period (2026-Q4, since 2026-10-01)",
+            lifecycle.VIEWER_ROLES,
+        ),
     ),
     due=(scheduled.send_due_reminders,),
     home=service.home_items,

@@ -13,9 +13,11 @@ from workflows.incidents.forms import (
     ASSIGN,
     CHANGE,
     CLOSE,
+    CLOSE_ANYWAY,
     NOT_INCIDENT,
     NOTE,
     NOTIFIED,
+    PERSONAL_DATA,
     REPORT,
     TRIAGE_VALIDATORS,
     Source,
@@ -23,21 +25,72 @@ from workflows.incidents.forms import (
     parse_report,
     validate_report,
 )
-from workflows.incidents.messages import ADD_DETAILS, CLASSIFY, ESCALATE, severity_action
-from workflows.incidents.service import MINE, MORE, OPEN_LIST, my_reports, open_incidents
-from workflows.kernel.paging import more_route
-from workflows.kernel.routing import FormRoute, Request, Router
+from workflows.incidents.lifecycle import VIEWER_ROLES
+from workflows.incidents.messages import (
+    ACKNOWLEDGE,
+    ADD_DETAILS,
+    CLASSIFY,
+    ESCALATE,
+    WITHDRAW,
+    command_help,
+    severity_action,
+)
+from workflows.incidents.service import ALL_LIST, MINE, MORE, OPEN_LIST, all_incidents, my_reports, open_incidents
+from workflows.kernel.paging import more_route, parse_more
+from workflows.kernel.routing import FormRoute, Handler, Request, Router
 from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context
+
+
+def _list(ctx: Context, request: Request) -> Outcome:
+    """``/incident list``: every open incident for those who may see them, one's own reports otherwise
+    (asking to list is no attempt at anything: nothing is refused or recorded)."""
+    if request.actor.has(*VIEWER_ROLES):
+        return open_incidents(ctx, request.actor)
+    return my_reports(ctx, request.actor)
+
+
+RESERVED: dict[str, Callable[[Context, Request], Outcome]] = {
+    "help": lambda ctx, request: Outcome(reply=command_help()),
+    "?": lambda ctx, request: Outcome(reply=command_help()),
+    "mine": lambda ctx, request: my_reports(ctx, request.actor),
+    "status": lambda ctx, request: my_reports(ctx, request.actor),
+    "list": _list,
+    "open": _list,
+    "new": lambda ctx, request: incidents.start_report(ctx, request.actor),
+    "report": lambda ctx, request: incidents.start_report(ctx, request.actor),
+}
+"""Single words after ``/incident`` that are commands, never a one-line report."""
 
 
 def _incident_command(ctx: Context, request: Request) -> Outcome:
     text = request.text.strip()
     if not text:
         return incidents.start_report(ctx, request.actor)
-    if text.lower() == "mine":
-        return my_reports(ctx, request.actor)
+    reserved = RESERVED.get(text.lower().strip(".!"))
+    if reserved is not None:
+        return reserved(ctx, request)
     return incidents.quick_report(ctx, request.actor, key=request.key, text=text)
+
+
+def _incidents_list(ctx: Context, request: Request) -> Outcome:
+    """``/isms incidents`` (open ones) or ``/isms incidents all [PERIOD]`` (open and closed)."""
+    first, _, rest = request.text.strip().partition(" ")
+    if first.lower() == ALL_LIST:
+        return all_incidents(ctx, request.actor, rest)
+    return open_incidents(ctx, request.actor)
+
+
+def _more(lists: Handler) -> Handler:
+    """The lists' "More" button; ``all <period>`` carries its period in the list's name."""
+
+    def more(ctx: Context, request: Request) -> Outcome:
+        name, offset = parse_more(request.text)
+        if name == ALL_LIST or name.startswith(ALL_LIST + " "):
+            return all_incidents(ctx, request.actor, name[len(ALL_LIST) :], offset)
+        return lists(ctx, request)
+
+    return more
 
 
 def _shortcut(ctx: Context, request: Request) -> Outcome:
@@ -87,8 +140,16 @@ def _submit_triage(callback_id: str) -> Callable[[Context, Request], Outcome]:
             )
         if callback_id == CLOSE:
             return incidents.close(
-                ctx, actor, key=key, ref=ref, root_cause=values["root_cause"], lessons=values["lessons"]
+                ctx,
+                actor,
+                key=key,
+                ref=ref,
+                root_cause=values["root_cause"],
+                lessons=values["lessons"],
+                override=values.get("override") == CLOSE_ANYWAY,
             )
+        if callback_id == PERSONAL_DATA:
+            return incidents.set_personal_data(ctx, actor, key=key, ref=ref, answer=values["personal_data"])
         return incidents.record_notification(
             ctx,
             actor,
@@ -97,6 +158,7 @@ def _submit_triage(callback_id: str) -> Callable[[Context, Request], Outcome]:
             clock=values["clock"],
             at=moment_or_now(ctx, values, "at"),
             note=values.get("note", ""),
+            decision=values.get("decision") or "authority",
         )
 
     return submit
@@ -119,16 +181,22 @@ def _severity(level: str) -> Callable[[Context, Request], Outcome]:
 
 def register(router: Router) -> None:
     router.commands["/incident"] = _incident_command
-    router.isms["incidents"] = lambda ctx, request: open_incidents(ctx, request.actor)
-    router.actions[MORE] = more_route({MINE: my_reports, OPEN_LIST: open_incidents})
+    router.isms["incidents"] = _incidents_list
+    router.actions[MORE] = _more(more_route({MINE: my_reports, OPEN_LIST: open_incidents}))
     router.shortcuts["report_incident"] = _shortcut
     router.forms[REPORT] = FormRoute(lambda ctx, request: validate_report(ctx, request.values), _submit_report)
-    for callback_id in (NOT_INCIDENT, ASSIGN, NOTE, CHANGE, CLOSE, NOTIFIED):
+    for callback_id in (NOT_INCIDENT, ASSIGN, NOTE, CHANGE, CLOSE, NOTIFIED, PERSONAL_DATA):
         router.forms[callback_id] = FormRoute(_validator(callback_id), _submit_triage(callback_id))
         router.actions[callback_id] = _open(callback_id)
     for level in SEVERITY_IDS:
         router.actions[severity_action(level)] = _severity(level)
     router.actions[ADD_DETAILS] = lambda ctx, request: incidents.details_form(ctx, request.actor, request.text.strip())
+    router.actions[ACKNOWLEDGE] = lambda ctx, request: incidents.acknowledge(
+        ctx, request.actor, key=request.key, ref=request.text.strip()
+    )
+    router.actions[WITHDRAW] = lambda ctx, request: incidents.withdraw(
+        ctx, request.actor, key=request.key, ref=request.text.strip()
+    )
     router.actions[CLASSIFY] = lambda ctx, request: incidents.classify(
         ctx, request.actor, key=request.key, ref=request.text.strip()
     )

@@ -119,7 +119,8 @@ def _fire(
     due: _Due,
 ) -> None:
     if timer.kind in OVERDUE_TIMERS:
-        _overdue(work, incident, timer)
+        own = [clock for (incident_id, _), clock in clocks.items() if incident_id == incident.id]
+        _overdue(work, incident, timer, own)
         return
     _, clock_kind, offset = timer.kind.split(":")
     clock = clocks.get((incident.id, clock_kind))
@@ -130,7 +131,7 @@ def _fire(
     _remind_dpo(work, incident, clock, timer, passed=passed)
 
 
-def _overdue(work: Work, incident: Incident, timer: IncidentTimer) -> None:
+def _overdue(work: Work, incident: Incident, timer: IncidentTimer, clocks: Sequence[IncidentClock]) -> None:
     """Time to triage or to resolve has passed: remind the handler, escalate to lead and manager."""
     ctx = work.ctx
     what = messages.overdue(ctx, incident, timer.kind)
@@ -138,7 +139,9 @@ def _overdue(work: Work, incident: Incident, timer: IncidentTimer) -> None:
     if incident.handler_id:
         tell_people(work, [incident.handler_id], messages.about(incident, f"Reminder: {what}."), key)
     escalated = with_role(ctx.org, *ESCALATION_ROLES)
-    tell_people(work, [p for p in escalated if p != incident.handler_id], messages.escalation(ctx, incident, what), key)
+    tell_people(
+        work, [p for p in escalated if p != incident.handler_id], messages.escalation(ctx, incident, what, clocks), key
+    )
     reminded = f"reminded {person_name(ctx.org, incident.handler_id)}; " if incident.handler_id else ""
     line = f"Overdue: {what}. The bot {reminded}escalated to {messages.names(ctx, escalated)}."
     add_line(work, incident, "overdue", line, key=f"inc:{incident.ref}:entry:timer:{timer.id}")

@@ -21,12 +21,13 @@ from storage.models.incidents import Incident, IncidentChange, IncidentClock
 from workflows.incidents.clocks import CLOCK_LABELS
 from workflows.incidents.lifecycle import OPEN, TRIAGE_ROLES, VIEWER_ROLES, IncidentStatus
 from workflows.incidents.messages import clock_state, headline, status_label
-from workflows.kernel.access import require
+from workflows.kernel.access import Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.paging import HOME_ITEMS, clip, more_value, page_message, window
 from workflows.kernel.people import person_name, span, when, with_role
 from workflows.kernel.ui import Button, Message, Outcome
 from workflows.kernel.work import Context
+from workflows.performance import periods
 
 RUNNING = (IncidentClock.notified_at.is_(None), IncidentClock.stopped_at.is_(None))
 
@@ -82,10 +83,17 @@ def my_reports(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
 
 def open_incidents(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
     """``/isms incidents``: counts first, then running regulatory clocks (soonest deadline first), then
-    open incidents by severity and age, as one paged list."""
-    require(ctx, actor, VIEWER_ROLES, process="INC", what="the list of incidents")
+    open incidents (those with a running clock first, then by severity, then oldest first), as one
+    paged list."""
+    if not actor.has(*VIEWER_ROLES):  # only asked to list: told where their own reports are, nothing recorded
+        try:
+            require(ctx, actor, VIEWER_ROLES, process="INC", what="the list of incidents", attempt=False)
+        except Refused as refusal:
+            raise Refused(f"{refusal} /incident mine lists your own reports.") from None
     now = ctx.clock()
     severity_order = case((Incident.severity.is_(None), 0), else_=1)
+    running_clock = select(IncidentClock.id).where(IncidentClock.incident_id == Incident.id, *RUNNING).exists()
+    clocked = case((running_clock, 0), else_=1)  # incidents with a running clock first
     open_ = Incident.status.in_(OPEN)
     with ctx.read() as session:
         clock_count = session.scalar(select(func.count()).select_from(IncidentClock).where(*RUNNING)) or 0
@@ -114,7 +122,7 @@ def open_incidents(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
             session.scalars(
                 select(Incident)
                 .where(open_)
-                .order_by(severity_order, Incident.severity, Incident.reported_at, Incident.id)
+                .order_by(clocked, severity_order, Incident.severity, Incident.reported_at, Incident.id)
                 .offset(max(0, page.offset - clock_count))
                 .limit(room)
             ).all()
@@ -160,6 +168,19 @@ def home_items(ctx: Context, actor: Actor) -> list[Message]:
     """What waits for this person in process INC, for the App Home: counts and the first few refs."""
     items: list[Message] = []
     with ctx.read() as session:
+        own = (Incident.reporter_id == actor.id, Incident.status.in_(OPEN))
+        reported = session.scalar(select(func.count()).select_from(Incident).where(*own)) or 0
+        if reported:  # the person's own reports only, whatever their roles
+            first = session.scalars(
+                select(Incident.ref).where(*own).order_by(Incident.id.desc()).limit(HOME_ITEMS)
+            ).all()
+            items.append(
+                Message(
+                    text=f"You have {reported:,} open incident report{'' if reported == 1 else 's'}: {', '.join(first)}"
+                    + (" …" if reported > len(first) else ""),
+                    buttons=(Button(MORE, "Your reports", more_value(MINE, 0)),),
+                )
+            )
         if actor.has(*TRIAGE_ROLES):
             new = Incident.status == IncidentStatus.NEW
             waiting = session.scalar(select(func.count()).select_from(Incident).where(new)) or 0
@@ -379,3 +400,56 @@ def recent(session: Session, limit: int, *, reporter: str | None = None) -> list
     if reporter is not None:
         query = query.where(Incident.reporter_id == reporter)
     return [tuple(row) for row in session.execute(query.order_by(Incident.id.desc()).limit(limit))]  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------------------ /isms incidents all
+ALL_LIST = "all"
+"""The "More" name of ``/isms incidents all [PERIOD]``: ``all`` or ``all <period label>``."""
+
+
+def all_incidents(ctx: Context, actor: Actor, period_text: str = "", offset: int = 0) -> Outcome:
+    """``/isms incidents all [PERIOD]``: every report, open and closed (events and incidents), reported
+    in the period when one is given (``2026-Q4``, ``since 2026-10-01``), newest first; counts by
+    status first, one page at a time. For the same people as ``/isms incidents``."""
+    require(ctx, actor, VIEWER_ROLES, process="INC", what="the list of incidents")
+    now = ctx.clock()
+    period = periods.parse(period_text, ctx.org.zone, now) if period_text.strip() else None
+    where: list[ColumnElement[bool]] = []
+    if period is not None:
+        where += [Incident.reported_at >= period.start, Incident.reported_at < period.end]
+    with ctx.read() as session:
+        by_status = {
+            str(status): count
+            for status, count in session.execute(
+                select(Incident.status, func.count()).where(*where).group_by(Incident.status)
+            )
+        }
+        page = window(sum(by_status.values()), offset)
+        shown = session.scalars(
+            select(Incident).where(*where).order_by(Incident.id.desc()).offset(page.offset).limit(page.size)
+        ).all()
+    during = (
+        f" reported {period.label}"
+        if period and period.label.startswith("since")
+        else (f" reported in {period.label}" if period else "")
+    )
+    if not page.total:
+        return Outcome.say(f"No incident reports{during}.")
+    zone = ctx.org.zone
+    lines = [
+        f"{i.ref} · {status_label(i)} · {i.severity or 'no severity'} · reported {when(i.reported_at, zone)}"
+        + (f" · closed {when(i.closed_at, zone)}" if i.closed_at else "")
+        + f" · {headline(i)}"
+        for i in shown
+    ]
+    return Outcome(
+        reply=page_message(
+            title=f"{page.total:,} incident report(s){during}, open and closed",
+            counts=[(str(status), f"{count:,}") for status, count in sorted(by_status.items())],
+            lines=lines,
+            page=page,
+            more=MORE,
+            name=f"{ALL_LIST} {period.label}" if period else ALL_LIST,
+            footer="Newest first.",
+        )
+    )

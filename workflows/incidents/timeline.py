@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import select
+
 from storage.models.incidents import Incident, IncidentEntry
 from workflows.incidents import messages
 from workflows.incidents.service import changes_of, clocks_of
@@ -60,6 +62,14 @@ def add_line(work: Work, incident: Incident, kind: str, text: str, *, key: str |
         work.session.flush()
         key = f"inc:{incident.ref}:entry:{entry.id}"
     work.notify(TRIAGE_CHANNEL, Message(text=text), key, thread_of=triage_key(incident))
+
+
+def has_entry(work: Work, incident: Incident, kind: str, actor_id: str) -> bool:
+    """Whether ``actor_id`` already left a timeline entry of ``kind`` on the incident."""
+    query = select(IncidentEntry.id).where(
+        IncidentEntry.incident_id == incident.id, IncidentEntry.kind == kind, IncidentEntry.actor_id == actor_id
+    )
+    return work.session.scalar(query.limit(1)) is not None
 
 
 def tell_reporter(work: Work, incident: Incident, event: str, **values: str) -> None:

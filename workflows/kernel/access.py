@@ -42,11 +42,17 @@ def require(
     process: str,
     what: str,
     subject: tuple[str, str] = ("action", "-"),
+    attempt: bool = True,
 ) -> None:
-    """Raise ``Refused`` (after recording the attempt) unless ``allowed`` admits the actor."""
+    """Raise ``Refused`` (after recording the attempt) unless ``allowed`` admits the actor.
+
+    ``attempt=False`` for a person who only asked to see a list: they are told who it is for, and
+    nothing is recorded (an attempt is an action on somebody else's item, not a question)."""
     rule = allowed if isinstance(allowed, Allowed) else Allowed(frozenset(allowed))
     if rule.admits(actor):
         return
+    if not attempt:
+        raise Refused(f"Sorry, {what} is for {_who(ctx, rule)} only.")
     with ctx.work(actor) as work:
         data = {"attempted": what, "roles": sorted(actor.roles)}
         if rule.owner is not None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from workflows.kernel.access import Refused
 from workflows.kernel.actors import Actor
+from workflows.kernel.directory import with_directory_roles
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
 
@@ -111,6 +112,8 @@ class Router:
 
     def _run(self, ctx: Context, handler: Handler, request: Request, what: str) -> Outcome:
         try:
+            if ctx.directory is not None:  # roles from Entra ID groups (README, "Microsoft 365")
+                request = replace(request, actor=with_directory_roles(ctx, request.actor))
             return handler(ctx, request)
         except Refused as refusal:
             return Outcome.say(str(refusal))

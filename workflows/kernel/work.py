@@ -26,6 +26,7 @@ from storage import records
 from storage.deliveries import first_time
 from storage.outbox import enqueue_many
 from workflows.kernel.actors import Actor
+from workflows.kernel.directory import DirectorySource
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.ui import Message
 
@@ -122,6 +123,8 @@ class Context:
     """Sessions that only read (on SQLite they never wait for the write lock); ``sessions`` if unset."""
     processes: tuple[Process, ...] = ()
     """The process packages' descriptors (``workflows/registry.py``): routes, due work, Home, help, interfaces."""
+    directory: DirectorySource | None = None
+    """The organisation's directory (Entra ID) when Microsoft 365 is configured and signed in."""
 
     @contextmanager
     def work(self, actor: Actor) -> Iterator[Work]:

@@ -1,0 +1,4 @@
+"""Reaching people outside chat: mail (for people without Slack: suppliers, external auditors) and
+calendar events (audits, management reviews). Plain functions other processes call inside their own
+unit of work; each queues an outbox effect (``mail.send``, ``calendar.event``) that the Microsoft
+Graph senders in ``integrations/graph`` deliver once. No process of its own."""
