@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+from typing import TextIO
 
 from config.settings import Settings
 
@@ -43,8 +45,21 @@ def secret_values(settings: Settings) -> list[str]:
     return [value.get_secret_value() for value in values if value is not None]
 
 
+class CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each line, not the one at start-up: a
+    test runner or an embedding program that swaps (and closes) stderr never breaks logging."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        """StreamHandler's constructor sets a stream; the current stderr is always used instead."""
+
+
 def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler()
+    handler = CurrentStderr()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(SecretMask(secret_values(settings)))
     root = logging.getLogger()
