@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import Engine
 
@@ -18,15 +19,17 @@ from config.errors import ConfigError
 from config.organisation import Organisation, load_organisation
 from config.settings import Settings
 from config.templates import Templates
-from integrations.graph import Microsoft365, graph_senders
+from integrations.graph import Microsoft365, graph_senders, mailbox_of
 from integrations.graph import start as start_microsoft365
 from integrations.trackers import tracker_senders
 from storage import migrate, records
 from storage.db import make_engine, make_read_sessions, make_sessions
+from storage.models.outbox import OutboxEffect
 from storage.outbox import Backoff, Dispatcher, Sender
 from workflows.kernel.process import build_router
 from workflows.kernel.routing import Router
 from workflows.kernel.work import Context
+from workflows.outreach.mail import mail_instead_of_dm
 from workflows.registry import PROCESSES
 
 
@@ -75,6 +78,11 @@ class Runtime:
 ChatSenderFactory = Callable[[Context], Sender]
 
 
+def mail_or_nothing(ctx: Context, effect: OutboxEffect) -> None:
+    """The outbox's dead-letter path: a DM Slack refused for good because of the person goes by mail."""
+    mail_instead_of_dm(ctx, effect)
+
+
 def build_runtime(
     settings: Settings,
     chat_sender: ChatSenderFactory,
@@ -110,6 +118,9 @@ def build_runtime(
         backoff=Backoff(settings.outbox_backoff_base, settings.outbox_backoff_cap),
         rates=settings.outbox_rates,
         concurrency=settings.outbox_concurrency,
+        # A DM Slack refuses for good (no such user, deactivated) goes out by mail instead, once, when
+        # Microsoft 365 is configured (mail waits in the outbox while it is switched off).
+        on_dead=partial(mail_or_nothing, ctx) if m365.client is not None and mailbox_of(config.org) else None,
     )
     ctx.on_commit = dispatcher.wake
     return Runtime(settings, engine, ctx, build_router(PROCESSES), dispatcher)

@@ -83,8 +83,14 @@ def test_no_acknowledgement_before_the_report_is_stored(postgres_url, slack):
         waiting = (
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
-        deadline = time.monotonic() + 10
-        while locker.execute(text(waiting)).scalar() == 0:
+        deadline = time.monotonic() + 30
+
+        def blocked_on_the_lock() -> bool:
+            # pg_stat_activity is read once per transaction unless the snapshot is cleared before each look
+            locker.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return bool(locker.execute(text(waiting)).scalar())
+
+        while not blocked_on_the_lock():
             assert time.monotonic() < deadline, "the report never reached its write"
             time.sleep(0.01)
         # The write waits for the lock. An acknowledgement sent before the write would arrive now.

@@ -50,15 +50,18 @@ def test_a_significant_change_through_risk_approval_local_ticket_and_verificatio
     console.run()
 
     text = "\n".join(output)
-    assert "Change CHG-2026-0001 is recorded. You will get a message at each step." in text
+    # One message about the request, the answer to the form (issue 13), not an answer and a DM.
+    assert text.count("change CHG-2026-0001 is recorded") == 1
     assert (
-        "[to Erin Evans] Your request for change CHG-2026-0001 is recorded: Enforce MFA on the VPN\n"
+        "Your request for change CHG-2026-0001 is recorded: Enforce MFA on the VPN\n"
         "Next: risk evaluation by Olga Ortiz, then approval." in text
     )
+    assert "[to Erin Evans] Your request for change" not in text
     assert "[to Olga Ortiz] Please evaluate the risk of change CHG-2026-0001: Enforce MFA on the VPN" in text
     assert "Thank you: the risk of CHG-2026-0001 is recorded and the change goes to approval." in text
     assert "Risk: likelihood 4/5, impact 3/5. Only VPN users are affected" in text
-    assert "CHG-2026-0001 [awaiting-approval] no tracker issue yet, high: Enforce MFA on the VPN" in text
+    assert "CHG-2026-0001 Waiting for approval: Enforce MFA on the VPN (no tracker issue yet, high priority)" in text
+    assert "[awaiting-approval]" not in text
     assert "[to Erin Evans] Change CHG-2026-0001 now has tracker issue LOCAL-1." in text
     assert "LOCAL-1 (CHG-2026-0001) is now In Progress." in text
     assert "[to Erin Evans] Change CHG-2026-0001 is implemented (LOCAL-1). Does it work as intended?" in text
@@ -78,6 +81,6 @@ def test_a_form_error_is_asked_again_in_the_console(settings, clock):
 
     text = "\n".join(output)
     assert "! Title: Please fill in this field." in text
-    assert "Change CHG-2026-0001 is recorded." in text
+    assert "Your request for change CHG-2026-0001 is recorded" in text
     assert change(runtime.ctx, "CHG-2026-0001").title == "A real title"
     runtime.engine.dispose()

@@ -133,6 +133,11 @@ def test_request_approve_implement_and_verify_through_slack(bot, slack):
     assert dms(slack, "U0ERIN", f"Change {ref} is done: verified.")
     assert change(bot.runtime.ctx, ref).state == "verified"
     assert actions(bot.runtime.ctx, ref)[-2:] == ["IMP verified", "CHG closed"]
+    # One DM about the request (issue 13): the answer to the form, not also "is recorded" a second time.
+    about_the_request = [text_of(m) for m in slack.messages_to("U0ERIN") if "recorded" in text_of(m)]
+    assert len(about_the_request) == 1
+    assert f"Your request for change {ref} is recorded: Enforce MFA on the VPN" in about_the_request[0]
+    assert "Next: approval by the ISMS manager." in about_the_request[0]
 
 
 def test_an_employee_clicking_approve_is_refused(bot, slack):

@@ -153,7 +153,7 @@ def test_a_request_is_recorded_with_its_origin_and_goes_to_the_approver(runtime,
     )
     approval = inbox.to("alice")[-1]
     assert approval.text == f"Change {ref} waits for your decision: Block USB storage"
-    assert ("Origin", "INC INC-2026-0007") in approval.fields and ("Requested by", "Sam Shah") in approval.fields
+    assert ("Origin", "INC-2026-0007") in approval.fields and ("Requested by", "Sam Shah") in approval.fields
     assert "Fall-back: Remove the GPO" in approval.body
     assert [b.label for b in approval.buttons] == ["Approve", "Decline"]
     assert inbox.texts("sam") == [f"Your request for change {ref} is recorded: Block USB storage"]
@@ -275,7 +275,7 @@ def test_the_whole_lifecycle_with_the_local_tracker_reports_to_the_origin(runtim
         "change": ref,
         "state": "verified",
         "jira_key": "LOCAL-1",
-        "result": "Resolution: Done\nGPO rolled out to 40 laptops\nVerified by Sam Shah: Works as intended.",
+        "result": "Done\nGPO rolled out to 40 laptops\nVerified by Sam Shah: Works as intended.",
     }
     assert [a for a in actions(runtime.ctx, ref) if not a.endswith("sent-to-INC")] == [
         "CHG requested",
@@ -332,7 +332,7 @@ def test_wont_do_in_the_tracker_fails_the_change(runtime, monkeypatch):
     )
 
     assert change(runtime.ctx, ref).state == "failed"
-    assert origin.named("change-finished")[0].data["result"] == "Resolution: Won't Do\nVendor cannot support it"
+    assert origin.named("change-finished")[0].data["result"] == "Won't Do\nVendor cannot support it"
 
 
 def test_the_tracker_issue_can_be_opened_on_creation(settings, clock, inbox, tmp_path):
@@ -387,12 +387,13 @@ def test_the_list_of_open_changes_depends_on_the_role(runtime):
         return f"{outcome.reply.text}\n{outcome.reply.body}"
 
     assert listing("alice") == (
-        "2 open change(s)\n"
-        "CHG-2026-0001 [in-implementation] LOCAL-1, medium: Rotate the VPN certificate\n"
-        "CHG-2026-0002 [awaiting-approval] no tracker issue yet, medium: Block USB storage"
+        "2 open changes\n"
+        "CHG-2026-0001 In implementation: Rotate the VPN certificate (LOCAL-1, medium priority)\n"
+        "CHG-2026-0002 Waiting for approval: Block USB storage (no tracker issue yet, medium priority)"
     )
     assert listing("erin") == (
-        "1 open change(s) you requested\nCHG-2026-0001 [in-implementation] LOCAL-1, medium: Rotate the VPN certificate"
+        "1 open change you requested\n"
+        "CHG-2026-0001 In implementation: Rotate the VPN certificate (LOCAL-1, medium priority)"
     )
     assert listing("dora") == "You have no open changes.\n"
 

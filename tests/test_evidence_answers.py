@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from bot.console import Console
+from bot.slack.blocks import modal
 from storage.models import EvidenceFile, EvidenceSubmission, OutboxEffect
 from tests.world import EVIDENCE, World, berlin, programme_world, text_of
 from workflows.common.home import home
@@ -194,9 +196,11 @@ def test_snooze_holds_reminders_but_not_the_due_date(world, clock):
     clock.set(berlin(2026, 12, 23, 10, 0))
     snoozed = world.press("olga", "evidence.snooze.3", "1")
 
+    # The answer names the snooze's end and the real next reminder (after the weekend), not one moment
+    # as if the snooze's end were when the person hears again (issue 13).
     assert snoozed.reply is not None and snoozed.reply.text == (
-        "Snoozed EV-1 for 3 days. You will hear about it again Mon 28 Dec 2026, 08:00 (Europe/Berlin); "
-        "it is still due Thu 31 Dec 2026, 17:00 (Europe/Berlin)."
+        "Snoozed EV-1 for 3 days: no reminders until Sat 26 Dec 2026, 10:00 (Europe/Berlin). "
+        "The next reminder is Mon 28 Dec 2026, 08:00 (Europe/Berlin); it is due Thu 31 Dec 2026, 17:00 (Europe/Berlin)."
     )
     assert world.at(berlin(2026, 12, 24)) == []
     assert world.at(berlin(2026, 12, 28, 8, 0)) == [("olga", "Reminder: Review the risks you own is due in 3 days")]
@@ -362,3 +366,27 @@ def test_number_and_approval_evidence_ask_for_their_own_fields(settings, clock, 
         "Evidence to review from Olga Ortiz: Review ISMS resource usage against the budget",
     ]
     world.runtime.engine.dispose()
+
+
+def test_a_snooze_up_to_the_due_date_says_the_next_reminder_comes_then(world, clock):
+    clock.set(berlin(2026, 12, 30, 10, 0))
+    snoozed = world.press("olga", "evidence.snooze.1", "1")
+
+    assert snoozed.reply is not None and snoozed.reply.text == (
+        "Snoozed EV-1 for 1 day: no reminders until Thu 31 Dec 2026, 10:00 (Europe/Berlin). "
+        "The next reminder comes on the due date, Thu 31 Dec 2026, 10:00 (Europe/Berlin)."
+    )
+    assert "hear about it again" not in snoozed.reply.text
+
+
+def test_the_optional_comment_says_optional_once_in_slack_and_the_console(world):
+    submit(world, text="Done.")
+    opened = world.press("alice", "evidence.accept", world.chat.button("alice", "evidence.accept"))
+    assert opened.form is not None
+    prompts: list[str] = []
+    console = Console(ask=lambda prompt: prompts.append(prompt) or "", say=lambda line: None)
+    for field in opened.form.fields:
+        console._prompt(field)
+    assert prompts == ["  Comment (optional, Enter to skip): "]  # not "Comment (optional) (optional, ...)"
+    block = modal(opened.form)["blocks"][0]  # Slack adds "(optional)" to an optional block itself
+    assert block["label"]["text"] == "Comment" and block["optional"] is True

@@ -452,7 +452,7 @@ def test_directory_sync_prints_what_changed_and_then_nothing(graph: GraphDouble,
     assert "sam@example.org: found (security_team; department Security; manager -)" in first.stdout
     assert "conflict: mia@example.org: mia is not in the directory" in first.stdout
     again = isms_bot("directory", "sync", **env)
-    assert again.stdout.splitlines() == ["Directory refreshed: 0 change(s), 0 new conflict(s)."]
+    assert again.stdout.splitlines() == ["Directory refreshed: 0 changes, 0 new conflicts."]
 
 
 def test_a_wrong_secret_is_one_line_and_sync_changes_nothing(graph: GraphDouble, db_url: str, tmp_path: Path):

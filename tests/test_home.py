@@ -53,7 +53,7 @@ def test_isms_manager_sees_the_overview_first_then_evidence_to_review(world):
 def test_security_team_sees_the_overview_and_the_reports_to_triage(world):
     view, text = shown(world, "hana")
     assert view.sections[1].text.startswith("ISMS status of Example Ltd")
-    assert "1 incident report(s) wait for triage: INC-2026-0108" in text
+    assert "1 incident report waits for triage: INC-2026-0108" in text
 
 
 @pytest.mark.parametrize("person", ["mia", "aldo", "erin", "olga", "dora"])

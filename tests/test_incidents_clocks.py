@@ -283,7 +283,7 @@ def test_team_list_shows_running_clocks_first_and_reporters_see_only_their_own(w
     incidents.add_note(world.ctx, world.actor("hana"), key=fresh_key(), ref=ref, note="Secret internal note")
     clock.advance(hours=2)
     team = open_incidents(world.ctx, world.actor("aldo")).reply
-    assert team is not None and team.text == "2 open incident(s), 1 running regulatory clock(s)"
+    assert team is not None and team.text == "2 open incidents, 1 running regulatory clock"
     lines = team.body.splitlines()
     assert lines[0] == "Running regulatory clocks:"
     assert lines[1] == (
@@ -319,12 +319,12 @@ def test_app_home_shows_what_waits_in_incident_management(world, clock):
     ref = report(world, personal_data="yes")
     # the security team's Home starts with the ISMS overview; what waits for them personally follows it
     sam = [s.text for s in home(world.ctx, world.actor("sam")).sections]
-    assert sam[1].startswith("ISMS status of Example Ltd") and sam[-1] == f"1 incident report(s) wait for triage: {ref}"
+    assert sam[1].startswith("ISMS status of Example Ltd") and sam[-1] == f"1 incident report waits for triage: {ref}"
     triage(world, ref, severity="P2", handler="hana")
     hana = [s.text for s in home(world.ctx, world.actor("hana")).sections]
-    assert hana[-1] == f"You handle 1 open incident(s): {ref}"
+    assert hana[-1] == f"You handle 1 open incident: {ref}"
     assert [s.text for s in home(world.ctx, world.actor("dora")).sections][1:] == [
-        "1 regulatory notification clock(s) are running: /isms incidents"
+        "1 regulatory notification clock is running: /isms incidents"
     ]
     assert [s.text for s in home(world.ctx, world.actor("erin")).sections][1:] == [
         f"You have 1 open incident report: {ref}"

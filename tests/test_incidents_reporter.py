@@ -57,7 +57,8 @@ def test_list_shows_an_employee_their_own_reports_without_a_warning(world):
 def test_list_shows_the_security_team_every_open_incident(world):
     world.command("erin", "My laptop was stolen on the train", name="/incident")
     text = shown(world.command("sam", "list", name="/incident"))
-    assert "1 open incident(s)" in text and "INC-2026-0001" in text
+    assert "1 open incident," in text and "INC-2026-0001" in text
+    assert "reported just now" in text and "0 min ago" not in text and "(s)" not in text
 
 
 def test_a_sentence_starting_with_a_reserved_word_is_still_a_report(world):

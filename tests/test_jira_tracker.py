@@ -294,7 +294,7 @@ def test_the_poll_brings_jira_status_and_comment_back_to_the_change_and_its_orig
     started = int(clock().timestamp() * 1000) - 6 * 60_000  # the first poll's start, minus the 2-minute overlap
     assert jql(second_poll) == f'labels = "isms-change" AND updated >= {started - 120_000} ORDER BY updated ASC'
     assert implemented.state == "implemented"
-    assert implemented.result == "Resolution: Done\nGPO deployed to all 40 laptops"
+    assert implemented.result == "Done\nGPO deployed to all 40 laptops"
     assert inbox.texts("sam")[-2] == f"Change {ref} is implemented (ISMS-1). Does it work as intended?"
     assert answer.reply is not None and answer.reply.text == f"Thank you: {ref} is verified."
     assert [e.data["state"] for e in origin.named("change-status")] == [
@@ -307,7 +307,7 @@ def test_the_poll_brings_jira_status_and_comment_back_to_the_change_and_its_orig
         "change": ref,
         "state": "verified",
         "jira_key": "ISMS-1",
-        "result": "Resolution: Done\nGPO deployed to all 40 laptops\nVerified by Sam Shah: Works as intended.",
+        "result": "Done\nGPO deployed to all 40 laptops\nVerified by Sam Shah: Works as intended.",
     }
     assert comments[-1] == "[ISMS] Verified by Sam Shah: Works as intended."
 
@@ -329,7 +329,7 @@ def test_wont_do_in_jira_fails_the_change_and_tells_the_origin(runtime, double, 
         "change": ref,
         "state": "failed",
         "jira_key": "ISMS-1",
-        "result": "Resolution: Won't Do\nThe vendor's agent needs USB; not doing this.",
+        "result": "Won't Do\nThe vendor's agent needs USB; not doing this.",
     }
 
 

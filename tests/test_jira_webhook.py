@@ -125,7 +125,7 @@ def test_a_status_change_in_jira_reaches_the_change_the_requester_and_the_origin
     assert (first, duplicate, late) == ((200, {"applied": True}), (200, {"applied": False}), (200, {"applied": False}))
     implemented = change(server.runtime.ctx, ref)
     assert implemented.state == "implemented"
-    assert implemented.result == "Resolution: Done\nUSB storage blocked by GPO on every laptop."
+    assert implemented.result == "Done\nUSB storage blocked by GPO on every laptop."
     assert actions(server.runtime.ctx, ref).count("CHG tracker-updated") == 1
     assert origin.named("change-status")[-1].data == {
         "change": ref,
@@ -211,4 +211,4 @@ def test_control_characters_from_jira_are_cleaned_at_the_edge(server, double, cl
     double.add_comment("ISMS-1", "Blocked\x00 by GPO\x1b[0m.", author="Hana Hart")
     status, body = post(server.url + f"/jira/webhook?secret={SECRET}", double.webhook_payload("ISMS-1"))
     assert (status, body) == (200, {"applied": True})
-    assert change(server.runtime.ctx, ref).result == "Resolution: Done\nBlocked by GPO[0m."
+    assert change(server.runtime.ctx, ref).result == "Done\nBlocked by GPO[0m."

@@ -29,7 +29,7 @@ def more_of(reply) -> str:  # type: ignore[no-untyped-def]
 def test_all_incidents_show_closed_ones_with_counts_first(world):
     reply = world.command("sam", "incidents all").reply
     assert reply is not None
-    assert reply.text == "8 incident report(s), open and closed"
+    assert reply.text == "8 incident reports, open and closed"
     assert dict(reply.fields) == {"closed": "4", "incident": "3", "new": "1"}
     assert "INC-2026-0101 · Closed" in reply.body or "INC-2026-0101 · closed" in reply.body.lower()
     assert reply.body.index("INC-2026-0108") < reply.body.index("INC-2026-0101")  # newest first
@@ -41,10 +41,10 @@ def test_all_incidents_in_a_period_and_since_a_date(world):
         session.execute(insert(Incident), [old])
     assert world.command("alice", "incidents all").reply.text.startswith("9 ")  # type: ignore[union-attr]
     q4 = world.command("alice", "incidents all 2026-Q4").reply
-    assert q4 is not None and q4.text == "8 incident report(s) reported in 2026-Q4, open and closed"
+    assert q4 is not None and q4.text == "8 incident reports reported in 2026-Q4, open and closed"
     assert "INC-2026-0150" not in q4.body
     since = world.command("alice", "incidents all since 2026-06-01").reply
-    assert since is not None and since.text == "9 incident report(s) reported since 2026-06-01, open and closed"
+    assert since is not None and since.text == "9 incident reports reported since 2026-06-01, open and closed"
     none = world.command("alice", "incidents all 2025").reply
     assert none is not None and none.text == "No incident reports reported in 2025."
 
@@ -78,14 +78,14 @@ def test_all_incidents_are_paged_with_the_period_kept(world):
 
 def test_all_changes_for_overseers_and_own_for_employees(world):
     reply = world.command("alice", "changes all").reply
-    assert reply is not None and reply.text == "3 change(s), open and closed"
-    assert dict(reply.fields) == {"in-implementation": "1", "verified": "2"}
+    assert reply is not None and reply.text == "3 changes, open and closed"
+    assert dict(reply.fields) == {"In implementation": "1", "Verified": "2"}
     assert "closed" in reply.body and "CHG-2026-0001" in reply.body
     erin = world.command("erin", "changes all").reply
-    assert erin is not None and erin.text == "2 change(s) you requested, open and closed"
+    assert erin is not None and erin.text == "2 changes you requested, open and closed"
     assert "CHG-2026-0003" not in erin.body
     olga_q3 = world.command("olga", "changes all 2026-Q3").reply  # hers was requested 45 days before 2 Nov
-    assert olga_q3 is not None and olga_q3.text == "1 change(s) you requested in 2026-Q3, open and closed"
+    assert olga_q3 is not None and olga_q3.text == "1 change you requested in 2026-Q3, open and closed"
     assert text_of(world.command("olga", "changes all 2027").reply).startswith("No changes you requested in 2027.")  # type: ignore[arg-type]
 
 
@@ -113,11 +113,9 @@ def test_all_changes_are_paged(world):
     with world.ctx.sessions.begin() as session:
         session.execute(insert(Change), rows)
     first = world.command("erin", "changes all since 2026-10-01").reply
-    assert first is not None and first.text.startswith(
-        "32 change(s) you requested since 2026-10-01"
-    )  # with CHG-1 and 2
+    assert first is not None and first.text.startswith("32 changes you requested since 2026-10-01")  # with CHG-1 and 2
     assert more_of(first) == "all since 2026-10-01:20"
     second = world.press("erin", "change.more", more_of(first)).reply
     assert second is not None and "Showing 21–32 of 32." in second.footer
     open_list = world.press("alice", "change.more", "open:0").reply  # the open list's button still works
-    assert open_list is not None and open_list.text == "1 open change(s)"
+    assert open_list is not None and open_list.text == "1 open change"

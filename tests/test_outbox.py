@@ -208,6 +208,7 @@ def test_two_transactions_queueing_one_key_at_once_both_succeed_and_queue_it_onc
                         "WHERE datname = current_database() AND wait_event_type = 'Lock'"
                     )
                     for _ in range(500):
+                        watcher.execute(text("SELECT pg_stat_clear_snapshot()"))  # else read once per transaction
                         if watcher.scalar(waiting):
                             break
                         threading.Event().wait(0.01)

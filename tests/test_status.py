@@ -73,7 +73,7 @@ def test_overseers_see_the_whole_isms(world, person):
     for pid in world.ctx.catalogue.ids:
         assert f"\n{pid} " in "\n" + reply.body or f"⚠ {pid} " in reply.body, pid
     assert "Incidents: 4 open (P1 3, not rated 1)" in text
-    assert "Changes: 1 open (in-implementation 1)" in text and "CHG-2026-0003 in-implementation (LOCAL-3)" in text
+    assert "Changes: 1 open (in implementation 1)" in text and "CHG-2026-0003 in implementation (LOCAL-3)" in text
     assert "Open incidents: 4" in text and "Evidence to review: 1" in text
     assert "⚠ Evidence on time: 33 % (≥ 80)" in text
     assert "⚠ SUP" in reply.body

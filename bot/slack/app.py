@@ -267,6 +267,16 @@ def build_app(
             return
         publish_home(ctx, client, event["user"], people.actor(event["user"]))  # see bot/slack/home.py
 
+    @app.event("message")
+    @_tolerant
+    def on_direct_message(event) -> None:  # type: ignore[no-untyped-def]
+        """A person writing to the bot in its Messages tab gets the help text (``message.im``); the
+        bot's own posts, edits and other channels' messages are not for it."""
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype") or not event.get("user"):
+            return
+        request = Request(people.actor(event["user"]), key=f"message:{event.get('channel')}:{event.get('ts')}")
+        handle(request, lambda: router.command(ctx, "/isms", request), None, None)  # no text: /isms help
+
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("Slack listener failed: %s (%s)", type(error).__name__, body.get("type"), exc_info=error)

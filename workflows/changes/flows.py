@@ -76,8 +76,12 @@ def request_change(
     fallback: str = "",
     priority: str = "medium",
     significant: bool = False,
+    tell_requester: bool = True,
 ) -> str:
     """Record a request for change from any process, in the caller's unit of work; returns its reference.
+
+    ``tell_requester=False`` when the caller answers the requester itself (the chat form's reply), so
+    the requester gets one message about the request, not two.
 
     ``origin`` is (process id, reference there), e.g. ("INC", "INC-2026-0003"); that process is told
     when the change ends. Raises ChangeInputError (nothing stored) when a field is missing or too long.
@@ -136,7 +140,8 @@ def request_change(
         },
     )
     next_step = _ask_risk_owner(work, change, owner) if owner else _ask_approvers(work, change)
-    work.notify(requester_to, messages.recorded(change, next_step), f"chg:{ref}:requested")
+    if tell_requester:
+        work.notify(requester_to, messages.recorded(change, next_step), f"chg:{ref}:requested")
     if work.ctx.org.changes.create_on == "created":
         tracker.queue_issue(work, change)
     return ref
@@ -190,8 +195,14 @@ def submit_request(ctx: Context, actor: Actor, values: dict[str, str], metadata:
             fallback=values.get("fallback", ""),
             priority=values.get("priority") or "medium",
             significant=values.get("significant") == "yes",
+            tell_requester=False,
         )
-    return Outcome.say(f"Change {ref} is recorded. You will get a message at each step.")
+        change = load_change(work.session, ref, False)
+        assert change is not None  # recorded just now, in this unit of work
+        owner = change.risk_owner
+        next_step = messages.next_risk_evaluation(ctx.org, owner) if owner else messages.NEXT_APPROVAL
+        recorded = messages.recorded(change, next_step)
+    return Outcome(reply=recorded)
 
 
 def open_request_form(ctx: Context, actor: Actor) -> Outcome:
@@ -254,7 +265,7 @@ def submit_decision(ctx: Context, actor: Actor, ref: str, *, approve: bool, reas
 
     def step(work: Work, change: Change) -> Outcome:
         decide(work, change, approve=approve, reason=reason)
-        return Outcome.say(f"{change.ref} is {change.state}.")
+        return Outcome.say(f"{change.ref} is {messages.state_label(change.state).lower()}.")
 
     return run_step(
         ctx,
@@ -321,7 +332,7 @@ def report_failure(ctx: Context, actor: Actor, ref: str, result: str, key: str) 
 def _verify(ctx: Context, actor: Actor, ref: str, *, works: bool, result: str, key: str) -> Outcome:
     def step(work: Work, change: Change) -> Outcome:
         verify(work, change, works=works, result=result)
-        return Outcome.say(f"Thank you: {change.ref} is {change.state}.")
+        return Outcome.say(f"Thank you: {change.ref} is {messages.state_label(change.state).lower()}.")
 
     return run_step(
         ctx,
@@ -407,7 +418,7 @@ def apply_tracker_update(work: Work, update: TrackerUpdate) -> bool:
 
 
 def _tracker_result(update: TrackerUpdate) -> str:
-    parts = [f"Resolution: {update.resolution}" if update.resolution else "", update.comment or ""]
+    parts = [update.resolution or "", update.comment or ""]  # "Done", not "Resolution: Done" after "Result:"
     return "\n".join(part for part in parts if part)[: LIMITS["result"]]
 
 

@@ -13,7 +13,7 @@ from storage.models.changes import Change
 from workflows.changes.forms import APPROVE, DECLINE, FAIL, RISK, VERIFY
 from workflows.changes.lifecycle import ChangeState
 from workflows.kernel.paging import Window, page_message
-from workflows.kernel.people import person_name, when
+from workflows.kernel.people import person_name, plural, when
 from workflows.kernel.ui import Button, Message
 from workflows.performance.periods import Period
 
@@ -34,8 +34,30 @@ class ChangeView:
     tracker_key: str | None
 
 
+STATE_LABELS: dict[str, str] = {
+    ChangeState.RISK: "Waiting for risk evaluation",
+    ChangeState.AWAITING: "Waiting for approval",
+    ChangeState.APPROVED: "Approved",
+    ChangeState.DECLINED: "Declined",
+    ChangeState.IN_IMPLEMENTATION: "In implementation",
+    ChangeState.IMPLEMENTED: "Implemented, waiting for verification",
+    ChangeState.VERIFIED: "Verified",
+    ChangeState.FAILED: "Failed",
+}
+"""A change's state as lists show it, like the incidents' status labels."""
+
+
+def state_label(state: str) -> str:
+    return STATE_LABELS.get(state, state)
+
+
 def origin_of(change: Change) -> str:
-    return "chat" if change.origin_process == "CHG" else f"{change.origin_process} {change.origin_ref}"
+    """Where the request came from: "chat", "INC-2026-0001" (the reference names its process), "AUD 7"."""
+    if change.origin_process == "CHG":
+        return "chat"
+    if change.origin_ref.upper().startswith(change.origin_process.upper() + "-"):
+        return change.origin_ref
+    return f"{change.origin_process} {change.origin_ref}"
 
 
 def summary(org: Organisation, change: Change) -> tuple[tuple[str, str], ...]:
@@ -175,11 +197,14 @@ def change_list(changes: list[ChangeView], by_state: Mapping[str, int], page: Wi
     """One page of open changes, with the counts by state first and a "More" button when more follow."""
     if not page.total:
         return Message(text="You have no open changes." if mine_only else "There are no open changes.")
-    lines = [f"{c.ref} [{c.state}] {c.tracker_key or 'no tracker issue yet'}, {c.priority}: {c.title}" for c in changes]
-    heading = f"{page.total:,} open change(s)" + (" you requested" if mine_only else "")
+    lines = [
+        f"{c.ref} {state_label(c.state)}: {c.title} ({c.tracker_key or 'no tracker issue yet'}, {c.priority} priority)"
+        for c in changes
+    ]
+    heading = plural(page.total, "open change") + (" you requested" if mine_only else "")
     return page_message(
         title=heading,
-        counts=tuple((state, f"{count:,}") for state, count in sorted(by_state.items())),
+        counts=_counts(by_state),
         lines=lines,
         page=page,
         more=MORE,
@@ -206,17 +231,24 @@ def all_changes_list(
     if not page.total:
         return Message(text=f"No changes{whose}{during}.")
     lines = [
-        f"{ref} [{state}] {key or 'no tracker issue'} · requested {when(created, zone)}"
+        f"{ref} {state_label(state)} · {key or 'no tracker issue'} · requested {when(created, zone)}"
         + (f" · closed {when(closed, zone)}" if closed else "")
         + f" · {title}"
         for ref, title, state, key, created, closed in changes
     ]
     return page_message(
-        title=f"{page.total:,} change(s){whose}{during}, open and closed",
-        counts=tuple((state, f"{count:,}") for state, count in sorted(by_state.items())),
+        title=f"{plural(page.total, 'change')}{whose}{during}, open and closed",
+        counts=_counts(by_state),
         lines=lines,
         page=page,
         more=MORE,
         name=f"{ALL_LIST} {period.label}" if period else ALL_LIST,
         footer="Newest first.",
     )
+
+
+def _counts(by_state: Mapping[str, int]) -> tuple[tuple[str, str], ...]:
+    """Counts by state in the lifecycle's order, each under its readable label."""
+    order = {state.value: index for index, state in enumerate(ChangeState)}
+    ordered = sorted(by_state.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+    return tuple((state_label(state), f"{count:,}") for state, count in ordered)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from workflows.changes.lifecycle import ChangeState
+from workflows.changes.messages import state_label
 from workflows.communication.service import Overview, ProcessLine
 from workflows.kernel.paging import clip
-from workflows.kernel.people import person_name, span, when
+from workflows.kernel.people import ago, person_name, when
 from workflows.kernel.ui import Button, Message
 from workflows.kernel.work import Context
 
@@ -45,7 +46,7 @@ def incident_lines(ctx: Context, overview: Overview) -> list[str]:
     by_age = ", ".join(f"{label} {count}" for label, count in inc.by_age.items() if count)
     lines = [f"Incidents: {inc.total} open ({by_sev}); by age: {by_age or '—'}"]
     if inc.oldest:
-        lines[-1] += f"; oldest reported {span(overview.now - inc.oldest)} ago"
+        lines[-1] += f"; oldest reported {ago(overview.now - inc.oldest)}"
     if inc.clocks:
         lines.append(f"Running regulatory clocks: {inc.clocks}")
         lines += [f"  • {ref}: {label}, due {when(due, ctx.org.zone)}" for ref, label, due in inc.soonest_clocks]
@@ -56,12 +57,15 @@ def change_lines(ctx: Context, overview: Overview) -> list[str]:
     chg = overview.changes
     if not chg.total:
         return ["Changes: none open."]
-    states = ", ".join(f"{state} {chg.by_state[state]}" for state in STATE_ORDER if chg.by_state.get(state))
+    states = ", ".join(
+        f"{state_label(state).lower()} {chg.by_state[state]}" for state in STATE_ORDER if chg.by_state.get(state)
+    )
     lines = [f"Changes: {chg.total} open ({states})"]
     if chg.late:
         lines.append(f"Late (open more than {ctx.org.reports.change_late_days} days): {chg.late}")
         lines += [
-            f"  • {ref} {state}{f' ({key})' if key else ''}, requested {span(overview.now - created)} ago"
+            f"  • {ref} {state_label(state).lower()}{f' ({key})' if key else ''}, "
+            f"requested {ago(overview.now - created)}"
             for ref, state, key, created in chg.oldest_late
         ]
     return lines

@@ -19,6 +19,7 @@ from storage.models.directory import DirectoryConflict, DirectoryPerson, Directo
 from workflows.directory.service import SYNC, CacheAge, cache_age
 from workflows.kernel.actors import SYSTEM, Actor
 from workflows.kernel.directory import DirectorySource, DirectoryUnavailable, DirectoryUser
+from workflows.kernel.people import plural
 from workflows.kernel.work import Context, Work
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,10 @@ class SyncReport:
         if self.error:
             age = f"; lookups use the cache: {self.age.describe()}" if self.age else ""
             return [f"Directory not refreshed: {self.error}{age}"]
-        lines = [f"Directory refreshed: {len(self.changes)} change(s), {len(self.conflicts)} new conflict(s)."]
+        lines = [
+            f"Directory refreshed: {plural(len(self.changes), 'change')}, "
+            f"{plural(len(self.conflicts), 'new conflict')}."
+        ]
         lines += [f"  changed: {line}" for line in self.changes]
         lines += [f"  conflict: {line}" for line in self.conflicts]
         return lines

@@ -22,7 +22,7 @@ from storage.models.directory import DirectoryConflict, DirectoryPerson, Directo
 from workflows.kernel.access import require
 from workflows.kernel.actors import Actor
 from workflows.kernel.directory import with_directory_roles
-from workflows.kernel.people import span
+from workflows.kernel.people import ago
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
@@ -60,7 +60,7 @@ class CacheAge:
         if self.synced_at is None:
             base = "the directory has not been read yet"
         else:
-            base = f"directory data as of {span(self.now - self.synced_at)} ago"
+            base = f"directory data as of {ago(self.now - self.synced_at)}"
         return f"{base} ({self.error})" if self.error else base
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from storage.models.evidence import EvidenceRequest, EvidenceSubmission
 from workflows.evidence.files import attach_files
@@ -24,7 +25,7 @@ from workflows.evidence.forms import (
     review_form,
     submit_form,
 )
-from workflows.evidence.ladder import reschedule, schedule_after, zones_of
+from workflows.evidence.ladder import ladder, reschedule, schedule_after, zones_of
 from workflows.evidence.lifecycle import (
     ANSWERABLE,
     MANAGERS,
@@ -48,6 +49,7 @@ from workflows.kernel.steps import run_step
 from workflows.kernel.timezones import zone_for
 from workflows.kernel.ui import Form, Outcome
 from workflows.kernel.work import Context, Work
+from workflows.outreach.mail import reach
 
 ALREADY = Outcome.say("That was already handled (the click arrived twice).")
 REVIEWING = "reviewing evidence"
@@ -224,15 +226,17 @@ def delegate(ctx: Context, actor: Actor, value: str, picked: str, note: str, key
         base = f"evidence:{request.id}:d{request.delegations}"
         if request.step > 0:  # already asked: the new owner hears now, not at the next reminder
             zone = zone_for(work.session, ctx.org, person.id)
-            work.notify(
-                Recipient.person(person.id),
+            reach(
+                work,
+                person.id,
                 notice(ctx, request, "delegated_to_you", zone, buttons=True, actor=actor.name, note=note.strip()),
                 f"{base}:to",
             )
         if actor.id != previous:
             zone = zone_for(work.session, ctx.org, previous)
-            work.notify(
-                Recipient.person(previous),
+            reach(
+                work,
+                previous,
                 notice(ctx, request, "delegated_away", zone, actor=actor.name, new_owner=person.name),
                 f"{base}:from",
             )
@@ -253,14 +257,31 @@ def snooze(ctx: Context, actor: Actor, value: str, days: int, key: str) -> Outco
             request.process, "snoozed", ("evidence", request.ref), {"days": days, "until": iso(request.snoozed_until)}
         )
         zone = zone_for(work.session, ctx.org, actor.id) if actor.listed else ctx.org.zone
-        next_at = request.next_action_at
-        quiet = f"You will hear about it again {when(next_at, zone)}" if next_at else "No more reminders are due"
-        return Outcome.say(
-            f"Snoozed {request.ref} for {days} day{'s' if days != 1 else ''}. {quiet}; "
-            f"it is still due {when(request.due_at, zone)}."
-        )
+        return Outcome.say(snoozed(ctx, request, days, zone))
 
     return _answer(ctx, actor, value, key, "snoozing", step)
+
+
+def snoozed(ctx: Context, request: EvidenceRequest, days: int, zone: ZoneInfo) -> str:
+    """The answer to a snooze, naming the real next step of the ladder (it may come weeks after the
+    snooze ends, or on the due date itself) rather than suggesting the snooze's end."""
+    until = when(request.snoozed_until or request.due_at, zone)
+    quiet = f"Snoozed {request.ref} for {days} day{'s' if days != 1 else ''}: no reminders until {until}."
+    due = when(request.due_at, zone)
+    next_at, steps = request.next_action_at, ladder(ctx.org.activities)
+    if next_at is None or request.step >= len(steps):
+        return f"{quiet} No more reminders are due; it is still due {due}."
+    at = when(next_at, zone)
+    on_due_date = next_at.astimezone(zone).date() == request.due_at.astimezone(zone).date()
+    kind = steps[request.step].kind
+    if kind == "ask":
+        return f"{quiet} You will be asked {at}; it is due {due}."
+    if kind == "remind" and on_due_date:
+        return f"{quiet} The next reminder comes on the due date, {at}."
+    if kind == "remind":
+        return f"{quiet} The next reminder is {at}; it is due {due}."
+    what = "escalated" if kind == "escalate" else "listed for management review"
+    return f"{quiet} It is due {due}; if it is still open, it will be {what} {at}."
 
 
 # -- the ISMS manager's review --------------------------------------------------------------------------
@@ -305,7 +326,7 @@ def decide(ctx: Context, actor: Actor, value: str, values: dict[str, str], key: 
             reviewer=actor.name,
             not_applicable=answer.not_applicable,
         )
-        work.notify(Recipient.person(request.owner_id), message, f"evidence:{request.id}:sub{answer.id}:decision")
+        reach(work, request.owner_id, message, f"evidence:{request.id}:sub{answer.id}:decision")
         verdict = "accepted" if accept else "rejected; the owner has been told why and asked again"
         return Outcome.say(f"{request.ref} ({request.title}) {verdict}.")
 

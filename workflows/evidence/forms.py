@@ -82,7 +82,7 @@ def delegate_form(request: EvidenceRequest) -> Form:
 def review_form(ctx: Context, request: EvidenceRequest, submission_id: int, accept: bool) -> Form:
     metadata = f"{request.id}:{submission_id}"
     if accept:
-        comment = FormField("comment", "Comment (optional)", "multiline", required=False, max_length=MAX_REASON)
+        comment = FormField("comment", "Comment", "multiline", required=False, max_length=MAX_REASON)
         return Form(ACCEPT_FORM, f"Accept {request.ref}", (comment,), "Accept", metadata=metadata)
     due = ctx.clock().astimezone(ctx.org.zone).date() + timedelta(days=ctx.org.activities.rejection_due_days)
     fields = (

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from config.activity_settings import ActivitySettings, Rung
 from storage.db import is_postgresql
 from storage.models.evidence import EvidenceRequest
+from workflows.directory.service import manager_chain
 from workflows.evidence.lifecycle import MANAGERS, OPEN
 from workflows.evidence.messages import notice
 from workflows.kernel.batches import run_batches
@@ -34,6 +35,10 @@ from workflows.kernel.recipients import Recipient
 from workflows.kernel.timezones import zones_for
 from workflows.kernel.ui import Message
 from workflows.kernel.work import Context, Work
+from workflows.outreach.mail import reach, send_mail
+
+FROM_FILE, FROM_DIRECTORY = "organisation file", "directory"
+"""Where an escalation's manager came from, as recorded (``manager_source``)."""
 
 
 @dataclass(frozen=True)
@@ -53,19 +58,40 @@ def ladder(settings: ActivitySettings) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def recipients(ctx: Context, request: EvidenceRequest, step: Step) -> list[str]:
+def recipients(ctx: Context, request: EvidenceRequest, step: Step) -> list[Recipient]:
+    """Who a step goes to: listed people, or (a manager only the directory knows) an e-mail address."""
     if step.to == "owner":
-        return [request.owner_id]
+        return [Recipient.person(request.owner_id)]
     if step.to == "manager":
-        owner = ctx.org.person(request.owner_id)
-        return [owner.manager] if owner is not None and owner.manager else []
+        found = manager_of(ctx, request.owner_id)
+        return [found[0]] if found is not None else []
     if step.to == "isms_manager":
-        return with_role(ctx.org, *MANAGERS)
+        return [Recipient.person(person) for person in with_role(ctx.org, *MANAGERS)]
     return []
 
 
-def _zone(ctx: Context, people: list[str], zones: dict[str, ZoneInfo]) -> ZoneInfo:
-    return zones.get(people[0], ctx.org.zone) if people else ctx.org.zone
+def manager_of(ctx: Context, owner_id: str) -> tuple[Recipient, str] | None:
+    """The owner's manager for an escalation and where it came from. With Microsoft 365 on, the
+    directory's manager chain (``manager_chain``: the file's ``manager`` wins, the directory's is used
+    for people the file gives none); without it, or when the chain is empty, the file's manager."""
+    owner = ctx.org.person(owner_id)
+    if owner is None:
+        return None
+    if ctx.directory is not None:
+        chain = manager_chain(ctx, owner_id, depth=1)
+        if chain:
+            from_file = owner.manager is not None and chain[0] == Recipient.person(owner.manager)
+            return chain[0], FROM_FILE if from_file else FROM_DIRECTORY
+    return (Recipient.person(owner.manager), FROM_FILE) if owner.manager else None
+
+
+def _people(recipients: list[Recipient]) -> list[str]:
+    return [recipient.id for recipient in recipients if recipient.kind == "person"]
+
+
+def _zone(ctx: Context, people: list[Recipient], zones: dict[str, ZoneInfo]) -> ZoneInfo:
+    first = people[0] if people else None
+    return zones.get(first.id, ctx.org.zone) if first is not None and first.kind == "person" else ctx.org.zone
 
 
 def step_time(ctx: Context, request: EvidenceRequest, step: Step, zones: dict[str, ZoneInfo]) -> datetime:
@@ -85,7 +111,9 @@ def step_time(ctx: Context, request: EvidenceRequest, step: Step, zones: dict[st
 def zones_of(ctx: Context, session: Session, requests: list[EvidenceRequest]) -> dict[str, ZoneInfo]:
     """Everybody these requests' steps could reach, in one query."""
     people = {request.owner_id for request in requests}
-    people |= {manager for request in requests for manager in recipients(ctx, request, Step("escalate", 0, "manager"))}
+    people |= {
+        manager for request in requests for manager in _people(recipients(ctx, request, Step("escalate", 0, "manager")))
+    }
     people |= set(with_role(ctx.org, *MANAGERS))
     return zones_for(session, ctx.org, people)
 
@@ -180,11 +208,12 @@ def _perform(
     ctx = work.ctx
     steps = ladder(ctx.org.activities)
     step = steps[index]
-    people = recipients(ctx, request, step)
+    manager = manager_of(ctx, request.owner_id) if step.to == "manager" else None
+    people = [manager[0]] if manager is not None else recipients(ctx, request, step)
     base = f"evidence:{request.id}:r{request.round}:s{index}"
     data: dict[str, object] = {
         "step": step.kind,
-        "to": people,
+        "to": [person.id for person in people],
         "due": request.due_at.astimezone(UTC).isoformat(),
         "period": request.period,
     }
@@ -199,12 +228,27 @@ def _perform(
             {**data, "owner": request.owner_id, "reason": "still open after the last escalation"},
         )
         return
+    by_mail = []
     for person in people:
-        zone = zones.get(person, ctx.org.zone)
-        message = _message(ctx, request, steps, index, person, zone, now)
-        work.notify(Recipient.person(person), message, f"{base}:{person}")
+        zone = zones.get(person.id, ctx.org.zone) if person.kind == "person" else ctx.org.zone
+        message = _message(ctx, request, steps, index, zone, now)
+        if person.kind == "person":
+            how = reach(work, person.id, message, f"{base}:{person.id}")
+        else:  # a manager only the directory knows
+            send_mail(work, person, message, f"{base}:{person.id}")
+            how = "mail"
+        if how == "mail":
+            by_mail.append(person.id)
+    if by_mail:
+        data["by_mail"] = by_mail
+    if manager is not None:
+        data["manager_source"] = manager[1]
     if step.kind == "escalate" and not people:
-        data["note"] = "nobody to escalate to (no manager in the organisation file)"
+        data["note"] = (
+            "nobody to escalate to (no manager in the organisation file or the directory)"
+            if ctx.directory is not None and step.to == "manager"
+            else "nobody to escalate to (no manager in the organisation file)"
+        )
     action = {"ask": "asked", "remind": "reminded", "escalate": "escalated"}[step.kind]
     work.record(request.process, action, ("evidence", request.ref), data)
 
@@ -218,7 +262,6 @@ def _message(
     request: EvidenceRequest,
     steps: tuple[Step, ...],
     index: int,
-    person: str,
     zone: ZoneInfo,
     now: datetime,
 ) -> Message:
@@ -251,6 +294,7 @@ def _next_rung(ctx: Context, request: EvidenceRequest, steps: tuple[Step, ...], 
         if not people:
             continue
         if step.to == "manager":
-            return f"your manager, {person_name(ctx.org, people[0])}"
+            first = people[0]
+            return f"your manager, {person_name(ctx.org, first.id) if first.kind == 'person' else first.id}"
         return "the ISMS manager"
     return ""

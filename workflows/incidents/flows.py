@@ -2,8 +2,9 @@
 
 Reporting: ``quick_report`` (one line), ``report`` (the form, or a message shortcut) and
 ``add_details``. Each report gets a reference ``INC-<year>-<nnnn>`` from a per-year counter row
-incremented in the reporting transaction, so references are unique and gap-free however many
-reports arrive at once. A retried request (Slack retry, double submit) finds its earlier report.
+incremented in the reporting transaction, as late as possible (the counter row stays locked until
+commit), so references are unique and gap-free however many reports arrive at once. A retried
+request (Slack retry, double submit) finds its earlier report by the incident's unique request key.
 
 Triage (security team, security lead, ISMS manager): classify as incident or not, severity,
 handler, escalation, notes, requests for change, closure; the dpo records regulatory notifications.
@@ -18,14 +19,18 @@ the incident after the move; ``run_step`` has checked the move before the step r
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.counters import next_number
+from storage.counters import number_row
+from storage.db import is_postgresql
 from storage.models.incidents import Incident, IncidentChange, IncidentClock, IncidentTimer
 from workflows.changes import flows as changes
 from workflows.incidents import messages, timeline
@@ -113,12 +118,12 @@ def _report(
     ctx: Context, actor: Actor, key: str, details: ReportDetails, source: Source | None, *, quick: bool
 ) -> Outcome:
     with ctx.work(actor) as work:
-        if not work.once(key):
+        incident = _create(work, key, details, source)
+        if incident is None:
             earlier = work.session.scalar(select(Incident).where(Incident.request_key == key[:200]))
             if earlier is None:
                 raise Refused("This report was already received.")
             return _reported(ctx, earlier, quick)
-        incident = _create(work, key, details, source)
     return _reported(ctx, incident, quick)
 
 
@@ -126,34 +131,52 @@ def _reported(ctx: Context, incident: Incident, quick: bool) -> Outcome:
     return Outcome(reply=messages.reported_message(ctx, incident, quick=quick))
 
 
-def _create(work: Work, key: str, details: ReportDetails, source: Source | None) -> Incident:
+def _create(work: Work, key: str, details: ReportDetails, source: Source | None) -> Incident | None:
+    """Store a new report, or return None when its request key is already stored (a retry).
+
+    The reference is taken last: the row is inserted under a provisional reference, unique per
+    transaction and never committed, its clocks and timers are written, and only then the year's
+    counter is incremented (from there its row lock is held until commit) and the reference set,
+    followed by what names it (the records, the triage post), which ``ctx.work`` writes in one insert
+    each just before commit. The duplicate check is the insert itself: ``ON CONFLICT (request_key) DO
+    NOTHING`` waits for a racing transaction with the same key and then inserts nothing.
+    """
     year = work.now.astimezone(work.ctx.org.zone).year
-    number = next_number(work.session, f"INC-{year}")
     actor = work.actor
-    incident = Incident(
-        ref=f"INC-{year}-{number:04d}",
-        year=year,
-        number=number,
-        request_key=key[:200],
-        status=IncidentStatus.NEW,
-        reported_at=work.now,
-        reporter_id=actor.id,
-        reporter_name=actor.name,
-        reporter_to=str(actor.recipient),
-        summary=details.summary,
-        noticed_at=details.noticed_at,
-        affected=details.affected,
-        category=details.category,
-        personal_data=details.personal_data,
-        links=details.links,
-        files=list(details.files),
-        source_permalink=source.permalink if source else None,
-        source_author=source.author if source else None,
-        revision=0,
-        updated_at=work.now,
-    )
-    work.session.add(incident)
-    work.session.flush()
+    provisional = secrets.randbelow(2**31 - 1) + 1
+    row = {
+        "ref": f"INC-new-{provisional}",
+        "year": year,
+        "number": -provisional,
+        "request_key": key[:200],
+        "status": IncidentStatus.NEW,
+        "reported_at": work.now,
+        "reporter_id": actor.id,
+        "reporter_name": actor.name,
+        "reporter_to": str(actor.recipient),
+        "summary": details.summary,
+        "noticed_at": details.noticed_at,
+        "affected": details.affected,
+        "category": details.category,
+        "personal_data": details.personal_data,
+        "links": details.links,
+        "files": list(details.files),
+        "source_permalink": source.permalink if source else None,
+        "source_author": source.author if source else None,
+        "revision": 0,
+        "updated_at": work.now,
+    }
+    insert = postgresql.insert if is_postgresql(work.session) else sqlite.insert
+    statement = insert(Incident).on_conflict_do_nothing(index_elements=[Incident.request_key]).returning(Incident)
+    incident = work.session.scalars(statement, [row]).one_or_none()
+    if incident is None:
+        return None
+    for name, value in row.items():  # the values as given (zones included), as a flush would leave them
+        set_committed_value(incident, name, value)
+    started = _plan_new(work, incident)
+    number = number_row(work.session, f"INC-{year}", Incident, incident.id, f"INC-{year}-")
+    set_committed_value(incident, "number", number)
+    set_committed_value(incident, "ref", f"INC-{year}-{number:04d}")
     work.record(
         "INC",
         "reported",
@@ -166,8 +189,28 @@ def _create(work: Work, key: str, details: ReportDetails, source: Source | None)
         retain=work.ctx.org.incidents.records_kept_for,
     )
     timeline.post_triage(work, incident)
-    _replan(work, incident)
+    for clock in started:
+        _announce(work, incident, clock)
     return incident
+
+
+def _plan_new(work: Work, incident: Incident) -> list[IncidentClock]:
+    """``_replan`` for a report just inserted, which has no clocks or timers yet: they are written
+    without reading any, before the report has its reference. Returns the clocks started, to announce
+    once it has one."""
+    settings = work.ctx.org.incidents
+    plan = plan_clocks(settings, incident, {}, work.now)
+    clocks = [
+        IncidentClock(
+            incident_id=incident.id, kind=kind, started_at=plan.since.get(kind, work.now), stopped_at=None, due_at=due
+        )
+        for kind, due in plan.start.items()
+    ]
+    work.session.add_all(clocks)
+    timers = wanted_timers(settings, incident, clocks)
+    work.session.add_all(IncidentTimer(incident_id=incident.id, kind=kind, due_at=due) for kind, due in timers.items())
+    work.session.flush()
+    return clocks
 
 
 def _details_data(incident: Incident) -> dict[str, object]:

@@ -24,7 +24,7 @@ from workflows.incidents.messages import clock_state, headline, status_label
 from workflows.kernel.access import Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.paging import HOME_ITEMS, clip, more_value, page_message, window
-from workflows.kernel.people import person_name, span, when, with_role
+from workflows.kernel.people import ago, person_name, plural, when, with_role
 from workflows.kernel.ui import Button, Message, Outcome
 from workflows.kernel.work import Context
 from workflows.performance import periods
@@ -140,7 +140,7 @@ def open_incidents(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
         lines.append("Open incidents:")
         lines.extend(
             f"• {i.ref} [{i.severity or 'no severity'}] {status_label(i)} · handler "
-            f"{person_name(ctx.org, i.handler_id)} · reported {span(now - i.reported_at)} ago · {headline(i)}"
+            f"{person_name(ctx.org, i.handler_id)} · reported {ago(now - i.reported_at)} · {headline(i)}"
             for i in incidents
         )
     counts = [("Running clocks", f"{clock_count:,}"), ("Open incidents", f"{incident_count:,}")]
@@ -149,7 +149,7 @@ def open_incidents(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
     ]
     return Outcome(
         reply=page_message(
-            title=f"{incident_count:,} open incident(s), {clock_count:,} running regulatory clock(s)",
+            title=f"{plural(incident_count, 'open incident')}, {plural(clock_count, 'running regulatory clock')}",
             counts=counts,
             lines=lines,
             page=page,
@@ -188,8 +188,8 @@ def home_items(ctx: Context, actor: Actor) -> list[Message]:
                 first = session.scalars(select(Incident.ref).where(new).order_by(Incident.id).limit(HOME_ITEMS)).all()
                 items.append(
                     Message(
-                        text=f"{waiting:,} incident report(s) wait for triage: {', '.join(first)}"
-                        + (" …" if waiting > len(first) else ""),
+                        text=f"{plural(waiting, 'incident report')} {'waits' if waiting == 1 else 'wait'} "
+                        f"for triage: {', '.join(first)}" + (" …" if waiting > len(first) else ""),
                         buttons=(Button(MORE, "All open incidents", more_value(OPEN_LIST, 0)),),
                     )
                 )
@@ -201,14 +201,19 @@ def home_items(ctx: Context, actor: Actor) -> list[Message]:
                 ).all()
                 items.append(
                     Message(
-                        text=f"You handle {mine:,} open incident(s): {', '.join(first)}"
+                        text=f"You handle {plural(mine, 'open incident')}: {', '.join(first)}"
                         + (" …" if mine > len(first) else "")
                     )
                 )
         if actor.has(Role.DPO):
             running = session.scalar(select(func.count()).select_from(IncidentClock).where(*RUNNING)) or 0
             if running:
-                items.append(Message(text=f"{running:,} regulatory notification clock(s) are running: /isms incidents"))
+                items.append(
+                    Message(
+                        text=f"{plural(running, 'regulatory notification clock')} "
+                        f"{'is' if running == 1 else 'are'} running: /isms incidents"
+                    )
+                )
     return items
 
 
@@ -444,7 +449,7 @@ def all_incidents(ctx: Context, actor: Actor, period_text: str = "", offset: int
     ]
     return Outcome(
         reply=page_message(
-            title=f"{page.total:,} incident report(s){during}, open and closed",
+            title=f"{plural(page.total, 'incident report')}{during}, open and closed",
             counts=[(str(status), f"{count:,}") for status, count in sorted(by_status.items())],
             lines=lines,
             page=page,

@@ -32,8 +32,10 @@ def triage_message(work: Work, incident: Incident) -> Message:
 
 
 def post_triage(work: Work, incident: Incident) -> None:
-    """The first post of a new report in the security team's channel."""
-    work.notify(TRIAGE_CHANNEL, triage_message(work, incident), triage_key(incident))
+    """The first post of a new report in the security team's channel (nothing to read: a new report
+    has no clocks and no requested changes when it is first posted)."""
+    message = messages.triage_message(work.ctx, incident, [], [], work.now)
+    work.notify(TRIAGE_CHANNEL, message, triage_key(incident))
 
 
 def refresh_post(work: Work, incident: Incident) -> None:

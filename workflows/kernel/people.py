@@ -58,3 +58,13 @@ def span(delta: timedelta) -> str:
     if minutes < 72 * 60:
         return f"{minutes // 60} h"
     return f"{minutes // (24 * 60)} days"
+
+
+def ago(delta: timedelta) -> str:
+    """How long ago, as a person says it: "just now" under a minute, else "15 min ago"."""
+    return "just now" if abs(delta) < timedelta(minutes=1) else f"{span(delta)} ago"
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """A count with its noun in the right number: "1 open change", "2 open changes", "1,204 entries"."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"

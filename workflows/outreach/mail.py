@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from config.organisation import Organisation
+from storage.models.outbox import OutboxEffect
 from workflows.kernel.access import Refused
+from workflows.kernel.actors import SYSTEM
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.ui import Message
-from workflows.kernel.work import Work
+from workflows.kernel.work import CHAT_KIND, Context, Work
 
 MAIL_KIND = "mail.send"
 MAX_RECIPIENTS = 50
@@ -70,3 +74,44 @@ def reach(work: Work, person_id: str, message: Message, key: str) -> str:
         return "mail"
     work.notify(Recipient.person(person_id), message, key)
     return "chat"
+
+
+UNREACHABLE_IN_CHAT = frozenset({"users_not_found", "user_not_found", "account_inactive", "user_disabled"})
+"""Slack's refusals that mean the person cannot be reached there (no account, deactivated), so a
+mail is the way left; other refusals (bad blocks, an archived channel) are not about the person."""
+
+
+def fallback_key(key: str) -> str:
+    return f"mail-instead:{key}"[:200]
+
+
+def mail_instead_of_dm(ctx: Context, effect: OutboxEffect) -> bool:
+    """The dead-letter path of the outbox (``Dispatcher(on_dead=...)``): a DM that Slack refused for
+    good because the person is not reachable there becomes one mail to the person's e-mail address.
+
+    Runs in the transaction that marks the DM dead, so the mail is queued (under ``mail-instead:<key>``)
+    and recorded (REC ``mailed-instead``) exactly when the DM is given up, once. Returns whether a
+    mail was queued. Threaded replies and updates of an earlier message are not mailed."""
+    if effect.kind != CHAT_KIND or "thread_of" in effect.payload or "replaces" in effect.payload:
+        return False
+    error = effect.last_error or ""
+    if not error.startswith("undeliverable:") or not any(code in error for code in UNREACHABLE_IN_CHAT):
+        return False
+    try:
+        to = Recipient.parse(str(effect.payload.get("to", "")))
+    except ValueError:
+        return False
+    if to.kind != "person" or address_of(ctx.org, to) is None:
+        return False
+    session = object_session(effect)
+    assert session is not None, "the dispatcher passes effects loaded in its marking transaction"
+    work = Work(ctx, session, SYSTEM, ctx.clock())
+    send_mail(work, to, Message.from_dict(effect.payload["message"]), fallback_key(effect.key))
+    work.record(
+        "REC",
+        "mailed-instead",
+        ("outbox", effect.key),
+        {"to": to.id, "why": error.removeprefix("undeliverable: "), "mail": fallback_key(effect.key)},
+    )
+    work.flush()
+    return work.queued > 0

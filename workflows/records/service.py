@@ -14,6 +14,7 @@ from storage.outbox import DEAD, counts_by_status
 from workflows.kernel.access import require
 from workflows.kernel.actors import Actor
 from workflows.kernel.paging import page_message, window
+from workflows.kernel.people import plural
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
 
@@ -46,7 +47,8 @@ def undelivered(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
     lines = [f"{e.key} ({e.kind}), {e.attempts} attempts: {e.last_error or 'no error text'}" for e in dead]
     return Outcome(
         reply=page_message(
-            title=f"{page.total:,} effect(s) could not be delivered and need a look:",
+            title=f"{plural(page.total, 'effect')} could not be delivered and "
+            f"need{'s' if page.total == 1 else ''} a look:",
             counts=fields,
             lines=lines,
             page=page,
