@@ -51,7 +51,7 @@ class LocalTracker:
                     change_ref=ref,
                     summary=str(payload["summary"]),
                     description=str(payload["description"]),
-                    status=TicketStatus.TODO,
+                    status=TicketStatus.TO_DO,
                     created_at=work.now,
                     updated_at=work.now,
                 )

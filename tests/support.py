@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+T = TypeVar("T")
 
 PROCESS_IDS = {
     "GOV",
@@ -71,3 +75,14 @@ def fresh_postgres_database(admin_url: str = POSTGRES_ADMIN_URL, template: str |
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def eventually(condition: Callable[[], T], timeout: float = 10.0) -> T:
+    """Wait for a background thread (the dispatcher, the scheduler, the server) until ``condition``
+    gives something truthy, and return it; the deadline is a safety net, not a measurement."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)

@@ -15,10 +15,10 @@ from bot.server import BotServer
 from config.settings import Settings
 from tests.doubles.jira_api import JiraDouble
 from tests.slack_client import SlackUser, text_of
-from tests.support import FakeClock
+from tests.support import FakeClock, eventually
 from tests.test_changes_slack import click, opened_modal, submit_view, text
 from tests.test_jira_tracker import jira_settings
-from tests.test_jira_webhook import SECRET, eventually, post, webhook_settings
+from tests.test_jira_webhook import SECRET, post, webhook_settings
 from tests.world import actor, change, fresh_key
 from workflows.incidents import flows as incidents
 from workflows.incidents.forms import ReportDetails

@@ -18,7 +18,7 @@ from tests.doubles.signing import (
     view_submission_payload,
 )
 from tests.slack_client import SlackUser, text_of
-from tests.test_jira_webhook import eventually
+from tests.support import eventually
 from tests.world import actions, change
 
 

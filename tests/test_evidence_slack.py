@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from tests.doubles.signing import (
     view_submission_payload,
 )
 from tests.slack_client import SlackUser, text_of
+from tests.support import eventually
 from tests.world import berlin, org_file
 
 REGISTER = b"risk;owner;rating\nR1;olga;high\nR2;olga;low\n" * 50
@@ -98,15 +98,6 @@ def unsent_messages(bot) -> int:  # type: ignore[no-untyped-def]
             .select_from(OutboxEffect)
             .where(OutboxEffect.kind == "chat.message", OutboxEffect.status != "sent")
         )
-
-
-def eventually(check, timeout: float = 5.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.05)
 
 
 def test_owner_submits_a_file_and_the_isms_manager_accepts_in_slack(evidence_bot, slack, clock):

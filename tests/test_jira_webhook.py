@@ -6,10 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,11 @@ from bot.server import BotServer
 from config.settings import Settings, load_settings
 from tests.doubles.jira_api import JiraDouble
 from tests.slack_client import text_of
-from tests.support import FakeClock
+from tests.support import FakeClock, eventually
 from tests.test_jira_tracker import approved_change, jira_settings
 from tests.world import actions, change, listen_as_origin, org_file, with_org
 
 SECRET = "jira-webhook-secret-5d1e"
-
-
-def eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Wait for the bot's background dispatcher; the deadline is a safety net, not a measurement."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.02)
 
 
 def post(url: str, payload: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:

@@ -13,7 +13,7 @@ from bot.server import BotServer
 from tests.conftest import SIGNING_SECRET
 from tests.doubles.signing import event_body, post_signed
 from tests.slack_client import text_of
-from tests.test_jira_webhook import eventually
+from tests.support import eventually
 from workflows.kernel.process import build_router
 from workflows.registry import PROCESSES
 

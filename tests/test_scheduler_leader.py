@@ -3,8 +3,6 @@ store, and catching up once after a restart."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -12,16 +10,8 @@ from sqlalchemy import text
 from bot.scheduler import ADVISORY_KEY, BotScheduler, LeaseLeadership
 from storage.db import is_postgresql
 from storage.models import SchedulerLease
+from tests.support import eventually
 from tests.world import EVIDENCE, World, berlin, programme_world
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def leaders_on_record(world: World) -> list[str]:

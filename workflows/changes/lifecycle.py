@@ -49,7 +49,7 @@ LIFECYCLE: Lifecycle[ChangeState] = Lifecycle(
 class TicketStatus(StrEnum):
     """The local tracker's statuses, named as a stock Jira workflow names them."""
 
-    TODO = "To Do"
+    TO_DO = "To Do"
     IN_PROGRESS = "In Progress"
     DONE = "Done"
 

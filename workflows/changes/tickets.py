@@ -18,7 +18,7 @@ from workflows.kernel.work import Context, Work
 
 # The words ``/isms ticket`` understands: status and resolution, as a Jira workflow would set them.
 MOVES: dict[str, tuple[TicketStatus, str | None]] = {
-    "todo": (TicketStatus.TODO, None),
+    "todo": (TicketStatus.TO_DO, None),
     "progress": (TicketStatus.IN_PROGRESS, None),
     "done": (TicketStatus.DONE, "Done"),
     "wontdo": (TicketStatus.DONE, "Won't Do"),
