@@ -103,6 +103,8 @@ def status_message(ctx: Context, overview: Overview) -> Message:
     metric = metric_lines(overview)
     if metric:
         lines += ["", *metric]
+    for _, section in overview.sections:
+        lines += ["", *section]
     return Message(
         text=f"ISMS status of {ctx.org.name}, {overview.period.label} so far",
         body="\n".join(clip(line) for line in lines),

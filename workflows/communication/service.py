@@ -51,6 +51,8 @@ class Overview:
     to_review: int
     undelivered: int
     measurements: metrics.Measurements | None
+    sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """What other processes add through their descriptor's ``status`` (process id, lines)."""
 
 
 def sees_everything(actor: Actor) -> bool:
@@ -89,7 +91,19 @@ def overview(session: Session, ctx: Context, actor: Actor | None, period: Period
         to_review=evidence.waiting_for_review(session) if whole else 0,
         undelivered=records.undelivered_count(session) if whole else 0,
         measurements=metrics.measure(session, ctx.org, period, now) if whole else None,
+        sections=_sections(session, ctx, now) if whole else (),
     )
+
+
+def _sections(session: Session, ctx: Context, now: datetime) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each process's own status lines, in registry order; a process with nothing to say is left out."""
+    found = []
+    for process in ctx.processes:
+        if process.status is not None:
+            lines = tuple(process.status(session, ctx, now))
+            if lines:
+                found.append((process.id, lines))
+    return tuple(found)
 
 
 def recent_records(session: Session, process: str) -> list[tuple[int, datetime, str, str, str, str]]:

@@ -7,6 +7,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from config.organisation import Role
 from workflows.kernel.actors import Actor
@@ -21,6 +24,10 @@ DueWork = Callable[[Context], None]
 """Recurring work: reads what is due from our own tables at ``ctx.clock()``; safe to run twice."""
 HomeSection = Callable[[Context, Actor], list[Message]]
 """What waits for this person in the process, for the App Home (and ``/isms home``)."""
+StatusSection = Callable[[Session, Context, datetime], list[str]]
+"""Lines this process adds to ``/isms status`` for those who see the whole ISMS (counts first, at most a
+dozen lines, user text already escaped by the renderer): the registers, campaigns, audits and reviews
+say where they stand here, so COM never reads their tables."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Process:
     help: tuple[HelpEntry, ...] = ()
     due: tuple[DueWork, ...] = ()
     home: HomeSection | None = None
+    status: StatusSection | None = None
     receives: Mapping[str, Receiver] = field(default_factory=dict)
 
 
