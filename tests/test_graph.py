@@ -34,7 +34,7 @@ from workflows.directory.service import cache_age, department, manager_chain, wi
 from workflows.kernel.actors import SYSTEM, resolve_actor
 from workflows.kernel.process import run_due_work
 from workflows.kernel.recipients import Recipient
-from workflows.kernel.ui import Message
+from workflows.kernel.ui import Button, Message
 from workflows.outreach.calendar import cancel_event, reschedule_event, schedule_event
 from workflows.outreach.mail import reach, send_mail
 
@@ -287,9 +287,29 @@ def test_mail_has_a_text_and_an_escaped_html_part_and_goes_out_once_under_a_lost
     assert "&lt;b&gt;the&lt;/b&gt; list &amp; sign-off" in mail["body"]["content"]
     assert "Please send <b>the</b> list & sign-off." in mail["text"]
     assert mail["headers"]["X-ISMS-Outbox-Key"] == "mail:ev:1"
+    assert mail["replyTo"] == []  # nothing to answer: no reply address
     with world.ctx.read() as session:
         effect = session.scalar(select(OutboxEffect).where(OutboxEffect.key == "mail:ev:1"))
         assert effect is not None and effect.status == "sent" and "sent_item" in effect.result
+
+
+def test_a_mail_that_asks_for_an_answer_says_to_reply_and_replies_reach_the_isms_manager(
+    world: World, graph: GraphDouble
+):
+    request = Message(
+        text="Evidence request: supplier certificate",
+        body="Please send your current ISO/IEC 27001 certificate.",
+        buttons=(Button("evidence.submit", "Submit evidence", "1"),),
+    )
+    with world.ctx.work(SYSTEM) as work:
+        assert reach(work, "xena", request, "mail:ev:answer") == "mail"
+    world.deliver()
+    (mail,) = graph.mailbox("u-alice").sent
+    manager = next(p for p in world.ctx.org.people if Role.ISMS_MANAGER in p.roles and p.email)
+    assert mail["replyTo"] == [{"emailAddress": {"address": str(manager.email)}}]
+    for part in (mail["text"], mail["body"]["content"]):
+        assert f"reply to this mail: your reply goes to {manager.name}" in part
+        assert "Submit evidence" not in part  # a mail reader has no buttons to press
 
 
 def test_a_mail_not_yet_in_sent_items_waits_before_it_is_sent_again(world: World, graph: GraphDouble):

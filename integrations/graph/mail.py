@@ -41,6 +41,8 @@ def mime(key: str, sender: str, payload: Mapping[str, Any]) -> bytes:
     mail["From"] = sender
     mail["To"] = ", ".join(payload["recipients"])
     mail["Subject"] = payload["subject"]
+    if payload.get("reply_to"):
+        mail["Reply-To"] = payload["reply_to"]
     mail["Date"] = formatdate(usegmt=True)
     mail["Message-ID"] = message_id(key)
     mail[KEY_HEADER] = key

@@ -257,6 +257,9 @@ def _from_mime(body: bytes) -> JsonDict:
         "toRecipients": [
             {"emailAddress": {"address": a.strip()}} for a in str(mail["To"] or "").split(",") if a.strip()
         ],
+        "replyTo": [
+            {"emailAddress": {"address": a.strip()}} for a in str(mail["Reply-To"] or "").split(",") if a.strip()
+        ],
         "headers": {k: str(v) for k, v in mail.items()},
         "body": {"contentType": "html", "content": parts.get("text/html", "")},
         "text": parts.get("text/plain", ""),

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import object_session
 
-from config.organisation import Organisation
+from config.organisation import Organisation, Role
 from storage.models.outbox import OutboxEffect
 from workflows.kernel.access import Refused
 from workflows.kernel.actors import SYSTEM
@@ -29,12 +29,25 @@ def address_of(org: Organisation, to: Recipient) -> str | None:
     return None
 
 
+def answer_contact(org: Organisation) -> tuple[str, str] | None:
+    """Who reads the replies to a mail that asks for an answer: the first ISMS manager with an e-mail
+    address (name, address). Mail readers cannot press Slack's buttons, so their reply goes to a person
+    who records the answer for them in chat; None when nobody has an address."""
+    for person in org.people:
+        if Role.ISMS_MANAGER in person.roles and person.email:
+            return person.name, str(person.email)
+    return None
+
+
 def send_mail(
     work: Work, to: Recipient | list[Recipient], message: Message, key: str, *, template: str = "mail"
 ) -> None:
     """Queue one mail to ``to`` under the idempotency ``key``: subject = the message's headline, body
     from ``<template>.html`` (autoescaped) and ``<template>.txt.j2``. A recipient without an e-mail
-    address is refused (the caller chose mail, so this is its mistake, shown to the person)."""
+    address is refused (the caller chose mail, so this is its mistake, shown to the person).
+
+    A message with buttons asks for an answer: the mail names no buttons (its reader has none) and
+    says to reply instead, with ``Reply-To`` set to the ISMS manager (``answer_contact``)."""
     recipients = to if isinstance(to, list) else [to]
     addresses = []
     for recipient in recipients:
@@ -44,7 +57,9 @@ def send_mail(
         addresses.append(address)
     if not addresses or len(addresses) > MAX_RECIPIENTS:
         raise Refused(f"A mail goes to 1 to {MAX_RECIPIENTS} people.")
+    contact = answer_contact(work.ctx.org) if message.buttons else None
     values: dict[str, Any] = {
+        "contact": contact[0] if contact else None,
         "organisation": work.ctx.org.name,
         "subject": message.text,
         "body": message.body,
@@ -60,6 +75,7 @@ def send_mail(
             "to": ",".join(sorted(addresses)),
             "recipients": addresses,
             "subject": message.text[:250],
+            **({"reply_to": contact[1]} if contact else {}),
             "html": templates.html(f"{template}.html", **values),
             "text": templates.text(f"{template}.txt.j2", **values),
         },
