@@ -30,6 +30,8 @@ from workflows.audits.lifecycle import (
 )
 from workflows.audits.service import audits_in_progress_of, find_audit
 from workflows.changes.flows import request_change
+from workflows.changes.lifecycle import load_change
+from workflows.changes.messages import state_label
 from workflows.evidence.activities import request_evidence
 from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import Actor
@@ -242,7 +244,9 @@ def raise_finding(work: Work, audit: Audit, values: dict[str, str]) -> Finding:
             origin=("AUD", finding.ref),
             element=finding.clause,
         )
-        finding.change_state = "requested"
+        requested = load_change(work.session, finding.change_ref, False)
+        assert requested is not None  # recorded just now, in this unit of work
+        finding.change_state = requested.state
         work.record("AUD", "corrective-action-requested", ("finding", finding.ref), {"change": finding.change_ref})
     message = messages.finding_raised(finding, audit)
     for person in dict.fromkeys([*audit.auditee_ids, *with_role(work.ctx.org, *PLANNERS)]):
@@ -268,7 +272,7 @@ def close_finding(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
         if finding.kind in NONCONFORMITIES and finding.change_state != VERIFIED:
             raise Refused(
                 f"{finding.ref} is a nonconformity: it closes only when its corrective action "
-                f"{finding.change_ref} is verified (it is {finding.change_state})."
+                f"{finding.change_ref} is verified (it is {state_label(finding.change_state or '').lower()})."
             )
         close(work, finding, note.strip() or "closed by hand")
         return Outcome.say(f"{finding.ref} is closed.")

@@ -85,8 +85,16 @@ def no_audit(ref: str) -> str:
     return f"There is no audit {ref}. /isms audits lists the audit programme."
 
 
-def audits_for(what: str) -> Items[Audit]:
-    """The audits as a step sees them; the refusal says when ``what`` is possible."""
+def audits_for(what: str, *, after: str) -> Items[Audit]:
+    """The audits as a step sees them that is possible while an audit is in progress; the refusal
+    says when ``what`` is possible, or ``after`` once the audit is reported."""
+
+    def not_now(session: Session, audit: Audit) -> str:
+        if audit.state == AuditState.PLANNED:
+            kickoff = audit.kickoff.isoformat()
+            return f"{audit.ref} has not started yet (kick-off {kickoff}): {what} is possible once it is in progress."
+        return f"{audit.ref} was already reported{after}."
+
     return Items(
         kind="audit",
         process="AUD",
@@ -94,14 +102,12 @@ def audits_for(what: str) -> Items[Audit]:
         lifecycle=LIFECYCLE,
         state_field="state",
         missing=no_audit,
-        not_now=lambda session, audit: (
-            f"{audit.ref} is {audit.state}: {what} is possible only while it is in progress."
-        ),
+        not_now=not_now,
     )
 
 
-TO_FIND = audits_for("recording findings")
-TO_REPORT = audits_for("reporting")
+TO_FIND = audits_for("recording findings", after=": findings can no longer be added")
+TO_REPORT = audits_for("reporting", after="")
 FINDINGS: Items[Finding] = Items(
     kind="finding",
     process="AUD",

@@ -10,7 +10,7 @@ from datetime import date
 from config.organisation import Organisation
 from storage.models.audits import Audit, Finding
 from workflows.audits.lifecycle import KIND_LABELS, NONCONFORMITIES, AuditState
-from workflows.audits.milestones import LABELS, Step
+from workflows.audits.milestones import Step, day_of
 from workflows.kernel.paging import Window, page_message
 from workflows.kernel.people import person_name, plural
 from workflows.kernel.ui import Button, Message
@@ -63,21 +63,26 @@ def planned(org: Organisation, audit: Audit, *, auditor: bool) -> Message:
     )
 
 
-def reminder(org: Organisation, audit: Audit, step: Step, *, auditor: bool) -> Message:
-    label = LABELS[step.milestone]
-    when_text = "today" if step.days == 0 else f"in {plural(step.days, 'day')}"
+def _in(days: int) -> str:
+    return {0: "today", 1: "tomorrow"}.get(days, f"in {plural(days, 'day')}")
+
+
+def reminder(org: Organisation, audit: Audit, step: Step, today: date, *, auditor: bool) -> Message:
+    """A reminder of ``step``'s milestone; the days are counted from ``today`` (a reminder moved out of
+    the weekend says "today", not "in 1 day")."""
+    left = _in(max((day_of(audit, step.milestone) - today).days, 0))
     what = {
-        "kickoff": "The audit starts",
-        "evidence": "Evidence for the audit is due",
-        "report": "The audit report is due",
+        "kickoff": f"internal audit {audit.ref} starts {left}",
+        "evidence": f"evidence for internal audit {audit.ref} is due {left}",
+        "report": f"the report of internal audit {audit.ref} is due {left}",
     }[step.milestone]
     hint = {
-        "kickoff": "Auditees will get an evidence request at the kick-off.",
-        "evidence": "Auditees: answer your evidence request (/isms evidence).",
+        "kickoff": "Auditees get an evidence request at the kick-off.",
+        "evidence": "Auditees: answer your evidence request (/isms evidence lists it).",
         "report": f"Auditors: record the findings, then press Mark reported (or /isms audit report {audit.ref}).",
     }[step.milestone]
     return Message(
-        text=f"Reminder: {audit.ref} {label} {when_text}: {what} {when_text}.",
+        text=f"Reminder: {what}.",
         body=hint,
         fields=(("Audit", audit.title), *summary(org, audit)),
         buttons=auditor_buttons(audit) if auditor and step.milestone == "report" else (),

@@ -20,7 +20,6 @@ from workflows.kernel.work import Context
 
 Milestone = Literal["kickoff", "evidence", "report"]
 MILESTONES: tuple[Milestone, ...] = ("kickoff", "evidence", "report")
-LABELS: dict[str, str] = {"kickoff": "kick-off", "evidence": "evidence due", "report": "report due"}
 
 
 @dataclass(frozen=True)

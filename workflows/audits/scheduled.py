@@ -5,11 +5,13 @@ come, in batches (``run_batches``); safe to run twice."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import date, datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.organisation import Organisation
 from storage.db import is_postgresql
 from storage.models.audits import Audit
 from workflows.audits import flows, messages, milestones
@@ -17,6 +19,7 @@ from workflows.audits.forms import Plan
 from workflows.audits.lifecycle import AuditState
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.batches import run_batches
+from workflows.kernel.ui import Message
 from workflows.kernel.work import Context, Work
 
 
@@ -77,28 +80,32 @@ def _remind_batch(work: Work, ids: Sequence[int], now: datetime) -> list[int]:
 
 
 def _advance(work: Work, audit: Audit, now: datetime) -> None:
-    """Perform the latest step that is due (starting the audit first if its kick-off has come)."""
+    """Start the audit if its kick-off has come, and send the latest due reminder of each milestone
+    (reminders passed over while the bot was down are recorded as skipped, not sent)."""
     plan = milestones.steps(work.ctx, audit)
     first = audit.reminder_step
-    due = [position for position in range(first, len(plan)) if plan[position].at <= now]
-    if not due:
-        milestones.schedule(work.ctx, audit, first, now)
-        return
-    latest = due[-1]
-    if audit.started_at is None and any(plan[p].kind == "start" for p in due):
+    due = [plan[position] for position in range(first, len(plan)) if plan[position].at <= now]
+    if audit.started_at is None and any(step.kind == "start" for step in due):
         flows.start(work, audit)
-    step = plan[latest]
-    if step.kind == "remind":
-        auditees = step.milestone != "report"
+    today = now.astimezone(work.ctx.org.zone).date()
+    for milestone in milestones.MILESTONES:
+        reminders = [step for step in due if step.kind == "remind" and step.milestone == milestone]
+        if not reminders:
+            continue
+        step = reminders[-1]
         flows.tell_team(
             work,
             audit,
             f"remind:{step.milestone}:{step.days}",
-            lambda auditor: messages.reminder(work.ctx.org, audit, step, auditor=auditor),
-            auditees=auditees,
+            partial(_reminder, work.ctx.org, audit, step, today),
+            auditees=milestone != "report",
         )
-        data: dict[str, object] = {"milestone": step.milestone, "days_before": step.days}
-        if len(due) > 1:
-            data["skipped_steps"] = len(due) - 1
+        data: dict[str, object] = {"milestone": milestone, "days_before": step.days}
+        if len(reminders) > 1:
+            data["skipped_reminders"] = len(reminders) - 1
         work.record("AUD", "reminded", ("audit", audit.ref), data)
-    milestones.schedule(work.ctx, audit, latest + 1, now)
+    milestones.schedule(work.ctx, audit, first + len(due), now)
+
+
+def _reminder(org: Organisation, audit: Audit, step: milestones.Step, today: date, auditor: bool) -> Message:
+    return messages.reminder(org, audit, step, today, auditor=auditor)
