@@ -161,7 +161,7 @@ def start_audit(world: World) -> None:
 
 def test_a_nonconformity_becomes_a_change_and_closes_when_the_change_is_verified(world: World) -> None:
     start_audit(world)
-    assert world.press("aldo", "audit.record-finding", "AUD-2026-0001").form is not None
+    assert world.press("aldo", "audit.record_finding", "AUD-2026-0001").form is not None
     missing = world.fill("aldo", "audit.finding", {**NONCONFORMITY, "root_cause": "", "corrective_action": ""}, "")
     assert missing.errors == {
         "root_cause": "Please fill in the root cause.",
@@ -212,7 +212,7 @@ def test_a_nonconformity_becomes_a_change_and_closes_when_the_change_is_verified
 
 def test_only_auditors_record_findings_and_only_while_the_audit_runs(world: World) -> None:
     plan(world)
-    early = world.press("aldo", "audit.record-finding", "AUD-2026-0001")
+    early = world.press("aldo", "audit.record_finding", "AUD-2026-0001")
     assert early.reply is not None
     assert early.reply.text == (
         "AUD-2026-0001 has not started yet (kick-off 2026-12-07): "
@@ -220,7 +220,7 @@ def test_only_auditors_record_findings_and_only_while_the_audit_runs(world: Worl
     )
     world.at(berlin(2026, 12, 7, 9, 0))
 
-    stranger = world.press("erin", "audit.record-finding", "AUD-2026-0001")
+    stranger = world.press("erin", "audit.record_finding", "AUD-2026-0001")
     assert stranger.reply is not None and stranger.reply.text == (
         "Sorry, recording findings is for Aldo Auer (auditor) only. This attempt has been recorded."
     )

@@ -15,7 +15,7 @@ from workflows.kernel.paging import Window, page_message
 from workflows.kernel.people import person_name, plural
 from workflows.kernel.ui import Button, Message
 
-RECORD_FINDING, REPORT, MORE = "audit.record-finding", "audit.report", "audit.more"
+RECORD_FINDING, REPORT, MORE = "audit.record_finding", "audit.report", "audit.more"
 """Buttons: open the finding form for this audit, mark it reported, the programme list's next page."""
 PROGRAMME = "programme"
 """The name of the ``/isms audits`` list (the "More" button's value)."""

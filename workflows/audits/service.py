@@ -101,7 +101,9 @@ def open_nonconformity_ages(session: Session, now: datetime) -> Ages:
 
 def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
     """AUD in ``/isms status``: audits by state, the next report due, open findings and nonconformities."""
-    by_state = dict(session.execute(select(Audit.state, func.count()).group_by(Audit.state)).tuples().all())
+    by_state = {
+        str(state): int(n) for state, n in session.execute(select(Audit.state, func.count()).group_by(Audit.state))
+    }
     if not by_state:
         return []
     parts = [f"{messages.STATE_LABELS[s].lower()} {by_state[s]}" for s in AuditState if by_state.get(s)]
