@@ -348,3 +348,23 @@ def test_an_auditor_owning_a_process_in_scope_stops_the_start(settings, clock: F
     with pytest.raises(ConfigError) as raised:
         make_world(settings, clock, org_with_programme(tmp_path, auditors=["sam"]))
     assert "audits.programme.0.auditors: sam owns INC, which is in scope" in str(raised.value)
+
+
+def test_the_age_of_open_nonconformities_is_measured_and_shown_in_the_status(world: World) -> None:
+    start_audit(world)
+    world.fill("aldo", "audit.finding", NONCONFORMITY, "")
+    world.clock.set(berlin(2026, 12, 10, 9, 0))
+    world.fill("aldo", "audit.finding", {**NONCONFORMITY, "kind": "major"}, "")
+    world.fill("aldo", "audit.finding", {**NONCONFORMITY, "kind": "observation"}, "")
+    world.clock.set(berlin(2026, 12, 17, 9, 0))
+
+    status = world.command("alice", "status")
+
+    assert status.reply is not None
+    shown = text_of(status.reply)
+    assert "Open nonconformities: 2.0" in shown
+    assert "Open nonconformities, oldest: 10.0 d" in shown
+    assert "Open nonconformities, median age: 7.0 d" in shown
+    assert "Audits: in progress 1" in shown
+    assert "Next report due: AUD-2026-0001 on 2026-12-18" in shown
+    assert "Open findings: 3, of which 2 nonconformities (oldest 10 days)" in shown

@@ -76,8 +76,10 @@ def programme(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
 
 @dataclass(frozen=True)
 class Ages:
-    """Open nonconformities: how many, and the oldest and median age in seconds (None when there are none)."""
+    """Open nonconformities: how many, and the oldest and median age in seconds (None when there are none);
+    ``raised`` counts every nonconformity ever raised (none: there is nothing to measure yet)."""
 
+    raised: int
     count: int
     oldest: float | None
     median: float | None
@@ -85,18 +87,22 @@ class Ages:
 
 def open_nonconformity_ages(session: Session, now: datetime) -> Ages:
     """Count, oldest and median (nearest rank) age of the nonconformities open at ``now``; three
-    indexed queries, whatever the number of findings."""
-    still_open = (Finding.state == FindingState.OPEN, Finding.kind.in_(NONCONFORMITIES))
-    count = int(session.scalar(select(func.count()).select_from(Finding).where(*still_open)) or 0)
+    small queries, whatever the number of findings."""
+    nonconformity = Finding.kind.in_(NONCONFORMITIES)
+    still_open = (Finding.state == FindingState.OPEN, nonconformity)
+    raised, count = session.execute(
+        select(func.count(), func.sum(case((Finding.state == FindingState.OPEN, 1), else_=0))).where(nonconformity)
+    ).one()
+    count = int(count or 0)
     if not count:
-        return Ages(0, None, None)
+        return Ages(int(raised), 0, None, None)
     oldest = session.scalar(select(func.min(Finding.raised_at)).where(*still_open))
     rank = (count + 1) // 2  # the median age is the ceil(n/2)-th smallest age: newest first
     middle = session.scalar(
         select(Finding.raised_at).where(*still_open).order_by(Finding.raised_at.desc()).offset(rank - 1).limit(1)
     )
     assert oldest is not None and middle is not None
-    return Ages(count, (now - oldest).total_seconds(), (now - middle).total_seconds())
+    return Ages(int(raised), count, (now - oldest).total_seconds(), (now - middle).total_seconds())
 
 
 def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
