@@ -9,6 +9,7 @@ from workflows.common.process import PROCESS as COMMON
 from workflows.communication.process import PROCESS as COMMUNICATION
 from workflows.directory.process import PROCESS as DIRECTORY
 from workflows.evidence.process import PROCESS as EVIDENCE
+from workflows.improvement.process import PROCESS as IMPROVEMENT
 from workflows.incidents.process import PROCESS as INCIDENTS
 from workflows.kernel.process import Process
 from workflows.performance.process import PROCESS as PERFORMANCE
@@ -24,4 +25,5 @@ PROCESSES: tuple[Process, ...] = (
     PERFORMANCE,
     DIRECTORY,
     AUDITS,
+    IMPROVEMENT,
 )

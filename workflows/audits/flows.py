@@ -24,6 +24,7 @@ from workflows.audits.lifecycle import (
     TO_REPORT,
     VERIFIED,
     AuditState,
+    FindingKind,
     FindingState,
     auditors_of,
     load_finding,
@@ -35,7 +36,7 @@ from workflows.changes.messages import state_label
 from workflows.evidence.activities import request_evidence
 from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import Actor
-from workflows.kernel.interfaces import Interface
+from workflows.kernel.interfaces import Interface, publish
 from workflows.kernel.paging import clip
 from workflows.kernel.people import with_role
 from workflows.kernel.recipients import Recipient
@@ -248,6 +249,9 @@ def raise_finding(work: Work, audit: Audit, values: dict[str, str]) -> Finding:
         assert requested is not None  # recorded just now, in this unit of work
         finding.change_state = requested.state
         work.record("AUD", "corrective-action-requested", ("finding", finding.ref), {"change": finding.change_ref})
+    if finding.kind != FindingKind.OBSERVATION:  # PRM: AUD -> IMPR results and suggestions
+        handed = {"kind": kind, "text": finding.text, "auditor": work.actor.id, "change": finding.change_ref}
+        publish(work, Interface("AUD", "IMPR", "audit-finding", finding.ref, handed))
     message = messages.finding_raised(finding, audit)
     for person in dict.fromkeys([*audit.auditee_ids, *with_role(work.ctx.org, *PLANNERS)]):
         if person != work.actor.id:
@@ -300,6 +304,8 @@ def close(work: Work, finding: Finding, how: str) -> None:
     if finding.change_ref:
         data["change"] = finding.change_ref
     work.record("AUD", "finding-closed", ("finding", finding.ref), data)
+    if finding.kind != FindingKind.OBSERVATION:
+        publish(work, Interface("AUD", "IMPR", "finding-closed", finding.ref, {"how": how}))
     for person in audit.auditor_ids:
         work.notify(
             Recipient.person(person), messages.finding_closed(finding, how), f"aud:{finding.ref}:closed:{person}"
