@@ -18,6 +18,7 @@ from config.settings import PACKAGED_EXAMPLE_ORG
 from storage.models import Audit, Finding
 from tests.support import FakeClock
 from tests.world import World, berlin, change, make_world, text_of
+from workflows.common.home import home as home_view
 
 PLAN = {
     "title": "ISMS operations 2026",
@@ -368,3 +369,36 @@ def test_the_age_of_open_nonconformities_is_measured_and_shown_in_the_status(wor
     assert "Audits: in progress 1" in shown
     assert "Next report due: AUD-2026-0001 on 2026-12-18" in shown
     assert "Open findings: 3, of which 2 nonconformities (oldest 10 days)" in shown
+
+
+def test_a_declined_corrective_action_leaves_the_nonconformity_open_and_says_so(world: World) -> None:
+    start_audit(world)
+    world.fill("aldo", "audit.finding", NONCONFORMITY, "", key="finding-once")
+    again = world.fill("aldo", "audit.finding", NONCONFORMITY, "", key="finding-once")  # a Slack retry
+    assert again.reply is not None and again.reply.text == "This finding was already recorded."
+
+    world.press("alice", "change.decline", "CHG-2026-0001")
+    world.fill("alice", "change.decline", {"reason": "Too costly this year"}, "CHG-2026-0001")
+
+    still = finding(world, "AUD-2026-0001-F1")
+    assert (still.state, still.change_state) == ("open", "declined")
+    headline = "The corrective action of AUD-2026-0001-F1 ended declined: the finding stays open."
+    assert headline in world.chat.texts("aldo") and headline in world.chat.texts("alice")
+    assert world.records("corrective-action-ended", "AUD")[0][3] == {"change": "CHG-2026-0001", "state": "declined"}
+    refused = world.command("aldo", "finding close AUD-2026-0001-F1")
+    assert refused.reply is not None and "(it is declined)" in refused.reply.text
+    with world.ctx.read() as session:
+        assert session.scalar(select(func.count()).select_from(Finding)) == 1
+
+
+def test_the_app_home_shows_the_auditor_their_running_audit(world: World) -> None:
+    plan(world)
+    assert "AUD-2026-0001" not in text_of(world.command("aldo", "home").reply)  # type: ignore[arg-type]
+    world.at(berlin(2026, 12, 7, 9, 0))
+
+    home = world.command("aldo", "home").reply
+
+    assert home is not None
+    assert "You audit AUD-2026-0001 (in progress, report due Fri 18 Dec 2026): ISMS operations 2026" in text_of(home)
+    sections = home_view(world.ctx, world.actor("aldo")).sections
+    assert {"Record a finding", "Mark reported"} <= {b.label for section in sections for b in section.buttons}

@@ -13,6 +13,7 @@ from storage.models import Improvement
 from tests.support import FakeClock
 from tests.test_audits_flow import NONCONFORMITY, start_audit
 from tests.world import World, change, make_world, text_of
+from workflows.common.home import home as home_view
 
 
 @pytest.fixture
@@ -152,3 +153,15 @@ def test_audit_findings_join_the_register_and_people_see_what_is_theirs(world: W
     assert state(world, "IMPR-2026-0002") == "done"
     status = world.command("alice", "status").reply
     assert status is not None and "Improvements: open 2, done 1" in text_of(status)
+
+
+def test_the_isms_manager_finds_open_suggestions_on_the_app_home(world: World) -> None:
+    suggest(world, "erin", "Shorter policies")
+
+    home = world.command("alice", "home").reply
+    erins = world.command("erin", "home").reply
+
+    assert home is not None and "Improvement IMPR-2026-0001 waits for your decision" in text_of(home)
+    sections = home_view(world.ctx, world.actor("alice")).sections
+    assert {"Accept (request a change)", "Decline"} <= {b.label for section in sections for b in section.buttons}
+    assert erins is not None and "IMPR-2026-0001" not in text_of(erins)

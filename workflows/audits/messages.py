@@ -103,6 +103,13 @@ def started(org: Organisation, audit: Audit, *, auditor: bool) -> Message:
     )
 
 
+def home_item(audit: Audit) -> Message:
+    return Message(
+        text=f"You audit {audit.ref} (in progress, report due {_day(audit.report_due)}): {audit.title}",
+        buttons=auditor_buttons(audit),
+    )
+
+
 def finding_line(finding: Finding) -> str:
     change = f" · change {finding.change_ref} {finding.change_state or ''}".rstrip() if finding.change_ref else ""
     return f"{finding.ref} [{finding.state}] {KIND_LABELS.get(finding.kind, finding.kind)}, {finding.clause}{change}"

@@ -18,6 +18,7 @@ PROCESS = Process(
         HelpEntry("/isms audit report <audit>", "Mark an audit you audit reported; the report is posted", EVERYONE),
     ),
     due=(scheduled.due_audits,),
+    home=service.home_items,
     status=service.status_lines,
     receives={"change-status": flows.change_status, "change-finished": flows.change_finished},
 )

@@ -14,9 +14,9 @@ from workflows.audits import messages
 from workflows.audits.lifecycle import NONCONFORMITIES, AuditState, FindingState, load_audit, no_audit
 from workflows.kernel.access import EVERYONE, Refused, require
 from workflows.kernel.actors import Actor
-from workflows.kernel.paging import window
+from workflows.kernel.paging import HOME_ITEMS, window
 from workflows.kernel.people import plural
-from workflows.kernel.ui import Outcome
+from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
 
 
@@ -30,11 +30,24 @@ def find_audit(ctx: Context, ref: str) -> Audit:
         return audit
 
 
+def _in_progress_of(session: Session, auditor: str) -> list[Audit]:
+    """The audits in progress that ``auditor`` audits, soonest report first (the audits running at
+    once are a handful, so they are filtered here rather than by matching the auditor list in SQL)."""
+    query = select(Audit).where(Audit.state == AuditState.IN_PROGRESS).order_by(Audit.report_due, Audit.id)
+    return [audit for audit in session.scalars(query) if auditor in audit.auditor_ids]
+
+
 def audits_in_progress_of(ctx: Context, auditor: str) -> list[tuple[str, str]]:
     """(reference, title) of the audits in progress that ``auditor`` audits, soonest report first."""
     with ctx.read() as session:
-        query = select(Audit).where(Audit.state == AuditState.IN_PROGRESS).order_by(Audit.report_due, Audit.id)
-        return [(a.ref, a.title) for a in session.scalars(query) if auditor in a.auditor_ids]
+        return [(audit.ref, audit.title) for audit in _in_progress_of(session, auditor)]
+
+
+def home_items(ctx: Context, actor: Actor) -> list[Message]:
+    """The audits in progress this person audits, with the buttons to record findings and report."""
+    with ctx.read() as session:
+        audits = _in_progress_of(session, actor.id)
+    return [messages.home_item(audit) for audit in audits[:HOME_ITEMS]]
 
 
 def findings_of(session: Session, audit_id: int) -> list[Finding]:

@@ -15,6 +15,7 @@ PROCESS = Process(
         HelpEntry("/isms improvements", "Your suggestions (the whole register for the ISMS manager)", EVERYONE),
         HelpEntry("/isms improvements", "Accept or decline suggestions from the register", DECIDERS),
     ),
+    home=service.home_items,
     status=service.status_lines,
     receives={
         "change-status": flows.change_status,

@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from storage.models.improvement import Improvement
 from workflows.improvement import messages
-from workflows.improvement.lifecycle import READERS, ImprovementState
+from workflows.improvement.lifecycle import DECIDERS, READERS, ImprovementState
 from workflows.kernel.access import EVERYONE, require
 from workflows.kernel.actors import Actor
-from workflows.kernel.paging import window
-from workflows.kernel.ui import Outcome
+from workflows.kernel.paging import HOME_ITEMS, window
+from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
 
 
@@ -37,6 +37,22 @@ def register(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
         )
         lines = [messages.line(ctx.org, item) for item in items]
     return Outcome(reply=messages.register(lines, by_state, page, mine_only=mine_only))
+
+
+def home_items(ctx: Context, actor: Actor) -> list[Message]:
+    """For the ISMS manager: the oldest items waiting for a decision, with Accept and Decline."""
+    if not actor.has(*DECIDERS):
+        return []
+    waiting = Improvement.state == ImprovementState.OPEN
+    with ctx.read() as session:
+        count = int(session.scalar(select(func.count()).select_from(Improvement).where(waiting)) or 0)
+        items = list(session.scalars(select(Improvement).where(waiting).order_by(Improvement.id).limit(HOME_ITEMS)))
+        shown = [messages.decision_request(ctx.org, item) for item in items]
+    if count > len(items):
+        shown.append(
+            Message(text=f"{count:,} improvements wait for your decision; these are the oldest. /isms improvements")
+        )
+    return shown
 
 
 def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
