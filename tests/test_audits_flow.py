@@ -402,3 +402,23 @@ def test_the_app_home_shows_the_auditor_their_running_audit(world: World) -> Non
     assert "You audit AUD-2026-0001 (in progress, report due Fri 18 Dec 2026): ISMS operations 2026" in text_of(home)
     sections = home_view(world.ctx, world.actor("aldo")).sections
     assert {"Record a finding", "Mark reported"} <= {b.label for section in sections for b in section.buttons}
+
+
+def test_an_auditor_asks_an_auditee_for_more_evidence_through_the_evidence_engine(world: World) -> None:
+    start_audit(world)
+
+    stranger = world.command("aldo", "audit ask AUD-2026-0001 erin Show the triage log")
+    assert stranger.reply is not None and stranger.reply.text == (
+        "erin is not an auditee of AUD-2026-0001 (Alice Adams, Sam Shah)."
+    )
+    usage = world.command("aldo", "audit ask AUD-2026-0001 sam")
+    assert usage.reply is not None and usage.reply.text.startswith("Use /isms audit ask AUD-2026-0001")
+    asked = world.command("aldo", "audit ask AUD-2026-0001 <@U0SAM|sam> triage log of October")
+    assert asked.reply is not None and asked.reply.text == "Sam Shah is asked for it now (due 2026-12-11)."
+    not_auditor = world.command("alice", "audit ask AUD-2026-0001 sam Anything")
+    assert not_auditor.reply is not None and "is for Aldo Auer (auditor) only" in not_auditor.reply.text
+
+    sent = world.at(berlin(2026, 12, 7, 10, 0))
+
+    assert any(to == "sam" and "AUD-2026-0001: triage log of October" in text for to, text in sent)
+    assert world.records("evidence-asked", "AUD")[0][3] == {"auditee": "sam", "what": "triage log of October"}

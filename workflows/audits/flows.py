@@ -9,7 +9,7 @@ the audit's start is the tick's (scheduled.py). A nonconformity closes only thro
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from storage.counters import next_number
 from storage.models.audits import Audit, Finding
@@ -20,6 +20,7 @@ from workflows.audits.lifecycle import (
     KIND_LABELS,
     NONCONFORMITIES,
     PLANNERS,
+    TO_ASK,
     TO_FIND,
     TO_REPORT,
     VERIFIED,
@@ -165,6 +166,64 @@ def start(work: Work, audit: Audit) -> None:
             asked.append(auditee)
     work.record("AUD", "audit-started", ("audit", audit.ref), {"evidence_requested_from": asked})
     tell_team(work, audit, "started", lambda auditor: messages.started(org, audit, auditor=auditor))
+
+
+# -- evidence asked for during the audit -----------------------------------------------------------------
+
+ASK_USAGE = "Use /isms audit ask AUD-2026-0001 <auditee> <what you need to see>"
+ASK_LIMIT = 160
+"""Characters of what an auditor asks for: it becomes the evidence request's title."""
+ASK_DAYS = 3
+"""Days an auditee has for evidence asked for after the evidence due date has passed."""
+
+
+def ask_evidence(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
+    """``/isms audit ask <audit> <auditee> <what>``: one more evidence request to an auditee, through
+    the evidence engine (asked, reminded and escalated like every request)."""
+    ref, _, rest = text.strip().partition(" ")
+    who, _, what = rest.strip().partition(" ")
+    if not ref or not who or not what.strip():
+        raise Refused(ASK_USAGE)
+    if len(what.strip()) > ASK_LIMIT:
+        raise Refused(f"Say what you need in at most {ASK_LIMIT} characters, please (this has {len(what.strip())}).")
+    person = forms.person_id(ctx.org, who)
+
+    def step(work: Work, audit: Audit) -> Outcome:
+        if person not in audit.auditee_ids:
+            raise Refused(f"{who} is not an auditee of {audit.ref} ({messages.names(ctx.org, audit.auditee_ids)}).")
+        org = ctx.org
+        due = datetime.combine(audit.evidence_due, org.activities.due_time, tzinfo=org.zone)
+        if due <= work.now:
+            day = (work.now + timedelta(days=ASK_DAYS)).astimezone(org.zone).date()
+            due = datetime.combine(day, org.activities.due_time, tzinfo=org.zone)
+        number = next_number(work.session, f"{audit.ref}-E")
+        request_evidence(
+            work,
+            key=f"audit:{audit.ref}:{person}:{number}",
+            period=audit.ref,
+            process="AUD",
+            title=f"{audit.ref}: {' '.join(what.split())}",
+            clause="9.2",
+            evidence="text",
+            owner=person,
+            covers=(audit.kickoff, audit.evidence_due),
+            due=due,
+        )
+        work.record("AUD", "evidence-asked", ("audit", audit.ref), {"auditee": person, "what": what.strip()})
+        return Outcome.say(f"{messages.names(org, [person])} is asked for it now (due {due.date().isoformat()}).")
+
+    return run_step(
+        ctx,
+        actor,
+        TO_ASK,
+        ref,
+        key=key,
+        what="asking for evidence",
+        allowed=auditors_of,
+        step=step,
+        within={AuditState.IN_PROGRESS},
+        again=Outcome.say("That request was already sent."),
+    )
 
 
 # -- findings ------------------------------------------------------------------------------------------

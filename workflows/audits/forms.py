@@ -21,6 +21,7 @@ PLAN, FINDING = "audit.plan", "audit.finding"
 LIMITS = {"title": 200, "criteria": 2000, "controls": 1000, "clause": 64, "text": 3000}
 ACTION_LIMITS = {"root_cause": 2000, "corrective_action": 3000}
 _SEPARATORS = re.compile(r"[,;\s]+")
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,11 @@ def _ids(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(part for part in _SEPARATORS.split(text.strip()) if part))
 
 
-def _person(org: Organisation, value: str) -> str:
-    """A person id from a Slack id, person id, e-mail or the name as the file writes it; else ``value``."""
-    found = find_person(org, value)
+def person_id(org: Organisation, value: str) -> str:
+    """A person id from a Slack id (or a mention, ``<@U123|name>``), person id, e-mail or the name as the
+    file writes it; else ``value``."""
+    mention = _MENTION.fullmatch(value.strip())
+    found = find_person(org, mention[1] if mention else value)
     if found is None:
         named = [p for p in org.people if p.name.casefold() == value.strip().casefold()]
         found = named[0] if len(named) == 1 else None
@@ -70,7 +73,7 @@ def _person(org: Organisation, value: str) -> str:
 
 
 def _auditors(org: Organisation, text: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(_person(org, part) for part in text.split(",") if part.strip()))
+    return tuple(dict.fromkeys(person_id(org, part) for part in text.split(",") if part.strip()))
 
 
 def _date(text: str) -> date | None:

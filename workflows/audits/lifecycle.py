@@ -107,6 +107,7 @@ def audits_for(what: str, *, after: str) -> Items[Audit]:
 
 
 TO_FIND = audits_for("recording findings", after=": findings can no longer be added")
+TO_ASK = audits_for("asking for evidence", after=": no more evidence can be asked for it")
 TO_REPORT = audits_for("reporting", after="")
 FINDINGS: Items[Finding] = Items(
     kind="finding",

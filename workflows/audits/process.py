@@ -15,6 +15,7 @@ PROCESS = Process(
         HelpEntry("/isms audits", "The audit programme: scope, auditors, dates, findings", EVERYONE),
         HelpEntry("/isms finding", "Record a finding on an audit you audit (opens a form)", EVERYONE),
         HelpEntry("/isms finding close <finding>", "Close an observation or opportunity", EVERYONE),
+        HelpEntry("/isms audit ask <audit> <auditee> <what>", "Ask an auditee for more evidence", EVERYONE),
         HelpEntry("/isms audit report <audit>", "Mark an audit you audit reported; the report is posted", EVERYONE),
     ),
     due=(scheduled.due_audits,),

@@ -9,7 +9,10 @@ from workflows.kernel.routing import FormRoute, Request, Router
 from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context
 
-AUDIT_USAGE = "Use /isms audit new (plan an audit) or /isms audit report AUD-2026-0001 (mark it reported)."
+AUDIT_USAGE = (
+    "Use /isms audit new (plan an audit), /isms audit ask AUD-2026-0001 <auditee> <what> (more evidence) "
+    "or /isms audit report AUD-2026-0001 (mark it reported)."
+)
 FINDING_USAGE = "Use /isms finding (record one) or /isms finding close AUD-2026-0001-F1 [what was done]."
 
 
@@ -17,6 +20,8 @@ def _audit(ctx: Context, request: Request) -> Outcome:
     sub, _, rest = request.text.strip().partition(" ")
     if sub.lower() == "new":
         return flows.open_plan_form(ctx, request.actor)
+    if sub.lower() == "ask":
+        return flows.ask_evidence(ctx, request.actor, rest, request.key)
     if sub.lower() == "report":
         return flows.mark_reported(ctx, request.actor, rest, request.key)
     return Outcome.say(AUDIT_USAGE)
