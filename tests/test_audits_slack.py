@@ -96,6 +96,9 @@ def test_an_audit_with_a_nonconformity_ends_in_a_verified_change_and_a_closed_fi
     clock.set(berlin(2026, 12, 7, 9, 0))
     assert bot.scheduler.tick()
     assert dms(slack, "U0ALDO", "Internal audit AUD-2026-0001 starts today")
+    clock.set(berlin(2026, 12, 7, 9, 1))
+    assert bot.scheduler.tick()
+    assert dms(slack, "U0SAM", "Evidence for internal audit AUD-2026-0001 (INC): ISMS operations 2026")
 
     press(bot, slack, "U0ALDO", "audit.record_finding", "AUD-2026-0001")
     finding_form = modal(slack, "audit.finding")

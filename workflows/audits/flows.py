@@ -9,7 +9,7 @@ the audit's start is the tick's (scheduled.py). A nonconformity closes only thro
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from storage.counters import next_number
 from storage.models.audits import Audit, Finding
@@ -61,18 +61,22 @@ def open_plan_form(ctx: Context, actor: Actor) -> Outcome:
 
 
 def validate_plan(ctx: Context, values: dict[str, str]) -> dict[str, str]:
-    return forms.read_plan(ctx.org, ctx.catalogue.ids, values, ctx.clock().astimezone(ctx.org.zone).date())[1]
+    return forms.read_plan(ctx.org, ctx.catalogue.ids, values, _today(ctx))[1]
+
+
+def _today(ctx: Context) -> date:
+    return ctx.clock().astimezone(ctx.org.zone).date()
 
 
 def submit_plan(ctx: Context, actor: Actor, values: dict[str, str], key: str) -> Outcome:
     """The ISMS manager's plan from the form (checked again here: a date may have passed since)."""
     require(ctx, actor, PLANNERS, process="AUD", what=PLANNING)
+    plan, errors = forms.read_plan(ctx.org, ctx.catalogue.ids, values, _today(ctx))
+    if plan is None:
+        return Outcome(errors=errors)
     with ctx.work(actor) as work:
         if not work.once(key):
             return Outcome.say("This audit was already planned.")
-        plan, errors = forms.read_plan(ctx.org, ctx.catalogue.ids, values, work.now.astimezone(ctx.org.zone).date())
-        if plan is None:
-            return Outcome(errors=errors)
         audit = create_audit(work, plan, plan_key=None)
         return Outcome(
             reply=Message(
