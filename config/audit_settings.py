@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from config.organisation import Organisation
 
 MAX_REMINDER_DAYS = 60
+MAX_AUDITORS = 10
 
 
 class _Strict(BaseModel):
@@ -82,6 +83,8 @@ def plan_problems(
     strangers = [a for a in auditors if a not in people]
     if not auditors:
         problems["auditors"] = "An audit needs at least one auditor."
+    elif len(auditors) > MAX_AUDITORS:
+        problems["auditors"] = f"At most {MAX_AUDITORS} auditors, please."
     elif strangers:
         problems["auditors"] = f"{', '.join(strangers)} is not in the organisation file."
     else:

@@ -32,9 +32,9 @@ class Audit(Base):
     controls: Mapped[str] = mapped_column(Text, default="")
     """Control ids in scope, comma-separated."""
     criteria: Mapped[str] = mapped_column(Text)
-    auditors: Mapped[str] = mapped_column(String(1000))
+    auditors: Mapped[str] = mapped_column(Text)
     """Person ids, comma-separated."""
-    auditees: Mapped[str] = mapped_column(String(1000))
+    auditees: Mapped[str] = mapped_column(Text)
     """The owners of the processes in scope when the audit was planned, comma-separated."""
     kickoff: Mapped[date] = mapped_column(Date)
     evidence_due: Mapped[date] = mapped_column(Date)
