@@ -165,3 +165,24 @@ def test_the_isms_manager_finds_open_suggestions_on_the_app_home(world: World) -
     sections = home_view(world.ctx, world.actor("alice")).sections
     assert {"Accept (request a change)", "Decline"} <= {b.label for section in sections for b in section.buttons}
     assert erins is not None and "IMPR-2026-0001" not in text_of(erins)
+
+
+def test_a_metric_over_its_threshold_joins_the_register_once(settings, clock: FakeClock, tmp_path) -> None:
+    from tests import status_data
+
+    w = status_data.reporting_world(settings, clock, tmp_path)
+    try:
+        status_data.seed(w)
+        w.tick()
+        clock.advance(days=1)
+        w.tick()
+
+        register = w.command("alice", "improvements").reply
+        assert register is not None and register.text == "Improvement register: 1 item"
+        assert register.body.startswith(
+            "IMPR-2026-0001 Open · suggestion from PERF inc.triage.p90.P1:2026-11 by Sam Shah · Metric over its "
+            "threshold: Time to triage P1"
+        )
+        assert "Improvement IMPR-2026-0001 waits for your decision: a suggestion from Sam Shah" in w.chat.texts("alice")
+    finally:
+        w.close()

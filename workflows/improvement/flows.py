@@ -164,7 +164,7 @@ def decline(ctx: Context, actor: Actor, ref: str, reason: str, key: str) -> Outc
 def take_finding(work: Work, event: Interface) -> None:
     """AUD hands over a nonconformity (already a change, followed by AUD) or an opportunity for
     improvement (open for the ISMS manager's decision)."""
-    if load_item(work.session, event.subject_ref, False) is not None:
+    if _by_source(work, event.subject_ref) is not None:
         return
     nonconformity = event.data["kind"] in ("major", "minor")
     author = str(event.data["auditor"])
@@ -182,6 +182,25 @@ def take_finding(work: Work, event: Interface) -> None:
     work.record("IMPR", "registered", ("improvement", item.ref), {"kind": item.kind, "from": event.subject_ref})
     if not nonconformity:
         _ask_deciders(work, item)
+
+
+def take_metric_breach(work: Work, event: Interface) -> None:
+    """PERF found a metric over its threshold: a suggestion in the register, from the owner it told."""
+    if _by_source(work, event.subject_ref) is not None:
+        return
+    told = [str(person) for person in event.data.get("told", ())]
+    author = told[0] if told else with_role(work.ctx.org, *DECIDERS)[0]
+    item = _register(
+        work,
+        kind="suggestion",
+        text=str(event.data["text"]),
+        author=author,
+        author_to=str(Recipient.person(author)),
+        source="PERF",
+        source_ref=event.subject_ref,
+    )
+    work.record("IMPR", "registered", ("improvement", item.ref), {"kind": item.kind, "from": event.subject_ref})
+    _ask_deciders(work, item)
 
 
 def finding_closed(work: Work, event: Interface) -> None:

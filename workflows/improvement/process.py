@@ -22,5 +22,6 @@ PROCESS = Process(
         "change-finished": flows.change_finished,
         "audit-finding": flows.take_finding,
         "finding-closed": flows.finding_closed,
+        "metric-breach": flows.take_metric_breach,
     },
 )
