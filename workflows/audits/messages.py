@@ -11,6 +11,7 @@ from config.organisation import Organisation
 from storage.models.audits import Audit, Finding
 from workflows.audits.lifecycle import KIND_LABELS, NONCONFORMITIES, AuditState
 from workflows.audits.milestones import Step, day_of
+from workflows.changes.messages import state_label
 from workflows.kernel.paging import Window, page_message
 from workflows.kernel.people import person_name, plural
 from workflows.kernel.ui import Button, Message
@@ -110,8 +111,12 @@ def home_item(audit: Audit) -> Message:
     )
 
 
+def change_state(finding: Finding) -> str:
+    return state_label(finding.change_state or "").lower()
+
+
 def finding_line(finding: Finding) -> str:
-    change = f" · change {finding.change_ref} {finding.change_state or ''}".rstrip() if finding.change_ref else ""
+    change = f" · change {finding.change_ref} {change_state(finding)}" if finding.change_ref else ""
     return f"{finding.ref} [{finding.state}] {KIND_LABELS.get(finding.kind, finding.kind)}, {finding.clause}{change}"
 
 

@@ -34,12 +34,12 @@ def build(ctx: Context, audit: Audit, findings: list[Finding], now: datetime) ->
             "Text": f.text,
             "Root cause": f.root_cause,
             "Corrective action": f.corrective_action,
-            "Change": f"{f.change_ref} ({f.change_state})" if f.change_ref else "",
+            "Change": f"{f.change_ref} ({messages.change_state(f)})" if f.change_ref else "",
             "State": f.state,
         }
         for f in findings
     ]
-    scope = [f"{p} {ctx.catalogue.get(p).name}" for p in audit.process_ids]
+    scope = [f"{p} {_process_name(ctx, p)}".rstrip() for p in audit.process_ids]
     scope += [f"Control {c}" for c in audit.control_ids]
     return Report(
         kind="audit",
@@ -69,6 +69,14 @@ def build(ctx: Context, audit: Audit, findings: list[Finding], now: datetime) ->
         charts=[],
         tables=[Table("Findings in detail", COLUMNS, rows)] if rows else [],
     )
+
+
+def _process_name(ctx: Context, process: str) -> str:
+    """The catalogue's name of a process in scope ("" if the catalogue no longer has it)."""
+    try:
+        return ctx.catalogue.get(process).name
+    except KeyError:
+        return ""
 
 
 def publish_report(work: Work, audit: Audit) -> None:
