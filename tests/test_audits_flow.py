@@ -390,6 +390,29 @@ def test_a_declined_corrective_action_leaves_the_nonconformity_open_and_says_so(
     with world.ctx.read() as session:
         assert session.scalar(select(func.count()).select_from(Finding)) == 1
 
+    # A new corrective action from the message's button; it is verified and the finding closes.
+    assert world.chat.button("aldo", "audit.corrective_action") == "AUD-2026-0001-F1"
+    stranger = world.press("erin", "audit.corrective_action", "AUD-2026-0001-F1")
+    assert stranger.reply is not None and "is for Aldo Auer (auditor) or isms manager only" in stranger.reply.text
+    form = world.press("aldo", "audit.corrective_action", "AUD-2026-0001-F1").form
+    assert form is not None and form.fields[0].initial == NONCONFORMITY["root_cause"]
+    redo = world.fill(
+        "aldo",
+        "audit.corrective_action",
+        {"root_cause": NONCONFORMITY["root_cause"], "corrective_action": "Use the existing CAB for emergencies."},
+        "AUD-2026-0001-F1",
+    )
+    assert redo.reply is not None and "corrective action is change CHG-2026-0002" in redo.reply.body
+    twice = world.press("aldo", "audit.corrective_action", "AUD-2026-0001-F1")
+    assert twice.reply is not None and twice.reply.text == (
+        "The corrective action of AUD-2026-0001-F1 (CHG-2026-0002) is still waiting for approval."
+    )
+    world.press("alice", "change.approve", "CHG-2026-0002")
+    world.fill("alice", "change.approve", {"reason": "Cheaper"}, "CHG-2026-0002")
+    world.command("alice", "ticket LOCAL-1 done CAB handles emergencies")
+    world.press("aldo", "change.verify", "CHG-2026-0002")
+    assert finding(world, "AUD-2026-0001-F1").state == "closed"
+
 
 def test_the_app_home_shows_the_auditor_their_running_audit(world: World) -> None:
     plan(world)

@@ -46,6 +46,9 @@ from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context, Work
 
 PLANNING = "planning audits"
+NEW_ACTION = "requesting a new corrective action"
+ENDED_UNDONE = frozenset({"declined", "failed"})
+"""Change states that end a corrective action without fixing the nonconformity."""
 _Builder = Callable[[bool], Message]
 """A message for one member of the audit team: (is an auditor) -> message."""
 REASON_LIMIT = 2000
@@ -298,20 +301,7 @@ def raise_finding(work: Work, audit: Audit, values: dict[str, str]) -> Finding:
         },
     )
     if nonconformity:
-        reason = f"{KIND_LABELS[kind].capitalize()} in internal audit {audit.ref} ({finding.clause}): {finding.text}"
-        reason += f"\n\nRoot cause: {finding.root_cause}"
-        finding.change_ref = request_change(
-            work,
-            title=clip(f"Corrective action for {finding.ref}: {finding.clause}", 200),
-            description=finding.corrective_action,
-            reason=reason if len(reason) <= REASON_LIMIT else reason[: REASON_LIMIT - 1] + "…",
-            origin=("AUD", finding.ref),
-            element=finding.clause,
-        )
-        requested = load_change(work.session, finding.change_ref, False)
-        assert requested is not None  # recorded just now, in this unit of work
-        finding.change_state = requested.state
-        work.record("AUD", "corrective-action-requested", ("finding", finding.ref), {"change": finding.change_ref})
+        request_corrective_action(work, audit, finding)
     if finding.kind != FindingKind.OBSERVATION:  # PRM: AUD -> IMPR results and suggestions
         handed = {"kind": kind, "text": finding.text, "auditor": work.actor.id, "change": finding.change_ref}
         publish(work, Interface("AUD", "IMPR", "audit-finding", finding.ref, handed))
@@ -322,18 +312,88 @@ def raise_finding(work: Work, audit: Audit, values: dict[str, str]) -> Finding:
     return finding
 
 
+def request_corrective_action(work: Work, audit: Audit, finding: Finding) -> None:
+    """The finding's corrective action as a change request with the finding as its origin (CHG tells
+    AUD how it ends)."""
+    reason = f"{KIND_LABELS[finding.kind].capitalize()} in internal audit {audit.ref} ({finding.clause}): "
+    reason += f"{finding.text}\n\nRoot cause: {finding.root_cause}"
+    finding.change_ref = request_change(
+        work,
+        title=clip(f"Corrective action for {finding.ref}: {finding.clause}", 200),
+        description=finding.corrective_action,
+        reason=reason if len(reason) <= REASON_LIMIT else reason[: REASON_LIMIT - 1] + "…",
+        origin=("AUD", finding.ref),
+        element=finding.clause,
+    )
+    requested = load_change(work.session, finding.change_ref, False)
+    assert requested is not None  # recorded just now, in this unit of work
+    finding.change_state = requested.state
+    work.record("AUD", "corrective-action-requested", ("finding", finding.ref), {"change": finding.change_ref})
+
+
+def _closers(ctx: Context, finding: Finding) -> Allowed:
+    """Who closes a finding or takes its corrective action further: its audit's auditors, the ISMS manager."""
+    with ctx.read() as session:
+        audit = session.get(Audit, finding.audit_id)
+        assert audit is not None
+        return Allowed(PLANNERS, named=tuple(audit.auditor_ids), named_as="auditor")
+
+
+def _ended(finding: Finding) -> bool:
+    """The corrective action of a nonconformity was declined or failed: a new one may be requested."""
+    return finding.kind in NONCONFORMITIES and finding.change_state in ENDED_UNDONE
+
+
+def open_action_form(ctx: Context, actor: Actor, ref: str) -> Outcome:
+    """ "Request a new corrective action" on the message that the last one ended undone."""
+    finding = FINDINGS.find(ctx, ref)
+    if finding is None:
+        raise Refused(FINDINGS.missing(ref))
+    require(ctx, actor, _closers(ctx, finding), process="AUD", what=NEW_ACTION, subject=("finding", finding.ref))
+    if finding.state != FindingState.OPEN or not _ended(finding):
+        raise Refused(_not_ended(finding))
+    return Outcome(form=forms.action_form(finding.ref, finding.root_cause))
+
+
+def _not_ended(finding: Finding) -> str:
+    if finding.state != FindingState.OPEN:
+        return f"{finding.ref} is already closed."
+    return f"The corrective action of {finding.ref} ({finding.change_ref}) is still {messages.change_state(finding)}."
+
+
+def submit_action(ctx: Context, actor: Actor, ref: str, values: dict[str, str], key: str) -> Outcome:
+    """A new root cause and corrective action for a nonconformity whose last change ended undone."""
+
+    def step(work: Work, finding: Finding) -> Outcome:
+        if not _ended(finding):
+            raise Refused(_not_ended(finding))
+        audit = work.session.get(Audit, finding.audit_id)
+        assert audit is not None
+        finding.root_cause = values["root_cause"].strip()
+        finding.corrective_action = values["corrective_action"].strip()
+        request_corrective_action(work, audit, finding)
+        return Outcome(reply=messages.recorded_reply(finding))
+
+    return run_step(
+        ctx,
+        actor,
+        FINDINGS,
+        ref,
+        key=key,
+        what=NEW_ACTION,
+        allowed=lambda finding: _closers(ctx, finding),
+        step=step,
+        within={FindingState.OPEN},
+        again=Outcome.say("This corrective action was already requested."),
+    )
+
+
 def close_finding(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
     """``/isms finding close <ref> [note]``: an observation or opportunity, by its auditors or the ISMS
     manager. A nonconformity closes when its corrective action is verified, not by hand."""
     ref, _, note = text.strip().partition(" ")
     if not ref:
         raise Refused("Name the finding: /isms finding close AUD-2026-0001-F1 [what was done]")
-
-    def allowed(finding: Finding) -> Allowed:
-        with ctx.read() as session:
-            audit = session.get(Audit, finding.audit_id)
-            assert audit is not None
-            return Allowed(PLANNERS, named=tuple(audit.auditor_ids), named_as="auditor")
 
     def step(work: Work, finding: Finding) -> Outcome:
         if finding.kind in NONCONFORMITIES and finding.change_state != VERIFIED:
@@ -351,7 +411,7 @@ def close_finding(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
         ref,
         key=key,
         what=f"closing {ref.upper()}",
-        allowed=allowed,
+        allowed=lambda finding: _closers(ctx, finding),
         step=step,
         to=FindingState.CLOSED,
         again=Outcome.say(f"{ref.upper()} is already closed."),

@@ -16,7 +16,7 @@ from workflows.kernel.people import find_person
 from workflows.kernel.ui import Form, FormField
 from workflows.kernel.validation import check_text
 
-PLAN, FINDING = "audit.plan", "audit.finding"
+PLAN, FINDING, ACTION = "audit.plan", "audit.finding", "audit.corrective_action"
 """Form callback ids."""
 LIMITS = {"title": 200, "criteria": 2000, "controls": 1000, "clause": 64, "text": 3000}
 ACTION_LIMITS = {"root_cause": 2000, "corrective_action": 3000}
@@ -180,3 +180,31 @@ def validate_finding(values: dict[str, str]) -> dict[str, str]:
         what="the corrective action",
     )
     return errors
+
+
+def action_form(ref: str, root_cause: str) -> Form:
+    """A new corrective action for ``ref`` (the root cause as recorded, to keep or correct)."""
+    return Form(
+        callback_id=ACTION,
+        title="New corrective action",
+        fields=(
+            FormField(
+                "root_cause", "Root cause", kind="multiline", max_length=ACTION_LIMITS["root_cause"], initial=root_cause
+            ),
+            FormField(
+                "corrective_action",
+                "Corrective action",
+                kind="multiline",
+                max_length=ACTION_LIMITS["corrective_action"],
+                hint="Becomes a request for change; the finding closes when that change is verified.",
+            ),
+        ),
+        submit_label="Request",
+        metadata=ref,
+    )
+
+
+def validate_action(values: dict[str, str]) -> dict[str, str]:
+    return check_text(values, "root_cause", ACTION_LIMITS["root_cause"], what="the root cause") | check_text(
+        values, "corrective_action", ACTION_LIMITS["corrective_action"], what="the corrective action"
+    )

@@ -17,6 +17,8 @@ from workflows.kernel.people import person_name, plural
 from workflows.kernel.ui import Button, Message
 
 RECORD_FINDING, REPORT, MORE = "audit.record_finding", "audit.report", "audit.more"
+NEW_ACTION = "audit.corrective_action"
+"""Button (and its form): a new corrective action after the last one was declined or failed."""
 """Buttons: open the finding form for this audit, mark it reported, the programme list's next page."""
 PROGRAMME = "programme"
 """The name of the ``/isms audits`` list (the "More" button's value)."""
@@ -151,7 +153,8 @@ def change_ended(finding: Finding, state: str, result: str) -> Message:
     return Message(
         text=f"The corrective action of {finding.ref} ended {state}: the finding stays open.",
         body=(f"Result: {result}\n" if result else "")
-        + "Agree a new corrective action with the auditees and request it as a change (/isms change).",
+        + "Agree a new corrective action with the auditees and request it here.",
+        buttons=(Button(NEW_ACTION, "Request a new corrective action", finding.ref, "primary"),),
     )
 
 

@@ -47,6 +47,11 @@ def register(router: Router) -> None:
     router.actions[messages.REPORT] = lambda ctx, request: flows.mark_reported(
         ctx, request.actor, request.text, request.key
     )
+    router.actions[messages.NEW_ACTION] = lambda ctx, request: flows.open_action_form(ctx, request.actor, request.text)
+    router.forms[forms.ACTION] = FormRoute(
+        lambda ctx, request: forms.validate_action(request.values),
+        lambda ctx, request: flows.submit_action(ctx, request.actor, request.metadata, request.values, request.key),
+    )
     router.forms[forms.PLAN] = FormRoute(
         lambda ctx, request: flows.validate_plan(ctx, request.values),
         lambda ctx, request: flows.submit_plan(ctx, request.actor, request.values, request.key),
