@@ -369,6 +369,9 @@ def test_the_age_of_open_nonconformities_is_measured_and_shown_in_the_status(wor
     assert "Audits: in progress 1" in shown
     assert "Next report due: AUD-2026-0001 on 2026-12-18" in shown
     assert "Open findings: 3, of which 2 nonconformities (oldest 10 days)" in shown
+    world.clock.set(berlin(2026, 12, 21, 9, 0))
+    late = world.command("alice", "status").reply
+    assert late is not None and "Next report due: AUD-2026-0001 on 2026-12-18 (OVERDUE)" in text_of(late)
 
 
 def test_a_declined_corrective_action_leaves_the_nonconformity_open_and_says_so(world: World) -> None:

@@ -134,7 +134,8 @@ def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
         .limit(1)
     ).first()
     if due is not None:
-        lines.append(f"Next report due: {due[0]} on {due[1].isoformat()}")
+        late = " (OVERDUE)" if due[1] < now.astimezone(ctx.org.zone).date() else ""
+        lines.append(f"Next report due: {due[0]} on {due[1].isoformat()}{late}")
     open_findings = int(
         session.scalar(select(func.count()).select_from(Finding).where(Finding.state == FindingState.OPEN)) or 0
     )
