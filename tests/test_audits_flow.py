@@ -311,6 +311,21 @@ def test_the_programme_lists_audits_with_counts(world: World) -> None:
     assert lines[1].startswith("AUD-2026-0002 Planned · Supplier management")
 
 
+def test_the_programme_is_paged_with_a_more_button(world: World) -> None:
+    for n in range(21):
+        plan(world, title=f"Audit {n:02d}")
+
+    first = world.command("mia", "audits").reply
+    assert first is not None and first.text == "Audit programme: 21 audits"
+    assert len(first.body.splitlines()) == 20 and first.footer == "Showing 1–20 of 21."
+    (more,) = first.buttons
+    assert (more.action_id, more.label) == ("audit.more", "More (1 left)")
+
+    last = world.press("mia", "audit.more", more.value).reply
+    assert last is not None and last.body.startswith("AUD-2026-0021 Planned · Audit 20")
+    assert last.footer == "Showing 21–21 of 21."
+
+
 def org_with_programme(tmp_path: Path, **audit: Any) -> Path:
     org = yaml.safe_load(PACKAGED_EXAMPLE_ORG.read_text(encoding="utf-8"))
     entry = {

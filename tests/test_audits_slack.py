@@ -141,3 +141,4 @@ def test_an_audit_with_a_nonconformity_ends_in_a_verified_change_and_a_closed_fi
     posted = eventually(lambda: [text_of(m) for m in slack.messages_to("C0REPORTS") if "Audit report" in text_of(m)])
     assert "Audit report AUD-2026-0001: ISMS operations 2026" in posted[0]
     assert "AUD-2026-0001-F1" in posted[0] and "SHA-256" in posted[0]
+    assert "bypass approval &lt;!here&gt;" in posted[0] and "<!here>" not in posted[0]
