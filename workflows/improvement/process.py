@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from workflows.improvement import flows, routes, service
-from workflows.improvement.lifecycle import DECIDERS
 from workflows.kernel.access import EVERYONE
 from workflows.kernel.process import HelpEntry, Process
 
@@ -12,8 +11,12 @@ PROCESS = Process(
     routes=routes.register,
     help=(
         HelpEntry("/isms suggest <text>", "Suggest an improvement to the ISMS", EVERYONE),
-        HelpEntry("/isms improvements", "Your suggestions (the whole register for the ISMS manager)", EVERYONE),
-        HelpEntry("/isms improvements", "Accept or decline suggestions from the register", DECIDERS),
+        HelpEntry(
+            "/isms improvements",
+            "Your suggestions and what became of them (the whole register for the ISMS manager, auditors "
+            "and management; the ISMS manager decides from the DM or the App Home)",
+            EVERYONE,
+        ),
     ),
     home=service.home_items,
     status=service.status_lines,
