@@ -14,6 +14,7 @@ from functools import partial
 from sqlalchemy import Engine
 
 from config.activity_settings import check_activities
+from config.audit_settings import check_audits
 from config.catalogue import Catalogue, load_catalogue
 from config.errors import ConfigError
 from config.organisation import Organisation, load_organisation
@@ -49,6 +50,7 @@ def load_config(settings: Settings) -> LoadedConfig:
     catalogue = load_catalogue(settings.catalogue_path)
     org = load_organisation(settings.config_path, set(catalogue.ids))
     check_activities(settings.config_path, org, catalogue)
+    check_audits(settings.config_path, org, catalogue.ids)
     templates = Templates(settings.templates_path)
     templates.check()
     return LoadedConfig(org, catalogue, templates)

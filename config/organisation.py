@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
 from config.activity_settings import ActivitySettings
+from config.audit_settings import AuditSettings
 from config.change_settings import ChangeSettings
 from config.errors import ConfigError, pydantic_problems
 from config.incident_settings import IncidentSettings
@@ -126,6 +127,7 @@ class Organisation(_Strict):
     metrics: MetricSettings = Field(default_factory=MetricSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     microsoft365: Microsoft365 = Field(default_factory=Microsoft365)
+    audits: AuditSettings = Field(default_factory=AuditSettings)
 
     @field_validator("timezone")
     @classmethod

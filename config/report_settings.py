@@ -8,6 +8,8 @@ Metric ids are data shared with ``workflows/performance/metrics.py``, which comp
 - ``inc.resolve.median.P1`` … ``inc.resolve.p90.P4``: hours from report to closure
 - ``evidence.on_time_rate`` and ``evidence.on_time_rate.<PROCESS>``: percent answered by the due date
 - ``chg.lead_time.median``, ``chg.lead_time.p90``: days from request to verified
+- ``aud.open_nc.count``, ``aud.open_nc.oldest``, ``aud.open_nc.median_age``: open audit nonconformities
+  and their age in days
 - ``manual.<activity>``: the number an owner handed in for a programme activity (``PERF/submit-measurement``)
 """
 
@@ -25,6 +27,9 @@ FIXED_METRICS: tuple[str, ...] = (
     "evidence.on_time_rate",
     "chg.lead_time.median",
     "chg.lead_time.p90",
+    "aud.open_nc.count",
+    "aud.open_nc.oldest",
+    "aud.open_nc.median_age",
 )
 PER_PROCESS = re.compile(r"^evidence\.on_time_rate\.([A-Z][A-Z0-9]{1,15})$")
 MANUAL = re.compile(r"^manual\.([A-Za-z0-9][A-Za-z0-9/_.-]{0,119})$")

@@ -3,14 +3,27 @@
 
 from __future__ import annotations
 
+from workflows.audits.process import PROCESS as AUDITS
 from workflows.changes.process import PROCESS as CHANGES
 from workflows.common.process import PROCESS as COMMON
 from workflows.communication.process import PROCESS as COMMUNICATION
 from workflows.directory.process import PROCESS as DIRECTORY
 from workflows.evidence.process import PROCESS as EVIDENCE
+from workflows.improvement.process import PROCESS as IMPROVEMENT
 from workflows.incidents.process import PROCESS as INCIDENTS
 from workflows.kernel.process import Process
 from workflows.performance.process import PROCESS as PERFORMANCE
 from workflows.records.process import PROCESS as RECORDS
 
-PROCESSES: tuple[Process, ...] = (COMMON, INCIDENTS, CHANGES, EVIDENCE, RECORDS, COMMUNICATION, PERFORMANCE, DIRECTORY)
+PROCESSES: tuple[Process, ...] = (
+    COMMON,
+    INCIDENTS,
+    CHANGES,
+    EVIDENCE,
+    RECORDS,
+    COMMUNICATION,
+    PERFORMANCE,
+    DIRECTORY,
+    AUDITS,
+    IMPROVEMENT,
+)

@@ -1,11 +1,13 @@
 """All tables. Importing this package registers every model on ``Base.metadata`` for Alembic."""
 
+from storage.models.audits import Audit, Finding
 from storage.models.base import Base
 from storage.models.changes import Change, LocalTicket, TrackerWatermark
 from storage.models.counters import Counter
 from storage.models.deliveries import Delivery
 from storage.models.directory import DirectoryConflict, DirectoryPerson, DirectorySync
 from storage.models.evidence import ActivitySchedule, EvidenceFile, EvidenceRequest, EvidenceSubmission
+from storage.models.improvement import Improvement
 from storage.models.incidents import (
     Incident,
     IncidentChange,
@@ -22,6 +24,7 @@ from storage.models.scheduler import SchedulerLease
 
 __all__ = [
     "ActivitySchedule",
+    "Audit",
     "Base",
     "Change",
     "Counter",
@@ -32,6 +35,8 @@ __all__ = [
     "EvidenceFile",
     "EvidenceRequest",
     "EvidenceSubmission",
+    "Finding",
+    "Improvement",
     "Incident",
     "IncidentChange",
     "IncidentClock",

@@ -23,7 +23,8 @@ from workflows.kernel.people import when
 from workflows.kernel.work import Context
 from workflows.performance.periods import Period
 
-Kind = Literal["status", "monthly", "incidents", "evidence", "changes"]
+Kind = Literal["status", "monthly", "incidents", "evidence", "changes", "audit"]
+"""What a report is about; "audit" is an internal audit's report (workflows/audits/report.py), not in ``KINDS``."""
 KINDS: tuple[Kind, ...] = ("status", "monthly", "incidents", "evidence", "changes")
 Format = Literal["md", "html", "csv"]
 SEVERITIES = ("P1", "P2", "P3", "P4")

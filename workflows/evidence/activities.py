@@ -11,7 +11,7 @@ unique key (activity, period) makes a second scheduler, or a second tick, create
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -110,7 +110,7 @@ def _advance_activity(work: Work, plan: PlannedActivity, now: datetime) -> int:
         if following - plan.lead <= now:
             missed.append(plan.cadence.period(due).label)  # superseded while nobody was running
         else:
-            created += _create_request(work, plan, due, now)
+            created += _create_request(work, plan, due)
         due = following
     row.next_due_at, row.updated_at = due, now
     if missed:
@@ -127,28 +127,59 @@ def _advance_activity(work: Work, plan: PlannedActivity, now: datetime) -> int:
     return created
 
 
-def _create_request(work: Work, plan: PlannedActivity, due: datetime, now: datetime) -> int:
+def _create_request(work: Work, plan: PlannedActivity, due: datetime) -> int:
     period = plan.cadence.period(due)
-    zone = zone_for(work.session, work.ctx.org, plan.owner)
-    request = EvidenceRequest(
-        activity_key=plan.key,
+    created = request_evidence(
+        work,
+        key=plan.key,
         period=period.label,
         process=plan.process,
-        title=plan.name[:200],
+        title=plan.name,
         clause=plan.clause,
-        evidence_kind=plan.evidence,
-        period_start=period.start,
-        period_end=period.end,
-        owner_id=plan.owner,
+        evidence=plan.evidence,
+        owner=plan.owner,
+        covers=(period.start, period.end),
+        due=due,
+    )
+    return 1 if created else 0
+
+
+def request_evidence(
+    work: Work,
+    *,
+    key: str,
+    period: str,
+    process: str,
+    title: str,
+    clause: str | None,
+    evidence: str,
+    owner: str,
+    covers: tuple[date, date],
+    due: datetime,
+) -> bool:
+    """Ask ``owner`` for evidence through the ladder (asked at the next tick, outside their quiet hours,
+    then reminded and escalated); for the programme and for other processes that need evidence from a
+    person (an internal audit's auditees). False when ``key`` and ``period`` already have a request."""
+    zone = zone_for(work.session, work.ctx.org, owner)
+    request = EvidenceRequest(
+        activity_key=key,
+        period=period,
+        process=process,
+        title=title[:200],
+        clause=clause,
+        evidence_kind=evidence,
+        period_start=covers[0],
+        period_end=covers[1],
+        owner_id=owner,
         status=EvidenceStatus.OPEN,
         due_at=due,
-        created_at=now,
+        created_at=work.now,
         round=0,
         step=0,
-        next_action_at=next_allowed(now, zone, work.ctx.org.activities.quiet_hours),
+        next_action_at=next_allowed(work.now, zone, work.ctx.org.activities.quiet_hours),
         delegations=0,
     )
-    return 1 if _insert_once(work.session, request) else 0
+    return _insert_once(work.session, request)
 
 
 def _insert_once(session: Session, request: EvidenceRequest) -> bool:

@@ -25,13 +25,17 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Allowed:
-    """Who may act: anybody with one of ``roles``, and the item's ``owner`` (a person id) if given."""
+    """Who may act: anybody with one of ``roles``, the item's ``owner`` (a person id) if given, and the
+    people ``named`` on the item for this step (an audit's auditors)."""
 
     roles: frozenset[Role]
     owner: str | None = None
+    named: tuple[str, ...] = ()
+    named_as: str = ""
+    """What the named people are to the item, for the refusal: "the auditor"."""
 
     def admits(self, actor: Actor) -> bool:
-        return actor.has(*self.roles) or (self.owner is not None and actor.id == self.owner)
+        return actor.has(*self.roles) or (self.owner is not None and actor.id == self.owner) or actor.id in self.named
 
 
 def require(
@@ -66,4 +70,5 @@ def _who(ctx: Context, rule: Allowed) -> str:
     names = sorted(Role(role).label for role in rule.roles)
     if rule.owner is not None:
         names.insert(0, f"{person_name(ctx.org, rule.owner)} (the owner)")
+    names[:0] = [f"{person_name(ctx.org, person)} ({rule.named_as})" for person in rule.named]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from config.organisation import Organisation
 from config.report_settings import SEVERITIES, Threshold
 from storage.aggregates import Spread
+from workflows.audits import service as audits
 from workflows.changes import service as changes
 from workflows.evidence import service as evidence
 from workflows.incidents import service as incidents
@@ -69,6 +70,25 @@ def _definitions() -> dict[str, Definition]:
             "CHG",
             "d",
             f"{label} (nearest rank) of closed_at − created_at over changes verified in the period",
+        )
+    found["aud.open_nc.count"] = Definition(
+        "aud.open_nc.count",
+        "Open nonconformities",
+        "AUD",
+        "",
+        "audit findings of kind major or minor nonconformity open now (a snapshot, not per period; no data "
+        "until the first nonconformity is raised)",
+    )
+    for stat, label, formula in (
+        ("oldest", "oldest", "now − the earliest raised_at"),
+        ("median_age", "median age", "median (nearest rank) of now − raised_at"),
+    ):
+        found[f"aud.open_nc.{stat}"] = Definition(
+            f"aud.open_nc.{stat}",
+            f"Open nonconformities, {label}",
+            "AUD",
+            "d",
+            f"{formula} over the nonconformities open now",
         )
     return found
 
@@ -155,6 +175,10 @@ def measure(session: Session, org: Organisation, period: Period, now: datetime) 
             add(metric_id, _rate(c, t), c, definition)
     for stat in ("median", "p90"):
         add(f"chg.lead_time.{stat}", getattr(lead, stat) / DAY if lead else None, lead.count if lead else 0)
+    ages = audits.open_nonconformity_ages(session, now)
+    add("aud.open_nc.count", float(ages.count) if ages.raised else None, ages.count)
+    add("aud.open_nc.oldest", ages.oldest / DAY if ages.oldest is not None else None, ages.count)
+    add("aud.open_nc.median_age", ages.median / DAY if ages.median is not None else None, ages.count)
     latest: dict[str, tuple[str, str, float]] = {}
     for key, process, title, number, _decided in evidence.manual_measurements(session, period.start, until):
         latest[key] = (process, title, number)

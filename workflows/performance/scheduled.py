@@ -1,12 +1,14 @@
 """PERF's due work: once a day, the month so far against the thresholds of the organisation file.
 A metric over its threshold tells the owner of its process (else the ISMS managers) and records an
-improvement suggestion (IMPR), once per metric and month, even with two runtimes on one database."""
+improvement suggestion (IMPR, which puts it in its register for the ISMS manager's decision), once per
+metric and month, even with two runtimes on one database."""
 
 from __future__ import annotations
 
 from config.organisation import Role
 from storage import periodic
 from workflows.kernel.actors import SYSTEM
+from workflows.kernel.interfaces import Interface, publish
 from workflows.kernel.people import with_role
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.work import Context
@@ -52,3 +54,5 @@ def check_thresholds(ctx: Context) -> None:
                     "source": "PERF",
                 },
             )
+            breach = {"text": messages.breach(measurement, month.label).text, "told": to}
+            publish(work, Interface("PERF", "IMPR", "metric-breach", f"{measurement.id}:{month.label}"[:64], breach))
