@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from workflows.awareness.process import PROCESS as AWARENESS
 from workflows.changes.process import PROCESS as CHANGES
 from workflows.common.process import PROCESS as COMMON
 from workflows.communication.process import PROCESS as COMMUNICATION
@@ -13,4 +14,14 @@ from workflows.kernel.process import Process
 from workflows.performance.process import PROCESS as PERFORMANCE
 from workflows.records.process import PROCESS as RECORDS
 
-PROCESSES: tuple[Process, ...] = (COMMON, INCIDENTS, CHANGES, EVIDENCE, RECORDS, COMMUNICATION, PERFORMANCE, DIRECTORY)
+PROCESSES: tuple[Process, ...] = (
+    COMMON,
+    INCIDENTS,
+    CHANGES,
+    EVIDENCE,
+    RECORDS,
+    COMMUNICATION,
+    PERFORMANCE,
+    DIRECTORY,
+    AWARENESS,
+)

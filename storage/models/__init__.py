@@ -1,5 +1,6 @@
 """All tables. Importing this package registers every model on ``Base.metadata`` for Alembic."""
 
+from storage.models.awareness import Campaign, CampaignAssignment, Policy, PolicyVersion
 from storage.models.base import Base
 from storage.models.changes import Change, LocalTicket, TrackerWatermark
 from storage.models.counters import Counter
@@ -23,6 +24,8 @@ from storage.models.scheduler import SchedulerLease
 __all__ = [
     "ActivitySchedule",
     "Base",
+    "Campaign",
+    "CampaignAssignment",
     "Change",
     "Counter",
     "Delivery",
@@ -41,6 +44,8 @@ __all__ = [
     "OutboxEffect",
     "PeriodicRun",
     "PersonTimezone",
+    "Policy",
+    "PolicyVersion",
     "Record",
     "Refusal",
     "SchedulerLease",
