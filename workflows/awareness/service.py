@@ -19,7 +19,7 @@ from workflows.kernel.people import person_name, plural, when
 from workflows.kernel.ui import Button, Message, Outcome
 from workflows.kernel.work import Context
 
-NO_DEPARTMENT = "(no department)"
+NO_DEPARTMENT = "no department"
 DEPARTMENTS_SHOWN = 15
 STATUS_CAMPAIGNS = 5
 
@@ -82,25 +82,29 @@ def campaign(ctx: Context, actor: Actor, ref: str, offset: int = 0) -> Outcome:
         found = session.scalar(select(Campaign).where(Campaign.ref == ref))
         if found is None:
             raise Refused(f"There is no campaign {ref or '(none given)'}. /isms campaigns lists them.")
-        department = func.coalesce(CampaignAssignment.department, NO_DEPARTMENT)
-        by_department = session.execute(
-            select(department, _done, func.count())
-            .where(CampaignAssignment.campaign_id == found.id)
-            .group_by(department)
-            .order_by(department)
-        ).all()
+        department = CampaignAssignment.department
+        by_department = sorted(
+            session.execute(
+                select(department, _done, func.count())
+                .where(CampaignAssignment.campaign_id == found.id)
+                .group_by(department)
+            ).all(),
+            key=lambda row: (row[0] is None, row[0] or ""),
+        )
         missing = (CampaignAssignment.campaign_id == found.id, CampaignAssignment.status == OPEN)
         page = window(session.scalar(select(func.count()).select_from(CampaignAssignment).where(*missing)) or 0, offset)
         people = session.execute(
-            select(CampaignAssignment.person_id, CampaignAssignment.department)
+            select(CampaignAssignment.person_id, department)
             .where(*missing)
-            .order_by(CampaignAssignment.department, CampaignAssignment.person_id)
+            .order_by(department.is_(None), department, CampaignAssignment.person_id)
             .offset(page.offset)
             .limit(page.size)
         ).all()
     done = sum(int(d or 0) for _, d, _ in by_department)
     total = sum(int(t) for _, _, t in by_department)
-    departments = [f"{name}: {share(int(d or 0), int(t))}" for name, d, t in by_department[:DEPARTMENTS_SHOWN]]
+    departments = [
+        f"{name or NO_DEPARTMENT}: {share(int(d or 0), int(t))}" for name, d, t in by_department[:DEPARTMENTS_SHOWN]
+    ]
     if len(by_department) > DEPARTMENTS_SHOWN:
         departments.append(f"… and {plural(len(by_department) - DEPARTMENTS_SHOWN, 'more department')}")
     note = "By department: " + "; ".join(departments) + "."
