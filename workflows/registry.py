@@ -12,6 +12,7 @@ from workflows.evidence.process import PROCESS as EVIDENCE
 from workflows.incidents.process import PROCESS as INCIDENTS
 from workflows.kernel.process import Process
 from workflows.performance.process import PROCESS as PERFORMANCE
+from workflows.policies.process import PROCESS as POLICIES
 from workflows.records.process import PROCESS as RECORDS
 
 PROCESSES: tuple[Process, ...] = (
@@ -24,4 +25,5 @@ PROCESSES: tuple[Process, ...] = (
     PERFORMANCE,
     DIRECTORY,
     AWARENESS,
+    POLICIES,
 )

@@ -74,6 +74,8 @@ class Policy(Base):
     audience: Mapped[str] = mapped_column(String(200))
     version: Mapped[str | None] = mapped_column(String(20))
     next_review: Mapped[date] = mapped_column(Date)
+    review_asked_for: Mapped[date | None] = mapped_column(Date)
+    """The review date an evidence request was created for; another date asks again."""
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -88,6 +90,7 @@ class PolicyVersion(Base):
     link: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[str | None] = mapped_column(String(64))
     author: Mapped[str] = mapped_column(String(128))
+    approver: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12), default="pending")
     submitted_at: Mapped[datetime] = mapped_column(UtcDateTime())
     decided_by: Mapped[str | None] = mapped_column(String(128))

@@ -9,6 +9,8 @@ whom it was meant for.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from config.organisation import Role
 from workflows.directory.service import departments as directory_departments
 from workflows.kernel.directory import DirectoryUnavailable
@@ -35,15 +37,15 @@ def spec(kind: str, value: str) -> str:
     return "everyone" if kind == "everyone" else f"{kind}:{value}"
 
 
-def department_map(ctx: Context) -> dict[str, str]:
-    """Person id -> department: the organisation file's, then the directory's for the others."""
-    with ctx.read() as session:
-        found = directory_departments(session)
+def department_map(ctx: Context, session: Session) -> dict[str, str]:
+    """Person id -> department: the organisation file's, then the directory's for the others (read in
+    the caller's session: inside a unit of work a second one would wait for its lock on SQLite)."""
+    found = directory_departments(session)
     found.update(ctx.org.awareness.department_of())
     return found
 
 
-def resolve(ctx: Context, audience: str) -> list[str]:
+def resolve(ctx: Context, session: Session, audience: str) -> list[str]:
     """The person ids of an audience, in the order of the organisation file; raises AudienceError."""
     kind, _, value = audience.partition(":")
     value = value.strip()
@@ -54,7 +56,7 @@ def resolve(ctx: Context, audience: str) -> list[str]:
             raise AudienceError(f"{value or 'That'!r} is not a role; use one of {', '.join(r.value for r in Role)}.")
         people = [person.id for person in ctx.org.people if Role(value) in person.roles]
     elif kind == "department":
-        mapping = department_map(ctx)
+        mapping = department_map(ctx, session)
         if value not in set(mapping.values()):
             raise AudienceError(f"I know no department called {value!r}.")
         people = [person.id for person in ctx.org.people if mapping.get(person.id) == value]

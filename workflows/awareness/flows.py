@@ -9,18 +9,19 @@ due at once (or when the person's quiet hours end), and ``ladder.advance_assignm
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
 from storage.counters import next_number
 from storage.models.awareness import Campaign, CampaignAssignment
 from workflows.awareness import forms, messages
-from workflows.awareness.audience import department_map
+from workflows.awareness.audience import AudienceError, department_map, resolve
 from workflows.awareness.ladder import advance_assignments, first_step_at
 from workflows.awareness.lifecycle import DONE, OPEN, ORGANISERS, PROCESS_ID, CampaignKind, items
 from workflows.kernel.access import Allowed, require
 from workflows.kernel.actors import Actor
+from workflows.kernel.interfaces import Interface
 from workflows.kernel.people import with_role
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
@@ -46,7 +47,6 @@ def submit_campaign(ctx: Context, actor: Actor, values: dict[str, str], key: str
     wanted, errors = forms.read(ctx, values, ctx.clock())
     if wanted is None:
         return Outcome(errors=errors)
-    departments = department_map(ctx)
     with ctx.work(actor) as work:
         if not work.once(key):
             return Outcome.say("This campaign was already started.")
@@ -58,7 +58,6 @@ def submit_campaign(ctx: Context, actor: Actor, values: dict[str, str], key: str
             text=wanted.text,
             audience=wanted.audience,
             people=wanted.people,
-            departments=departments,
             due_at=wanted.due_at,
             remind_before=wanted.remind_before,
             version=wanted.version,
@@ -77,7 +76,6 @@ def start_campaign(
     text: str,
     audience: str,
     people: list[str],
-    departments: dict[str, str],
     due_at: datetime,
     remind_before: list[int],
     version: str | None = None,
@@ -102,6 +100,7 @@ def start_campaign(
     work.session.add(campaign)
     work.session.flush()
     first = first_step_at(work.ctx, work.session, people, work.now)
+    departments = department_map(work.ctx, work.session)
     work.session.execute(
         insert(CampaignAssignment),
         [
@@ -190,3 +189,28 @@ def _complete_campaign(work: Work, campaign: Campaign, assignment: CampaignAssig
         work.notify(
             Recipient.person(person), messages.completed(campaign, total or 0), f"awr:{campaign.ref}:complete:{person}"
         )
+
+
+def take_policy(work: Work, event: Interface) -> None:
+    """POL -> AWR "policy-approved": everybody in the policy's audience acknowledges the new version
+    by the organisation's deadline (``awareness.policy_due_days``), in the approver's unit of work."""
+    ctx, data = work.ctx, event.data
+    try:
+        people = resolve(ctx, work.session, str(data["audience"]))
+    except AudienceError as error:
+        work.record(PROCESS_ID, "campaign-not-started", ("policy", event.subject_ref), {"reason": str(error)})
+        return
+    day = (work.now + timedelta(days=ctx.org.awareness.policy_due_days)).astimezone(ctx.org.zone).date()
+    start_campaign(
+        work,
+        kind=CampaignKind.POLICY,
+        title=str(data["title"]),
+        link=str(data["link"]),
+        text=str(data.get("summary") or ""),
+        audience=str(data["audience"]),
+        people=people,
+        due_at=datetime.combine(day, ctx.org.activities.due_time, tzinfo=ctx.org.zone),
+        remind_before=list(ctx.org.awareness.remind_before_days),
+        version=str(data["version"]),
+        policy_id=str(data["policy"]),
+    )

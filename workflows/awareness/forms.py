@@ -97,7 +97,8 @@ def read(ctx: Context, values: dict[str, str], now: datetime) -> tuple[CampaignI
     people: list[str] = []
     if "audience" not in errors:
         try:
-            people = audience.resolve(ctx, wanted)
+            with ctx.read() as session:
+                people = audience.resolve(ctx, session, wanted)
         except audience.AudienceError as error:
             errors["audience"] = str(error)
     if errors or due_at is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.awareness import routes, scheduled, service
+from workflows.awareness import flows, routes, scheduled, service
 from workflows.awareness.lifecycle import ORGANISERS, OVERSEERS, PROCESS_ID
 from workflows.kernel.process import HelpEntry, Process
 
@@ -18,4 +18,5 @@ PROCESS = Process(
     due=(scheduled.remind,),
     home=service.home_items,
     status=service.status_lines,
+    receives={"policy-approved": flows.take_policy},
 )

@@ -26,7 +26,7 @@ STATUS_CAMPAIGNS = 5
 _done = func.sum(case((CampaignAssignment.status == DONE, 1), else_=0))
 
 
-def _progress(session: Session, campaign_ids: list[int]) -> dict[int, tuple[int, int]]:
+def progress(session: Session, campaign_ids: list[int]) -> dict[int, tuple[int, int]]:
     """Campaign id -> (done, total), one grouped query."""
     rows = session.execute(
         select(CampaignAssignment.campaign_id, _done, func.count())
@@ -55,8 +55,8 @@ def campaigns(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
         shown = list(
             session.scalars(select(Campaign).order_by(Campaign.id.desc()).offset(page.offset).limit(page.size))
         )
-        progress = _progress(session, [c.id for c in shown])
-    lines = [_line(c, *progress.get(c.id, (0, 0)), ctx, now) for c in shown]
+        counts = progress(session, [c.id for c in shown])
+    lines = [_line(c, *counts.get(c.id, (0, 0)), ctx, now) for c in shown]
     return Outcome(
         reply=page_message(
             title="Awareness campaigns",
@@ -124,30 +124,26 @@ def campaign(ctx: Context, actor: Actor, ref: str, offset: int = 0) -> Outcome:
 
 
 def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
-    """``/isms status``: open campaigns and their completion, the overdue ones first."""
-    open_campaigns = list(
-        session.scalars(
-            select(Campaign)
-            .where(Campaign.completed_at.is_(None))
-            .order_by(Campaign.due_at, Campaign.id)
-            .limit(STATUS_CAMPAIGNS + 1)
-        )
-    )
-    count = session.scalar(select(func.count()).select_from(Campaign).where(Campaign.completed_at.is_(None))) or 0
+    """``/isms status``: open campaigns and their completion, the soonest due first."""
+    still_open = Campaign.completed_at.is_(None)
+    count, overdue = session.execute(
+        select(func.count(), func.sum(case((Campaign.due_at <= now, 1), else_=0))).where(still_open)
+    ).one()
     if not count:
         return ["Awareness: no open campaign."]
-    progress = _progress(session, [c.id for c in open_campaigns])
-    done = sum(d for d, _ in progress.values())
-    total = sum(t for _, t in progress.values())
-    overdue = sum(1 for c in open_campaigns if c.due_at <= now)
-    head = f"Awareness: {plural(count, 'open campaign')}"
-    head += f" ({overdue:,} overdue)" if overdue else ""
-    lines = [
-        head
-        + (f"; of the first {len(open_campaigns)}: " if count > STATUS_CAMPAIGNS else ": ")
-        + f"{share(done, total)} done"
-    ]
-    lines += [f"  {_line(c, *progress.get(c.id, (0, 0)), ctx, now)}" for c in open_campaigns[:STATUS_CAMPAIGNS]]
+    done, total = session.execute(
+        select(_done, func.count()).join(Campaign, Campaign.id == CampaignAssignment.campaign_id).where(still_open)
+    ).one()
+    shown = list(
+        session.scalars(
+            select(Campaign).where(still_open).order_by(Campaign.due_at, Campaign.id).limit(STATUS_CAMPAIGNS)
+        )
+    )
+    counts = progress(session, [c.id for c in shown])
+    head = f"Awareness: {plural(int(count), 'open campaign')}"
+    head += f" ({int(overdue):,} overdue)" if overdue else ""
+    lines = [f"{head}: {share(int(done or 0), int(total))} done"]
+    lines += [f"  {_line(c, *counts.get(c.id, (0, 0)), ctx, now)}" for c in shown]
     return lines
 
 

@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.Column("audience", sa.String(length=200), nullable=False),
         sa.Column("version", sa.String(length=20), nullable=True),
         sa.Column("next_review", sa.Date(), nullable=False),
+        sa.Column("review_asked_for", sa.Date(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_policies")),
     )
@@ -86,6 +87,7 @@ def upgrade() -> None:
         sa.Column("link", sa.String(length=500), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=True),
         sa.Column("author", sa.String(length=128), nullable=False),
+        sa.Column("approver", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("decided_by", sa.String(length=128), nullable=True),
