@@ -15,7 +15,7 @@ PROCESS = Process(
             "/isms campaigns [AWR-n]", "Completion per campaign, department and overall; who is missing", OVERSEERS
         ),
     ),
-    due=(scheduled.remind,),
+    due=(scheduled.remind, scheduled.digest),
     home=service.home_items,
     status=service.status_lines,
     receives={"policy-approved": flows.take_policy},
