@@ -29,9 +29,9 @@ def _quoted_time(value: object) -> object:
 
 class LessonsDigest(_Strict):
     """The monthly digest of lessons learned from closed incidents, posted on ``day`` at ``at``
-    (organisation timezone) about the month before."""
+    (organisation timezone) about the month before; off unless switched on, like COM's reports."""
 
-    enabled: bool = True
+    enabled: bool = False
     channel: str | None = Field(
         None,
         pattern=r"^[CGD][A-Z0-9]{2,}$",

@@ -18,7 +18,7 @@ from workflows.kernel.process import run_due_work
 @pytest.fixture
 def world(settings, clock, tmp_path) -> Iterator[World]:
     clock.set(berlin(2026, 11, 23, 10, 0))
-    digest = {"channel": "C0AWARE", "day": 2, "at": "09:30"}
+    digest = {"enabled": True, "channel": "C0AWARE", "day": 2, "at": "09:30"}
     world = make_world(settings, clock, awareness_org(tmp_path, lessons_digest=digest))
     yield world
     world.close()
