@@ -130,7 +130,7 @@ def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
         select(func.count(), func.sum(case((Campaign.due_at <= now, 1), else_=0))).where(still_open)
     ).one()
     if not count:
-        return ["Awareness: no open campaign."]
+        return []  # nothing to say: left out of /isms status
     done, total = session.execute(
         select(_done, func.count()).join(Campaign, Campaign.id == CampaignAssignment.campaign_id).where(still_open)
     ).one()
