@@ -55,7 +55,12 @@ class PolicyEntry(_Strict):
     link: str = Field(min_length=1, max_length=500, pattern=r"^https?://\S+$")
     file: str | None = Field(None, max_length=500, description="Local path of the document, hashed with SHA-256.")
     next_review: date
-    audience: str = Field("everyone", max_length=200, description="everyone, role:R, department:D or people:a,b")
+    audience: str = Field(
+        "everyone",
+        max_length=190,
+        pattern=r"^(everyone|(role|department|people|group):\S.*)$",
+        description="everyone, role:R, department:D, people:a,b or group:<Entra ID group id>",
+    )
 
 
 class AwarenessSettings(_Strict):

@@ -13,6 +13,7 @@ from storage.models.awareness import Campaign
 from storage.records import verify
 from tests.awareness_support import assignments, awareness_org, campaign_values
 from tests.world import World, berlin, make_world, text_of
+from workflows.common.home import home
 from workflows.kernel.ui import Outcome
 
 EVERYBODY = ["alice", "sam", "hana", "erin", "olga", "dora", "aldo", "mia"]
@@ -90,6 +91,12 @@ def test_a_campaign_runs_to_full_completion_with_reminders_and_escalation(world)
     }
     assert [(b.action_id, b.label) for b in ask.buttons] == [("awareness.done", "I have completed it")]
 
+    # The App Home lists the open item with its button, until it is done.
+    items = [m for m in home(world.ctx, world.actor("hana")).sections if m.text.startswith("To do")]
+    assert [(m.text, [b.label for b in m.buttons]) for m in items] == [
+        ("To do: the training “Phishing basics”", ["I have completed it"])
+    ]
+
     # Hana confirms at once; a double click (the same request) and a second press both do nothing more.
     hana = world.chat.button("hana", "awareness.done")
     assert world.press("hana", "awareness.done", hana, key="click-1").reply.text.startswith(
@@ -100,6 +107,7 @@ def test_a_campaign_runs_to_full_completion_with_reminders_and_escalation(world)
     assert again.startswith("You already confirmed “Phishing basics” on Mon 23 Nov 2026")
     assert again.endswith("It is done; nothing more to do.")
     # Nobody confirms for somebody else.
+    assert not [m for m in home(world.ctx, world.actor("hana")).sections if m.text.startswith("To do")]
     refused = world.press("erin", "awareness.done", world.chat.button("sam", "awareness.done")).reply.text
     assert (
         refused == "Sorry, confirming somebody else's campaign item is for Sam Shah (the owner) only. "

@@ -14,7 +14,7 @@ from workflows.awareness.lifecycle import DONE, OPEN, OVERSEERS, PROCESS_ID
 from workflows.awareness.messages import ALL_LIST, MISSING_LIST, MORE, share, what
 from workflows.kernel.access import Refused, require
 from workflows.kernel.actors import Actor
-from workflows.kernel.paging import HOME_ITEMS, page_message, window
+from workflows.kernel.paging import HOME_ITEMS, clip, page_message, window
 from workflows.kernel.people import person_name, plural, when
 from workflows.kernel.ui import Button, Message, Outcome
 from workflows.kernel.work import Context
@@ -103,7 +103,8 @@ def campaign(ctx: Context, actor: Actor, ref: str, offset: int = 0) -> Outcome:
     done = sum(int(d or 0) for _, d, _ in by_department)
     total = sum(int(t) for _, _, t in by_department)
     departments = [
-        f"{name or NO_DEPARTMENT}: {share(int(d or 0), int(t))}" for name, d, t in by_department[:DEPARTMENTS_SHOWN]
+        f"{clip(name or NO_DEPARTMENT, 60)}: {share(int(d or 0), int(t))}"
+        for name, d, t in by_department[:DEPARTMENTS_SHOWN]
     ]
     if len(by_department) > DEPARTMENTS_SHOWN:
         departments.append(f"… and {plural(len(by_department) - DEPARTMENTS_SHOWN, 'more department')}")
