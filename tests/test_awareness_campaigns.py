@@ -196,3 +196,28 @@ def test_a_late_start_skips_reminders_already_past_and_the_status_shows_the_camp
     status = world.command("alice", "status").reply
     assert status is not None
     assert "Awareness: 1 open campaign: 0 of 2 (0%) done" in text_of(status)
+
+
+def test_a_manager_gets_one_note_about_everybody_of_theirs_who_is_late(world):
+    start(world)
+    # Nobody confirmed and no tick ran since the start: only the latest step due, the escalation, is taken.
+    escalated = world.at(berlin(2026, 12, 7, 9, 0))
+    assert sorted(escalated) == [
+        ("alice", "Sam Shah has not yet done the training “Phishing basics”"),
+        ("mia", "3 people you manage have not yet done the training “Phishing basics”"),
+        ("olga", "Erin Evans has not yet done the training “Phishing basics”"),
+        ("sam", "Hana Hart has not yet done the training “Phishing basics”"),
+    ]
+    note = world.chat.to("mia")[-1]
+    assert note.body.startswith("Alice Adams, Olga Ortiz, Dora Diaz. It was due Fri 04 Dec 2026, 17:00")
+    records = world.records("escalated", "AWR")
+    assert sorted((data["person"], data.get("manager")) for _, _, _, data in records) == [
+        ("aldo", None),
+        ("alice", "mia"),
+        ("dora", "mia"),
+        ("erin", "olga"),
+        ("hana", "sam"),
+        ("mia", None),
+        ("olga", "mia"),
+        ("sam", "alice"),
+    ]

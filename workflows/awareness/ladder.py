@@ -29,6 +29,7 @@ from workflows.awareness.lifecycle import OPEN, PROCESS_ID
 from workflows.evidence.ladder import manager_of
 from workflows.kernel.batches import BatchReport, run_batches
 from workflows.kernel.quiet_hours import next_allowed
+from workflows.kernel.recipients import Recipient
 from workflows.kernel.timezones import zones_for
 from workflows.kernel.work import Context, Work
 from workflows.outreach.mail import reach, send_mail
@@ -95,20 +96,63 @@ def _advance_batch(work: Work, ids: Sequence[int], now: datetime) -> list[int]:
     campaign_ids = {assignment.campaign_id for assignment in assignments}
     campaigns = {c.id: c for c in work.session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids)))}
     zones = zones_for(work.session, work.ctx.org, {assignment.person_id for assignment in assignments})
+    overdue: Escalations = {}
     with work.session.no_autoflush:
         for assignment in assignments:
-            _advance(work, campaigns[assignment.campaign_id], assignment, zones[assignment.person_id], now)
+            _advance(work, campaigns[assignment.campaign_id], assignment, zones[assignment.person_id], now, overdue)
+        for (campaign_id, manager), late in overdue.items():
+            _escalate(work, campaigns[campaign_id], manager, late, zones, now)
     return [assignment.id for assignment in assignments]
 
 
-def _advance(work: Work, campaign: Campaign, assignment: CampaignAssignment, zone: ZoneInfo, now: datetime) -> None:
+def _escalate(
+    work: Work,
+    campaign: Campaign,
+    manager: tuple[Recipient, str],
+    late: list[tuple[CampaignAssignment, dict[str, object]]],
+    zones: dict[str, ZoneInfo],
+    now: datetime,
+) -> None:
+    """One note to a manager about everybody of theirs this batch escalates in one campaign, not one
+    message per person (a campaign for the whole company reaches a manager's whole team at once)."""
+    to, source = manager
+    zone = zones[late[0][0].person_id]
+    days = max((now.astimezone(zone).date() - campaign.due_at.astimezone(zone).date()).days, 1)
+    message = messages.escalation(work.ctx.org, campaign, [a.person_id for a, _ in late], zone, days)
+    key = f"awr:esc:{campaign.id}:{to}:{min(a.id for a, _ in late)}"
+    if to.kind == "person":
+        by = reach(work, to.id, message, key)
+    else:  # a manager only the directory knows
+        send_mail(work, to, message, key)
+        by = "mail"
+    for _, data in late:
+        work.record(
+            PROCESS_ID,
+            "escalated",
+            ("campaign", campaign.ref),
+            data | {"manager": to.id, "manager_source": source, "by": by},
+        )
+
+
+Escalations = dict[tuple[int, tuple[Recipient, str]], list[tuple[CampaignAssignment, dict[str, object]]]]
+"""(campaign id, (manager, where they came from)) -> the assignments to tell them about, with their record data."""
+
+
+def _advance(
+    work: Work,
+    campaign: Campaign,
+    assignment: CampaignAssignment,
+    zone: ZoneInfo,
+    now: datetime,
+    overdue: Escalations,
+) -> None:
     ctx = work.ctx
     steps = ladder(ctx, campaign)
     index = assignment.step
     if index > 0:  # catch up: only the latest step that came due is performed
         while index + 1 < len(steps) and step_time(ctx, campaign, steps[index + 1], zone, now) <= now:
             index += 1
-    _perform(work, campaign, assignment, index, index - assignment.step, zone, now)
+    _perform(work, campaign, assignment, index, index - assignment.step, zone, now, overdue)
     if index == 0:
         assignment.invited_at = now
     assignment.step, assignment.next_action_at = len(steps), None
@@ -127,6 +171,7 @@ def _perform(
     skipped: int,
     zone: ZoneInfo,
     now: datetime,
+    overdue: Escalations,
 ) -> None:
     ctx = work.ctx
     step = ladder(ctx, campaign)[index]
@@ -134,23 +179,16 @@ def _perform(
     data: dict[str, object] = {"person": assignment.person_id, "step": step.kind}
     if skipped:
         data["skipped_steps"] = skipped
-    overdue = max((now.astimezone(zone).date() - campaign.due_at.astimezone(zone).date()).days, 0)
+    late = max((now.astimezone(zone).date() - campaign.due_at.astimezone(zone).date()).days, 0)
     if step.kind == "escalate":
         manager = manager_of(ctx, assignment.person_id)
         if manager is None:
             data["note"] = "nobody to escalate to (no manager known)"
+            work.record(PROCESS_ID, "escalated", ("campaign", campaign.ref), data)
         else:
-            to, source = manager
-            message = messages.escalation(ctx.org, campaign, assignment.person_id, zone, max(overdue, 1))
-            data |= {"manager": to.id, "manager_source": source}
-            if to.kind == "person":
-                data["by"] = reach(work, to.id, message, key)
-            else:  # a manager only the directory knows
-                send_mail(work, to, message, key)
-                data["by"] = "mail"
-        work.record(PROCESS_ID, "escalated", ("campaign", campaign.ref), data)
+            overdue.setdefault((campaign.id, manager), []).append((assignment, data))
         return
     kind = "overdue" if step.kind == "ask" and campaign.due_at <= now else step.kind
-    message = messages.ask(campaign, assignment.id, zone, kind=kind, days=max(overdue, 1))
+    message = messages.ask(campaign, assignment.id, zone, kind=kind, days=max(late, 1))
     data["by"] = reach(work, assignment.person_id, message, key)
     work.record(PROCESS_ID, "asked" if step.kind == "ask" else "reminded", ("campaign", campaign.ref), data)

@@ -14,6 +14,8 @@ from workflows.kernel.ui import Button, Message
 DONE_ACTION = "awareness.done"
 MORE = "awareness.more"
 ALL_LIST, MISSING_LIST = "all", "missing"
+ESCALATION_NAMES = 30
+"""Names in a manager's note; the rest are counted."""
 
 
 def confirm_label(campaign: Campaign) -> str:
@@ -44,10 +46,19 @@ def ask(campaign: Campaign, assignment_id: int, zone: ZoneInfo, *, kind: str, da
     )
 
 
-def escalation(org: Organisation, campaign: Campaign, person_id: str, zone: ZoneInfo, days: int) -> Message:
+def escalation(org: Organisation, campaign: Campaign, people: list[str], zone: ZoneInfo, days: int) -> Message:
+    """The manager's note about one or several people of theirs who have not confirmed yet."""
+    names = [person_name(org, person) for person in people]
+    who = names[0] if len(names) == 1 else f"{len(names)} people you manage"
+    listed = (
+        ""
+        if len(names) == 1
+        else ", ".join(names[:ESCALATION_NAMES])
+        + (f" and {plural(len(names) - ESCALATION_NAMES, 'more')}. " if len(names) > ESCALATION_NAMES else ". ")
+    )
     return Message(
-        text=f"{person_name(org, person_id)} has not yet done {what(campaign)}",
-        body=f"It was due {when(campaign.due_at, zone)}, {plural(days, 'day')} ago. "
+        text=f"{who} {'has' if len(names) == 1 else 'have'} not yet done {what(campaign)}",
+        body=f"{listed}It was due {when(campaign.due_at, zone)}, {plural(days, 'day')} ago. "
         "Please remind them; the bot keeps a record when they confirm.",
         fields=(("Material", campaign.link), ("Campaign", campaign.ref)),
     )
