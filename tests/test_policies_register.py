@@ -58,6 +58,10 @@ def test_the_form_refuses_bad_input_and_the_author_as_approver(world):
         "approver": "You are writing this version, so somebody else must approve it.",
         "next_review": "The next review must be a future date.",
     }
+    assert submit(world, files='["F0ONE", "F0TWO"]').errors == {"files": "One document per version, please."}
+    assert submit(world, files='["F0ONE"]').errors == {
+        "sha256": "Give the document or its SHA-256, not both: the bot computes it from the document."
+    }
     assert count(world, Policy) == count(world, PolicyVersion) == 0
     assert world.command("erin", "policy new").form is not None  # owners write policies too
     assert world.command("hana", "policy new").reply.text == (

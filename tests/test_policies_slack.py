@@ -4,14 +4,27 @@ the reports channel and the acknowledgement DM with its button."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
+from sqlalchemy import select
+
+from storage.models import PolicyVersion, Record
 from tests.conftest import SIGNING_SECRET
 from tests.doubles.signing import FORM_CONTENT_TYPE, block_actions_payload, interactivity_body, post_signed
 from tests.slack_client import SlackUser, text_of
+from tests.support import eventually
 from tests.test_awareness_slack import dms
 from tests.test_changes_slack import chosen, opened_modal, submit_view, text
+
+DOCUMENT = b"%PDF-1.7 access control 1.0"
+
+
+def records(bot) -> list[tuple[str, str, dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    with bot.runtime.ctx.read() as session:
+        rows = session.scalars(select(Record).where(Record.process == "POL").order_by(Record.seq))
+        return [(r.subject_id, r.action, json.loads(r.data or "{}")) for r in rows]
 
 
 def person(user: str) -> dict[str, Any]:
@@ -25,6 +38,7 @@ def form(approver: str) -> dict[str, Any]:
         "version": text("1.0"),
         "link": text("https://intranet.example.org/policies/access-control-1.0.pdf"),
         "sha256": text(""),
+        "files": {"files": {"type": "file_input", "files": [{"id": "F0POLICY", "name": "access.pdf", "size": 27}]}},
         "owner": {"value": {"type": "users_select", "selected_user": None}},
         "approver": person(approver),
         "next_review": {"value": {"type": "datepicker", "selected_date": "2027-06-30"}},
@@ -52,6 +66,7 @@ def click(bot, slack, user: str, action_id: str, value: str, name: str) -> str: 
 
 
 def test_a_policy_version_through_slack(bot, slack):
+    slack.add_file("F0POLICY", "access.pdf", DOCUMENT)
     alice = SlackUser(bot.url, slack, "U0ALICE")
     alice.command("/isms", "policy new")
     modal = opened_modal(slack, "policy.new")
@@ -75,7 +90,16 @@ def test_a_policy_version_through_slack(bot, slack):
     assert "Approved and published: POL-ACCESS “Access control” version 1.0" in mia.reply_text(approved)
     dms(slack, "C0REPORTS", "Policy published: POL-ACCESS “Access control” version 1.0")
 
-    assert bot.scheduler.tick()
+    def hashed() -> str | None:  # the outbox fetches the document in the background; a tick copies its hash
+        assert bot.scheduler.tick()
+        with bot.runtime.ctx.read() as session:
+            return session.scalar(select(PolicyVersion.sha256))
+
+    assert eventually(hashed) == hashlib.sha256(DOCUMENT).hexdigest()
+    with bot.runtime.ctx.read() as session:
+        version = session.scalar(select(PolicyVersion))
+    assert version is not None
+    assert [data["sha256"] for _, action, data in records(bot) if action == "document-hashed"] == [version.sha256]
     ack = dms(slack, "U0ERIN", "Please read and accept the policy “Access control”, version 1.0")[0]
     assert "I have read and accept it" in text_of(ack)
     erin = SlackUser(bot.url, slack, "U0ERIN")

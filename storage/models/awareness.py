@@ -89,6 +89,9 @@ class PolicyVersion(Base):
     version: Mapped[str] = mapped_column(String(20))
     link: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[str | None] = mapped_column(String(64))
+    slack_file_id: Mapped[str | None] = mapped_column(String(64))
+    """The document shared in Slack with the form; its SHA-256 is filled in once the outbox fetched it."""
+    file_error: Mapped[str | None] = mapped_column(String(500))
     author: Mapped[str] = mapped_column(String(128))
     approver: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12), default="pending")

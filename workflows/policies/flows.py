@@ -24,6 +24,7 @@ from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context, Work
 from workflows.outreach.mail import reach
 from workflows.policies import forms, messages
+from workflows.policies.documents import attach_document
 from workflows.policies.forms import VersionInput
 from workflows.policies.lifecycle import (
     APPROVED,
@@ -82,6 +83,8 @@ def add_version(work: Work, wanted: VersionInput, *, author: str) -> tuple[Polic
     )
     work.session.add(version)
     work.session.flush()
+    if wanted.file is not None:
+        attach_document(work, version, wanted.file)
     work.record(
         PROCESS_ID,
         "version-submitted",
@@ -91,6 +94,7 @@ def add_version(work: Work, wanted: VersionInput, *, author: str) -> tuple[Polic
             "title": policy.title,
             "link": version.link,
             "sha256": version.sha256,
+            "slack_file": version.slack_file_id,
             "author": author,
             "approver": wanted.approver,
             "owner": wanted.owner,

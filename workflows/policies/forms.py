@@ -13,6 +13,7 @@ from config.awareness_settings import POLICY_ID
 from storage.models.awareness import PolicyVersion
 from workflows.awareness import audience
 from workflows.awareness.forms import LINK, VERSION
+from workflows.evidence.forms import FileRef, parse_files
 from workflows.kernel.actors import Actor
 from workflows.kernel.people import find_person
 from workflows.kernel.ui import Form, FormField
@@ -34,6 +35,7 @@ class VersionInput:
     version: str
     link: str
     sha256: str | None
+    file: FileRef | None
     owner: str
     approver: str
     next_review: date
@@ -51,6 +53,13 @@ def version_form() -> Form:
             FormField("title", "Title", max_length=LIMITS["title"]),
             FormField("version", "Version", max_length=LIMITS["version"], hint="e.g. 2.0"),
             FormField("link", "Link to the document", "url", max_length=LIMITS["link"]),
+            FormField(
+                "files",
+                "The document, to record its SHA-256",
+                "files",
+                required=False,
+                hint="One file; or give its SHA-256 below",
+            ),
             FormField(
                 "sha256",
                 "SHA-256 of the document",
@@ -88,6 +97,11 @@ def read(
         errors["link"] = "Give a web link starting with https:// (or http://), without spaces."
     if sha is not None and not SHA256.match(sha):
         errors["sha256"] = "64 hexadecimal characters (the output of sha256sum), or leave it empty."
+    files = parse_files(values)
+    if len(files) > 1:
+        errors["files"] = "One document per version, please."
+    elif files and sha is not None:
+        errors["sha256"] = "Give the document or its SHA-256, not both: the bot computes it from the document."
     owner = find_person(ctx.org, values.get("owner", "")) if values.get("owner", "").strip() else None
     if values.get("owner", "").strip() and owner is None:
         errors["owner"] = "Pick somebody listed in the organisation file."
@@ -122,6 +136,7 @@ def read(
             version,
             link,
             sha,
+            files[0] if files else None,
             owner.id if owner else actor.id,
             approver.id,
             next_review,

@@ -20,6 +20,8 @@ def _fields(org: Organisation, policy: Policy, version: PolicyVersion) -> tuple[
     fields = [("Document", version.link)]
     if version.sha256:
         fields.append(("SHA-256", version.sha256))
+    elif version.slack_file_id and not version.file_error:
+        fields.append(("SHA-256", "being computed from the shared document"))
     fields += [
         ("Written by", person_name(org, version.author)),
         ("Owner", person_name(org, policy.owner_id)),

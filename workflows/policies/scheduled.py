@@ -24,6 +24,7 @@ from workflows.kernel.actors import SYSTEM
 from workflows.kernel.quiet_hours import next_allowed
 from workflows.kernel.timezones import zone_for
 from workflows.kernel.work import Context
+from workflows.policies.documents import collect_document_hashes
 from workflows.policies.flows import add_version
 from workflows.policies.forms import VersionInput
 from workflows.policies.lifecycle import PROCESS_ID
@@ -84,6 +85,7 @@ def _input(entry: PolicyEntry) -> VersionInput:
         entry.version,
         entry.link,
         sha,
+        None,
         entry.owner,
         entry.approver,
         entry.next_review,
@@ -149,4 +151,5 @@ def _review_request(ctx: Context, policy: Policy, session: Session, now: datetim
 
 def due_policies(ctx: Context) -> None:
     sync_file_policies(ctx)
+    collect_document_hashes(ctx)
     request_reviews(ctx)

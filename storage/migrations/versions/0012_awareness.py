@@ -86,6 +86,8 @@ def upgrade() -> None:
         sa.Column("version", sa.String(length=20), nullable=False),
         sa.Column("link", sa.String(length=500), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=True),
+        sa.Column("slack_file_id", sa.String(length=64), nullable=True),
+        sa.Column("file_error", sa.String(length=500), nullable=True),
         sa.Column("author", sa.String(length=128), nullable=False),
         sa.Column("approver", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
