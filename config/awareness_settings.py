@@ -73,6 +73,8 @@ class AwarenessSettings(_Strict):
         (1,), description="Reminders to the person this many days after the due date."
     )
     escalate_after_days: int = Field(3, ge=0, le=365, description="Days after the due date the manager is told.")
+    repeat_every_days: int = Field(7, ge=0, le=365, description="After that, a reminder this often (0: none).")
+    repeat_until_days: int = Field(60, ge=0, le=730, description="No reminders this many days after the due date.")
     departments: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
         description="Department name -> person ids; the directory's departments (Microsoft 365) fill in the rest.",

@@ -134,7 +134,10 @@ def test_a_campaign_runs_to_full_completion_with_reminders_and_escalation(world)
     world.press("mia", "awareness.done", world.chat.button("mia", "awareness.done"))
     escalated = world.at(berlin(2026, 12, 7, 9, 0))
     assert escalated == [("mia", "Olga Ortiz has not yet done the training “Phishing basics”")]  # aldo: no manager
-    assert world.at(berlin(2026, 12, 14, 9, 0)) == []  # after the escalation: listed as missing, not nagged
+    # After the escalation, a reminder a week (until 60 days after the due date).
+    assert world.at(berlin(2026, 12, 14, 9, 0)) == [
+        (person, "Overdue by 10 days: please complete the training “Phishing basics”") for person in ("olga", "aldo")
+    ]
 
     listed = world.command("alice", "campaigns AWR-0001").reply
     assert listed is not None
@@ -171,6 +174,7 @@ def test_a_campaign_runs_to_full_completion_with_reminders_and_escalation(world)
         ("reminded", "olga"),
         ("reminded", "olga"),
         ("escalated", "olga"),
+        ("reminded", "olga"),
         ("completed", "olga"),
     ]
     escalation = next(data for _, action, _, data in world.records("escalated", "AWR") if data["person"] == "olga")

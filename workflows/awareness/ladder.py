@@ -4,11 +4,12 @@ The steps of an assignment, in order: the ask (as soon as the person's quiet hou
 some days before the due date (the campaign's plan); reminders after it
 (``awareness.overdue_reminder_days``); then one note to the person's manager
 (``awareness.escalate_after_days``; the organisation file's manager, else the directory's, as evidence
-escalations find them). After that the person is listed as missing in ``/isms campaigns`` until they
-confirm. Each step goes out at ``activities.send_at`` in the person's timezone, outside quiet hours;
-when several steps came due while the bot was down, only the latest is sent (the others are
-recorded as skipped). Each assignment keeps the index of its next step and when it is due
-(``next_action_at``, indexed), so a tick reads only what is due.
+escalations find them); then a reminder every ``repeat_every_days`` until they confirm, at most until
+``repeat_until_days`` after the due date (somebody who left the organisation is not nagged for ever;
+they stay listed as missing in ``/isms campaigns``). Each step goes out at ``activities.send_at`` in
+the person's timezone, outside quiet hours; when several steps came due while the bot was down, only
+the latest is sent (the others are recorded as skipped). Each assignment keeps the index of its next
+step and when it is due (``next_action_at``, indexed), so a tick reads only what is due.
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ def ladder(ctx: Context, campaign: Campaign) -> tuple[Step, ...]:
     steps += [Step("overdue", days) for days in sorted(settings.overdue_reminder_days)]
     steps.append(Step("escalate", settings.escalate_after_days))
     return tuple(steps)
+
+
+def step_of(ctx: Context, campaign: Campaign, index: int) -> Step | None:
+    """Step ``index`` of an assignment: the ladder's, then the repeated reminders; None past the last."""
+    steps = ladder(ctx, campaign)
+    if index < len(steps):
+        return steps[index]
+    settings = ctx.org.awareness
+    days = settings.escalate_after_days + (index - len(steps) + 1) * settings.repeat_every_days
+    if not settings.repeat_every_days or days > settings.repeat_until_days:
+        return None
+    return Step("overdue", days)
 
 
 def step_time(ctx: Context, campaign: Campaign, step: Step, zone: ZoneInfo, now: datetime) -> datetime:
@@ -147,20 +160,23 @@ def _advance(
     overdue: Escalations,
 ) -> None:
     ctx = work.ctx
-    steps = ladder(ctx, campaign)
     index = assignment.step
     if index > 0:  # catch up: only the latest step that came due is performed
-        while index + 1 < len(steps) and step_time(ctx, campaign, steps[index + 1], zone, now) <= now:
+        while (following := step_of(ctx, campaign, index + 1)) and step_time(
+            ctx, campaign, following, zone, now
+        ) <= now:
             index += 1
     _perform(work, campaign, assignment, index, index - assignment.step, zone, now, overdue)
     if index == 0:
         assignment.invited_at = now
-    assignment.step, assignment.next_action_at = len(steps), None
-    for position in range(index + 1, len(steps)):
-        moment = step_time(ctx, campaign, steps[position], zone, now)
+    position = index + 1
+    assignment.step, assignment.next_action_at = position, None
+    while (upcoming := step_of(ctx, campaign, position)) is not None:
+        moment = step_time(ctx, campaign, upcoming, zone, now)
         if moment > now:
             assignment.step, assignment.next_action_at = position, moment
             break
+        position += 1
 
 
 def _perform(
@@ -174,7 +190,8 @@ def _perform(
     overdue: Escalations,
 ) -> None:
     ctx = work.ctx
-    step = ladder(ctx, campaign)[index]
+    step = step_of(ctx, campaign, index)
+    assert step is not None, "only existing steps are scheduled"
     key = f"awr:{assignment.id}:s{index}"
     data: dict[str, object] = {"person": assignment.person_id, "step": step.kind}
     if skipped:
