@@ -19,6 +19,7 @@ from tests.world import Chat, World, berlin
 from workflows.directory.flows import sync
 
 __all__ = ["graph"]  # the Graph double fixture
+EMPTY_GROUP = "44444444-4444-4444-8444-444444444444"
 
 
 @pytest.fixture
@@ -45,6 +46,14 @@ def test_a_group_and_a_directory_department_as_audiences(world: World):
     assert sorted(assignments(world.ctx, "AWR-0002")) == ["aldo"]  # the directory's department
     listed = world.command("alice", "campaigns AWR-0002").reply
     assert listed is not None and "By department: Audit: 0 of 1 (0%)." in listed.body
+
+    bad = world.fill("alice", "awareness.new", campaign_values(audience_kind="group", audience="ISMS team"), "")
+    assert bad.errors == {"audience": "Give the group's object id from Entra ID (a GUID)."}
+    # A group's members are read after the form's quick check: an empty group is told, nothing stored.
+    empty = world.fill("alice", "awareness.new", campaign_values(audience_kind="group", audience=EMPTY_GROUP), "")
+    assert empty.reply is not None
+    assert empty.reply.text == "The campaign was not started: Nobody is in that audience; choose another."
+    assert assignments(world.ctx, "AWR-0003") == {}
 
     # The file places erin and olga in Operations, which wins over the directory's Finance.
     unknown = world.fill("alice", "awareness.new", campaign_values(audience_kind="department", audience="Finance"), "")

@@ -9,6 +9,8 @@ whom it was meant for.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.orm import Session
 
 from config.organisation import Role
@@ -25,6 +27,7 @@ KINDS = (
     ("group", "A Microsoft 365 group"),
 )
 MAX_PEOPLE_TEXT = 190
+GROUP_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 class AudienceError(ValueError):
@@ -87,11 +90,20 @@ def _listed(ctx: Context, value: str) -> list[str]:
     return found
 
 
-def _group(ctx: Context, value: str) -> list[str]:
+def check_group(ctx: Context, value: str) -> None:
+    """What can be checked of a group without asking the directory (the form's check before Slack's
+    3-second ack must not wait for Microsoft Graph); its members are read when the campaign starts."""
     if ctx.directory is None:
         raise AudienceError("Microsoft 365 is not configured, so groups cannot be used.")
+    if not GROUP_ID.match(value.strip()):
+        raise AudienceError("Give the group's object id from Entra ID (a GUID).")
+
+
+def _group(ctx: Context, value: str) -> list[str]:
+    check_group(ctx, value)
+    assert ctx.directory is not None, "check_group refuses without a directory"
     try:
-        members = ctx.directory.group_members(value)
+        members = ctx.directory.group_members(value.strip())
     except DirectoryUnavailable:
         raise AudienceError("The directory does not answer now; please try again later.") from None
     found = []

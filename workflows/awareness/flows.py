@@ -38,15 +38,16 @@ def open_new_form(ctx: Context, actor: Actor) -> Outcome:
 
 
 def validate(ctx: Context, values: dict[str, str]) -> dict[str, str]:
-    return forms.read(ctx, values, ctx.clock())[1]
+    return forms.read(ctx, values, ctx.clock(), quick=True)[1]
 
 
 def submit_campaign(ctx: Context, actor: Actor, values: dict[str, str], key: str) -> Outcome:
     """Start the campaign of the form, then send the DMs that are due at once."""
     require(ctx, actor, ORGANISERS, process=PROCESS_ID, what=STARTING)
     wanted, errors = forms.read(ctx, values, ctx.clock())
-    if wanted is None:
-        return Outcome(errors=errors)
+    if wanted is None:  # only what the quick check could not see: a group found empty, Graph down
+        problem = errors.pop("audience", "")
+        return Outcome(errors=errors) if errors else Outcome.say(f"The campaign was not started: {problem}")
     with ctx.work(actor) as work:
         if not work.once(key):
             return Outcome.say("This campaign was already started.")

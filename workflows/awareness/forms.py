@@ -69,8 +69,12 @@ def campaign_form(ctx: Context) -> Form:
     )
 
 
-def read(ctx: Context, values: dict[str, str], now: datetime) -> tuple[CampaignInput | None, dict[str, str]]:
-    """The campaign the form describes, or ``{field: problem}`` (then nothing may be stored)."""
+def read(
+    ctx: Context, values: dict[str, str], now: datetime, *, quick: bool = False
+) -> tuple[CampaignInput | None, dict[str, str]]:
+    """The campaign the form describes, or ``{field: problem}`` (then nothing may be stored).
+
+    ``quick`` (the check before Slack's ack) does not ask the directory for a group's members."""
     errors: dict[str, str] = {}
     for name in ("title", "link", "text", "audience", "version"):
         errors |= check_text(values, name, LIMITS[name], required=name in ("title", "link"), what=f"the {name}")
@@ -97,8 +101,11 @@ def read(ctx: Context, values: dict[str, str], now: datetime) -> tuple[CampaignI
     people: list[str] = []
     if "audience" not in errors:
         try:
-            with ctx.read() as session:
-                people = audience.resolve(ctx, session, wanted)
+            if quick and values.get("audience_kind") == "group":
+                audience.check_group(ctx, values.get("audience", ""))
+            else:
+                with ctx.read() as session:
+                    people = audience.resolve(ctx, session, wanted)
         except audience.AudienceError as error:
             errors["audience"] = str(error)
     if errors or due_at is None:
