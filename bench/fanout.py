@@ -1,4 +1,4 @@
-"""Benchmark: 10,000 evidence reminders fall due at once and go out through a rate-limited Slack.
+"""Benchmark: 10,000 evidence reminders (or a campaign's DMs) go out at once through a rate-limited Slack.
 
 Why this exists: the reminder ladder can put thousands of DMs in the outbox in one tick (a campaign,
 the last day of a quarter), and Slack allows only so many chat.postMessage calls a second, answering
@@ -12,18 +12,24 @@ chat.postMessage, answering 429 with a fractional Retry-After above it. Then one
 (``advance_requests``) queues the reminders, and the outbox dispatcher (the bot's own, with the real
 Slack sender over HTTP) sends them.
 
-Measured: the tick's duration; the send phase from the first to the last accepted message; the share
-of the permitted rate used (accepted messages / (burst + rate x send time)); 429 answers; messages
-lost (a request without its reminder in Slack, or a dead outbox effect) and sent twice (the same
-reminder accepted twice); peak resident memory of the bot's process (the double runs in its own);
-database transactions committed per message sent during the send phase (claims, marks, heartbeats).
+``--workload campaign`` measures an awareness campaign instead: the ISMS manager starts a training for
+``--count`` people (one campaign row, one assignment row each, one insert), and the campaign's first
+tick (``advance_assignments``) queues every person's DM, 200 per transaction; the same dispatcher
+sends them. ``--workload`` is repeatable, so both run side by side in one run.
+
+Measured: the tick's duration (for a campaign: starting it plus queueing every DM); the send phase
+from the first to the last accepted message; the share of the permitted rate used (accepted
+messages / (burst + rate x send time)); 429 answers; messages lost (a person without their message
+in Slack, or a dead outbox effect) and sent twice (the same message accepted twice); peak resident
+memory of the bot's process (the double runs in its own); database transactions committed per
+message sent during the send phase (claims, marks, heartbeats).
 
 ``--baseline REV`` runs every case a second time with the outbox dispatcher of git revision REV
 (``git show REV:storage/outbox.py``, with today's exceptions, model and Slack sender), so a change to
 the dispatcher is compared with its predecessor in the same run, on the same machine.
 
 Run: ``.venv/bin/python bench/fanout.py [--count N] [--rate R] [--case B/MS/C/PACE] [--database-url URL]
-[--baseline REV] [--write]``
+[--baseline REV] [--workload reminders|campaign] [--write]``
 """
 
 from __future__ import annotations
@@ -64,10 +70,15 @@ from storage.db import make_engine
 from storage.models import EvidenceRequest, OutboxEffect
 from storage.outbox import DEAD, SENT, Effect, Sender
 from tests.doubles.slack_api import SlackApiDouble
+from workflows.awareness.flows import start_campaign
+from workflows.awareness.ladder import advance_assignments
+from workflows.awareness.lifecycle import CampaignKind
 from workflows.evidence.ladder import advance_requests
+from workflows.kernel.actors import resolve_actor
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "Reminder fan-out"
+WORKLOADS = {"reminders": "evidence reminders", "campaign": "campaign DMs"}
 TOKEN = "xoxb-bench"
 
 
@@ -107,6 +118,7 @@ class Outcome:
     peak_rss_mib: float
     dispatcher: str = "this tree"
     commits_per_message: float = 0.0
+    workload: str = "reminders"
 
     @property
     def share(self) -> float:
@@ -153,6 +165,24 @@ def seed(runtime: Runtime, count: int) -> None:
     ]
     with runtime.ctx.sessions.begin() as session:
         session.execute(insert(EvidenceRequest), rows)
+
+
+def start_training(runtime: Runtime, count: int) -> None:
+    """The ISMS manager starts a training for every bench person, then the first tick queues the DMs."""
+    ctx = runtime.ctx
+    with ctx.work(resolve_actor(ctx.org, email="alice@example.org")) as work:
+        start_campaign(
+            work,
+            kind=CampaignKind.TRAINING,
+            title="Phishing basics",
+            link="https://learn.example.org/phishing",
+            text="Twenty minutes on spotting phishing mails.",
+            audience="role:owner",
+            people=[f"p{n:05d}" for n in range(count)],
+            due_at=work.now + timedelta(days=14),
+            remind_before=[7, 1],
+        )
+    advance_assignments(ctx)
 
 
 def _count(runtime: Runtime, *conditions: object) -> int:
@@ -259,7 +289,9 @@ def baseline_dispatcher(revision: str, runtime: Runtime, settings: Any) -> Any:
     )
 
 
-def run(target: str, count: int, rate: float, case: Case, baseline: str | None = None) -> Outcome:
+def run(
+    target: str, count: int, rate: float, case: Case, baseline: str | None = None, workload: str = "reminders"
+) -> Outcome:
     with (
         fresh_database(target) as (backend, url),
         tempfile.TemporaryDirectory() as folder,
@@ -275,10 +307,13 @@ def run(target: str, count: int, rate: float, case: Case, baseline: str | None =
         client = make_web_client(TOKEN, base_url)
         runtime = build_runtime(settings, lambda ctx: SlackChatSender(client, ctx.org, message_blocks, fallback_text))
         dispatcher = runtime.dispatcher if baseline is None else baseline_dispatcher(baseline, runtime, settings)
-        seed(runtime, count)
-
-        started = time.perf_counter()
-        advance_requests(runtime.ctx)
+        if workload == "campaign":
+            started = time.perf_counter()
+            start_training(runtime, count)
+        else:
+            seed(runtime, count)
+            started = time.perf_counter()
+            advance_requests(runtime.ctx)
         tick_seconds = time.perf_counter() - started
 
         commits = [0]
@@ -313,11 +348,13 @@ def run(target: str, count: int, rate: float, case: Case, baseline: str | None =
             peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             dispatcher="this tree" if baseline is None else f"baseline ({baseline})",
             commits_per_message=commits[0] / max(len(accepted), 1),
+            workload=workload,
         )
 
 
 def report(outcomes: Sequence[Outcome], command: str) -> str:
-    lines = [f"## {HEADING}", "", *machine(), f"- Command: `{command}`", ""]
+    heading = "Campaign fan-out" if any(o.workload == "campaign" for o in outcomes) else HEADING
+    lines = [f"## {heading}", "", *machine(), f"- Command: `{command}`", ""]
     lines += [
         "One tick queues a reminder for each of N open evidence requests (one per person); the bot's outbox "
         "dispatcher sends them with the real Slack sender over HTTP to the Slack double, which allows R "
@@ -327,16 +364,19 @@ def report(outcomes: Sequence[Outcome], command: str) -> str:
         "Peak memory is the resident set of the bot's process (the Slack double runs in a process of its own, "
         "as Slack is not inside the bot either); it grows over the run, as cases run one after another in "
         "one process. Commits/msg = database transactions committed during the send phase per message "
-        "accepted (claims, outcomes, heartbeats, the reads of the dispatcher's loop are not counted).",
+        "accepted (claims, outcomes, heartbeats, the reads of the dispatcher's loop are not counted). "
+        "Workload campaign: the ISMS manager starts a training for the N people and its first tick queues "
+        "their DMs (Tick = start + queueing); reminders: the evidence reminders above, as the baseline.",
         "",
-        "| Backend | Dispatcher | N | R/s | B | Slack latency (ms) | Concurrency | Pace/s | Tick (s) | Send (s) "
-        "| Accepted | 429s | Share of rate | Lost | Doubled | Dead | Commits/msg | Peak RSS (MiB) |",
-        "| --- | --- |" + " ---: |" * 16,
+        "| Backend | Workload | Dispatcher | N | R/s | B | Slack latency (ms) | Concurrency | Pace/s | Tick (s) "
+        "| Send (s) | Accepted | 429s | Share of rate | Lost | Doubled | Dead | Commits/msg | Peak RSS (MiB) |",
+        "| --- | --- | --- |" + " ---: |" * 16,
     ]
     for o in outcomes:
         lines.append(
-            f"| {o.backend} | {o.dispatcher} | {o.count:,} | {o.rate:g} | {o.case.burst} | {o.case.latency * 1000:g} | "
-            f"{o.case.concurrency} | {o.case.pace or 'none'} | {o.tick_seconds:.1f} | "
+            f"| {o.backend} | {WORKLOADS[o.workload]} | {o.dispatcher} | {o.count:,} | {o.rate:g} | "
+            f"{o.case.burst} | {o.case.latency * 1000:g} | {o.case.concurrency} | {o.case.pace or 'none'} | "
+            f"{o.tick_seconds:.1f} | "
             f"{o.send_seconds:.1f} | {o.accepted:,} | {o.throttled:,} | {o.share:.1%} | {o.lost} | "
             f"{o.doubled} | {o.dead} | {o.commits_per_message:.2f} | {o.peak_rss_mib:.0f} |"
         )
@@ -369,6 +409,13 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         metavar="REV",
         help="also run every case with the outbox dispatcher of this git revision (e.g. HEAD), in the same run",
     )
+    parser.add_argument(
+        "--workload",
+        choices=sorted(WORKLOADS),
+        action="append",
+        dest="workloads",
+        help="reminders (evidence reminders, the default) or campaign (an awareness campaign's DMs); repeatable",
+    )
     parser.add_argument("--write", action="store_true", help=f"append the report to {RESULTS}")
     parser.add_argument("--serve-slack", type=Case.parse, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -383,9 +430,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     outcomes = []
     for target in args.targets or ["sqlite"]:
         for case in args.cases or [Case(10, 0.0, 1, None)]:
-            for baseline in ([args.baseline] if args.baseline else []) + [None]:
-                print(f"running on {target}: {case} {baseline or 'this tree'} ...", file=sys.stderr, flush=True)
-                outcomes.append(run(target, args.count, args.rate, case, baseline))
+            for workload in args.workloads or ["reminders"]:
+                for baseline in ([args.baseline] if args.baseline else []) + [None]:
+                    print(
+                        f"running on {target}: {workload} {case} {baseline or 'this tree'} ...",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    outcomes.append(run(target, args.count, args.rate, case, baseline, workload))
     text_report = report(outcomes, shlex.join([os.path.relpath(sys.executable), os.path.relpath(__file__), *argv]))
     print(text_report)
     if args.write:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 
 from config.activity_settings import ActivitySettings
 from config.audit_settings import AuditSettings
+from config.awareness_settings import AwarenessSettings
 from config.change_settings import ChangeSettings
 from config.errors import ConfigError, pydantic_problems
 from config.incident_settings import IncidentSettings
@@ -128,6 +129,7 @@ class Organisation(_Strict):
     reports: ReportSettings = Field(default_factory=ReportSettings)
     microsoft365: Microsoft365 = Field(default_factory=Microsoft365)
     audits: AuditSettings = Field(default_factory=AuditSettings)
+    awareness: AwarenessSettings = Field(default_factory=AwarenessSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -200,6 +202,7 @@ def _cross_check(org: Organisation, process_ids: set[str]) -> list[tuple[str, st
             problems.append((f"process_owners.{process_id}", f"unknown person {owner!r}"))
     problems.extend(org.incidents.problems(ids))
     problems.extend(org.metrics.problems(process_ids))
+    problems.extend(org.awareness.problems(ids))
     for process_id, days in org.retention_days.items():
         if process_id != "default" and process_id not in process_ids:
             problems.append((f"retention_days.{process_id}", f"unknown process {process_id!r}"))

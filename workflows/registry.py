@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from workflows.audits.process import PROCESS as AUDITS
+from workflows.awareness.process import PROCESS as AWARENESS
 from workflows.changes.process import PROCESS as CHANGES
 from workflows.common.process import PROCESS as COMMON
 from workflows.communication.process import PROCESS as COMMUNICATION
@@ -13,6 +14,7 @@ from workflows.improvement.process import PROCESS as IMPROVEMENT
 from workflows.incidents.process import PROCESS as INCIDENTS
 from workflows.kernel.process import Process
 from workflows.performance.process import PROCESS as PERFORMANCE
+from workflows.policies.process import PROCESS as POLICIES
 from workflows.records.process import PROCESS as RECORDS
 
 PROCESSES: tuple[Process, ...] = (
@@ -26,4 +28,6 @@ PROCESSES: tuple[Process, ...] = (
     DIRECTORY,
     AUDITS,
     IMPROVEMENT,
+    AWARENESS,
+    POLICIES,
 )

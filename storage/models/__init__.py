@@ -1,6 +1,7 @@
 """All tables. Importing this package registers every model on ``Base.metadata`` for Alembic."""
 
 from storage.models.audits import Audit, Finding
+from storage.models.awareness import Campaign, CampaignAssignment, Policy, PolicyVersion
 from storage.models.base import Base
 from storage.models.changes import Change, LocalTicket, TrackerWatermark
 from storage.models.counters import Counter
@@ -26,6 +27,8 @@ __all__ = [
     "ActivitySchedule",
     "Audit",
     "Base",
+    "Campaign",
+    "CampaignAssignment",
     "Change",
     "Counter",
     "Delivery",
@@ -46,6 +49,8 @@ __all__ = [
     "OutboxEffect",
     "PeriodicRun",
     "PersonTimezone",
+    "Policy",
+    "PolicyVersion",
     "Record",
     "Refusal",
     "SchedulerLease",

@@ -197,3 +197,9 @@ def _insert_once(session: Session, request: EvidenceRequest) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def add_request_once(session: Session, request: EvidenceRequest) -> bool:
+    """Insert a request another process builds (POL's policy review) unless its activity key and period
+    already have one; True when this call created it."""
+    return _insert_once(session, request)

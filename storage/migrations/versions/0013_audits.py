@@ -1,7 +1,7 @@
 """audits and improvements: the internal audit programme, its findings, the improvement register
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 
 - ``audits``: one row per audit (scope, criteria, auditors, auditees, kick-off, evidence and report
   dates, state) with its next reminder's time (``next_reminder_at``, indexed) for the tick.
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

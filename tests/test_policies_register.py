@@ -1,0 +1,210 @@
+"""A policy version from the form through approval (its author refused as approver), publication in
+the reports channel and acknowledgement by its audience; a rejected version; every version kept;
+the review date becoming one evidence request for the owner; a version declared in the file."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.models.awareness import Campaign, Policy, PolicyVersion
+from storage.models.evidence import EvidenceRequest
+from tests.awareness_support import assignments, awareness_org, policy_values
+from tests.world import World, berlin, make_world, text_of
+from workflows.kernel.ui import Outcome
+
+PUBLISHED = "Policy published: POL-ACCESS “Access control” version 1.0"
+
+
+@pytest.fixture
+def world(settings, clock, tmp_path) -> Iterator[World]:
+    clock.set(berlin(2026, 11, 23, 10, 0))
+    world = make_world(settings, clock, awareness_org(tmp_path))
+    yield world
+    world.close()
+
+
+def submit(world: World, person: str = "alice", **values: str) -> Outcome:
+    form = world.command(person, "policy new").form
+    assert form is not None and form.callback_id == "policy.new"
+    return world.fill(person, "policy.new", policy_values(**values), form.metadata)
+
+
+def count(world: World, model: type) -> int:
+    with world.ctx.read() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def channel_posts(world: World) -> list[str]:
+    return [s.message.text for s in world.chat.sent if s.to == "channel:isms_reports"]
+
+
+def test_the_form_refuses_bad_input_and_the_author_as_approver(world):
+    outcome = submit(
+        world,
+        approver="alice",
+        sha256="not-a-hash",
+        next_review="2026-01-01",
+        link="intranet/policy",
+        policy="access control",
+    )
+    assert outcome.errors == {
+        "policy": "Capital letters, digits and dashes, e.g. POL-ACCESS.",
+        "link": "Give a web link starting with https:// (or http://), without spaces.",
+        "sha256": "64 hexadecimal characters (the output of sha256sum), or leave it empty.",
+        "approver": "You are writing this version, so somebody else must approve it.",
+        "next_review": "The next review must be a future date.",
+    }
+    assert submit(world, files='["F0ONE", "F0TWO"]').errors == {"files": "One document per version, please."}
+    assert submit(world, files='["F0ONE"]').errors == {
+        "sha256": "Give the document or its SHA-256, not both: the bot computes it from the document."
+    }
+    assert count(world, Policy) == count(world, PolicyVersion) == 0
+    assert world.command("erin", "policy new").form is not None  # owners write policies too
+    assert world.command("hana", "policy new").reply.text == (
+        "Sorry, writing policy versions is for isms manager or owner only."
+    )
+
+
+def test_a_version_is_approved_published_and_acknowledged_and_old_versions_are_kept(world):
+    reply = submit(world).reply
+    assert reply.text == "POL-ACCESS “Access control” version 1.0 is with Mia Moreau for approval."
+    ask = world.chat.to("mia")[-1]
+    assert ask.text == "Policy POL-ACCESS “Access control” version 1.0 waits for your approval"
+    assert dict(ask.fields)["SHA-256"] == policy_values()["sha256"]
+    version_id = world.chat.button("mia", "policy.approve")
+
+    # The author may approve other versions (ISMS manager) but never their own: refused and recorded.
+    refused = world.press("alice", "policy.approve", version_id).reply.text
+    assert refused == (
+        "You wrote version 1.0 of POL-ACCESS, so you cannot approve it: Mia Moreau does. "
+        "This attempt has been recorded."
+    )
+    assert world.press("alice", "policy.reject", version_id).reply.text == refused
+    assert world.press("erin", "policy.approve", version_id).reply.text.startswith(
+        "Sorry, deciding on policy versions is for Mia Moreau (the owner) or isms manager only."
+    )
+    assert channel_posts(world) == []
+
+    approved = world.press("mia", "policy.approve", version_id).reply.text
+    assert approved == (
+        "Approved and published: POL-ACCESS “Access control” version 1.0; "
+        "campaign AWR-0001 asks its audience to acknowledge it."
+    )
+    assert channel_posts(world) == [PUBLISHED]
+    assert world.chat.texts("alice")[-1] == approved
+    again = world.press("mia", "policy.approve", version_id).reply.text
+    assert again.startswith("Version 1.0 of POL-ACCESS was already approved by Mia Moreau on Mon 23 Nov 2026")
+
+    world.tick()  # the acknowledgement DMs go out with the scheduler's tick
+    ask = world.chat.to("erin")[-1]
+    assert ask.text == "Please read and accept the policy “Access control”, version 1.0"
+    assert [b.label for b in ask.buttons] == ["I have read and accept it"]
+    assert dict(ask.fields)["Due"] == "Mon 07 Dec 2026, 17:00 (Europe/Berlin)"  # 14 days
+    assert sorted(assignments(world.ctx)) == ["erin", "olga"]
+    world.press("erin", "awareness.done", world.chat.button("erin", "awareness.done"))
+    completed = [data for _, _, _, data in world.records("completed", "AWR")]
+    assert completed == [{"person": "erin", "kind": "policy", "policy": "POL-ACCESS", "version": "1.0"}]
+
+    # 1.1 is rejected, 2.0 approved: every version stays, each with its decision and campaign.
+    submit(world, version="1.1", sha256="")
+    world.press("mia", "policy.reject", world.chat.button("mia", "policy.reject"))
+    form_value = world.chat.button("mia", "policy.reject")
+    outcome = world.fill("mia", "policy.reject", {"reason": " "}, form_value)
+    assert outcome.errors == {"reason": "Please fill in the reason."}
+    world.fill("mia", "policy.reject", {"reason": "Section 3 contradicts the HR policy."}, form_value)
+    assert world.chat.texts("alice")[-1] == "POL-ACCESS “Access control” version 1.1 was rejected by Mia Moreau"
+    submit(world, version="2.0", sha256="")
+    world.press("mia", "policy.approve", world.chat.button("mia", "policy.approve"))
+    assert count(world, Campaign) == 2
+
+    history = world.command("olga", "policies POL-ACCESS").reply
+    assert history is not None
+    assert dict(history.fields)["Published"] == "2.0"
+    lines = history.body.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["version 2.0", "version 1.1", "version 1.0"]
+    assert lines[1].startswith("version 1.1: rejected by Mia Moreau")
+    assert "acknowledged 1 of 2 (50%) (AWR-0001)" in lines[2]
+    assert "acknowledged 0 of 2 (0%) (AWR-0002)" in lines[0]
+    register = world.command("erin", "policies").reply
+    assert register is not None and dict(register.fields) == {
+        "Policies": "1",
+        "Awaiting approval": "0",
+        "Review overdue": "0",
+    }
+    assert "POL-ACCESS “Access control”: version 2.0, owner Alice Adams, next review 2027-06-30" in text_of(register)
+
+    actions = [action for _, action, _, _ in world.records(process="POL")]
+    assert actions == [
+        "version-submitted",
+        "decision-refused",
+        "decision-refused",
+        "access-denied",
+        "version-approved",
+        "sent-to-AWR",
+        "published",
+        "version-submitted",
+        "version-rejected",
+        "version-submitted",
+        "version-approved",
+        "sent-to-AWR",
+        "published",
+    ]
+
+
+def test_the_review_date_asks_the_owner_once_through_the_evidence_engine(world):
+    submit(world, owner="olga", approver="mia", next_review="2027-02-15")
+    world.press("mia", "policy.approve", world.chat.button("mia", "policy.approve"))
+    review = "Evidence needed: Review the policy Access control (version 1.0)"
+    world.at(berlin(2027, 1, 15, 9, 0))  # 31 days before
+    world.tick()
+    assert review not in world.chat.texts("olga")
+    world.at(berlin(2027, 1, 18, 9, 0))  # a Monday, within 30 days: the request, asked at the next tick
+    world.tick()
+    assert world.chat.texts("olga").count(review) == 1
+    world.at(berlin(2027, 1, 19, 9, 0))
+    with world.ctx.read() as session:
+        requests = list(session.scalars(select(EvidenceRequest)))
+    assert [(r.process, r.owner_id, r.period, r.activity_key) for r in requests] == [
+        ("POL", "olga", "2027-02-15", "POL/review-pol-access")
+    ]
+    status = world.command("alice", "status").reply
+    assert status is not None
+    assert "Policies: 1 policy, 0 versions awaiting approval, 1 review due within 30 days (0 overdue)" in text_of(
+        status
+    )
+
+
+def test_a_version_in_the_organisation_file_is_hashed_and_sent_to_its_approver(settings, clock, tmp_path):
+    document = tmp_path / "acceptable-use-3.pdf"
+    document.write_bytes(b"%PDF-1.7 acceptable use, version 3")
+    entry = {
+        "id": "POL-AUP",
+        "title": "Acceptable use",
+        "owner": "olga",
+        "approver": "alice",
+        "version": "3",
+        "link": "https://intranet.example.org/aup-3.pdf",
+        "file": str(document),
+        "next_review": "2027-11-01",
+        "audience": "everyone",
+    }
+    world = make_world(settings, clock, awareness_org(tmp_path, policies=[entry]))
+    try:
+        world.tick()
+        world.tick()
+        assert world.chat.texts("alice") == ["Policy POL-AUP “Acceptable use” version 3 waits for your approval"]
+        with world.ctx.read() as session:
+            version = session.scalar(select(PolicyVersion))
+        assert version is not None and (version.author, version.sha256) == (
+            "olga",
+            hashlib.sha256(document.read_bytes()).hexdigest(),
+        )
+        world.press("alice", "policy.approve", world.chat.button("alice", "policy.approve"))
+        world.tick()
+        assert len(assignments(world.ctx)) == 8
+    finally:
+        world.close()
