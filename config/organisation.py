@@ -20,6 +20,7 @@ from config.activity_settings import ActivitySettings
 from config.change_settings import ChangeSettings
 from config.errors import ConfigError, pydantic_problems
 from config.incident_settings import IncidentSettings
+from config.register_settings import RegisterSettings
 from config.report_settings import MetricSettings, ReportSettings
 from config.yaml_files import parse_yaml
 
@@ -126,6 +127,7 @@ class Organisation(_Strict):
     metrics: MetricSettings = Field(default_factory=MetricSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     microsoft365: Microsoft365 = Field(default_factory=Microsoft365)
+    registers: RegisterSettings = Field(default_factory=RegisterSettings)
 
     @field_validator("timezone")
     @classmethod

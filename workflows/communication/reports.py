@@ -23,7 +23,8 @@ from workflows.kernel.people import when
 from workflows.kernel.work import Context
 from workflows.performance.periods import Period
 
-Kind = Literal["status", "monthly", "incidents", "evidence", "changes"]
+Kind = Literal["status", "monthly", "incidents", "evidence", "changes", "soa"]
+"""``soa`` is built by workflows/registers/soa.py into the same ``Report``; ``build`` makes the others."""
 KINDS: tuple[Kind, ...] = ("status", "monthly", "incidents", "evidence", "changes")
 Format = Literal["md", "html", "csv"]
 SEVERITIES = ("P1", "P2", "P3", "P4")

@@ -1,0 +1,35 @@
+"""The registers (RA's risks and assets, RT's controls and Statement of Applicability, SUP's suppliers,
+REQ's requirements, CRM's interested parties): one package, because listing, showing, importing and
+exporting are the same for all of them, with records under each register's own process.
+
+The descriptor carries RT's id: risk treatment is where the registers meet (treatment plans, the
+SoA), and the process CHG reports back to about the requests for change a treatment plan raised.
+"""
+
+from __future__ import annotations
+
+from workflows.kernel.access import EVERYONE
+from workflows.kernel.process import HelpEntry, Process
+from workflows.registers import risks, routes, scheduled, service
+from workflows.registers.kinds import KINDS
+from workflows.registers.lifecycle import OVERSEERS
+
+PROCESS = Process(
+    id="RT",
+    routes=routes.register,
+    help=(
+        *(
+            HelpEntry(
+                f"/isms {kind.plural} [owner:@person] [status:x] [words]",
+                f"The {kind.name} register (yours, or all of it for the ISMS manager, auditors and management)",
+                EVERYONE,
+            )
+            for kind in KINDS.values()
+        ),
+        HelpEntry("/isms risk|control|asset|supplier|requirement|party <id>", "One item with its history", EVERYONE),
+        HelpEntry("/isms soa", "The Statement of Applicability: Annex A controls, their evidence and gaps", OVERSEERS),
+    ),
+    due=(scheduled.expire_acceptances,),
+    status=service.status_lines,
+    receives={"change-status": risks.take_change_news, "change-finished": risks.take_change_news},
+)

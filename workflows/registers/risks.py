@@ -1,0 +1,210 @@
+"""The risk owner's steps, each through ``run_step``: re-rate a risk, accept a residual level above
+appetite (with a reason and an expiry date), or plan its treatment, whose actions become requests for
+change (RT -> CHG). What CHG reports back about those changes is kept on the risk's history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+
+from storage.models.registers import RegisterItem
+from workflows.changes.flows import request_change
+from workflows.kernel.access import Allowed, Refused, require
+from workflows.kernel.actors import Actor
+from workflows.kernel.interfaces import Interface
+from workflows.kernel.recipients import Recipient
+from workflows.kernel.steps import run_step
+from workflows.kernel.ui import Form, Message, Outcome
+from workflows.kernel.work import Context, Work
+from workflows.registers import forms, messages
+from workflows.registers.flows import change_fields
+from workflows.registers.kinds import KINDS
+from workflows.registers.lifecycle import STEWARDS, RiskState, risks
+
+RISKS = risks()
+KIND = KINDS["risk"]
+LIVE = (RiskState.OPEN, RiskState.TREATED, RiskState.ACCEPTED)
+
+
+def owner_of(item: RegisterItem) -> Allowed:
+    return Allowed(STEWARDS, owner=item.owner)
+
+
+def _find(ctx: Context, actor: Actor, ref: str, what: str) -> RegisterItem:
+    item = RISKS.find(ctx, ref.strip())
+    if item is None:
+        raise Refused(RISKS.missing(ref.strip()[:64]))
+    require(ctx, actor, owner_of(item), process="RA", what=what, subject=("risk", item.ref))
+    return item
+
+
+def _open_form(ctx: Context, actor: Actor, ref: str, what: str, form: Callable[[RegisterItem], Form]) -> Outcome:
+    return Outcome(form=form(_find(ctx, actor, ref, what)))
+
+
+def open_rerate(ctx: Context, actor: Actor, ref: str) -> Outcome:
+    settings = ctx.org.registers
+    return _open_form(
+        ctx,
+        actor,
+        ref,
+        f"re-rating risk {ref}",
+        lambda item: forms.rerate_form(item.ref, settings, {a: int(item.fields.get(a) or 0) for a in forms.AXES}),
+    )
+
+
+def submit_rerate(ctx: Context, actor: Actor, ref: str, values: dict[str, str], key: str) -> Outcome:
+    """New ratings, one ``item-changed`` record per changed value with the old one; a residual level
+    that rises above appetite asks the owner to accept or plan."""
+
+    def step(work: Work, item: RegisterItem) -> Outcome:
+        was_above = messages.above_appetite(work.ctx.org, item)
+        new = {axis: int(values[axis]) for axis in forms.AXES}
+        if not change_fields(work, KIND, item, dict(new), reason=values["reason"].strip()):
+            return Outcome.say(f"Risk {item.ref} keeps its rating; nothing changed.")
+        if not was_above and messages.above_appetite(work.ctx.org, item):
+            item.status = RiskState.OPEN  # a plan or acceptance given for a lower level no longer covers it
+        if messages.needs_decision(work.ctx.org, item):
+            ask_owner(work, item, "It was re-rated.")
+        return Outcome.say(
+            f"Risk {item.ref} re-rated: residual level {item.level} (appetite {work.ctx.org.registers.appetite})."
+        )
+
+    return run_step(
+        ctx,
+        actor,
+        RISKS,
+        ref,
+        key=key,
+        what=f"re-rating risk {ref}",
+        allowed=owner_of,
+        step=step,
+        within=LIVE,
+        again=Outcome.say(f"Your rating of {ref} was already recorded."),
+    )
+
+
+def ask_owner(work: Work, item: RegisterItem, why: str) -> None:
+    """The owner's question: accept the residual risk or plan its treatment (once per level and day)."""
+    if item.owner is None:
+        return
+    key = f"risk:{item.ref}:decide:{item.level}:{work.now:%Y-%m-%d}"
+    work.notify(Recipient.person(item.owner), messages.decision_needed(work.ctx.org, item, why), key)
+
+
+def today(ctx: Context) -> date:
+    return ctx.clock().astimezone(ctx.org.zone).date()
+
+
+def open_accept(ctx: Context, actor: Actor, ref: str) -> Outcome:
+    day = today(ctx)
+    return _open_form(
+        ctx, actor, ref, f"accepting risk {ref}", lambda item: forms.accept_form(item.ref, ctx.org.registers, day)
+    )
+
+
+def submit_accept(ctx: Context, actor: Actor, ref: str, values: dict[str, str], key: str) -> Outcome:
+    """The owner carries the residual risk until the given day; the day after, they are asked again."""
+    until = date.fromisoformat(values["until"].strip())
+
+    def step(work: Work, item: RegisterItem) -> Outcome:
+        if not messages.above_appetite(work.ctx.org, item):
+            raise Refused(f"Risk {item.ref} is within the appetite (level {item.level}); it needs no acceptance.")
+        reason = values["reason"].strip()
+        item.fields = {
+            **item.fields,
+            "accepted_by": work.actor.id,
+            "accepted_reason": reason,
+            "accepted_until": until.isoformat(),
+        }
+        item.due_at = expiry(work.ctx, until)
+        item.updated_at = work.now
+        work.record(
+            "RT",
+            "risk-accepted",
+            ("risk", item.ref),
+            {
+                "level": item.level,
+                "appetite": work.ctx.org.registers.appetite,
+                "reason": reason,
+                "until": until.isoformat(),
+                "previous_status": item.status,
+            },
+        )
+        return Outcome.say(f"Risk {item.ref} accepted until {until.isoformat()}. You will be asked again then.")
+
+    return run_step(
+        ctx,
+        actor,
+        RISKS,
+        ref,
+        key=key,
+        what=f"accepting risk {ref}",
+        allowed=owner_of,
+        step=step,
+        to=RiskState.ACCEPTED,
+        again=Outcome.say(f"Your acceptance of {ref} was already recorded."),
+    )
+
+
+def expiry(ctx: Context, until: date) -> datetime:
+    """An acceptance runs to the end of its last day in the organisation's timezone."""
+    return datetime.combine(until + timedelta(days=1), time(0), tzinfo=ctx.org.zone)
+
+
+def open_plan(ctx: Context, actor: Actor, ref: str) -> Outcome:
+    return _open_form(ctx, actor, ref, f"planning the treatment of risk {ref}", lambda item: forms.plan_form(item.ref))
+
+
+def submit_plan(ctx: Context, actor: Actor, ref: str, values: dict[str, str], key: str) -> Outcome:
+    """Each action becomes a request for change from RT, in this transaction."""
+    actions = forms.plan_actions(values)
+
+    def step(work: Work, item: RegisterItem) -> Outcome:
+        changes = [
+            request_change(
+                work,
+                title=action,
+                description=f"Treatment action for risk {item.ref}: {item.title}",
+                reason=f"Risk {item.ref} has residual level {item.level}, above the appetite of "
+                f"{work.ctx.org.registers.appetite}.",
+                origin=("RT", item.ref),
+                element=f"risk {item.ref}",
+                tell_requester=False,
+            )
+            for action in actions
+        ]
+        item.fields = {**item.fields, "plan_changes": changes}
+        item.due_at = None
+        item.updated_at = work.now
+        work.record("RT", "treatment-planned", ("risk", item.ref), {"actions": actions, "changes": changes})
+        return Outcome.say(f"Treatment of risk {item.ref} planned: {', '.join(changes)} requested.")
+
+    return run_step(
+        ctx,
+        actor,
+        RISKS,
+        ref,
+        key=key,
+        what=f"planning the treatment of risk {ref}",
+        allowed=owner_of,
+        step=step,
+        to=RiskState.TREATED,
+        again=Outcome.say(f"Your plan for {ref} was already recorded."),
+    )
+
+
+def take_change_news(work: Work, event: Interface) -> None:
+    """CHG -> RT: a treatment action's change moved; the risk's history shows it, its owner hears
+    when it is finished."""
+    item = RISKS.load(work.session, event.subject_ref, False)
+    if item is None:
+        return
+    work.record("RT", "treatment-change", ("risk", item.ref), dict(event.data))
+    if event.name == "change-finished" and item.owner is not None:
+        change, state = event.data.get("change"), event.data.get("state")
+        work.notify(
+            Recipient.person(item.owner),
+            Message(text=f"{change}, a treatment action of risk {item.ref}, is finished: {state}."),
+            f"risk:{item.ref}:{change}:finished",
+        )
