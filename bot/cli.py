@@ -594,9 +594,9 @@ def registers_import(
     try:
         result = import_file(runtime.ctx, KINDS[kind.value], file)
     except RegisterFileError as error:
-        err.print(f"{file}: not imported, nothing stored:", markup=False, highlight=False)
+        err.print(f"{file}: not imported, nothing stored:", markup=False, highlight=False, soft_wrap=True)
         for problem in error.problems:
-            err.print(f"  {problem}", markup=False, highlight=False)
+            err.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     finally:
         runtime.engine.dispose()
