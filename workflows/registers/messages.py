@@ -9,9 +9,11 @@ from typing import Any
 
 from config.organisation import Organisation
 from storage.models.registers import RegisterItem
+from workflows.kernel.actors import SYSTEM
 from workflows.kernel.paging import Window, page_message
 from workflows.kernel.people import person_name, plural, when
 from workflows.kernel.ui import Button, Message
+from workflows.registers.flows import CLI
 from workflows.registers.kinds import KINDS, Kind
 from workflows.registers.lifecycle import RiskState, values_of
 
@@ -100,7 +102,7 @@ def item_view(
                 )
             )
     lines = [
-        f"{when(at, org.zone)} · {person_name(org, actor)} · {_event(action, data)}"
+        f"{when(at, org.zone)} · {_who(org, actor)} · {_event(action, data)}"
         for at, actor, action, data in history
     ]
     buttons: list[Button] = []
@@ -114,6 +116,10 @@ def item_view(
         fields=tuple(fields),
         buttons=tuple(buttons),
     )
+
+
+def _who(org: Organisation, actor: str) -> str:
+    return {CLI.id: CLI.name, SYSTEM.id: SYSTEM.name}.get(actor) or person_name(org, actor)
 
 
 def _event(action: str, data: dict[str, Any]) -> str:
