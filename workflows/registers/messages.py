@@ -102,8 +102,7 @@ def item_view(
                 )
             )
     lines = [
-        f"{when(at, org.zone)} · {_who(org, actor)} · {_event(action, data)}"
-        for at, actor, action, data in history
+        f"{when(at, org.zone)} · {_who(org, actor)} · {_event(action, data)}" for at, actor, action, data in history
     ]
     buttons: list[Button] = []
     if may_act and item.kind == "risk" and item.status != RiskState.CLOSED:

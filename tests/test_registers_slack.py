@@ -1,0 +1,93 @@
+"""A risk owner keeps their risks current through Slack's signed requests: re-rating in a modal
+(every changed value a record with the old one), acceptance above appetite with an expiry that brings
+the risk back on the controlled clock, and a treatment plan whose actions become change requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from bot.cli import app
+from storage.models import Change, RegisterItem
+from tests.slack_client import SlackUser
+from tests.test_changes_slack import chosen, click, dms, opened_modal, submit_view, text
+from tests.world import records_about
+
+EXAMPLES = Path(__file__).parent.parent / "config" / "examples"
+
+
+def import_risks(db_url: str) -> None:
+    result = CliRunner().invoke(
+        app, ["registers", "import", "risk", str(EXAMPLES / "risks.csv")], env={"ISMS_DATABASE_URL": db_url}
+    )
+    assert result.exit_code == 0, result.output
+
+
+def risk(bot, ref: str) -> RegisterItem:  # type: ignore[no-untyped-def]
+    with bot.runtime.ctx.read() as session:
+        found = session.scalar(select(RegisterItem).where(RegisterItem.kind == "risk", RegisterItem.ref == ref))
+        assert found is not None
+        session.expunge(found)
+        return found
+
+
+def ratings(
+    likelihood: str, impact: str, residual_likelihood: str, residual_impact: str, reason: str
+) -> dict[str, Any]:
+    return {
+        "likelihood": chosen(likelihood),
+        "impact": chosen(impact),
+        "residual_likelihood": chosen(residual_likelihood),
+        "residual_impact": chosen(residual_impact),
+        "reason": text(reason),
+    }
+
+
+def test_the_owner_re_rates_a_risk_and_the_record_holds_the_old_values(bot, slack, db_url):
+    import_risks(db_url)
+    erin = SlackUser(bot.url, slack, "U0ERIN")
+    status, response_url = erin.command("/isms", "risk R-002")
+    assert status == 200
+    shown = erin.reply_text(response_url)
+    assert "Risk R-002: Phishing leads to account takeover" in shown and "Re-rate" in shown
+
+    click(bot, slack, "U0ERIN", "risk.rerate", "R-002")
+    modal = opened_modal(slack, "risk.rerate")
+    assert modal["title"]["text"] == "Re-rate R-002"
+    assert [block["block_id"] for block in modal["blocks"]] == [
+        "likelihood",
+        "impact",
+        "residual_likelihood",
+        "residual_impact",
+        "reason",
+    ]
+    status, body = submit_view(
+        bot, "U0ERIN", "risk.rerate", ratings("4", "4", "2", "3", "  "), modal["private_metadata"]
+    )
+    assert status == 200 and '"reason": "Please fill in the reason."' in body
+    assert risk(bot, "R-002").level == 12  # nothing stored
+
+    values = ratings("4", "4", "2", "3", "MFA is enforced for every account now")
+    status, body = submit_view(bot, "U0ERIN", "risk.rerate", values, modal["private_metadata"])
+    assert (status, body) == (200, "")
+    (said,) = dms(slack, "U0ERIN", "re-rated")
+    assert said.startswith("Risk R-002 re-rated: residual level 6 (appetite 8).")
+    changed = [
+        (who, process, data["field"], data["old"], data["new"], data["reason"])
+        for who, process, action, data in records_about(bot.runtime.ctx, "R-002")
+        if action == "item-changed"
+    ]
+    assert changed == [
+        ("erin", "RA", "residual_likelihood", 3, 2, "MFA is enforced for every account now"),
+        ("erin", "RA", "residual_impact", 4, 3, "MFA is enforced for every account now"),
+    ]
+    assert risk(bot, "R-002").level == 6
+
+    # somebody who does not own the risk gets no form, and the attempt is recorded
+    response_url = click(bot, slack, "U0OLGA", "risk.rerate", "R-002")
+    refusal = SlackUser(bot.url, slack, "U0OLGA").reply_text(response_url)
+    assert refusal.startswith("Sorry, re-rating risk R-002 is for Erin Evans (the owner) or isms manager only.")
+    assert [action for _, _, action, _ in records_about(bot.runtime.ctx, "R-002")][-1] == "access-denied"
