@@ -11,7 +11,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from storage.models import Change, RegisterItem
+from storage.models import RegisterItem
 from tests.slack_client import SlackUser
 from tests.test_changes_slack import chosen, click, dms, opened_modal, submit_view, text
 from tests.world import records_about

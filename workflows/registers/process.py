@@ -26,7 +26,11 @@ PROCESS = Process(
             )
             for kind in KINDS.values()
         ),
-        HelpEntry("/isms risk|control|asset|supplier|requirement|party <id>", "One item with its history", EVERYONE),
+        HelpEntry(
+            "/isms risk <id>",
+            "One item with its history (likewise /isms control, asset, supplier, requirement or party <id>)",
+            EVERYONE,
+        ),
         HelpEntry("/isms soa", "The Statement of Applicability: Annex A controls, their evidence and gaps", OVERSEERS),
     ),
     due=(scheduled.expire_acceptances,),
