@@ -9,11 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bot.cli import app
+from config.errors import ConfigError
+from config.settings import PACKAGED_EXAMPLE_ORG
 from storage.models import Record, RegisterItem
 from tests.world import World, make_world
 
@@ -215,3 +218,39 @@ def test_csv_export_to_standard_output_is_the_file_that_was_imported(world, db_u
     code, output = cli(db_url, "registers", "export", "risk")
     assert code == 0
     assert list(csv.reader(io.StringIO(output))) == list(csv.reader(io.StringIO(source.read_text(encoding="utf-8"))))
+
+
+def org_with_register_files(tmp_path: Path, risks: str) -> Path:
+    """The example organisation naming a risk register file next to it."""
+    org = yaml.safe_load(PACKAGED_EXAMPLE_ORG.read_text(encoding="utf-8"))
+    org["registers"] = {"files": {"risk": "registers/risks.csv"}}
+    (tmp_path / "registers").mkdir(exist_ok=True)
+    (tmp_path / "registers" / "risks.csv").write_text(risks, encoding="utf-8")
+    path = tmp_path / "org.yaml"
+    path.write_text(yaml.safe_dump(org, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_register_files_named_in_the_organisation_file_are_imported_at_start(settings, clock, db_url, tmp_path):
+    path = org_with_register_files(tmp_path, (EXAMPLES / "risks.csv").read_text(encoding="utf-8"))
+    world = make_world(settings, clock, path)
+    try:
+        assert sorted(items(world, "risk")) == ["R-001", "R-002", "R-003"]
+        assert {who for who, _, _, _ in world.records("item-imported", "RA")} == {"config"}
+        before = record_count(world)
+        make_world(settings, clock, path).close()  # a restart with the same files records nothing
+        assert record_count(world) == before
+    finally:
+        world.close()
+    result = CliRunner().invoke(app, ["config", "check"], env={"ISMS_DATABASE_URL": db_url, "ISMS_CONFIG": str(path)})
+    assert result.exit_code == 0, result.output
+
+
+def test_a_bad_register_file_named_in_the_organisation_file_stops_the_start(settings, clock, db_url, tmp_path):
+    path = org_with_register_files(tmp_path, "id,title,owner,likelihood,impact\nR-1,Fire,olga,7,2\n")
+    result = CliRunner().invoke(app, ["config", "check"], env={"ISMS_DATABASE_URL": db_url, "ISMS_CONFIG": str(path)})
+    assert result.exit_code == 2
+    unwrapped = result.output.replace("\n", "")  # the console wraps long lines
+    assert "registers/risks.csv: row 2, column likelihood: '7' is outside the likelihood scale 1 to 5" in unwrapped
+    with pytest.raises(ConfigError):
+        make_world(settings, clock, path)

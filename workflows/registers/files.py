@@ -33,9 +33,15 @@ class Problem:
     column: str
     problem: str
 
+    @property
+    def where(self) -> str:
+        """``row 3, column likelihood``; empty for a problem with the whole file."""
+        if not self.row:
+            return ""
+        return f"row {self.row}" + (f", column {self.column}" if self.column else "")
+
     def __str__(self) -> str:
-        where = f"row {self.row}" + (f", column {self.column}" if self.column else "")
-        return f"{where}: {self.problem}"
+        return f"{self.where}: {self.problem}" if self.where else self.problem
 
 
 class RegisterFileError(Exception):

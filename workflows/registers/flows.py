@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from config.errors import ConfigError
+from config.organisation import Organisation
 from storage.models.registers import RegisterItem
 from workflows.kernel.actors import Actor
 from workflows.kernel.work import Context, Work
 from workflows.registers import files
-from workflows.registers.kinds import Kind, Value
+from workflows.registers.kinds import KINDS, Kind, Value
 from workflows.registers.lifecycle import set_values, values_of
 
 
@@ -73,10 +76,38 @@ def change_fields(work: Work, kind: Kind, item: RegisterItem, new: dict[str, Val
 
 CLI = Actor(id="cli", name="isms-bot command line", roles=frozenset())
 """Who imports a file from the command line (records name it; the shell's user is outside the bot's view)."""
+CONFIGURED = Actor(id="config", name="the organisation file", roles=frozenset())
+"""Who imports the register files the organisation file names (``registers.files``) at start."""
 
 
-def import_file(ctx: Context, kind: Kind, path: Path) -> ImportResult:
+def import_file(ctx: Context, kind: Kind, path: Path, actor: Actor = CLI) -> ImportResult:
     """Check the whole file, then store it in one transaction; ``RegisterFileError`` stores nothing."""
     rows = files.parse(kind, files.read_sheet(path), ctx.org)
-    with ctx.work(CLI) as work:
+    with ctx.work(actor) as work:
         return import_items(work, kind, rows, path.name)
+
+
+def configured_files(org: Organisation, config_path: Path) -> dict[Kind, Path]:
+    """The register files of ``registers.files``, relative to the organisation file."""
+    return {KINDS[kind]: config_path.parent / path for kind, path in org.registers.files.items()}
+
+
+def check_configured_files(org: Organisation, config_path: Path) -> None:
+    """Start-up and ``config check``: every configured register file must import cleanly; a
+    ``ConfigError`` names the file, the row and the column otherwise."""
+    for kind, path in configured_files(org, config_path).items():
+        try:
+            files.parse(kind, files.read_sheet(path), org)
+        except files.RegisterFileError as error:
+            raise ConfigError(path, [(p.where, p.problem) for p in error.problems]) from None
+
+
+def import_configured_files(ctx: Context, config_path: Path) -> None:
+    """Bring the registers in line with the configured files (checked already); unchanged rows
+    record nothing, so every start may do it. A replica starting at the same moment may have added
+    the same ids first: then the import runs once more and finds them."""
+    for kind, path in configured_files(ctx.org, config_path).items():
+        try:
+            import_file(ctx, kind, path, CONFIGURED)
+        except IntegrityError:
+            import_file(ctx, kind, path, CONFIGURED)
