@@ -1,4 +1,4 @@
-"""The organisation file's ``registers:`` section: the risk scale and appetite, and
+"""The organisation file's ``registers:`` section: the risk scale and appetite, review rhythms, and
 where the register files live when the organisation keeps them as files.
 
 The scale is the organisation's own (ISO/IEC 27001 asks for risk criteria, not for a particular
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RegisterKind = Literal["risk", "control", "asset", "supplier", "requirement", "party"]
 REGISTER_KINDS: tuple[RegisterKind, ...] = RegisterKind.__args__  # type: ignore[attr-defined]
+Criticality = Literal["critical", "high", "medium", "low"]
 
 
 class RegisterSettings(BaseModel):
@@ -28,6 +29,14 @@ class RegisterSettings(BaseModel):
         8, ge=1, description="The highest level (likelihood x impact) the organisation carries without acceptance."
     )
     acceptance_max_days: int = Field(365, ge=1, le=3 * 365, description="Longest an acceptance may run.")
+    review_lead_days: int = Field(
+        30, ge=0, le=365, description="How long before an item's review date its owner is asked (evidence request)."
+    )
+    supplier_review_days: dict[Criticality, int] = Field(
+        default_factory=lambda: {"critical": 365, "high": 365, "medium": 730, "low": 1095},  # type: ignore[arg-type]
+        description="Days from a supplier's last review to its next, by criticality.",
+    )
+    contract_notice_days: int = Field(90, ge=1, le=365, description="Tell the owner this long before a contract ends.")
     files: dict[RegisterKind, Path] = Field(
         default_factory=dict, description="Register files (CSV or XLSX) checked by `config check`, by kind."
     )

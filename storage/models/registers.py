@@ -35,6 +35,8 @@ class RegisterItem(Base):
     """A risk's residual level (likelihood x impact after treatment); what appetite is checked against."""
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     """When the item next needs its owner: a risk's acceptance expiry, a supplier's contract notice."""
+    review_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    """When the item is next due for review by its owner (asked ``review_lead_days`` before)."""
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -43,4 +45,5 @@ class RegisterItem(Base):
         UniqueConstraint("kind", "ref", name="uq_register_items_kind_ref"),
         Index("ix_register_items_kind_owner", "kind", "owner"),
         Index("ix_register_items_due_at", "due_at"),
+        Index("ix_register_items_review_at", "review_at"),
     )

@@ -21,7 +21,7 @@ from config.activity_settings import lead_days, resolve_owner
 from storage.models.evidence import ActivitySchedule, EvidenceRequest
 from workflows.evidence.lifecycle import EvidenceStatus
 from workflows.kernel.actors import SYSTEM
-from workflows.kernel.cadence import Cadence, make_cadence
+from workflows.kernel.cadence import Cadence, Period, make_cadence
 from workflows.kernel.quiet_hours import next_allowed
 from workflows.kernel.timezones import zone_for
 from workflows.kernel.work import Context, Work
@@ -110,7 +110,7 @@ def _advance_activity(work: Work, plan: PlannedActivity, now: datetime) -> int:
         if following - plan.lead <= now:
             missed.append(plan.cadence.period(due).label)  # superseded while nobody was running
         else:
-            created += _create_request(work, plan, due, now)
+            created += _create_request(work, plan, due)
         due = following
     row.next_due_at, row.updated_at = due, now
     if missed:
@@ -127,28 +127,57 @@ def _advance_activity(work: Work, plan: PlannedActivity, now: datetime) -> int:
     return created
 
 
-def _create_request(work: Work, plan: PlannedActivity, due: datetime, now: datetime) -> int:
+def _create_request(work: Work, plan: PlannedActivity, due: datetime) -> int:
     period = plan.cadence.period(due)
-    zone = zone_for(work.session, work.ctx.org, plan.owner)
-    request = EvidenceRequest(
-        activity_key=plan.key,
-        period=period.label,
+    created = request_evidence(
+        work,
+        key=plan.key,
+        period=period,
         process=plan.process,
-        title=plan.name[:200],
+        title=plan.name,
         clause=plan.clause,
-        evidence_kind=plan.evidence,
+        evidence=plan.evidence,
+        owner=plan.owner,
+        due=due,
+    )
+    return 1 if created else 0
+
+
+def request_evidence(
+    work: Work,
+    *,
+    key: str,
+    period: Period,
+    process: str,
+    title: str,
+    clause: str | None,
+    evidence: str,
+    owner: str,
+    due: datetime,
+) -> bool:
+    """Open one evidence request for ``key`` and ``period`` (once: False when it exists already); the
+    ladder asks the owner, reminds and escalates from here. The programme's activities come through
+    here, and so do other processes' reviews (a register item's owner asked to review it)."""
+    zone = zone_for(work.session, work.ctx.org, owner)
+    request = EvidenceRequest(
+        activity_key=key,
+        period=period.label,
+        process=process,
+        title=title[:200],
+        clause=clause,
+        evidence_kind=evidence,
         period_start=period.start,
         period_end=period.end,
-        owner_id=plan.owner,
+        owner_id=owner,
         status=EvidenceStatus.OPEN,
         due_at=due,
-        created_at=now,
+        created_at=work.now,
         round=0,
         step=0,
-        next_action_at=next_allowed(now, zone, work.ctx.org.activities.quiet_hours),
+        next_action_at=next_allowed(work.now, zone, work.ctx.org.activities.quiet_hours),
         delegations=0,
     )
-    return 1 if _insert_once(work.session, request) else 0
+    return _insert_once(work.session, request)
 
 
 def _insert_once(session: Session, request: EvidenceRequest) -> bool:

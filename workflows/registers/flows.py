@@ -15,7 +15,7 @@ from config.organisation import Organisation
 from storage.models.registers import RegisterItem
 from workflows.kernel.actors import Actor
 from workflows.kernel.work import Context, Work
-from workflows.registers import files
+from workflows.registers import files, reviews
 from workflows.registers.kinds import KINDS, Kind, Value
 from workflows.registers.lifecycle import set_values, values_of
 
@@ -47,6 +47,7 @@ def import_items(work: Work, kind: Kind, rows: list[dict[str, Value]], source: s
         if item is None:
             item = RegisterItem(kind=kind.name, fields={}, created_at=work.now, updated_at=work.now)
             set_values(kind, item, row)
+            reviews.plan(work.ctx.org, item)
             work.session.add(item)
             work.record(kind.process, "item-imported", subject, {"source": source, **row})
             added += 1
@@ -70,6 +71,7 @@ def change_fields(work: Work, kind: Kind, item: RegisterItem, new: dict[str, Val
         )
     if differing:
         set_values(kind, item, differing)
+        reviews.plan(work.ctx.org, item)
         item.updated_at = work.now
     return bool(differing)
 

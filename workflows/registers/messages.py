@@ -142,3 +142,14 @@ def decision_needed(org: Organisation, item: RegisterItem, why: str) -> Message:
         "becomes a request for change.",
         buttons=risk_decision_buttons(item.ref),
     )
+
+
+def contract_ending(item: RegisterItem, end: str) -> Message:
+    """To a supplier's internal owner: the contract ends soon; renew, renegotiate or plan the exit."""
+    fields: dict[str, Any] = item.fields or {}
+    return Message(
+        text=f"The contract with {item.title} ({item.ref}) ends on {end}",
+        body=f"{item.title} provides: {fields.get('service', '')}. Criticality: {fields.get('criticality', '')}. "
+        "Decide in time whether to renew, renegotiate the security terms or plan the exit, and update "
+        "the supplier register.",
+    )

@@ -1,48 +1,115 @@
-"""Due work of the registers for the scheduler's tick: an accepted risk whose acceptance has expired
-goes back to its owner. Found by the indexed ``due_at``; handled with ``run_batches``; safe to run twice
-(a handled risk is no longer accepted and has no due time)."""
+"""Due work of the registers for the scheduler's tick, each found by an indexed due time, handled with
+``run_batches``, and safe to run twice (a handled item no longer has that due time):
+
+- an accepted risk whose acceptance has expired goes back to its owner;
+- an item whose review is near becomes an evidence request to its owner (the evidence engine asks,
+  reminds and escalates from there);
+- a supplier whose contract ends within the notice period is brought to its owner's attention.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from datetime import timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storage.models.registers import RegisterItem
+from workflows.evidence.activities import request_evidence
 from workflows.kernel.batches import run_batches
+from workflows.kernel.cadence import Period
+from workflows.kernel.recipients import Recipient
 from workflows.kernel.work import Context, Work
+from workflows.registers import messages
+from workflows.registers.kinds import KINDS
 from workflows.registers.lifecycle import RiskState
-from workflows.registers.messages import above_appetite
+from workflows.registers.reviews import contract_notice_date, moment, review_date
 from workflows.registers.risks import ask_owner
 
+ItemStep = Callable[[Work, RegisterItem], None]
 
-def expire_acceptances(ctx: Context) -> None:
+
+def _due_items(
+    ctx: Context,
+    what: str,
+    column: InstrumentedAttribute[object],
+    until: timedelta,
+    where: Sequence[ColumnElement[bool]],
+    step: ItemStep,
+) -> None:
+    """Every item whose ``column`` is at most ``until`` ahead of now and matches ``where``: ``step``
+    runs on it under its row lock, then the due time is cleared (the step may set a new one)."""
     now = ctx.clock()
+    due = [column <= now + until, *where]
 
     def find(session: Session, limit: int, passed: Collection[int]) -> Sequence[int]:
-        query = (
-            select(RegisterItem.id)
-            .where(RegisterItem.due_at <= now, RegisterItem.kind == "risk", RegisterItem.status == RiskState.ACCEPTED)
-            .order_by(RegisterItem.due_at, RegisterItem.id)
-            .limit(limit)
-        )
+        query = select(RegisterItem.id).where(*due).order_by(column, RegisterItem.id).limit(limit)
         if passed:
             query = query.where(RegisterItem.id.not_in(passed))
         return list(session.scalars(query))
 
     def handle(work: Work, ids: Sequence[int]) -> Collection[int]:
         handled = []
-        query = select(RegisterItem).where(RegisterItem.id.in_(ids), RegisterItem.status == RiskState.ACCEPTED)
+        query = select(RegisterItem).where(RegisterItem.id.in_(ids), *due)
         for item in work.session.scalars(query.with_for_update(skip_locked=True)):
-            if item.due_at is None or item.due_at > work.now:
-                continue
-            until = item.fields.get("accepted_until")
-            item.status, item.due_at, item.updated_at = RiskState.OPEN, None, work.now
-            work.record("RT", "acceptance-expired", ("risk", item.ref), {"until": until, "level": item.level})
-            if above_appetite(work.ctx.org, item):
-                ask_owner(work, item, f"Your acceptance ran until {until}.")
+            setattr(item, column.key, None)
+            step(work, item)
+            item.updated_at = work.now
             handled.append(item.id)
         return handled
 
-    run_batches(ctx, "expired risk acceptances", find, handle)
+    run_batches(ctx, what, find, handle)
+
+
+def expire_acceptances(ctx: Context) -> None:
+    def expire(work: Work, item: RegisterItem) -> None:
+        until = item.fields.get("accepted_until")
+        item.status = RiskState.OPEN
+        work.record("RT", "acceptance-expired", ("risk", item.ref), {"until": until, "level": item.level})
+        if messages.above_appetite(work.ctx.org, item):
+            ask_owner(work, item, f"Your acceptance ran until {until}.")
+
+    where = [RegisterItem.kind == "risk", RegisterItem.status == RiskState.ACCEPTED]
+    _due_items(ctx, "expired risk acceptances", RegisterItem.due_at, timedelta(0), where, expire)
+
+
+def ask_reviews(ctx: Context) -> None:
+    def ask(work: Work, item: RegisterItem) -> None:
+        day = review_date(work.ctx.org, item)
+        if day is None or item.owner is None:
+            return
+        kind = KINDS[item.kind]  # type: ignore[index]
+        request_evidence(
+            work,
+            key=f"{kind.process}/{kind.name}-review:{item.ref}",
+            period=Period(day.isoformat(), day, day),
+            process=kind.process,
+            title=f"Review {kind.name} {item.ref}: {item.title}",
+            clause=None,
+            evidence="text",
+            owner=item.owner,
+            due=moment(work.ctx.org, day),
+        )
+        item.fields = {**item.fields, "review_asked": day.isoformat()}
+        work.record(kind.process, "review-requested", (kind.name, item.ref), {"review": day.isoformat()})
+
+    lead = timedelta(days=ctx.org.registers.review_lead_days)
+    _due_items(ctx, "register reviews", RegisterItem.review_at, lead, [], ask)
+
+
+def tell_contract_endings(ctx: Context) -> None:
+    def tell(work: Work, item: RegisterItem) -> None:
+        end = item.fields.get("contract_end")
+        if contract_notice_date(work.ctx.org, item) is None or item.owner is None:
+            return
+        item.fields = {**item.fields, "contract_notice": end}
+        work.record("SUP", "contract-ending", ("supplier", item.ref), {"contract_end": end})
+        work.notify(
+            Recipient.person(item.owner),
+            messages.contract_ending(item, str(end)),
+            f"supplier:{item.ref}:contract:{end}",
+        )
+
+    where = [RegisterItem.kind == "supplier"]
+    _due_items(ctx, "supplier contracts ending", RegisterItem.due_at, timedelta(0), where, tell)

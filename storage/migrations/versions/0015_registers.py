@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("level", sa.Integer(), nullable=True),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("review_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -38,9 +39,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_register_items_kind_owner", "register_items", ["kind", "owner"])
     op.create_index("ix_register_items_due_at", "register_items", ["due_at"])
+    op.create_index("ix_register_items_review_at", "register_items", ["review_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_register_items_review_at", table_name="register_items")
     op.drop_index("ix_register_items_due_at", table_name="register_items")
     op.drop_index("ix_register_items_kind_owner", table_name="register_items")
     op.drop_table("register_items")

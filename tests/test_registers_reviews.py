@@ -1,0 +1,104 @@
+"""Owners keep their registers current on the controlled clock: reviews become evidence requests
+through the evidence engine (risks by their next review, requirements by their next check, suppliers
+by criticality after their last review), and a contract ending within the notice period tells the
+supplier's owner, once per date."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import EvidenceRequest
+from tests.world import BERLIN, World, berlin, make_world, text_of
+from workflows.registers.flows import import_file
+from workflows.registers.kinds import KINDS
+
+EXAMPLES = Path(__file__).parent.parent / "config" / "examples"
+
+
+@pytest.fixture
+def world(settings, clock) -> Iterator[World]:
+    world = make_world(settings, clock)
+    for kind, name in (("supplier", "suppliers"), ("requirement", "requirements"), ("risk", "risks")):
+        import_file(world.ctx, KINDS[kind], EXAMPLES / f"{name}.csv")  # type: ignore[index]
+    yield world
+    world.close()
+
+
+def review_requests(world: World) -> list[tuple[str, str, str, str]]:
+    with world.ctx.read() as session:
+        rows = session.scalars(select(EvidenceRequest).where(EvidenceRequest.activity_key.contains("-review:")))
+        return [(r.activity_key, r.owner_id, r.title, r.due_at.astimezone(BERLIN).isoformat()) for r in rows]
+
+
+def contract_notes(world: World, person: str) -> list[str]:
+    return [text_of(m) for m in world.chat.to(person) if m.text.startswith("The contract with")]
+
+
+def test_a_contract_ending_within_90_days_tells_the_owner_once(world, tmp_path):
+    world.at(berlin(2026, 12, 31, 16, 0))
+    assert contract_notes(world, "olga") == []
+    world.at(berlin(2026, 12, 31, 17, 1))  # 90 days before 2027-03-31, at the due time
+    (note,) = contract_notes(world, "olga")
+    assert note.startswith("The contract with Cloudhost GmbH (S-001) ends on 2027-03-31")
+    assert "Criticality: critical" in note
+    assert [(who, subject, data) for who, _, subject, data in world.records("contract-ending", "SUP")] == [
+        ("system", "S-001", {"contract_end": "2027-03-31"})
+    ]
+    world.at(berlin(2027, 1, 1, 17, 1))
+    import_file(world.ctx, KINDS["supplier"], EXAMPLES / "suppliers.csv")  # unchanged: not told again
+    world.tick()
+    assert len(contract_notes(world, "olga")) == 1
+
+    extended = (EXAMPLES / "suppliers.csv").read_text(encoding="utf-8").replace("2027-03-31", "2027-06-30")
+    path = tmp_path / "suppliers.csv"
+    path.write_text(extended, encoding="utf-8")
+    import_file(world.ctx, KINDS["supplier"], path)
+    world.at(berlin(2027, 4, 1, 17, 1))  # a new end date is a new notice
+    assert contract_notes(world, "olga")[-1].startswith("The contract with Cloudhost GmbH (S-001) ends on 2027-06-30")
+    assert contract_notes(world, "erin") == []  # S-002 ends in 2028
+
+
+def test_reviews_become_evidence_requests_to_the_owner_before_the_review_date(world):
+    world.at(berlin(2026, 12, 31, 12, 0))
+    assert review_requests(world) == []
+    world.at(berlin(2027, 1, 1, 17, 1))  # REQ-001's next check 2027-01-31, asked 30 days before
+    assert review_requests(world) == [
+        (
+            "REQ/requirement-review:REQ-001",
+            "dora",
+            "Review requirement REQ-001: Report personal data breaches to the authority within 72 hours",
+            "2027-01-31T17:00:00+01:00",
+        )
+    ]
+    world.at(berlin(2027, 1, 4, 9, 5))  # the evidence engine asks dora on the next working morning
+    assert any("Review requirement REQ-001" in text_of(m) for m in world.chat.to("dora"))
+    world.at(berlin(2027, 1, 4, 17, 1))  # S-002: high, last reviewed 2026-02-01: yearly, due 2027-02-01
+    assert [key for key, *_ in review_requests(world)] == [
+        "REQ/requirement-review:REQ-001",
+        "SUP/supplier-review:S-002",
+    ]
+    assert [subject for _, _, subject, _ in world.records("review-requested")] == ["REQ-001", "S-002"]
+    world.clock.advance(days=1)
+    world.tick()
+    assert len(review_requests(world)) == 2  # asked once per review date
+    world.at(berlin(2027, 3, 1, 17, 1))  # R-002 (next review 2027-03-31) and S-001 (critical, 2027-04-15)
+    assert {key for key, *_ in review_requests(world)} >= {"RA/risk-review:R-002"}
+    assert "SUP/supplier-review:S-001" not in {key for key, *_ in review_requests(world)}
+    world.at(berlin(2027, 3, 16, 17, 1))
+    assert "SUP/supplier-review:S-001" in {key for key, *_ in review_requests(world)}
+
+
+def test_a_supplier_never_reviewed_is_asked_at_once(world, tmp_path):
+    path = tmp_path / "suppliers.csv"
+    path.write_text(
+        "id,name,service,criticality,owner\nS-009,Newco,Translation of contracts,low,erin\n", encoding="utf-8"
+    )
+    import_file(world.ctx, KINDS["supplier"], path)
+    world.clock.advance(minutes=1)
+    world.tick()
+    (request,) = [r for r in review_requests(world) if r[0] == "SUP/supplier-review:S-009"]
+    assert request[1] == "erin"
