@@ -91,3 +91,43 @@ def test_the_owner_re_rates_a_risk_and_the_record_holds_the_old_values(bot, slac
     refusal = SlackUser(bot.url, slack, "U0OLGA").reply_text(response_url)
     assert refusal.startswith("Sorry, re-rating risk R-002 is for Erin Evans (the owner) or isms manager only.")
     assert [action for _, _, action, _ in records_about(bot.runtime.ctx, "R-002")][-1] == "access-denied"
+
+
+def test_a_change_on_an_asset_is_verified_by_the_asset_owner(bot, slack, db_url):
+    result = CliRunner().invoke(
+        app, ["registers", "import", "asset", str(EXAMPLES / "assets.csv")], env={"ISMS_DATABASE_URL": db_url}
+    )
+    assert result.exit_code == 0, result.output
+    erin = SlackUser(bot.url, slack, "U0ERIN")
+    erin.command("/isms", "change")
+    modal = opened_modal(slack, "change.request")
+    values = {
+        "title": text("Encrypt the customer database at rest"),
+        "description": text("Turn on storage encryption"),
+        "reason": text("Audit finding"),
+        "element_type": chosen("asset"),
+        "element": text("AS-003 Customer database"),
+        "plan": text("Enable TDE"),
+        "fallback": text("Disable TDE"),
+        "priority": chosen("high"),
+        "significant": chosen("no"),
+    }
+    assert submit_view(bot, "U0ERIN", "change.request", values, modal["private_metadata"]) == (200, "")
+    dms(slack, "U0ERIN", "Your request for change")
+    ref = "CHG-2026-0001"
+    assert [
+        (who, data) for who, process, action, data in records_about(bot.runtime.ctx, ref) if action == "verifier-chosen"
+    ] == [("erin", {"verifier": "olga", "element": "asset: AS-003 Customer database"})]
+
+    click(bot, slack, "U0ALICE", "change.approve", ref)
+    approve = opened_modal(slack, "change.approve")
+    submit_view(bot, "U0ALICE", "change.approve", {"reason": text("Needed")}, approve["private_metadata"])
+    dms(slack, "U0ERIN", "now has tracker issue LOCAL-1")
+    SlackUser(bot.url, slack, "U0ALICE").command("/isms", "ticket LOCAL-1 done TDE on")
+
+    assert dms(slack, "U0OLGA", "Does it work as intended?")  # the asset's owner is asked, not the requester
+    assert not [m for m in dms(slack, "U0ERIN", "") if "Does it work as intended?" in m]
+    refused = click(bot, slack, "U0ERIN", "change.verify", ref)
+    assert "is for Olga Ortiz (the owner)" in erin.reply_text(refused)
+    verified = click(bot, slack, "U0OLGA", "change.verify", ref)
+    assert f"Thank you: {ref} is verified." in SlackUser(bot.url, slack, "U0OLGA").reply_text(verified)

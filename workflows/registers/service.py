@@ -4,6 +4,7 @@ history, the rows of an export, and the lines for ``/isms status``."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -145,6 +146,20 @@ def show_item(ctx: Context, actor: Actor, kind: Kind, ref: str) -> Outcome:
         )
         may_act = actor.id == item.owner or actor.has(*STEWARDS)
         return Outcome(reply=messages.item_view(ctx.org, item, history(session, item), may_act=may_act))
+
+
+ELEMENT = re.compile(r"^\s*(risk|control|asset|supplier|requirement|party)\s*:?\s+([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
+"""A change's affected element naming a register item: "asset: AS-001 Staff laptops", "risk R-002"."""
+
+
+def owner_of_element(session: Session, element: str) -> str | None:
+    """The owner of the register item a change's affected element names, if it names one that has an
+    owner: that person, not the requester, verifies the change (IMP)."""
+    found = ELEMENT.match(element)
+    if found is None:
+        return None
+    item = load_item(session, found.group(1), found.group(2).rstrip(".,;:"))
+    return item.owner if item is not None else None
 
 
 def export_rows(session: Session, kind: Kind) -> Iterator[dict[str, Value]]:
