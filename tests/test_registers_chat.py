@@ -110,7 +110,7 @@ def test_one_item_with_its_history_for_its_owner_and_overseers(world):
 
 
 def test_status_lines_for_overseers(world):
-    lines = world.ctx.processes[-1].status
+    lines = next(p for p in world.ctx.processes if p.id == "RT").status
     assert lines is not None
     with world.ctx.read() as session:
         shown = lines(session, world.ctx, world.clock())

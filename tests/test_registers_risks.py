@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Change, RegisterItem
-from tests.world import World, berlin, make_world, records_about, text_of
+from tests.world import World, berlin, fresh_key, make_world, records_about, report_values, text_of
+from workflows.incidents import flows as incidents
+from workflows.incidents.forms import parse_report
 from workflows.registers.flows import import_file
 from workflows.registers.kinds import KINDS
 
@@ -40,7 +42,7 @@ def said(outcome) -> str:  # type: ignore[no-untyped-def]
 
 
 def undecided(world: World) -> str:
-    status = world.ctx.processes[-1].status
+    status = next(p for p in world.ctx.processes if p.id == "RT").status
     assert status is not None
     with world.ctx.read() as session:
         return status(session, world.ctx, world.clock())[1]
@@ -140,3 +142,31 @@ def test_re_rating_above_appetite_asks_the_owner_to_accept_or_plan(world):
     (question,) = [text_of(m) for m in world.chat.to("olga") if "needs your decision" in m.text]
     assert "It was re-rated. Its residual level is 9, above the appetite of 8." in question
     assert said(world.fill("olga", "risk.rerate", values, "R-003")) == "Risk R-003 keeps its rating; nothing changed."
+
+
+def test_a_closed_incident_on_an_asset_asks_the_risk_owner_whether_to_re_rate(world):
+    import_file(world.ctx, KINDS["asset"], EXAMPLES / "assets.csv")
+    hana = world.actor("hana")
+    details = parse_report(world.ctx, report_values(affected="Stolen laptop AS-001 (staff laptops)"))
+    outcome = incidents.report(world.ctx, world.actor("erin"), key=fresh_key(), details=details)
+    assert outcome.reply is not None
+    ref = "INC-" + outcome.reply.text.split("INC-", 1)[1][:9]
+    incidents.classify(world.ctx, hana, key=fresh_key(), ref=ref)
+    incidents.close(world.ctx, hana, key=fresh_key(), ref=ref, root_cause="Left in a taxi", lessons="Lock screens")
+    world.deliver()
+    (question,) = [m for m in world.chat.to("olga") if "need re-rating" in m.text]
+    assert question.text == f"{ref} affected AS-001: does risk R-001 need re-rating?"
+    assert [(b.action_id, b.value) for b in question.buttons] == [("risk.rerate", "R-001")]
+    assert [data for _, _, action, data in records_about(world.ctx, "R-001") if action == "incident-on-asset"] == [
+        {"incident": ref, "assets": ["AS-001"]}
+    ]
+    assert not [m for m in world.chat.to("erin") if "need re-rating" in m.text]  # R-002 is on AS-002
+
+    other = parse_report(world.ctx, report_values(affected="The coffee machine"))
+    second = incidents.report(world.ctx, world.actor("erin"), key=fresh_key(), details=other)
+    assert second.reply is not None
+    ref2 = "INC-" + second.reply.text.split("INC-", 1)[1][:9]
+    incidents.classify(world.ctx, hana, key=fresh_key(), ref=ref2)
+    incidents.close(world.ctx, hana, key=fresh_key(), ref=ref2, root_cause="Spilt", lessons="None")
+    world.deliver()
+    assert len([m for m in world.chat.to("olga") if "need re-rating" in m.text]) == 1

@@ -12,6 +12,7 @@ from workflows.incidents.process import PROCESS as INCIDENTS
 from workflows.kernel.process import Process
 from workflows.performance.process import PROCESS as PERFORMANCE
 from workflows.records.process import PROCESS as RECORDS
+from workflows.registers.process import ASSESSMENT as RISK_ASSESSMENT
 from workflows.registers.process import PROCESS as REGISTERS
 
 PROCESSES: tuple[Process, ...] = (
@@ -24,4 +25,5 @@ PROCESSES: tuple[Process, ...] = (
     PERFORMANCE,
     DIRECTORY,
     REGISTERS,
+    RISK_ASSESSMENT,
 )

@@ -153,3 +153,14 @@ def contract_ending(item: RegisterItem, end: str) -> Message:
         "Decide in time whether to renew, renegotiate the security terms or plan the exit, and update "
         "the supplier register.",
     )
+
+
+def rerate_question(item: RegisterItem, incident: str, assets: Sequence[str]) -> Message:
+    """To a risk owner after an incident on the risk's assets (INC -> RA)."""
+    return Message(
+        text=f"{incident} affected {', '.join(assets)}: does risk {item.ref} need re-rating?",
+        body=f"Risk {item.ref} ({item.title}) covers {', '.join(assets)}, which the closed incident {incident} "
+        f"named as affected. Its residual level is {item.level}. If the incident shows the risk is likelier "
+        "or worse than rated, re-rate it; if the rating still holds, nothing needs doing.",
+        buttons=(Button(RERATE, "Re-rate", item.ref),),
+    )

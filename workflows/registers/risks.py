@@ -4,8 +4,11 @@ change (RT -> CHG). What CHG reports back about those changes is kept on the ris
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
 
 from storage.models.registers import RegisterItem
 from workflows.changes.flows import request_change
@@ -207,4 +210,30 @@ def take_change_news(work: Work, event: Interface) -> None:
             Recipient.person(item.owner),
             Message(text=f"{change}, a treatment action of risk {item.ref}, is finished: {state}."),
             f"risk:{item.ref}:{change}:finished",
+        )
+
+
+def take_incident(work: Work, event: Interface) -> None:
+    """INC -> RA: a closed incident names affected assets (by id, in its "affected" text); each risk on
+    those assets goes to its owner with the question whether it needs re-rating."""
+    words = set(re.findall(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(event.data.get("affected") or "")))
+    if not words:
+        return
+    assets = set(
+        work.session.scalars(select(RegisterItem.ref).where(RegisterItem.kind == "asset", RegisterItem.ref.in_(words)))
+    )
+    if not assets:
+        return
+    candidates = work.session.scalars(
+        select(RegisterItem).where(RegisterItem.kind == "risk", RegisterItem.status.in_(LIVE))
+    )
+    for item in candidates:
+        hit = sorted(assets & {part.strip() for part in str(item.fields.get("assets") or "").split(";")})
+        if not hit or item.owner is None:
+            continue
+        work.record("RA", "incident-on-asset", ("risk", item.ref), {"incident": event.subject_ref, "assets": hit})
+        work.notify(
+            Recipient.person(item.owner),
+            messages.rerate_question(item, event.subject_ref, hit),
+            f"risk:{item.ref}:{event.subject_ref}:rerate",
         )
