@@ -170,3 +170,15 @@ def test_a_closed_incident_on_an_asset_asks_the_risk_owner_whether_to_re_rate(wo
     incidents.close(world.ctx, hana, key=fresh_key(), ref=ref2, root_cause="Spilt", lessons="None")
     world.deliver()
     assert len([m for m in world.chat.to("olga") if "need re-rating" in m.text]) == 1
+
+
+def test_the_owners_home_shows_risks_waiting_for_their_decision(world):
+    assert "Risk R-002 needs your decision" in said(world.command("erin", "home"))
+    items = next(p for p in world.ctx.processes if p.id == "RT").home
+    assert items is not None
+    (waiting,) = items(world.ctx, world.actor("erin"))
+    assert waiting.text == "Risk R-002 needs your decision: Phishing leads to account takeover"
+    assert [b.action_id for b in waiting.buttons] == ["risk.accept", "risk.plan"]
+    assert items(world.ctx, world.actor("olga")) == []
+    world.fill("erin", "risk.accept", {"reason": "Until the rollout", "until": "2026-12-31"}, "R-002")
+    assert items(world.ctx, world.actor("erin")) == []

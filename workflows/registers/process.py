@@ -42,6 +42,7 @@ PROCESS = Process(
         HelpEntry("/isms soa", "The Statement of Applicability: Annex A controls, their evidence and gaps", OVERSEERS),
     ),
     due=(scheduled.expire_acceptances, scheduled.ask_reviews, scheduled.tell_contract_endings),
+    home=service.home_items,
     status=service.status_lines,
     receives={"change-status": risks.take_change_news, "change-finished": risks.take_change_news},
 )

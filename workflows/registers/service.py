@@ -17,9 +17,9 @@ from storage.models.records import Record
 from storage.models.registers import RegisterItem
 from workflows.kernel.access import EVERYONE, Allowed, Refused, require
 from workflows.kernel.actors import Actor
-from workflows.kernel.paging import offset_of, window
+from workflows.kernel.paging import HOME_ITEMS, offset_of, window
 from workflows.kernel.people import find_person
-from workflows.kernel.ui import Outcome
+from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
 from workflows.registers import messages
 from workflows.registers.kinds import Kind, Value
@@ -167,6 +167,25 @@ def export_rows(session: Session, kind: Kind) -> Iterator[dict[str, Value]]:
     query = select(RegisterItem).where(RegisterItem.kind == kind.name).order_by(RegisterItem.ref)
     for item in session.scalars(query.execution_options(yield_per=1000)):
         yield values_of(kind_of(item), item)
+
+
+def home_items(ctx: Context, actor: Actor) -> list[Message]:
+    """The App Home: this person's risks above appetite that wait for their acceptance or plan."""
+    waiting = [
+        RegisterItem.kind == "risk",
+        RegisterItem.owner == actor.id,
+        RegisterItem.status == RiskState.OPEN,
+        RegisterItem.level > ctx.org.registers.appetite,
+    ]
+    with ctx.read() as session:
+        count = session.scalar(select(func.count()).select_from(RegisterItem).where(*waiting)) or 0
+        items = list(session.scalars(select(RegisterItem).where(*waiting).order_by(RegisterItem.ref).limit(HOME_ITEMS)))
+    shown = [messages.decision_needed(ctx.org, item, "It is yours.") for item in items]
+    if count > len(items):
+        shown.append(
+            Message(text=f"{count:,} of your risks wait for a decision; these are the first {len(items)}. /isms risks")
+        )
+    return shown
 
 
 def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
