@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import select
 
-from storage.models import EvidenceRequest
+from config.settings import PACKAGED_EXAMPLE_ORG
+from storage.models import EvidenceRequest, OutboxEffect
 from tests.world import BERLIN, World, berlin, make_world, text_of
 from workflows.registers.flows import import_file
 from workflows.registers.kinds import KINDS
@@ -102,3 +104,36 @@ def test_a_supplier_never_reviewed_is_asked_at_once(world, tmp_path):
     world.tick()
     (request,) = [r for r in review_requests(world) if r[0] == "SUP/supplier-review:S-009"]
     assert request[1] == "erin"
+
+
+def mails(world: World) -> list[tuple[str, list[str], str]]:
+    with world.ctx.read() as session:
+        rows = session.scalars(select(OutboxEffect).where(OutboxEffect.kind == "mail.send").order_by(OutboxEffect.id))
+        return [(row.key, row.payload["recipients"], row.payload["subject"]) for row in rows]
+
+
+def test_the_supplier_contact_is_asked_by_mail_when_the_organisation_sends_mail(settings, clock, tmp_path):
+    org = yaml.safe_load(PACKAGED_EXAMPLE_ORG.read_text(encoding="utf-8"))
+    org["microsoft365"] = {"mailbox": "alice"}
+    path = tmp_path / "org.yaml"
+    path.write_text(yaml.safe_dump(org, sort_keys=False), encoding="utf-8")
+    world = make_world(settings, clock, path)
+    try:
+        import_file(world.ctx, KINDS["supplier"], EXAMPLES / "suppliers.csv")
+        world.at(berlin(2027, 1, 4, 17, 1))  # S-002's yearly review (due 2027-02-01) is asked
+        assert mails(world) == [
+            (
+                "supplier:S-002:evidence:2027-02-01",
+                ["privacy@payroll.example"],
+                "Example Ltd: security evidence for our supplier review (S-002)",
+            )
+        ]
+        assert [s for _, _, s, _ in world.records("supplier-evidence-requested", "SUP")] == ["S-002"]
+    finally:
+        world.close()
+
+
+def test_without_mail_the_supplier_contact_is_not_written_to(world):
+    world.at(berlin(2027, 1, 4, 17, 1))
+    assert "SUP/supplier-review:S-002" in {key for key, *_ in review_requests(world)}
+    assert mails(world) == []

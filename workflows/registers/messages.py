@@ -164,3 +164,14 @@ def rerate_question(item: RegisterItem, incident: str, assets: Sequence[str]) ->
         "or worse than rated, re-rate it; if the rating still holds, nothing needs doing.",
         buttons=(Button(RERATE, "Re-rate", item.ref),),
     )
+
+
+def supplier_evidence(organisation: str, item: RegisterItem, review: str, reply_to: str) -> Message:
+    """By mail to a supplier's security contact (suppliers are not in the chat): their own evidence."""
+    answer = f" to {reply_to}" if reply_to else ""
+    return Message(
+        text=f"{organisation}: security evidence for our supplier review ({item.ref})",
+        body=f"Dear {item.title} team, our review of you as a supplier is due on {review}. Please send your "
+        f"current security evidence, such as a certification of your information security management or "
+        f"an independent audit report, by reply{answer}.",
+    )

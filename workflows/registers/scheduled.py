@@ -3,7 +3,8 @@
 
 - an accepted risk whose acceptance has expired goes back to its owner;
 - an item whose review is near becomes an evidence request to its owner (the evidence engine asks,
-  reminds and escalates from there);
+  reminds and escalates from there); a supplier with a contact address is also asked by mail for its
+  own evidence (a certificate, an audit report) when the organisation sends mail (Microsoft 365);
 - a supplier whose contract ends within the notice period is brought to its owner's attention.
 """
 
@@ -21,6 +22,7 @@ from workflows.kernel.batches import run_batches
 from workflows.kernel.cadence import Period
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.work import Context, Work
+from workflows.outreach.mail import send_mail
 from workflows.registers import messages
 from workflows.registers.kinds import KINDS
 from workflows.registers.lifecycle import RiskState
@@ -93,6 +95,13 @@ def ask_reviews(ctx: Context) -> None:
         )
         item.fields = {**item.fields, "review_asked": day.isoformat()}
         work.record(kind.process, "review-requested", (kind.name, item.ref), {"review": day.isoformat()})
+        contact = item.fields.get("contact_email")
+        if item.kind == "supplier" and contact and work.ctx.org.microsoft365.mailbox:
+            owner = work.ctx.org.person(item.owner)
+            reply_to = str(owner.email) if owner is not None and owner.email else ""
+            message = messages.supplier_evidence(work.ctx.org.name, item, day.isoformat(), reply_to)
+            send_mail(work, Recipient("email", str(contact)), message, f"supplier:{item.ref}:evidence:{day}")
+            work.record("SUP", "supplier-evidence-requested", ("supplier", item.ref), {"contact": contact})
 
     lead = timedelta(days=ctx.org.registers.review_lead_days)
     _due_items(ctx, "register reviews", RegisterItem.review_at, lead, [], ask)

@@ -79,8 +79,13 @@ def _conditions(kind: Kind, filters: Filters) -> list[ColumnElement[bool]]:
     if filters.status:
         conditions.append(RegisterItem.status == filters.status)
     if filters.words:
-        needle = f"%{filters.words.lower()}%"
-        conditions.append(or_(func.lower(RegisterItem.title).like(needle), func.lower(RegisterItem.ref).like(needle)))
+        needle = filters.words.lower()
+        conditions.append(
+            or_(
+                func.lower(RegisterItem.title).contains(needle, autoescape=True),
+                func.lower(RegisterItem.ref).contains(needle, autoescape=True),
+            )
+        )
     return conditions
 
 
