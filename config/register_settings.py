@@ -14,7 +14,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RegisterKind = Literal["risk", "control", "asset", "supplier", "requirement", "party"]
-REGISTER_KINDS: tuple[RegisterKind, ...] = RegisterKind.__args__  # type: ignore[attr-defined]
 Criticality = Literal["critical", "high", "medium", "low"]
 
 

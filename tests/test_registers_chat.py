@@ -19,7 +19,7 @@ EXAMPLES = Path(__file__).parent.parent / "config" / "examples"
 def world(settings, clock) -> Iterator[World]:
     world = make_world(settings, clock)
     for kind, name in (("risk", "risks"), ("control", "controls"), ("asset", "assets"), ("supplier", "suppliers")):
-        import_file(world.ctx, KINDS[kind], EXAMPLES / f"{name}.csv")  # type: ignore[index]
+        import_file(world.ctx, KINDS[kind], EXAMPLES / f"{name}.csv")
     yield world
     world.close()
 

@@ -25,7 +25,7 @@ EXAMPLES = Path(__file__).parent.parent / "config" / "examples"
 def world(settings, clock) -> Iterator[World]:
     world = make_world(settings, clock)
     for kind, name in (("supplier", "suppliers"), ("requirement", "requirements"), ("risk", "risks")):
-        import_file(world.ctx, KINDS[kind], EXAMPLES / f"{name}.csv")  # type: ignore[index]
+        import_file(world.ctx, KINDS[kind], EXAMPLES / f"{name}.csv")
     yield world
     world.close()
 

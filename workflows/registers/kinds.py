@@ -141,7 +141,7 @@ def _status(*options: str) -> Column:
     return Column("status", choice(*options), purpose=f"{', '.join(options)} (default {options[0]})")
 
 
-KINDS: Mapping[RegisterKind, Kind] = {
+KINDS: Mapping[str, Kind] = {
     "risk": Kind(
         "risk",
         "risks",

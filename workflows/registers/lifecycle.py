@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from config.organisation import Role
 from storage.models.registers import RegisterItem
 from workflows.kernel.steps import Items, Lifecycle
-from workflows.registers.kinds import KINDS, Kind, Value, level
+from workflows.registers.kinds import Kind, Value, level
 
 OVERSEERS = frozenset({Role.ISMS_MANAGER, Role.SECURITY_LEAD, Role.AUDITOR, Role.MANAGEMENT})
 """Who sees every register item; everybody else sees the items they own."""
@@ -94,7 +94,3 @@ def set_values(kind: Kind, item: RegisterItem, values: dict[str, Value]) -> None
     item.fields = fields
     if kind.name == "risk":
         item.level = level(fields)
-
-
-def kind_of(item: RegisterItem) -> Kind:
-    return KINDS[item.kind]  # type: ignore[index]

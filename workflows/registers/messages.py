@@ -82,7 +82,7 @@ def item_view(
     may_act: bool,
 ) -> Message:
     """One item: every column of its register, the risk's acceptance, its latest records."""
-    kind = KINDS[item.kind]  # type: ignore[index]
+    kind = KINDS[item.kind]
     values = values_of(kind, item)
     fields = [
         (name.replace("_", " "), person_name(org, str(value)) if name == "owner" and value else str(value))

@@ -26,7 +26,7 @@ def _more(ctx: Context, request: Request) -> Outcome:
     if name == soa.LIST:
         return soa.soa_summary(ctx, request.actor, "", offset)
     kind_name, _, filters = name.partition(" ")
-    kind = KINDS.get(kind_name)  # type: ignore[call-overload]
+    kind = KINDS.get(kind_name)
     if kind is None:
         raise Refused("That list is no longer available. Ask for it again.")
     return service.list_items(ctx, request.actor, kind, filters, offset)

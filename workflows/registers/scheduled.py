@@ -81,7 +81,7 @@ def ask_reviews(ctx: Context) -> None:
         day = review_date(work.ctx.org, item)
         if day is None or item.owner is None:
             return
-        kind = KINDS[item.kind]  # type: ignore[index]
+        kind = KINDS[item.kind]
         request_evidence(
             work,
             key=f"{kind.process}/{kind.name}-review:{item.ref}",

@@ -23,7 +23,7 @@ from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
 from workflows.registers import messages
 from workflows.registers.kinds import Kind, Value
-from workflows.registers.lifecycle import OVERSEERS, STEWARDS, RiskState, kind_of, load_item, values_of
+from workflows.registers.lifecycle import OVERSEERS, STEWARDS, RiskState, load_item, values_of
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def export_rows(session: Session, kind: Kind) -> Iterator[dict[str, Value]]:
     """Every item of the register in id order, as the import's columns."""
     query = select(RegisterItem).where(RegisterItem.kind == kind.name).order_by(RegisterItem.ref)
     for item in session.scalars(query.execution_options(yield_per=1000)):
-        yield values_of(kind_of(item), item)
+        yield values_of(kind, item)
 
 
 def home_items(ctx: Context, actor: Actor) -> list[Message]:
