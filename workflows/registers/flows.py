@@ -33,12 +33,9 @@ class ImportResult:
 def import_items(work: Work, kind: Kind, rows: list[dict[str, Value]], source: str) -> ImportResult:
     """Store checked rows (``files.parse``) by id: new ids are added, known ones updated field by field,
     ids not in the file are left as they are. Importing the same file twice changes nothing the second time."""
-    refs = [str(row["id"]) for row in rows]
-    known = {
-        item.ref: item
-        for item in work.session.scalars(select(RegisterItem).where(RegisterItem.kind == kind.name).with_for_update())
-        if item.ref in set(refs)
-    }
+    refs = {str(row["id"]) for row in rows}
+    query = select(RegisterItem).where(RegisterItem.kind == kind.name).with_for_update()
+    known = {item.ref: item for item in work.session.scalars(query) if item.ref in refs}
     added = changed = 0
     for row in rows:
         ref = str(row["id"])
