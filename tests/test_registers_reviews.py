@@ -137,3 +137,32 @@ def test_without_mail_the_supplier_contact_is_not_written_to(world):
     world.at(berlin(2027, 1, 4, 17, 1))
     assert "SUP/supplier-review:S-002" in {key for key, *_ in review_requests(world)}
     assert mails(world) == []
+
+
+def test_the_owner_records_a_supplier_review_which_plans_the_next_one(world):
+    item = world.command("olga", "supplier S-001")
+    assert item.reply is not None
+    assert [(b.action_id, b.value) for b in item.reply.buttons] == [("supplier.review", "S-001")]
+    form = world.press("olga", "supplier.review", "S-001").form
+    assert form is not None and form.fields[0].initial == "2026-11-23"
+    assert world.fill("olga", "supplier.review", {"reviewed_on": "2026-12-01"}, "S-001").errors == {
+        "reviewed_on": "A review cannot be recorded for a day still to come."
+    }
+    refused = world.press("erin", "supplier.review", "S-001")
+    assert refused.reply is not None and refused.reply.text.startswith("Sorry, reviewing supplier S-001 is for Olga")
+    values = {"reviewed_on": "2026-11-20", "findings": "ISO 27001 certificate renewed until 2029"}
+    answer = world.fill("olga", "supplier.review", values, "S-001")
+    assert answer.reply is not None and answer.reply.text == (
+        "Review of supplier S-001 (Cloudhost GmbH) recorded for 2026-11-20. The next review is due on 2027-11-20."
+    )
+    (change,) = [d for _, _, s, d in world.records("item-changed", "SUP") if s == "S-001"]
+    assert change == {
+        "field": "last_review",
+        "old": "2026-04-15",
+        "new": "2026-11-20",
+        "findings": "ISO 27001 certificate renewed until 2029",
+    }
+    world.at(berlin(2027, 3, 16, 17, 1))  # the review planned from the old date is no longer asked
+    assert "SUP/supplier-review:S-001" not in {key for key, *_ in review_requests(world)}
+    world.at(berlin(2027, 10, 21, 17, 1))  # 30 days before 2027-11-20
+    assert ("SUP/supplier-review:S-001", "olga") in {(key, owner) for key, owner, *_ in review_requests(world)}

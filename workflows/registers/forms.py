@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from config.register_settings import RegisterSettings
 from workflows.kernel.ui import Form, FormField
 from workflows.kernel.validation import check_text
-from workflows.registers.messages import ACCEPT, PLAN, RERATE
+from workflows.registers.messages import ACCEPT, PLAN, RERATE, REVIEWED
 
 REASON_LIMIT = 1000
 PLAN_LIMIT = 3000
@@ -114,4 +114,28 @@ def validate_plan(values: dict[str, str]) -> dict[str, str]:
         errors["actions"] = f"At most {MAX_ACTIONS} actions, one per line (this has {len(actions)})."
     if not errors and any(len(action) > 200 for action in actions):
         errors["actions"] = "Each action is the title of a request for change: at most 200 characters a line."
+    return errors
+
+
+def review_form(ref: str, today: date) -> Form:
+    return Form(
+        REVIEWED,
+        f"Review of supplier {ref}",
+        (
+            FormField("reviewed_on", "Reviewed on", "date", initial=today.isoformat()),
+            FormField("findings", "What the review found", "multiline", required=False, max_length=REASON_LIMIT),
+        ),
+        submit_label="Record",
+        metadata=ref,
+    )
+
+
+def validate_review(values: dict[str, str], today: date) -> dict[str, str]:
+    errors = check_text(values, "findings", REASON_LIMIT, required=False)
+    try:
+        reviewed = date.fromisoformat(values.get("reviewed_on", "").strip())
+    except ValueError:
+        return errors | {"reviewed_on": "Pick the day of the review (YYYY-MM-DD)."}
+    if reviewed > today:
+        errors["reviewed_on"] = "A review cannot be recorded for a day still to come."
     return errors

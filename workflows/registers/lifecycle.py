@@ -10,6 +10,8 @@ A risk, each move a record:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -18,7 +20,11 @@ from sqlalchemy.orm import Session
 
 from config.organisation import Role
 from storage.models.registers import RegisterItem
+from workflows.kernel.access import Allowed, Refused, require
+from workflows.kernel.actors import Actor
 from workflows.kernel.steps import Items, Lifecycle
+from workflows.kernel.ui import Form, Outcome
+from workflows.kernel.work import Context
 from workflows.registers.kinds import Kind, Value, level
 
 OVERSEERS = frozenset({Role.ISMS_MANAGER, Role.SECURITY_LEAD, Role.AUDITOR, Role.MANAGEMENT})
@@ -48,17 +54,41 @@ def load_item(session: Session, kind: str, ref: str, lock: bool = False) -> Regi
     return session.scalar(query.with_for_update() if lock else query)
 
 
-def risks() -> Items[RegisterItem]:
-    """The risk register for ``run_step``."""
+def register(kind: Kind, lifecycle: Lifecycle[Any] | None = None) -> Items[RegisterItem]:
+    """One register for ``run_step``; only risks have a lifecycle of their own (the others' steps keep
+    the status and name the statuses they run in)."""
     return Items(
-        kind="risk",
-        process="RA",
-        load=lambda session, ref, lock: load_item(session, "risk", ref, lock),
-        lifecycle=RISK_LIFECYCLE,
+        kind=kind.name,
+        process=kind.process,
+        load=lambda session, ref, lock: load_item(session, kind.name, ref, lock),
+        lifecycle=lifecycle or Lifecycle({}),
         state_field="status",
-        missing=lambda ref: f"There is no risk {ref} in the risk register.",
-        not_now=lambda session, item: f"Risk {item.ref} is {item.status}; that step is not open to it now.",
+        missing=lambda ref: f"There is no {kind.name} {ref} in the {kind.name} register.",
+        not_now=lambda session, item: (
+            f"{kind.name.capitalize()} {item.ref} is {item.status.replace('_', ' ')}; that step is not open to it now."
+        ),
     )
+
+
+def today(ctx: Context) -> date:
+    """The organisation's date now (forms offer and check dates in it)."""
+    return ctx.clock().astimezone(ctx.org.zone).date()
+
+
+def owner_of(item: RegisterItem) -> Allowed:
+    """Who acts on an item: its owner, or a steward standing in."""
+    return Allowed(STEWARDS, owner=item.owner)
+
+
+def open_form(
+    ctx: Context, actor: Actor, items: Items[RegisterItem], ref: str, what: str, form: Callable[[RegisterItem], Form]
+) -> Outcome:
+    """The owner's form on one item, after checking it exists and is theirs (a refusal is recorded)."""
+    item = items.find(ctx, ref.strip())
+    if item is None:
+        raise Refused(items.missing(ref.strip()[:64]))
+    require(ctx, actor, owner_of(item), process=items.process, what=what, subject=(items.kind, item.ref))
+    return Outcome(form=form(item))
 
 
 def values_of(kind: Kind, item: RegisterItem) -> dict[str, Value]:

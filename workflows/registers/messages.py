@@ -21,6 +21,7 @@ MORE = "register.more"
 RERATE = "risk.rerate"
 ACCEPT = "risk.accept"
 PLAN = "risk.plan"
+REVIEWED = "supplier.review"
 HISTORY_SHOWN = 10
 
 
@@ -109,6 +110,8 @@ def item_view(
         buttons.append(Button(RERATE, "Re-rate", item.ref))
         if needs_decision(org, item):
             buttons.extend(risk_decision_buttons(item.ref))
+    if may_act and item.kind == "supplier" and item.status == "active":
+        buttons.append(Button(REVIEWED, "Record a review", item.ref))
     return Message(
         text=f"{kind.name.capitalize()} {item.ref}: {item.title}",
         body=("History (latest first):\n" + "\n".join(lines)) if lines else "No history recorded yet.",

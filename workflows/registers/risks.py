@@ -5,51 +5,35 @@ change (RT -> CHG). What CHG reports back about those changes is kept on the ris
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
 from storage.models.registers import RegisterItem
 from workflows.changes.flows import request_change
-from workflows.kernel.access import Allowed, Refused, require
+from workflows.kernel.access import Refused
 from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
-from workflows.kernel.ui import Form, Message, Outcome
+from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context, Work
 from workflows.registers import forms, messages
 from workflows.registers.flows import change_fields
 from workflows.registers.kinds import KINDS
-from workflows.registers.lifecycle import STEWARDS, RiskState, risks
+from workflows.registers.lifecycle import RISK_LIFECYCLE, RiskState, open_form, owner_of, register, today
 
-RISKS = risks()
 KIND = KINDS["risk"]
+RISKS = register(KIND, RISK_LIFECYCLE)
 LIVE = (RiskState.OPEN, RiskState.TREATED, RiskState.ACCEPTED)
-
-
-def owner_of(item: RegisterItem) -> Allowed:
-    return Allowed(STEWARDS, owner=item.owner)
-
-
-def _find(ctx: Context, actor: Actor, ref: str, what: str) -> RegisterItem:
-    item = RISKS.find(ctx, ref.strip())
-    if item is None:
-        raise Refused(RISKS.missing(ref.strip()[:64]))
-    require(ctx, actor, owner_of(item), process="RA", what=what, subject=("risk", item.ref))
-    return item
-
-
-def _open_form(ctx: Context, actor: Actor, ref: str, what: str, form: Callable[[RegisterItem], Form]) -> Outcome:
-    return Outcome(form=form(_find(ctx, actor, ref, what)))
 
 
 def open_rerate(ctx: Context, actor: Actor, ref: str) -> Outcome:
     settings = ctx.org.registers
-    return _open_form(
+    return open_form(
         ctx,
         actor,
+        RISKS,
         ref,
         f"re-rating risk {ref}",
         lambda item: forms.rerate_form(item.ref, settings, {a: int(item.fields.get(a) or 0) for a in forms.AXES}),
@@ -95,14 +79,15 @@ def ask_owner(work: Work, item: RegisterItem, why: str) -> None:
     work.notify(Recipient.person(item.owner), messages.decision_needed(work.ctx.org, item, why), key)
 
 
-def today(ctx: Context) -> date:
-    return ctx.clock().astimezone(ctx.org.zone).date()
-
-
 def open_accept(ctx: Context, actor: Actor, ref: str) -> Outcome:
     day = today(ctx)
-    return _open_form(
-        ctx, actor, ref, f"accepting risk {ref}", lambda item: forms.accept_form(item.ref, ctx.org.registers, day)
+    return open_form(
+        ctx,
+        actor,
+        RISKS,
+        ref,
+        f"accepting risk {ref}",
+        lambda item: forms.accept_form(item.ref, ctx.org.registers, day),
     )
 
 
@@ -156,7 +141,9 @@ def expiry(ctx: Context, until: date) -> datetime:
 
 
 def open_plan(ctx: Context, actor: Actor, ref: str) -> Outcome:
-    return _open_form(ctx, actor, ref, f"planning the treatment of risk {ref}", lambda item: forms.plan_form(item.ref))
+    return open_form(
+        ctx, actor, RISKS, ref, f"planning the treatment of risk {ref}", lambda item: forms.plan_form(item.ref)
+    )
 
 
 def submit_plan(ctx: Context, actor: Actor, ref: str, values: dict[str, str], key: str) -> Outcome:

@@ -8,8 +8,9 @@ from workflows.kernel.paging import parse_more
 from workflows.kernel.routing import FormRoute, Handler, Request, Router
 from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context
-from workflows.registers import forms, messages, risks, service, soa
+from workflows.registers import forms, messages, risks, service, soa, suppliers
 from workflows.registers.kinds import KINDS, Kind
+from workflows.registers.lifecycle import today
 
 
 def _list(kind: Kind) -> Handler:
@@ -46,11 +47,16 @@ def register(router: Router) -> None:
     )
     router.actions[messages.ACCEPT] = lambda ctx, request: risks.open_accept(ctx, request.actor, request.text)
     router.forms[messages.ACCEPT] = FormRoute(
-        lambda ctx, request: forms.validate_accept(request.values, ctx.org.registers, risks.today(ctx)),
+        lambda ctx, request: forms.validate_accept(request.values, ctx.org.registers, today(ctx)),
         lambda ctx, request: risks.submit_accept(ctx, request.actor, request.metadata, request.values, request.key),
     )
     router.actions[messages.PLAN] = lambda ctx, request: risks.open_plan(ctx, request.actor, request.text)
     router.forms[messages.PLAN] = FormRoute(
         lambda ctx, request: forms.validate_plan(request.values),
         lambda ctx, request: risks.submit_plan(ctx, request.actor, request.metadata, request.values, request.key),
+    )
+    router.actions[messages.REVIEWED] = lambda ctx, request: suppliers.open_review(ctx, request.actor, request.text)
+    router.forms[messages.REVIEWED] = FormRoute(
+        lambda ctx, request: forms.validate_review(request.values, today(ctx)),
+        lambda ctx, request: suppliers.submit_review(ctx, request.actor, request.metadata, request.values, request.key),
     )
