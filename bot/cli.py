@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # imported lazily at run time: only some commands need the da
 
     from config.organisation import Organisation
     from storage.records import Anchors
+    from workflows.kernel.work import Context
 
 app = typer.Typer(help="The ISMS bot: runs an ISO/IEC 27001 ISMS in chat.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -483,17 +484,19 @@ class ReportKind(StrEnum):
     incidents = "incidents"
     evidence = "evidence"
     changes = "changes"
+    soa = "soa"
 
 
 class ReportFormat(StrEnum):
     md = "md"
     html = "html"
     csv = "csv"
+    xlsx = "xlsx"
 
 
 @app.command()
 def report(
-    kind: ReportKind = typer.Argument(..., help="status, monthly, incidents, evidence or changes."),
+    kind: ReportKind = typer.Argument(..., help="status, monthly, incidents, evidence, changes or soa."),
     period: str = typer.Option(
         None, help="2026, 2026-Q4, 2026-11, 2026-W49 or 'since 2026-10-01' (default: this quarter)."
     ),
@@ -513,6 +516,13 @@ def report(
         _config_failure(error)
     ctx = runtime.ctx
     now = ctx.clock()
+    if kind is ReportKind.soa:
+        _write_soa(ctx, format, out)
+        runtime.engine.dispose()
+        return
+    if format is ReportFormat.xlsx:
+        err.print("xlsx is for the soa report; use md, html or csv.", markup=False, highlight=False)
+        raise typer.Exit(2)
     try:
         chosen = periods.parse(period, ctx.org.zone, now) if period else periods.quarter_of(now, ctx.org.zone)
     except Refused as refusal:
@@ -528,6 +538,103 @@ def report(
     runtime.engine.dispose()
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     typer.echo(f"{kind.value} report for {chosen.label} written to {out} ({format.value}, SHA-256 {digest})")
+
+
+def _write_soa(ctx: Context, format: ReportFormat, out: Path) -> None:
+    """The Statement of Applicability as of now (no period: it is the current picture)."""
+    from workflows.registers import soa
+
+    if format is ReportFormat.md:
+        err.print("The soa report is xlsx, csv or html.", markup=False, highlight=False)
+        raise typer.Exit(2)
+    now = ctx.clock()
+    with ctx.read() as session:
+        table = soa.rows(ctx, session)
+    if format is ReportFormat.html:
+        out.write_text(soa.as_html(ctx, table, now), encoding="utf-8")
+    else:
+        out.write_bytes(soa.as_csv(table) if format is ReportFormat.csv else soa.as_xlsx(table))
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    typer.echo(
+        f"Statement of Applicability ({len(table)} controls) written to {out} ({format.value}, SHA-256 {digest})"
+    )
+
+
+registers_app = typer.Typer(
+    help="The registers: risks, controls, assets, suppliers, requirements, parties.", no_args_is_help=True
+)
+app.add_typer(registers_app, name="registers")
+
+
+class RegisterKindChoice(StrEnum):
+    risk = "risk"
+    control = "control"
+    asset = "asset"
+    supplier = "supplier"
+    requirement = "requirement"
+    party = "party"
+
+
+@registers_app.command("import")
+def registers_import(
+    kind: RegisterKindChoice = typer.Argument(..., help="risk, control, asset, supplier, requirement or party."),
+    file: Path = typer.Argument(..., help="A .csv (UTF-8) or .xlsx file with the register's columns (see README)."),
+) -> None:
+    """Import a register file by id: new ids added, known ones updated, every change recorded. A file
+    with any bad row is refused whole (row and column named) and nothing of it is stored."""
+    from bot.runtime import build_runtime
+    from workflows.registers.files import RegisterFileError
+    from workflows.registers.flows import import_file
+    from workflows.registers.kinds import KINDS
+
+    try:
+        runtime = build_runtime(_settings(), lambda ctx: _left_for_the_bot)
+    except ConfigError as error:
+        _config_failure(error)
+    try:
+        result = import_file(runtime.ctx, KINDS[kind.value], file)
+    except RegisterFileError as error:
+        err.print(f"{file}: not imported, nothing stored:", markup=False, highlight=False, soft_wrap=True)
+        for problem in error.problems:
+            err.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        runtime.engine.dispose()
+    typer.echo(f"{file}: {kind.value} register imported ({result}).")
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+@registers_app.command("export")
+def registers_export(
+    kind: RegisterKindChoice = typer.Argument(..., help="risk, control, asset, supplier, requirement or party."),
+    format: FileFormat = typer.Option(FileFormat.csv, "--format", help="csv or xlsx."),
+    out: Path = typer.Option(None, help="File to write (default: CSV to standard output)."),
+) -> None:
+    """Export a register with the import's columns, so the file imports back unchanged."""
+    from bot.runtime import build_runtime
+    from workflows.registers import files, service
+    from workflows.registers.kinds import KINDS
+
+    if out is None and format is FileFormat.xlsx:
+        err.print("--out is needed for xlsx.", markup=False, highlight=False)
+        raise typer.Exit(2)
+    try:
+        runtime = build_runtime(_settings(), lambda ctx: _left_for_the_bot)
+    except ConfigError as error:
+        _config_failure(error)
+    register = KINDS[kind.value]
+    with runtime.ctx.read() as session:
+        data = files.write_table(register, service.export_rows(session, register), format.value)
+    runtime.engine.dispose()
+    if out is None:
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    out.write_bytes(data)
+    typer.echo(f"{kind.value} register written to {out} ({format.value}).")
 
 
 def startup_problem(error: BaseException) -> tuple[str, str] | None:

@@ -31,6 +31,7 @@ from workflows.kernel.process import build_router
 from workflows.kernel.routing import Router
 from workflows.kernel.work import Context
 from workflows.outreach.mail import mail_instead_of_dm
+from workflows.registers.flows import check_configured_files, import_configured_files
 from workflows.registry import PROCESSES
 
 
@@ -51,6 +52,7 @@ def load_config(settings: Settings) -> LoadedConfig:
     org = load_organisation(settings.config_path, set(catalogue.ids))
     check_activities(settings.config_path, org, catalogue)
     check_audits(settings.config_path, org, catalogue.ids)
+    check_configured_files(org, settings.config_path)
     templates = Templates(settings.templates_path)
     templates.check()
     return LoadedConfig(org, catalogue, templates)
@@ -125,4 +127,5 @@ def build_runtime(
         on_dead=partial(mail_or_nothing, ctx) if m365.client is not None and mailbox_of(config.org) else None,
     )
     ctx.on_commit = dispatcher.wake
+    import_configured_files(ctx, settings.config_path)
     return Runtime(settings, engine, ctx, build_router(PROCESSES), dispatcher)

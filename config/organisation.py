@@ -22,6 +22,7 @@ from config.awareness_settings import AwarenessSettings
 from config.change_settings import ChangeSettings
 from config.errors import ConfigError, pydantic_problems
 from config.incident_settings import IncidentSettings
+from config.register_settings import RegisterSettings
 from config.report_settings import MetricSettings, ReportSettings
 from config.yaml_files import parse_yaml
 
@@ -130,6 +131,7 @@ class Organisation(_Strict):
     microsoft365: Microsoft365 = Field(default_factory=Microsoft365)
     audits: AuditSettings = Field(default_factory=AuditSettings)
     awareness: AwarenessSettings = Field(default_factory=AwarenessSettings)
+    registers: RegisterSettings = Field(default_factory=RegisterSettings)
 
     @field_validator("timezone")
     @classmethod

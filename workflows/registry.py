@@ -16,6 +16,8 @@ from workflows.kernel.process import Process
 from workflows.performance.process import PROCESS as PERFORMANCE
 from workflows.policies.process import PROCESS as POLICIES
 from workflows.records.process import PROCESS as RECORDS
+from workflows.registers.process import ASSESSMENT as RISK_ASSESSMENT
+from workflows.registers.process import PROCESS as REGISTERS
 
 PROCESSES: tuple[Process, ...] = (
     COMMON,
@@ -30,4 +32,6 @@ PROCESSES: tuple[Process, ...] = (
     IMPROVEMENT,
     AWARENESS,
     POLICIES,
+    REGISTERS,
+    RISK_ASSESSMENT,
 )

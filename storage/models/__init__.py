@@ -21,6 +21,7 @@ from storage.models.people import PersonTimezone
 from storage.models.periodic import PeriodicRun
 from storage.models.records import Record
 from storage.models.refusals import Refusal
+from storage.models.registers import RegisterItem
 from storage.models.scheduler import SchedulerLease
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "PolicyVersion",
     "Record",
     "Refusal",
+    "RegisterItem",
     "SchedulerLease",
     "TrackerWatermark",
 ]

@@ -41,6 +41,7 @@ from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context, Work
+from workflows.registers.service import owner_of_element
 
 DECIDING = "deciding on changes"
 
@@ -101,6 +102,7 @@ def request_change(
     ref = f"CHG-{year}-{next_number(work.session, f'CHG-{year}'):04d}"
     requester, requester_to = _requester(work, origin[0])
     owner = risk_owner(work) if significant else None
+    element_owner = owner_of_element(work.session, element)
     change = Change(
         ref=ref,
         title=" ".join(title.split()),
@@ -116,7 +118,7 @@ def request_change(
         state=ChangeState.RISK if significant else ChangeState.AWAITING,
         requester=requester,
         requester_to=str(requester_to),
-        verifier=requester,
+        verifier=element_owner or requester,
         risk_owner=owner,
         created_at=work.now,
         updated_at=work.now,
@@ -139,6 +141,8 @@ def request_change(
             "significant": significant,
         },
     )
+    if element_owner is not None:  # the owner of the register item it changes verifies it
+        work.record("IMP", "verifier-chosen", ("change", ref), {"verifier": element_owner, "element": change.element})
     next_step = _ask_risk_owner(work, change, owner) if owner else _ask_approvers(work, change)
     if tell_requester:
         work.notify(requester_to, messages.recorded(change, next_step), f"chg:{ref}:requested")

@@ -23,8 +23,10 @@ from workflows.kernel.people import when
 from workflows.kernel.work import Context
 from workflows.performance.periods import Period
 
-Kind = Literal["status", "monthly", "incidents", "evidence", "changes", "audit"]
-"""What a report is about; "audit" is an internal audit's report (workflows/audits/report.py), not in ``KINDS``."""
+Kind = Literal["status", "monthly", "incidents", "evidence", "changes", "audit", "soa"]
+"""What a report is about. ``build`` makes those in ``KINDS``; "audit" is an internal audit's report
+(workflows/audits/report.py) and "soa" the Statement of Applicability (workflows/registers/soa.py),
+built into the same ``Report``."""
 KINDS: tuple[Kind, ...] = ("status", "monthly", "incidents", "evidence", "changes")
 Format = Literal["md", "html", "csv"]
 SEVERITIES = ("P1", "P2", "P3", "P4")

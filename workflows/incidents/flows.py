@@ -60,7 +60,7 @@ from workflows.incidents.lifecycle import (
 from workflows.incidents.service import change_link, clocks_of, dpo, running_clock_kinds
 from workflows.kernel.access import EVERYONE, Allowed, Refused, require
 from workflows.kernel.actors import Actor
-from workflows.kernel.interfaces import Interface
+from workflows.kernel.interfaces import Interface, publish
 from workflows.kernel.people import find_person, person_name, when, with_role
 from workflows.kernel.steps import Items, run_step
 from workflows.kernel.ui import Outcome
@@ -529,6 +529,8 @@ def close(
         )
         lesson = {"lessons": incident.lessons, "category": incident.category, "severity": incident.severity}
         work.record("AWR", "lesson", ("incident", ref), lesson)
+        closed = {"affected": incident.affected, "severity": incident.severity, "category": incident.category}
+        publish(work, Interface("INC", "RA", "incident-closed", ref, closed))  # risks on affected assets
         _changed(work, incident, "closed", f"{actor.name} closed the incident. Root cause: {incident.root_cause}")
         timeline.tell_reporter(work, incident, "closed")
         return Outcome()
