@@ -126,6 +126,11 @@ class Organisation(_Strict):
     metrics: MetricSettings = Field(default_factory=MetricSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     microsoft365: Microsoft365 = Field(default_factory=Microsoft365)
+    second_reviewer: str | None = Field(
+        None,
+        description="Person id asked to accept evidence or approve a change when the only people who "
+        "could are the ones who handed it in or asked for it (separation of duties).",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -210,6 +215,8 @@ def _cross_check(org: Organisation, process_ids: set[str]) -> list[tuple[str, st
             problems.append(("microsoft365.mailbox", f"unknown person {mailbox!r} (a person id or an e-mail)"))
         elif holder.email is None:
             problems.append(("microsoft365.mailbox", f"person {mailbox!r} has no email"))
+    if org.second_reviewer is not None and org.second_reviewer not in ids:
+        problems.append(("second_reviewer", f"unknown person {org.second_reviewer!r}"))
     if not org.with_role("isms_manager"):
         problems.append(("people", "nobody has the role isms_manager"))
     return problems
