@@ -21,6 +21,7 @@ from config.change_settings import ChangeSettings
 from config.errors import ConfigError, pydantic_problems
 from config.incident_settings import IncidentSettings
 from config.report_settings import MetricSettings, ReportSettings
+from config.review_settings import ReviewSettings
 from config.yaml_files import parse_yaml
 
 
@@ -131,6 +132,7 @@ class Organisation(_Strict):
         description="Person id asked to accept evidence or approve a change when the only people who "
         "could are the ones who handed it in or asked for it (separation of duties).",
     )
+    reviews: ReviewSettings = Field(default_factory=ReviewSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -203,6 +205,7 @@ def _cross_check(org: Organisation, process_ids: set[str]) -> list[tuple[str, st
             problems.append((f"process_owners.{process_id}", f"unknown person {owner!r}"))
     problems.extend(org.incidents.problems(ids))
     problems.extend(org.metrics.problems(process_ids))
+    problems.extend(org.reviews.problems(ids))
     for process_id, days in org.retention_days.items():
         if process_id != "default" and process_id not in process_ids:
             problems.append((f"retention_days.{process_id}", f"unknown process {process_id!r}"))

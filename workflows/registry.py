@@ -12,5 +12,16 @@ from workflows.incidents.process import PROCESS as INCIDENTS
 from workflows.kernel.process import Process
 from workflows.performance.process import PROCESS as PERFORMANCE
 from workflows.records.process import PROCESS as RECORDS
+from workflows.review.process import PROCESS as REVIEW
 
-PROCESSES: tuple[Process, ...] = (COMMON, INCIDENTS, CHANGES, EVIDENCE, RECORDS, COMMUNICATION, PERFORMANCE, DIRECTORY)
+PROCESSES: tuple[Process, ...] = (
+    COMMON,
+    INCIDENTS,
+    CHANGES,
+    EVIDENCE,
+    RECORDS,
+    COMMUNICATION,
+    PERFORMANCE,
+    DIRECTORY,
+    REVIEW,
+)

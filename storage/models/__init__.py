@@ -18,6 +18,7 @@ from storage.models.people import PersonTimezone
 from storage.models.periodic import PeriodicRun
 from storage.models.records import Record
 from storage.models.refusals import Refusal
+from storage.models.reviews import Review, ReviewAction
 from storage.models.scheduler import SchedulerLease
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "PersonTimezone",
     "Record",
     "Refusal",
+    "Review",
+    "ReviewAction",
     "SchedulerLease",
     "TrackerWatermark",
 ]
