@@ -17,10 +17,10 @@ from storage.counters import next_number
 from storage.models.reviews import Review, ReviewAction
 from workflows.changes.flows import request_change
 from workflows.changes.messages import state_label
-from workflows.kernel.access import Refused, require
+from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import SYSTEM, Actor
 from workflows.kernel.interfaces import Interface
-from workflows.kernel.people import find_person, person_name
+from workflows.kernel.people import find_person, person_name, when
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Outcome
@@ -31,6 +31,7 @@ from workflows.review.lifecycle import ORGANISERS, REVIEWS, ReviewState, already
 from workflows.review.service import find_review
 
 CALLING = "calling a management review"
+MOVE_USAGE = "Usage: /isms review move REV-<year>-<n> YYYY-MM-DD HH:MM (organisation time)"
 RECORDING = "recording the decisions of a management review"
 
 
@@ -162,8 +163,36 @@ def submit_new(ctx: Context, actor: Actor, values: dict[str, str], key: str) -> 
             location=values.get("location", ""),
             origin="chat",
         )
-        ref, when = review.ref, messages.invitation(ctx.org, review).text.rsplit(", ", 1)[-1]
-    return Outcome.say(f"{ref} is scheduled for {when}; the attendees are invited.")
+        ref = review.ref
+    return Outcome.say(f"{ref} is scheduled for {when(starts, ctx.org.zone)}; the attendees are invited.")
+
+
+def move(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
+    """``/isms review move REV-… YYYY-MM-DD HH:MM`` (organisation time): the same review, later or earlier."""
+    ref, _, moment = text.strip().partition(" ")
+    try:
+        starts = datetime.strptime(moment.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=ctx.org.zone)
+    except ValueError:
+        raise Refused(MOVE_USAGE) from None
+    if starts <= ctx.clock():
+        raise Refused("That time has passed: pick a time in the future.")
+
+    def step(work: Work, review: Review) -> Outcome:
+        move_review(work, review, starts)
+        return Outcome.say(f"{review.ref} moved to {when(starts, ctx.org.zone)}; the attendees are told.")
+
+    return run_step(
+        ctx,
+        actor,
+        REVIEWS,
+        ref,
+        key=key,
+        what=CALLING,
+        allowed=Allowed(ORGANISERS),
+        step=step,
+        within={ReviewState.SCHEDULED, ReviewState.PACK_READY},
+        again=Outcome.say(f"{ref} was already moved."),
+    )
 
 
 # -- the input pack ---------------------------------------------------------------------------------------
@@ -225,7 +254,7 @@ def open_decide(ctx: Context, actor: Actor, ref: str) -> Outcome:
 def _started(ctx: Context, review: Review) -> None:
     if ctx.clock() < review.starts_at:
         raise Refused(
-            f"{review.ref} takes place {messages.invitation(ctx.org, review).text.rsplit(', ', 1)[-1]}; "
+            f"{review.ref} takes place {when(review.starts_at, ctx.org.zone)}; "
             "its decisions can be recorded once it has started."
         )
 

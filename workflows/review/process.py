@@ -16,6 +16,11 @@ PROCESS = Process(
             "Record a review's decisions and actions (each action becomes a change request)",
             ORGANISERS,
         ),
+        HelpEntry(
+            "/isms review move REV-<year>-<n> YYYY-MM-DD HH:MM",
+            "Move a review (the calendar invitation is updated, not duplicated)",
+            ORGANISERS,
+        ),
         HelpEntry("/isms reviews", "Management reviews with their state and actions", READERS),
     ),
     due=(scheduled.plan_reviews, scheduled.assemble_packs),

@@ -9,7 +9,9 @@ from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context
 from workflows.review import flows, forms, messages, service
 
-USAGE = "Usage: /isms review new | /isms review decide REV-<year>-<n>"
+USAGE = (
+    "Usage: /isms review new | /isms review decide REV-<year>-<n> | /isms review move REV-<year>-<n> YYYY-MM-DD HH:MM"
+)
 
 
 def _review(ctx: Context, request: Request) -> Outcome:
@@ -18,6 +20,8 @@ def _review(ctx: Context, request: Request) -> Outcome:
         return flows.open_new(ctx, request.actor)
     if verb.lower() == "decide":
         return flows.open_decide(ctx, request.actor, rest)
+    if verb.lower() == "move":
+        return flows.move(ctx, request.actor, rest, request.key)
     return Outcome.say(USAGE)
 
 
