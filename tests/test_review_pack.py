@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +285,26 @@ def test_status_shows_the_next_review_and_open_actions(world, clock):
     shown = json.dumps(status.reply.to_dict())
     assert "Open review actions: 0" in shown
     assert "Next management review: REV-2027-01 Mon 15 Mar 2027, 10:00 (Europe/Berlin) (pack due" in shown
+
+
+def test_two_runtimes_on_one_database_schedule_and_assemble_once(settings, clock, tmp_path):
+    org = review_org(tmp_path)
+    first, second = make_world(settings, clock, org), make_world(settings, clock, org)
+    try:
+        for world in (first, second, first):
+            world.tick()
+        clock.set(berlin(2027, 3, 8, 10, 0))
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda world: world.tick(), (first, second)))
+        first.tick()
+
+        assert [r.ref for r in reviews(first)] == ["REV-2027-01"]
+        assert len(first.records("review-scheduled", "GOV")) == 1
+        assert len(first.records("pack-assembled", "GOV")) == 1
+        packs = [
+            to for world in (first, second) for to, text in world.chat.to_people() if text.startswith("Input pack for")
+        ]
+        assert sorted(packs) == ["alice", "mia", "olga", "sam"]
+    finally:
+        first.close()
+        second.close()
