@@ -4,6 +4,7 @@ the same when the review moves (SEQUENCE goes up), and the pack opens in headles
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 from collections.abc import Iterator
@@ -11,7 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from bot.cli import app
 from config.organisation import load_organisation
 from config.settings import PACKAGED_EXAMPLE_ORG
 from storage.models import Review
@@ -154,3 +157,23 @@ def test_the_html_pack_is_self_contained_escaped_and_renders_in_chromium(world, 
         check=False,
     )
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_the_cli_writes_the_stored_pack_and_the_invitation(world, db_url, tmp_path):
+    world.tick()
+    runner = CliRunner()
+    env = {"ISMS_DATABASE_URL": db_url, "ISMS_CONFIG": str(world.runtime.settings.config_path)}
+    early = runner.invoke(app, ["review", "REV-2027-01", "--format", "md", "--out", str(tmp_path / "p.md")], env=env)
+    assert early.exit_code == 2 and "The input pack of REV-2027-01 is not assembled yet." in early.output
+    unknown = runner.invoke(app, ["review", "REV-1999-09", "--out", str(tmp_path / "x")], env=env)
+    assert unknown.exit_code == 2 and "There is no management review REV-1999-09" in unknown.output
+
+    world.at(berlin(2027, 3, 8, 10, 0))
+    wrote = runner.invoke(app, ["review", "rev-2027-01", "--format", "md", "--out", str(tmp_path / "p.md")], env=env)
+    assert wrote.exit_code == 0, wrote.output
+    stored = world.records("pack-assembled", "GOV")[0][3]
+    assert hashlib.sha256((tmp_path / "p.md").read_bytes()).hexdigest() == stored["sha256"]
+    ics = runner.invoke(app, ["review", "REV-2027-01", "--format", "ics", "--out", str(tmp_path / "r.ics")], env=env)
+    assert ics.exit_code == 0, ics.output
+    props = {name: value for name, _, value in parse_ics((tmp_path / "r.ics").read_bytes().decode("utf-8"))}
+    assert props["UID"] == "rev-2027-01@isms-bot" and props["DTSTART"] == "20270315T090000Z"

@@ -38,8 +38,8 @@ def invitation(org: Organisation, review: Review, *, moved: bool = False) -> Mes
         text=f"{'Moved' if moved else 'You are invited'}: {review.title} {review.ref}, {_when(org, review)}",
         body=(
             f"The input pack (every input of ISO/IEC 27001 clause 9.3) comes {plural(days, 'day')} before. "
-            "The calendar invitation (.ics) is attached to the review's records; with Microsoft 365 it is "
-            "in your calendar."
+            f"With Microsoft 365 the invitation is in your calendar; otherwise the ISMS manager sends the "
+            f".ics file (isms-bot review {review.ref} --format ics)."
         ),
         fields=_who(org, review),
     )
@@ -60,7 +60,7 @@ def pack_ready(org: Organisation, review: Review, pack: Pack, rendered: Rendered
         body="\n".join(lines),
         fields=(("Inputs with data", f"{sum(i.has_data for i in pack.inputs)} of {len(pack.inputs)}"),),
         buttons=buttons,
-        footer=f"Markdown and HTML kept with the review; SHA-256 {rendered.sha256}",
+        footer=f"The whole pack: isms-bot review {review.ref} --format html (or md, SHA-256 {rendered.sha256})",
     )
 
 
