@@ -28,12 +28,12 @@ from tests.world import actions, berlin, change, org_file, records_about
 
 
 def organisation(tmp_path: Path, second_reviewer: str | None) -> Path:
-    """The example organisation (one ISMS manager, Alice) with the risk review in its programme."""
+    """The example organisation (one ISMS manager, Alice) with the risk review in its programme and
+    ``second_reviewer`` set (or left out with None)."""
     path = org_file(tmp_path, [{"activity": "RA/risk-review"}])
-    if second_reviewer is not None:
-        org = yaml.safe_load(path.read_text(encoding="utf-8"))
-        org["second_reviewer"] = second_reviewer
-        path.write_text(yaml.safe_dump(org, sort_keys=False), encoding="utf-8")
+    org = yaml.safe_load(path.read_text(encoding="utf-8"))
+    org["second_reviewer"] = second_reviewer
+    path.write_text(yaml.safe_dump(org, sort_keys=False), encoding="utf-8")
     return path
 
 
