@@ -20,6 +20,7 @@ from config.settings import PACKAGED_EXAMPLE_ORG
 from storage.models import Change, Review
 from tests.world import World, berlin, change, make_world, report_values
 from workflows.kernel.actors import SYSTEM
+from workflows.review.service import home_items
 
 INPUT_HEADINGS = (
     "## 9.3.2 a) Status of actions from earlier reviews",
@@ -212,7 +213,14 @@ def test_decisions_become_changes_whose_state_the_next_pack_shows(world, clock):
     early = world.command("alice", "review decide REV-2027-01")
     assert early.reply is not None and "its decisions can be recorded once it has started" in early.reply.text
 
+    assert home(world, "mia") == []
     clock.set(berlin(2027, 3, 15, 12, 0))
+    assert (
+        home(world, "mia")
+        == home(world, "alice")
+        == ["Management review REV-2027-01 took place Mon 15 Mar 2027, 10:00 (Europe/Berlin): record what it decided"]
+    )
+    assert home(world, "olga") == []
     opened = world.press("mia", "review.decide", "REV-2027-01")
     assert opened.form is not None and opened.form.title == "Decisions of REV-2027-01"
     bad = decide(world, "alice", "Roll out MFA; bob; 2027-06-30")
@@ -230,6 +238,7 @@ def test_decisions_become_changes_whose_state_the_next_pack_shows(world, clock):
     again = decide(world, "alice", "Something else; olga; 2027-06-30")
     assert again.reply is not None and again.reply.text == "The decisions of REV-2027-01 were already recorded."
     assert change_refs(world) == ["CHG-2027-0001", "CHG-2027-0002"]
+    assert home(world, "mia") == []
     first = change(world.ctx, "CHG-2027-0001")
     assert (first.origin_process, first.origin_ref, first.title) == (
         "GOV",
@@ -271,6 +280,10 @@ def test_decisions_become_changes_whose_state_the_next_pack_shows(world, clock):
     assert "(previous review REV-2027-01)" in markdown
     measured = "\n".join(sections["d) 2) Monitoring and measurement results"])
     assert "Change lead time, median" in measured
+
+
+def home(world: World, person: str) -> list[str]:
+    return [message.text for message in home_items(world.ctx, world.actor(person))]
 
 
 def change_refs(world: World) -> list[str]:

@@ -228,15 +228,18 @@ def assemble_pack(ctx: Context, review_id: int) -> bool:
             },
         )
         for person in review.people:
-            decides = person == review.chair or bool(
-                (listed := ctx.org.person(person)) and any(role in ORGANISERS for role in listed.roles)
-            )
             work.notify(
                 Recipient.person(person),
-                messages.pack_ready(ctx.org, review, built, rendered, decides=decides),
+                messages.pack_ready(ctx.org, review, built, rendered, decides=_records_decisions(ctx, review, person)),
                 f"gov:{review.ref}:pack:{person}",
             )
     return True
+
+
+def _records_decisions(ctx: Context, review: Review, person: str) -> bool:
+    """Whether ``person`` may record the review's decisions (their pack gets the button)."""
+    listed = ctx.org.person(person)
+    return person == review.chair or (listed is not None and any(role in ORGANISERS for role in listed.roles))
 
 
 # -- decisions and actions ----------------------------------------------------------------------------------

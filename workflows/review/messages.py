@@ -77,6 +77,14 @@ def decided(org: Organisation, review: Review, actions: Sequence[ReviewAction]) 
     )
 
 
+def decisions_due(org: Organisation, review: Review) -> Message:
+    """The App Home item of a review that took place and waits for its decisions."""
+    return Message(
+        text=f"{review.title} {review.ref} took place {_when(org, review)}: record what it decided",
+        buttons=(Button(DECIDE, "Record decisions", review.ref, "primary"),),
+    )
+
+
 def action_finished(review_ref: str, action: ReviewAction, state: str) -> Message:
     return Message(text=f"Action {action.number} of {review_ref} ({action.text}) is finished: {state}.")
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -225,7 +225,7 @@ class _Records:
         kinds: Sequence[tuple[str, Iterable[str] | None]],
         empty: str,
         *,
-        only: Any = None,
+        only: Callable[[str, dict[str, Any]], bool] | None = None,
         extra: list[str] | None = None,
     ) -> Input:
         """``kinds``: (process, record kinds or None for all of them); ``only(action, data)`` keeps a

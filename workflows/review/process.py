@@ -24,6 +24,7 @@ PROCESS = Process(
         HelpEntry("/isms reviews", "Management reviews with their state and actions", READERS),
     ),
     due=(scheduled.plan_reviews, scheduled.assemble_packs),
+    home=service.home_items,
     status=service.status_lines,
     receives={"change-status": flows.take_change_status, "change-finished": flows.take_change_finished},
 )

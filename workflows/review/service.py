@@ -11,12 +11,12 @@ from storage.models.reviews import Review, ReviewAction
 from workflows.changes.lifecycle import ChangeState
 from workflows.kernel.access import Refused, require
 from workflows.kernel.actors import Actor
-from workflows.kernel.paging import window
+from workflows.kernel.paging import HOME_ITEMS, window
 from workflows.kernel.people import when
-from workflows.kernel.ui import Outcome
+from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
 from workflows.review import messages
-from workflows.review.lifecycle import READERS, load_review, no_review
+from workflows.review.lifecycle import ORGANISERS, READERS, ReviewState, load_review, no_review
 
 FINISHED = (ChangeState.VERIFIED, ChangeState.FAILED, ChangeState.DECLINED)
 
@@ -69,3 +69,13 @@ def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
         pack = "pack ready" if upcoming.pack_at else f"pack due {when(upcoming.pack_due_at or now, ctx.org.zone)}"
         first = f"Next management review: {upcoming.ref} {when(upcoming.starts_at, ctx.org.zone)} ({pack})"
     return [f"Open review actions: {count}" + (f", {late} past their due date" if late else ""), first]
+
+
+def home_items(ctx: Context, actor: Actor) -> list[Message]:
+    """Reviews that took place and wait for their decisions: the ISMS manager's, and the chair's own."""
+    waiting = [Review.state != ReviewState.DECIDED, Review.starts_at <= ctx.clock()]
+    if not actor.has(*ORGANISERS):
+        waiting.append(Review.chair == actor.id)
+    with ctx.read() as session:
+        reviews = list(session.scalars(select(Review).where(*waiting).order_by(Review.starts_at).limit(HOME_ITEMS)))
+        return [messages.decisions_due(ctx.org, review) for review in reviews]
