@@ -169,7 +169,7 @@ def test_the_pack_is_assembled_once_at_its_time_with_every_input(world, clock):
     ]
     incidents = "\n".join(sections["Incidents"])
     assert "Reported 1, closed 0" in incidents and "INC-2026-0001" in incidents
-    assert "CHG-2026-0001 awaiting-approval: Encrypt laptop disks" in "\n".join(sections["Changes"])
+    assert "CHG-2026-0001 waiting for approval: Encrypt laptop disks" in "\n".join(sections["Changes"])
     assert data["inputs"] == {
         "actions": False,
         "issues": False,

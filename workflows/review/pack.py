@@ -27,13 +27,13 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models.changes import Change
+from storage.models.incidents import Incident
 from storage.models.records import Record
 from storage.models.reviews import Review, ReviewAction
 from workflows.changes import service as changes
@@ -42,6 +42,7 @@ from workflows.changes.messages import state_label
 from workflows.communication.reports import Table
 from workflows.evidence.service import items_for_management_review
 from workflows.incidents import service as incidents
+from workflows.kernel.paging import clip
 from workflows.kernel.people import person_name, plural, when
 from workflows.kernel.work import Context
 from workflows.performance import metrics
@@ -229,31 +230,44 @@ class _Records:
         extra: list[str] | None = None,
     ) -> Input:
         """``kinds``: (process, record kinds or None for all of them); ``only(action, data)`` keeps a
-        record by its data (a finding's kind)."""
+        record by its data (a finding's kind).
+
+        Without ``only`` the counts are grouped in SQL and only the newest ``SHOWN`` records are read,
+        so a register with thousands of changes costs two indexed queries; with it, the matching
+        records are streamed (findings and feedback are few)."""
         matches = [
             and_(Record.process == process, Record.action.in_(tuple(actions)))
             if actions is not None
             else Record.process == process
             for process, actions in kinds
         ]
-        rows = self.session.execute(
+        where = (Record.at >= self.since, Record.at < self.until, or_(*matches))
+        newest = (
             select(Record.at, Record.process, Record.action, Record.subject_id, Record.data)
-            .where(Record.at >= self.since, Record.at < self.until, or_(*matches))
+            .where(*where)
             .order_by(Record.seq.desc())
         )
         counts: dict[str, int] = {}
+        if only is None:
+            grouped = select(Record.process, Record.action, func.count()).where(*where)
+            for process, action, count in self.session.execute(grouped.group_by(Record.process, Record.action)):
+                counts[f"{process} {action}"] = int(count)
+            rows = self.session.execute(newest.limit(SHOWN))
+        else:
+            rows = self.session.execute(newest.execution_options(yield_per=500))
         lines: list[str] = []
         for at, process, action, subject, raw in rows:
             data = json.loads(raw) if raw else {}
-            if only is not None and not only(action, data):
-                continue
             label = f"{process} {action}"
-            counts[label] = counts.get(label, 0) + 1
+            if only is not None:
+                if not only(action, data):
+                    continue
+                counts[label] = counts.get(label, 0) + 1
             if len(lines) < SHOWN:
                 lines.append(f"{at:%Y-%m-%d} {label} {subject}{_described(data)}")
         total = sum(counts.values())
         head = [", ".join(f"{label}: {count}" for label, count in sorted(counts.items()))] if counts else []
-        more = [f"…and {total - SHOWN} more in the records log."] if total > SHOWN else []
+        more = [f"…and {total - SHOWN:,} more in the records log."] if total > SHOWN else []
         return Input(key, clause, title, [*head, *lines, *more, *(extra or [])], empty)
 
 
@@ -338,25 +352,40 @@ def _objectives(measured: metrics.Measurements) -> Input:
 
 
 def _incidents(session: Session, since: datetime, until: datetime, last: str) -> Input:
+    """The period's incident counts, then its newest reports (the register has them all)."""
     counts = incidents.period_counts(session, since, until)
-    rows = list(islice(incidents.register(session, since, until), SHOWN))
+    rows = session.execute(
+        select(Incident.ref, Incident.severity, Incident.status, Incident.summary)
+        .where(Incident.reported_at >= since, Incident.reported_at < until)
+        .order_by(Incident.id.desc())
+        .limit(SHOWN)
+    ).all()
     if not rows and not any(counts.values()):
         return Input("incidents", "", "Incidents", [], f"No incidents reported {last}.")
     head = f"Reported {counts['reported']}, closed {counts['closed']}, not incidents {counts['not incidents']}."
-    lines = [f"{r['ref']} {r['severity'] or '-'} {r['status']}: {r['summary'][:150]}" for r in rows]
+    lines = [f"{ref} {severity or '-'} {status}: {clip(summary, 150)}" for ref, severity, status, summary in rows]
     return Input("incidents", "", "Incidents", [head, *lines], "")
 
 
 def _changes(session: Session, since: datetime, until: datetime, last: str) -> Input:
+    """The period's change counts, then its newest requests with where they came from."""
     counts = changes.period_counts(session, since, until)
-    rows = list(islice(changes.register(session, since, until), SHOWN))
+    rows = session.execute(
+        select(Change.ref, Change.state, Change.title, Change.origin_process, Change.origin_ref)
+        .where(Change.created_at >= since, Change.created_at < until)
+        .order_by(Change.id.desc())
+        .limit(SHOWN)
+    ).all()
     if not rows and not any(counts.values()):
         return Input("changes", "", "Changes", [], f"No changes requested {last}.")
     head = (
         f"Requested {counts['requested']}, verified {counts['verified']}, "
         f"failed or declined {counts['failed or declined']}."
     )
-    lines = [f"{r['ref']} {r['state']}: {r['title'][:150]} (from {r['origin']})" for r in rows]
+    lines = [
+        f"{ref} {state_label(state).lower()}: {clip(title, 150)} (from {process} {origin})"
+        for ref, state, title, process, origin in rows
+    ]
     return Input("changes", "", "Changes", [head, *lines], "")
 
 
