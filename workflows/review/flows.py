@@ -16,6 +16,7 @@ from sqlalchemy import select
 from storage.counters import next_number
 from storage.models.reviews import Review, ReviewAction
 from workflows.changes.flows import request_change
+from workflows.changes.lifecycle import ChangeState
 from workflows.changes.messages import state_label
 from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import SYSTEM, Actor
@@ -286,7 +287,7 @@ def submit_decision(ctx: Context, actor: Actor, ref: str, values: dict[str, str]
                 owner=line.owner,
                 due=line.due,
                 change_ref=change_ref,
-                change_state="awaiting-approval",
+                change_state=ChangeState.AWAITING,  # requested as not significant: approval is next
             )
             work.session.add(action)
             raised.append(action)

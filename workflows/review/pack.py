@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models.changes import Change
@@ -232,39 +232,40 @@ class _Records:
         """``kinds``: (process, record kinds or None for all of them); ``only(action, data)`` keeps a
         record by its data (a finding's kind).
 
-        Without ``only`` the counts are grouped in SQL and only the newest ``SHOWN`` records are read,
-        so a register with thousands of changes costs two indexed queries; with it, the matching
-        records are streamed (findings and feedback are few)."""
-        matches = [
-            and_(Record.process == process, Record.action.in_(tuple(actions)))
-            if actions is not None
-            else Record.process == process
-            for process, actions in kinds
-        ]
-        where = (Record.at >= self.since, Record.at < self.until, or_(*matches))
-        newest = (
-            select(Record.at, Record.process, Record.action, Record.subject_id, Record.data)
-            .where(*where)
-            .order_by(Record.seq.desc())
-        )
+        Each process is read on its own, over the records index by (process, time): without ``only``
+        the counts are grouped in SQL and only its newest ``SHOWN`` records are read, so a register
+        with thousands of changes costs two indexed queries; with it, the process's records of the
+        period are streamed (findings and feedback are few)."""
         counts: dict[str, int] = {}
-        if only is None:
-            grouped = select(Record.process, Record.action, func.count()).where(*where)
-            for process, action, count in self.session.execute(grouped.group_by(Record.process, Record.action)):
-                counts[f"{process} {action}"] = int(count)
-            rows = self.session.execute(newest.limit(SHOWN))
-        else:
-            rows = self.session.execute(newest.execution_options(yield_per=500))
-        lines: list[str] = []
-        for at, process, action, subject, raw in rows:
-            data = json.loads(raw) if raw else {}
-            label = f"{process} {action}"
-            if only is not None:
-                if not only(action, data):
-                    continue
-                counts[label] = counts.get(label, 0) + 1
-            if len(lines) < SHOWN:
-                lines.append(f"{at:%Y-%m-%d} {label} {subject}{_described(data)}")
+        found: list[tuple[datetime, int, str]] = []
+        for process, actions in kinds:
+            where = [Record.process == process, Record.at >= self.since, Record.at < self.until]
+            if actions is not None:
+                where.append(Record.action.in_(tuple(actions)))
+            newest = (
+                select(Record.at, Record.seq, Record.action, Record.subject_id, Record.data)
+                .where(*where)
+                .order_by(Record.at.desc(), Record.seq.desc())
+            )
+            if only is None:
+                grouped = select(Record.action, func.count()).where(*where).group_by(Record.action)
+                for action, count in self.session.execute(grouped):
+                    counts[f"{process} {action}"] = int(count)
+                rows = self.session.execute(newest.limit(SHOWN))
+            else:
+                rows = self.session.execute(newest.execution_options(yield_per=500))
+            kept = 0
+            for at, seq, action, subject, raw in rows:
+                data = json.loads(raw) if raw else {}
+                label = f"{process} {action}"
+                if only is not None:
+                    if not only(action, data):
+                        continue
+                    counts[label] = counts.get(label, 0) + 1
+                if kept < SHOWN:
+                    found.append((at, seq, f"{at:%Y-%m-%d} {label} {subject}{_described(data)}"))
+                    kept += 1
+        lines = [line for _, _, line in sorted(found, reverse=True)[:SHOWN]]
         total = sum(counts.values())
         head = [", ".join(f"{label}: {count}" for label, count in sorted(counts.items()))] if counts else []
         more = [f"…and {total - SHOWN:,} more in the records log."] if total > SHOWN else []
