@@ -261,6 +261,8 @@ def test_decisions_become_changes_whose_state_the_next_pack_shows(world, clock):
     assert "Action 1 of REV-2027-01 (Roll out MFA to every VPN user) is finished: verified." in world.chat.texts("mia")
 
     world.tick()  # the next review of the series is scheduled once this one has begun
+    status = world.command("alice", "status")
+    assert status.reply is not None and "Open review actions: 1" in json.dumps(status.reply.to_dict())
     assert [r.ref for r in reviews(world)] == ["REV-2027-01", "REV-2028-01"]
     world.at(berlin(2028, 3, 8, 10, 0))
     markdown = pack_records(world)[-1][3]["markdown"]
