@@ -16,8 +16,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from config.errors import ConfigError
+from config.organisation import load_organisation
 from config.settings import PACKAGED_EXAMPLE_ORG
 from storage.models import Change, Review
+from tests.support import PROCESS_IDS
 from tests.world import World, berlin, change, make_world, report_values
 from workflows.kernel.actors import SYSTEM
 from workflows.review.service import home_items
@@ -323,3 +326,25 @@ def test_two_runtimes_on_one_database_schedule_and_assemble_once(settings, clock
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "problem"),
+    [
+        ({"second_reviewer": "nobody"}, "second_reviewer", "unknown person 'nobody'"),
+        ({"reviews": {"chair": "zed"}}, "reviews.chair", "unknown person 'zed'"),
+        ({"reviews": {"attendees": ["alice", "zed"]}}, "reviews.attendees.1", "unknown person 'zed'"),
+        ({"reviews": {"first": "2027-03-15T10:00:00+01:00"}}, "reviews.first", "without a zone"),
+        ({"reviews": {"pack_days_before": 0}}, "reviews.pack_days_before", "greater than or equal to 1"),
+    ],
+)
+def test_a_bad_reviews_section_or_second_reviewer_names_the_key(tmp_path, change, key, problem):
+    org = yaml.safe_load(PACKAGED_EXAMPLE_ORG.read_text(encoding="utf-8"))
+    org.update(change)
+    path = tmp_path / "org.yaml"
+    path.write_text(yaml.safe_dump(org, sort_keys=False), encoding="utf-8")
+
+    with pytest.raises(ConfigError) as raised:
+        load_organisation(path, PROCESS_IDS)
+
+    assert key in str(raised.value) and problem in str(raised.value)
