@@ -637,6 +637,50 @@ def registers_export(
     typer.echo(f"{kind.value} register written to {out} ({format.value}).")
 
 
+class ReviewFormat(StrEnum):
+    md = "md"
+    html = "html"
+    ics = "ics"
+
+
+@app.command("review")
+def review_export(
+    ref: str = typer.Argument(..., help="The review, e.g. REV-2027-01 (/isms reviews lists them)."),
+    format: ReviewFormat = typer.Option(
+        ReviewFormat.html, "--format", help="md or html (the pack), ics (the invitation)."
+    ),
+    out: Path = typer.Option(..., help="File to write."),
+) -> None:
+    """Write a management review's input pack exactly as stored (its SHA-256 is in the pack-assembled
+    record) or its calendar invitation (.ics, RFC 5545; the same UID for every version of the review)."""
+    from bot.runtime import build_runtime
+    from workflows.review import invitation
+    from workflows.review.lifecycle import load_review, no_review
+
+    try:
+        runtime = build_runtime(_settings(), lambda ctx: _left_for_the_bot)
+    except ConfigError as error:
+        _config_failure(error)
+    ctx = runtime.ctx
+    with ctx.read() as session:
+        review = load_review(session, ref, False)
+        if review is None:
+            err.print(no_review(ref), markup=False, highlight=False)
+            raise typer.Exit(2)
+        if format is ReviewFormat.ics:
+            text = invitation.ics(ctx.org, review, ctx.clock())
+        else:
+            text = (review.pack_markdown if format is ReviewFormat.md else review.pack_html) or ""
+    runtime.engine.dispose()
+    if not text:
+        err.print(f"The input pack of {review.ref} is not assembled yet.", markup=False, highlight=False)
+        raise typer.Exit(2)
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    typer.echo(f"{review.ref} ({format.value}) written to {out} (SHA-256 {digest})")
+
+
 def startup_problem(error: BaseException) -> tuple[str, str] | None:
     """The setting and the problem behind an error that stops a command from starting, if we know it."""
     from sqlalchemy import exc

@@ -24,6 +24,7 @@ from config.errors import ConfigError, pydantic_problems
 from config.incident_settings import IncidentSettings
 from config.register_settings import RegisterSettings
 from config.report_settings import MetricSettings, ReportSettings
+from config.review_settings import ReviewSettings
 from config.yaml_files import parse_yaml
 
 
@@ -132,6 +133,12 @@ class Organisation(_Strict):
     audits: AuditSettings = Field(default_factory=AuditSettings)
     awareness: AwarenessSettings = Field(default_factory=AwarenessSettings)
     registers: RegisterSettings = Field(default_factory=RegisterSettings)
+    second_reviewer: str | None = Field(
+        None,
+        description="Person id asked to accept evidence or approve a change when the only people who "
+        "could are the ones who handed it in or asked for it (separation of duties).",
+    )
+    reviews: ReviewSettings = Field(default_factory=ReviewSettings)
 
     @field_validator("timezone")
     @classmethod
@@ -205,6 +212,7 @@ def _cross_check(org: Organisation, process_ids: set[str]) -> list[tuple[str, st
     problems.extend(org.incidents.problems(ids))
     problems.extend(org.metrics.problems(process_ids))
     problems.extend(org.awareness.problems(ids))
+    problems.extend(org.reviews.problems(ids))
     for process_id, days in org.retention_days.items():
         if process_id != "default" and process_id not in process_ids:
             problems.append((f"retention_days.{process_id}", f"unknown process {process_id!r}"))
@@ -217,6 +225,8 @@ def _cross_check(org: Organisation, process_ids: set[str]) -> list[tuple[str, st
             problems.append(("microsoft365.mailbox", f"unknown person {mailbox!r} (a person id or an e-mail)"))
         elif holder.email is None:
             problems.append(("microsoft365.mailbox", f"person {mailbox!r} has no email"))
+    if org.second_reviewer is not None and org.second_reviewer not in ids:
+        problems.append(("second_reviewer", f"unknown person {org.second_reviewer!r}"))
     if not org.with_role("isms_manager"):
         problems.append(("people", "nobody has the role isms_manager"))
     return problems

@@ -217,7 +217,9 @@ def test_csv_export_to_standard_output_is_the_file_that_was_imported(world, db_u
     assert cli(db_url, "registers", "import", "risk", str(source))[0] == 0
     result = CliRunner().invoke(app, ["registers", "export", "risk"], env={"ISMS_DATABASE_URL": db_url})
     assert result.exit_code == 0
-    assert list(csv.reader(io.StringIO(result.stdout))) == list(csv.reader(io.StringIO(source.read_text(encoding="utf-8"))))
+    assert list(csv.reader(io.StringIO(result.stdout))) == list(
+        csv.reader(io.StringIO(source.read_text(encoding="utf-8")))
+    )
 
 
 def org_with_register_files(tmp_path: Path, risks: str) -> Path:

@@ -18,6 +18,7 @@ from workflows.policies.process import PROCESS as POLICIES
 from workflows.records.process import PROCESS as RECORDS
 from workflows.registers.process import ASSESSMENT as RISK_ASSESSMENT
 from workflows.registers.process import PROCESS as REGISTERS
+from workflows.review.process import PROCESS as REVIEW
 
 PROCESSES: tuple[Process, ...] = (
     COMMON,
@@ -34,4 +35,5 @@ PROCESSES: tuple[Process, ...] = (
     POLICIES,
     REGISTERS,
     RISK_ASSESSMENT,
+    REVIEW,
 )

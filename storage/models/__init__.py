@@ -22,6 +22,7 @@ from storage.models.periodic import PeriodicRun
 from storage.models.records import Record
 from storage.models.refusals import Refusal
 from storage.models.registers import RegisterItem
+from storage.models.reviews import Review, ReviewAction
 from storage.models.scheduler import SchedulerLease
 
 __all__ = [
@@ -55,6 +56,8 @@ __all__ = [
     "Record",
     "Refusal",
     "RegisterItem",
+    "Review",
+    "ReviewAction",
     "SchedulerLease",
     "TrackerWatermark",
 ]

@@ -35,6 +35,7 @@ from workflows.changes.service import find_change
 from workflows.changes.tracker import TrackerUpdate
 from workflows.kernel.access import EVERYONE, Allowed, Refused, require
 from workflows.kernel.actors import SYSTEM, Actor
+from workflows.kernel.duties import deciders, deciding
 from workflows.kernel.interfaces import Interface, publish
 from workflows.kernel.people import with_role
 from workflows.kernel.recipients import Recipient
@@ -172,13 +173,14 @@ def _ask_risk_owner(work: Work, change: Change, owner: str) -> str:
 
 
 def _ask_approvers(work: Work, change: Change) -> str:
-    for person in with_role(work.ctx.org, *APPROVERS):
+    """Ask the approvers, but never the requester to approve their own change (separation of duties)."""
+    for person in deciders(work.ctx.org, APPROVERS, change.requester):
         work.notify(
             Recipient.person(person),
             messages.approval_request(work.ctx.org, change),
             f"chg:{change.ref}:approval:{person}",
         )
-    return messages.NEXT_APPROVAL
+    return messages.next_approval(work.ctx.org, change.requester)
 
 
 def submit_request(ctx: Context, actor: Actor, values: dict[str, str], metadata: str, key: str) -> Outcome:
@@ -204,7 +206,9 @@ def submit_request(ctx: Context, actor: Actor, values: dict[str, str], metadata:
         change = load_change(work.session, ref, False)
         assert change is not None  # recorded just now, in this unit of work
         owner = change.risk_owner
-        next_step = messages.next_risk_evaluation(ctx.org, owner) if owner else messages.NEXT_APPROVAL
+        next_step = (
+            messages.next_risk_evaluation(ctx.org, owner) if owner else messages.next_approval(ctx.org, actor.id)
+        )
         recorded = messages.recorded(change, next_step)
     return Outcome(reply=recorded)
 
@@ -259,8 +263,24 @@ def evaluate_risk(work: Work, change: Change, *, likelihood: int, impact: int, c
 
 
 def open_decision_form(ctx: Context, actor: Actor, ref: str, *, approve: bool) -> Outcome:
-    require(ctx, actor, APPROVERS, process="CHG", what=DECIDING, subject=("change", ref))
-    return Outcome(form=forms.decision_form(find_change(ctx, ref).ref, approve=approve))
+    change = find_change(ctx, ref)
+    require(ctx, actor, _deciding(ctx, actor, change), process="CHG", what=DECIDING, subject=("change", change.ref))
+    return Outcome(form=forms.decision_form(change.ref, approve=approve))
+
+
+def _deciding(ctx: Context, actor: Actor, change: Change) -> Allowed:
+    """Who may decide on ``change``: the approvers and, where asked, the second reviewer; never the
+    person who requested it (refused here, politely, and recorded)."""
+    return deciding(
+        ctx,
+        actor,
+        change.requester,
+        APPROVERS,
+        done="requested this change",
+        process="CHG",
+        what=DECIDING,
+        subject=("change", change.ref),
+    )
 
 
 def submit_decision(ctx: Context, actor: Actor, ref: str, *, approve: bool, reason: str, key: str) -> Outcome:
@@ -278,7 +298,7 @@ def submit_decision(ctx: Context, actor: Actor, ref: str, *, approve: bool, reas
         ref,
         key=key,
         what=DECIDING,
-        allowed=Allowed(APPROVERS),
+        allowed=lambda change: _deciding(ctx, actor, change),
         step=step,
         within={ChangeState.AWAITING},
         again=Outcome.say(f"Your decision on {ref} was already recorded."),
@@ -290,7 +310,7 @@ def decide(work: Work, change: Change, *, approve: bool, reason: str) -> None:
     change.decided_by, change.decision_reason = work.actor.id, reason.strip()
     verdict = "approved" if approve else "declined"
     work.record("CHG", verdict, ("change", change.ref), {"reason": change.decision_reason})
-    for person in with_role(work.ctx.org, *APPROVERS):
+    for person in deciders(work.ctx.org, APPROVERS, change.requester):
         work.notify(
             Recipient.person(person),
             messages.decided(change, verdict, work.actor.name),

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from config.organisation import Organisation
 from storage.models.changes import Change
 from workflows.changes.forms import APPROVE, DECLINE, FAIL, RISK, VERIFY
-from workflows.changes.lifecycle import ChangeState
+from workflows.changes.lifecycle import APPROVERS, ChangeState
+from workflows.kernel.duties import deciders
 from workflows.kernel.paging import Window, page_message
 from workflows.kernel.people import person_name, plural, when
 from workflows.kernel.ui import Button, Message
@@ -141,7 +142,12 @@ def next_risk_evaluation(org: Organisation, risk_owner: str) -> str:
     return f"risk evaluation by {person_name(org, risk_owner)}, then approval."
 
 
-NEXT_APPROVAL = "approval by the ISMS manager."
+def next_approval(org: Organisation, requester: str) -> str:
+    """Who approves next: the ISMS manager, or the second reviewer when the ISMS manager asked for it."""
+    asked = deciders(org, APPROVERS, requester)
+    if asked and asked[0] == org.second_reviewer:
+        return f"approval by {person_name(org, asked[0])} (second reviewer)."
+    return "approval by the ISMS manager."
 
 
 def approved(change: Change) -> Message:

@@ -43,7 +43,8 @@ from workflows.evidence.messages import notice, review_notice
 from workflows.evidence.service import find_request, find_submission
 from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import Actor
-from workflows.kernel.people import find_person, when, with_role
+from workflows.kernel.duties import deciders, deciding
+from workflows.kernel.people import find_person, person_name, when
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.timezones import zone_for
@@ -88,8 +89,15 @@ def _open_answer(ctx: Context, actor: Actor, value: str, verb: str, form: Callab
 def open_review(ctx: Context, actor: Actor, value: str, accept: bool) -> Outcome:
     """The Accept / Reject buttons: the form for a comment, unless somebody decided already."""
     request = find_request(ctx, value)
-    require(ctx, actor, MANAGERS, process=request.process, what=REVIEWING, subject=("evidence", request.ref))
     submission = find_submission(ctx, request, value)
+    require(
+        ctx,
+        actor,
+        _reviewing(ctx, actor, request, submission),
+        process=request.process,
+        what=REVIEWING,
+        subject=("evidence", request.ref),
+    )
     if submission.decision is not None:
         raise Refused(decided(ctx, request, submission))
     _still(ctx, request, REVIEWABLE)
@@ -186,7 +194,8 @@ def _store_answer(
     if shown_files:
         data["files"] = shown_files
     work.record(request.process, "submitted", ("evidence", request.ref), data)
-    for manager in with_role(work.ctx.org, *MANAGERS):
+    reviewers = deciders(work.ctx.org, MANAGERS, submission.submitted_by)
+    for manager in reviewers:
         zone = zone_for(work.session, work.ctx.org, manager)
         work.notify(
             Recipient.person(manager),
@@ -194,10 +203,17 @@ def _store_answer(
             f"evidence:{request.id}:sub{submission.id}:review:{manager}",
         )
     what = "Your not-applicable answer" if not_applicable else "Your evidence"
-    return Outcome.say(
-        f"Thank you. {what} for {request.ref} ({request.title}) is stored and the ISMS "
-        "manager has been asked to review it."
-    )
+    return Outcome.say(f"Thank you. {what} for {request.ref} ({request.title}) is stored and {_asked(work, reviewers)}")
+
+
+def _asked(work: Work, reviewers: list[str]) -> str:
+    """Who reviews it: the ISMS manager, or the second reviewer when the ISMS manager handed it in."""
+    second = work.ctx.org.second_reviewer
+    if reviewers == [second]:
+        return f"{person_name(work.ctx.org, second)} (second reviewer) has been asked to review it."
+    if not reviewers:
+        return "nobody else can review it yet: the organisation file can name a second reviewer (second_reviewer)."
+    return "the ISMS manager has been asked to review it."
 
 
 def _plain(value: object) -> object:
@@ -337,10 +353,25 @@ def decide(ctx: Context, actor: Actor, value: str, values: dict[str, str], key: 
         request.ref,
         key=key,
         what=REVIEWING,
-        allowed=Allowed(MANAGERS),
+        allowed=_reviewing(ctx, actor, request, submission),
         step=step,
         to=to,
         again=ALREADY,
+    )
+
+
+def _reviewing(ctx: Context, actor: Actor, request: EvidenceRequest, submission: EvidenceSubmission) -> Allowed:
+    """Who may accept or reject a submission: the ISMS managers and, where asked, the second reviewer;
+    never whoever handed it in (refused here, politely, and recorded)."""
+    return deciding(
+        ctx,
+        actor,
+        submission.submitted_by,
+        MANAGERS,
+        done="handed in this evidence",
+        process=request.process,
+        what=REVIEWING,
+        subject=("evidence", request.ref),
     )
 
 

@@ -1,0 +1,1 @@
+"""GOV: management reviews scheduled, their input packs assembled from the records, decisions and actions."""
