@@ -6,6 +6,7 @@ from storage.models.counters import Counter
 from storage.models.deliveries import Delivery
 from storage.models.directory import DirectoryConflict, DirectoryPerson, DirectorySync
 from storage.models.evidence import ActivitySchedule, EvidenceFile, EvidenceRequest, EvidenceSubmission
+from storage.models.incident_rooms import IncidentRoom
 from storage.models.incidents import (
     Incident,
     IncidentChange,
@@ -36,6 +37,7 @@ __all__ = [
     "IncidentChange",
     "IncidentClock",
     "IncidentEntry",
+    "IncidentRoom",
     "IncidentTimer",
     "LocalTicket",
     "OutboxEffect",

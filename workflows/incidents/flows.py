@@ -33,7 +33,7 @@ from storage.counters import number_row
 from storage.db import is_postgresql
 from storage.models.incidents import Incident, IncidentChange, IncidentClock, IncidentTimer
 from workflows.changes import flows as changes
-from workflows.incidents import messages, timeline
+from workflows.incidents import messages, rooms, timeline
 from workflows.incidents.clocks import CLOCK_LABELS, FINAL_REPORT, plan_clocks, running, wanted_timers
 from workflows.incidents.forms import (
     CLOSE,
@@ -325,9 +325,11 @@ def _triage(
 
 
 def _changed(work: Work, incident: Incident, kind: str, line: str) -> None:
-    """After a change: a thread line, timers and clocks re-planned, the triage post updated in place."""
+    """After a change: a thread line, timers and clocks re-planned, the incident's channel opened or
+    followed (``rooms.follow``), the triage post and the channel's summary updated in place."""
     timeline.add_line(work, incident, kind, line)
     _replan(work, incident)
+    rooms.follow(work, incident)
     timeline.refresh_post(work, incident)
 
 
@@ -488,6 +490,26 @@ def add_note(ctx: Context, actor: Actor, *, key: str, ref: str, note: str) -> Ou
         return Outcome()
 
     return _triage(ctx, actor, ref, key=key, what="adding notes to incidents", step=step)
+
+
+def open_room(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
+    """The "Open incident channel" button: a room for an incident whose severity does not open one."""
+
+    def step(work: Work, incident: Incident) -> Outcome:
+        if rooms.open_room(work, incident, f"asked by {actor.name}") is None:
+            raise Refused(f"{ref} already has its incident channel.")
+        timeline.refresh_post(work, incident)
+        return Outcome.say(f"The incident channel for {ref} is being opened; you will be invited.")
+
+    return _triage(
+        ctx,
+        actor,
+        ref,
+        key=key,
+        what="opening incident channels",
+        step=step,
+        within=frozenset({IncidentStatus.INCIDENT}),
+    )
 
 
 def close_warnings(session: Session, incident: Incident) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.incidents import flows, lifecycle, routes, scheduled, service
+from workflows.incidents import flows, lifecycle, rooms, routes, scheduled, service
 from workflows.kernel.access import EVERYONE
 from workflows.kernel.process import HelpEntry, Process
 
@@ -26,7 +26,7 @@ PROCESS = Process(
             lifecycle.VIEWER_ROLES,
         ),
     ),
-    due=(scheduled.send_due_reminders,),
+    due=(scheduled.send_due_reminders, rooms.collect_rooms, rooms.archive_rooms),
     home=service.home_items,
     receives={"change-status": flows.change_status, "change-finished": flows.change_finished},
 )

@@ -31,6 +31,7 @@ from workflows.incidents.messages import (
     ADD_DETAILS,
     CLASSIFY,
     ESCALATE,
+    OPEN_ROOM,
     WITHDRAW,
     command_help,
     severity_action,
@@ -201,5 +202,8 @@ def register(router: Router) -> None:
         ctx, request.actor, key=request.key, ref=request.text.strip()
     )
     router.actions[ESCALATE] = lambda ctx, request: incidents.escalate(
+        ctx, request.actor, key=request.key, ref=request.text.strip()
+    )
+    router.actions[OPEN_ROOM] = lambda ctx, request: incidents.open_room(
         ctx, request.actor, key=request.key, ref=request.text.strip()
     )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from config.organisation import Organisation, Role
 from storage.aggregates import Spread, bucket, percentiles, seconds_between
+from storage.models.incident_rooms import IncidentRoom
 from storage.models.incidents import Incident, IncidentChange, IncidentClock
 from workflows.incidents.clocks import CLOCK_LABELS
 from workflows.incidents.lifecycle import OPEN, TRIAGE_ROLES, VIEWER_ROLES, IncidentStatus
@@ -46,6 +47,11 @@ def changes_of(session: Session, incident: Incident) -> list[IncidentChange]:
             select(IncidentChange).where(IncidentChange.incident_id == incident.id).order_by(IncidentChange.id)
         )
     )
+
+
+def room_of(session: Session, incident: Incident) -> IncidentRoom | None:
+    """The incident's own channel, if one was opened."""
+    return session.scalar(select(IncidentRoom).where(IncidentRoom.incident_id == incident.id))
 
 
 def change_link(session: Session, change_ref: str) -> IncidentChange | None:

@@ -5,12 +5,15 @@ security team's channel (one message kept up to date in place), one line in its 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from sqlalchemy import select
 
+from storage.models.incident_rooms import IncidentRoom
 from storage.models.incidents import Incident, IncidentEntry
 from workflows.incidents import messages
-from workflows.incidents.service import changes_of, clocks_of
+from workflows.incidents.service import changes_of, clocks_of, room_of
+from workflows.kernel.people import when
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.ui import Message
 from workflows.kernel.work import Work
@@ -27,7 +30,12 @@ def triage_message(work: Work, incident: Incident) -> Message:
     """The triage post as the incident stands in this unit of work."""
     session = work.session
     return messages.triage_message(
-        work.ctx, incident, clocks_of(session, incident), changes_of(session, incident), work.now
+        work.ctx,
+        incident,
+        clocks_of(session, incident),
+        changes_of(session, incident),
+        work.now,
+        room_of(session, incident),
     )
 
 
@@ -39,7 +47,8 @@ def post_triage(work: Work, incident: Incident) -> None:
 
 
 def refresh_post(work: Work, incident: Incident) -> None:
-    """Replace the triage post with the incident as it is now (a new key per revision)."""
+    """Replace the triage post, and the pinned summary in the incident's channel while it is open,
+    with the incident as it is now (a new key per revision)."""
     incident.revision += 1
     incident.updated_at = work.now
     work.session.flush()
@@ -49,6 +58,37 @@ def refresh_post(work: Work, incident: Incident) -> None:
         f"inc:{incident.ref}:triage:r{incident.revision}",
         replaces=triage_key(incident),
     )
+    room = room_of(work.session, incident)
+    if room is not None and room.archived_at is None and room.error is None:
+        work.notify(
+            Recipient.channel(room.name),
+            room_summary(work, incident, room),
+            f"{summary_key(incident.ref)}:r{incident.revision}",
+            replaces=summary_key(incident.ref),
+        )
+
+
+def room_key(ref: str) -> str:
+    """Outbox key of the effect that creates the incident's channel; its answer holds the channel id."""
+    return f"inc:{ref}:room"
+
+
+def summary_key(ref: str) -> str:
+    """Outbox key of the summary pinned in the incident's channel; updates replace it."""
+    return f"inc:{ref}:room:summary"
+
+
+def room_summary(work: Work, incident: Incident, room: IncidentRoom) -> Message:
+    """The pinned summary: the triage post's facts without its buttons."""
+    post = triage_message(work, incident)
+    after = ""
+    if room.archive_at is not None:
+        after = f" This channel will be archived on {when(room.archive_at, work.ctx.org.zone)}."
+    footer = (
+        'Kept up to date by the ISMS bot. Use the message shortcut "Add to incident timeline" on a message '
+        f"here to add it to the timeline of {incident.ref}.{after}"
+    )
+    return replace(post, text=f"Summary: {post.text}", buttons=(), footer=footer)
 
 
 def add_line(work: Work, incident: Incident, kind: str, text: str, *, key: str | None = None) -> None:
