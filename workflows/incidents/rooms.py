@@ -122,7 +122,7 @@ def _incidents(work: Work, room_ids: Sequence[int]) -> list[tuple[IncidentRoom, 
         .where(IncidentRoom.id.in_(room_ids))
         .order_by(Incident.id)
     )
-    return [(room, incident) for room, incident in work.session.execute(query).tuples()]
+    return [(room, incident) for room, incident in work.session.execute(query)]
 
 
 def collect_rooms(ctx: Context) -> None:
@@ -160,7 +160,7 @@ def _collect(work: Work, room_ids: Sequence[int]) -> list[int]:
                 "INC", "room-created", ("incident", incident.ref), {"channel": room.name, "id": room.channel_id}
             )
         else:
-            room.error = (effect.last_error or "Slack did not create it")[:500]
+            room.error = (effect.last_error or "Slack did not create it").removeprefix("undeliverable: ")[:500]
             work.record("INC", "room-failed", ("incident", incident.ref), {"channel": room.name, "error": room.error})
             timeline.add_line(
                 work, incident, "room", f"The incident channel #{room.name} could not be opened: {room.error}"
