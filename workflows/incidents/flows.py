@@ -22,7 +22,7 @@ import json
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,6 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.counters import number_row
 from storage.db import is_postgresql
+from storage.models.incident_rooms import IncidentRoom
 from storage.models.incidents import Incident, IncidentChange, IncidentClock, IncidentTimer
 from workflows.changes import flows as changes
 from workflows.incidents import messages, rooms, timeline
@@ -39,12 +40,14 @@ from workflows.incidents.forms import (
     CLOSE,
     DECISIONS,
     MAX_REPORT,
+    MAX_TIMELINE_TEXT,
     NOTIFIED,
     PERSONAL_DATA,
     PERSONAL_DATA_LABELS,
     ReportDetails,
     Source,
     report_form,
+    timeline_form,
     triage_form,
 )
 from workflows.incidents.lifecycle import (
@@ -62,6 +65,7 @@ from workflows.kernel.access import EVERYONE, Allowed, Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface
 from workflows.kernel.people import find_person, person_name, when, with_role
+from workflows.kernel.routing import SourceMessage
 from workflows.kernel.steps import Items, run_step
 from workflows.kernel.ui import Outcome
 from workflows.kernel.validation import check_text
@@ -510,6 +514,75 @@ def open_room(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
         step=step,
         within=frozenset({IncidentStatus.INCIDENT}),
     )
+
+
+def incident_of_channel(ctx: Context, channel: str | None) -> str | None:
+    """The reference of the incident whose own channel ``channel`` is (None for any other channel)."""
+    if not channel:
+        return None
+    with ctx.read() as session:
+        return session.scalar(
+            select(Incident.ref)
+            .join(IncidentRoom, IncidentRoom.incident_id == Incident.id)
+            .where(IncidentRoom.channel_id == channel)
+        )
+
+
+def ask_incident(ctx: Context, actor: Actor, message: SourceMessage) -> Outcome:
+    """The shortcut used outside an incident channel: a small form asks which incident."""
+    require(ctx, actor, TRIAGE, process="INC", what="adding to incident timelines")
+    data = {"text": message.text[:MAX_TIMELINE_TEXT], "author": message.author, "permalink": message.permalink}
+    data.update(channel=message.channel, ts=message.ts)
+    return Outcome(form=timeline_form(json.dumps(data)))
+
+
+def message_from(metadata: str) -> SourceMessage | None:
+    """The message the timeline form was opened for, from the form's metadata."""
+    try:
+        data = json.loads(metadata)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        return None
+    fields = ("author", "permalink", "channel", "ts")
+    return SourceMessage(data["text"], *(str(data[f]) if data.get(f) else None for f in fields))
+
+
+def add_to_timeline(ctx: Context, actor: Actor, *, key: str, ref: str, message: SourceMessage) -> Outcome:
+    """A chat message becomes a timeline entry with its own author and time; the line in the triage
+    thread says who added it. The same message is added to an incident once."""
+    text = message.text.strip()
+    if not text:
+        raise Refused("That message has no text to add to the timeline.")
+
+    def step(work: Work, incident: Incident) -> Outcome:
+        if message.ts and not work.once(f"inc:{ref}:timeline:{message.channel}:{message.ts}"):
+            raise Refused(f"That message is already in the timeline of {ref}.")
+        author = find_person(ctx.org, message.author or "")
+        author_id = author.id if author else (message.author or actor.id)
+        at = _message_time(message.ts) or work.now
+        shown = text if len(text) <= MAX_TIMELINE_TEXT else text[: MAX_TIMELINE_TEXT - 1] + "…"
+        work.record(
+            "INC",
+            "timeline-added",
+            ("incident", ref),
+            {"author": author_id, "at": at.isoformat(), "text": shown, "permalink": message.permalink},
+            retain=ctx.org.incidents.records_kept_for,
+        )
+        name, moment = person_name(ctx.org, author_id), when(at, ctx.org.zone)
+        line = f"{actor.name} added to the timeline: {name}, {moment}: {shown}"
+        timeline.add_line(work, incident, "message", line, entry_text=shown, at=at, actor_id=author_id)
+        return Outcome.say(f"Added to the timeline of {ref}: {name}, {moment}.")
+
+    return _triage(ctx, actor, ref, key=key, what="adding to incident timelines", step=step)
+
+
+def _message_time(ts: str | None) -> datetime | None:
+    """When a Slack message was written, from its ``ts`` (seconds since the epoch)."""
+    try:
+        return datetime.fromtimestamp(float(ts), UTC) if ts else None
+    except (ValueError, OverflowError):
+        return None
 
 
 def close_warnings(session: Session, incident: Incident) -> tuple[str, ...]:

@@ -244,6 +244,8 @@ COMMAND_HELP = (
     ("/incident <what happened>", "report it in one line at once (you can add details later)"),
     ("/incident mine", "your reports and their status"),
     ("/incident list", "open incidents (security team, dpo, auditors); your own reports for everybody else"),
+    ("/incident timeline INC-…", "an incident's timeline (security team, dpo, auditors)"),
+    ("/incident report INC-…", "the post-incident report (security team, dpo, auditors)"),
     ("/incident help", "this help"),
 )
 """What ``/incident help`` says; single words such as ``help`` or ``list`` never file a report."""

@@ -20,6 +20,12 @@ PROCESS = Process(
         HelpEntry("/incident mine", "Your incident reports and their status", EVERYONE),
         HelpEntry("/incident help", "What /incident can do", EVERYONE),
         HelpEntry("/isms incidents", "Open incidents, running regulatory clocks first", lifecycle.VIEWER_ROLES),
+        HelpEntry("/incident timeline INC-…", "An incident's timeline, oldest first", lifecycle.VIEWER_ROLES),
+        HelpEntry(
+            "Add to incident timeline (message shortcut)",
+            "Add a message to an incident's timeline with its author and time",
+            lifecycle.TRIAGE_ROLES,
+        ),
         HelpEntry(
             "/isms incidents all [PERIOD]",
             "Reports open and closed, reported in a period (2026-Q4, since 2026-10-01)",

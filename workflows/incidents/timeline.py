@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -91,14 +92,31 @@ def room_summary(work: Work, incident: Incident, room: IncidentRoom) -> Message:
     return replace(post, text=f"Summary: {post.text}", buttons=(), footer=footer)
 
 
-def add_line(work: Work, incident: Incident, kind: str, text: str, *, key: str | None = None) -> None:
+def add_line(
+    work: Work,
+    incident: Incident,
+    kind: str,
+    text: str,
+    *,
+    key: str | None = None,
+    entry_text: str | None = None,
+    at: datetime | None = None,
+    actor_id: str | None = None,
+) -> None:
     """One timeline entry, posted as a line in the incident's triage thread.
 
     ``key`` names the line's message when the caller has a unique one (a timer's line: its timer id);
     otherwise the entry is written at once to key the message by its id. With a key, entries of a
-    whole batch are inserted together at commit.
+    whole batch are inserted together at commit. A message added from Slack keeps its own author and
+    time (``actor_id``, ``at``) and its text (``entry_text``) apart from the line posted about it.
     """
-    entry = IncidentEntry(incident_id=incident.id, at=work.now, actor_id=work.actor.id, kind=kind, text=text)
+    entry = IncidentEntry(
+        incident_id=incident.id,
+        at=at or work.now,
+        actor_id=actor_id or work.actor.id,
+        kind=kind,
+        text=text if entry_text is None else entry_text,
+    )
     work.session.add(entry)
     if key is None:
         work.session.flush()
