@@ -34,7 +34,7 @@ from storage.db import is_postgresql
 from storage.models.incident_rooms import IncidentRoom
 from storage.models.incidents import Incident, IncidentChange, IncidentClock, IncidentTimer
 from workflows.changes import flows as changes
-from workflows.incidents import messages, rooms, timeline
+from workflows.incidents import messages, postmortem, rooms, timeline
 from workflows.incidents.clocks import CLOCK_LABELS, FINAL_REPORT, plan_clocks, running, wanted_timers
 from workflows.incidents.forms import (
     CLOSE,
@@ -57,6 +57,7 @@ from workflows.incidents.lifecycle import (
     NOTIFIER_ROLES,
     OPEN,
     TRIAGE_ROLES,
+    VIEWER_ROLES,
     IncidentStatus,
     status_of,
 )
@@ -67,11 +68,12 @@ from workflows.kernel.interfaces import Interface
 from workflows.kernel.people import find_person, person_name, when, with_role
 from workflows.kernel.routing import SourceMessage
 from workflows.kernel.steps import Items, run_step
-from workflows.kernel.ui import Outcome
+from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.validation import check_text
 from workflows.kernel.work import Context, Work
 
 TRIAGE = Allowed(TRIAGE_ROLES)
+VIEWERS = Allowed(VIEWER_ROLES)
 NOTIFIERS = Allowed(NOTIFIER_ROLES)
 EDITING = "changing this report"
 
@@ -585,6 +587,23 @@ def _message_time(ts: str | None) -> datetime | None:
         return None
 
 
+def post_incident_report(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
+    """``/incident report INC-…``: the post-incident report as it stands now, stored and posted, and
+    shown whole to the person who asked."""
+
+    def step(work: Work, incident: Incident) -> Outcome:
+        written = postmortem.write(work, incident, f"asked by {actor.name}")
+        return Outcome(
+            reply=Message(
+                text=f"Post-incident report {ref}, stored as a record and posted to the reports channel.",
+                body=written.markdown,
+                footer=f"SHA-256: Markdown {written.markdown_sha256}, HTML {written.html_sha256}",
+            )
+        )
+
+    return _triage(ctx, actor, ref, key=key, what="writing post-incident reports", step=step, allowed=VIEWERS)
+
+
 def close_warnings(session: Session, incident: Incident) -> tuple[str, ...]:
     """What closing the incident now would override: running clocks, a serious incident without handler."""
     warnings = [
@@ -626,6 +645,7 @@ def close(
         work.record("AWR", "lesson", ("incident", ref), lesson)
         _changed(work, incident, "closed", f"{actor.name} closed the incident. Root cause: {incident.root_cause}")
         timeline.tell_reporter(work, incident, "closed")
+        postmortem.write(work, incident, "closed")
         return Outcome()
 
     return _triage(

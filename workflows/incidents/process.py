@@ -22,6 +22,11 @@ PROCESS = Process(
         HelpEntry("/isms incidents", "Open incidents, running regulatory clocks first", lifecycle.VIEWER_ROLES),
         HelpEntry("/incident timeline INC-…", "An incident's timeline, oldest first", lifecycle.VIEWER_ROLES),
         HelpEntry(
+            "/incident report INC-…",
+            "The post-incident report (Markdown and HTML), stored and posted",
+            lifecycle.VIEWER_ROLES,
+        ),
+        HelpEntry(
             "Add to incident timeline (message shortcut)",
             "Add a message to an incident's timeline with its author and time",
             lifecycle.TRIAGE_ROLES,

@@ -80,6 +80,7 @@ RESERVED: dict[str, Callable[[Context, Request], Outcome]] = {
 
 ABOUT_ONE: dict[str, Callable[[Context, Request, str], Outcome]] = {
     "timeline": lambda ctx, request, ref: timeline_page(ctx, request.actor, ref),
+    "report": lambda ctx, request, ref: incidents.post_incident_report(ctx, request.actor, key=request.key, ref=ref),
 }
 """Words that, followed by an incident's reference, are commands about that incident."""
 
