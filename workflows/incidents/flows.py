@@ -853,7 +853,7 @@ def change_finished(work: Work, event: Interface) -> None:
     state = str(event.data.get("state") or "finished")
     result = str(event.data.get("result") or "").strip()
     jira = f" ({event.data['jira_key']})" if event.data.get("jira_key") else ""
-    line = f"Change {ref}{jira} is {state}." + (f" Result: {result}" if result else "")
+    line = f"Change {ref}{jira}: {messages.change_state(state)}." + (f" Result: {result}" if result else "")
     work.record("INC", "change-finished", ("incident", incident.ref), {"change": ref, "state": state})
     _changed(work, incident, "change", line)
     if incident.handler_id:

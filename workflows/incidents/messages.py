@@ -13,6 +13,7 @@ from datetime import datetime
 from config.incident_settings import SEVERITY_IDS
 from storage.models.incident_rooms import IncidentRoom
 from storage.models.incidents import Incident, IncidentChange, IncidentClock
+from workflows.changes.messages import state_label
 from workflows.incidents.clocks import CLOCK_LABELS, running
 from workflows.incidents.forms import (
     ASSIGN,
@@ -165,7 +166,7 @@ def triage_message(
     for clock in clocks:
         fields.append((CLOCK_LABELS[clock.kind], clock_state(ctx, clock, now, live=False)))
     if changes:
-        fields.append(("Changes", "\n".join(f"{c.change_ref} {c.title} ({c.state or 'requested'})" for c in changes)))
+        fields.append(("Changes", "\n".join(f"{c.change_ref} {c.title} ({change_state(c.state)})" for c in changes)))
     if status == IncidentStatus.NOT_INCIDENT and incident.not_incident_reason:
         fields.append(("Why not an incident", incident.not_incident_reason))
     if status == IncidentStatus.CLOSED:
@@ -193,6 +194,11 @@ def room_state(room: IncidentRoom) -> str:
         return f"#{room.name} (being opened)"
     link = f"https://slack.com/app_redirect?channel={room.channel_id}"
     return f"#{room.name} (archived) {link}" if room.archived_at else f"#{room.name} {link}"
+
+
+def change_state(state: str | None) -> str:
+    """A requested change's state as people read it ("Waiting for approval"), not its key."""
+    return state_label(state) if state else "Requested"
 
 
 def reporter_message(ctx: Context, incident: Incident, event: str, **values: str) -> Message:

@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from storage.models.incidents import Incident, IncidentEntry
 from storage.models.records import Record
-from workflows.changes.messages import state_label
 from workflows.communication.reports import Report, Table, render
 from workflows.incidents import messages
 from workflows.incidents.clocks import CLOCK_LABELS
@@ -117,7 +116,7 @@ def build(work: Work, incident: Incident) -> Report:
         {
             "Change": change.change_ref,
             "Title": change.title,
-            "State": state_label(change.state) if change.state else "Requested",
+            "State": messages.change_state(change.state),
             "Result": change.result or "",
         }
         for change in changes_of(session, incident)

@@ -21,7 +21,7 @@ from storage.models.incident_rooms import IncidentRoom
 from storage.models.incidents import Incident, IncidentChange, IncidentClock, IncidentEntry
 from workflows.incidents.clocks import CLOCK_LABELS
 from workflows.incidents.lifecycle import OPEN, TRIAGE_ROLES, VIEWER_ROLES, IncidentStatus
-from workflows.incidents.messages import clock_state, headline, status_label
+from workflows.incidents.messages import STATUS_LABELS, clock_state, headline, status_label
 from workflows.kernel.access import Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.paging import HOME_ITEMS, clip, more_value, page_message, window
@@ -456,7 +456,9 @@ def all_incidents(ctx: Context, actor: Actor, period_text: str = "", offset: int
     return Outcome(
         reply=page_message(
             title=f"{plural(page.total, 'incident report')}{during}, open and closed",
-            counts=[(str(status), f"{count:,}") for status, count in sorted(by_status.items())],
+            counts=[
+                (STATUS_LABELS[status], f"{by_status[status]:,}") for status in IncidentStatus if status in by_status
+            ],
             lines=lines,
             page=page,
             more=MORE,
