@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from storage.models import IncidentRoom, OutboxEffect
+from storage.models import Incident, IncidentRoom, OutboxEffect
 from tests.slack_client import SlackUser, text_of
 from tests.support import eventually
 from tests.test_incidents_slack import (
@@ -45,8 +45,6 @@ def pinned_summary(slack, channel: str):  # type: ignore[no-untyped-def]
 
 def room_row(bot, ref: str) -> IncidentRoom | None:  # type: ignore[no-untyped-def]
     with bot.runtime.ctx.sessions() as session:
-        from storage.models import Incident
-
         incident = session.scalar(select(Incident).where(Incident.ref == ref))
         return session.scalar(select(IncidentRoom).where(IncidentRoom.incident_id == incident.id))
 
@@ -104,6 +102,9 @@ def test_a_p1_gets_one_private_channel_with_the_team_and_a_pinned_summary_kept_u
     assert room_row(bot, ref).channel_id == channel["id"]
     actions = [r.action for r in records_of(bot, ref)]
     assert "room-opened" in actions and "room-created" in actions
+    alice = SlackUser(bot.url, slack, "U0ALICE")  # the ISMS manager's /isms status counts the channels
+    _, reply = alice.command("/isms", "status")
+    assert "Incident channels: 1 open, 1 channel opened in all" in alice.reply_text(reply)
     opened = next(json.loads(r.data) for r in records_of(bot, ref) if r.action == "room-opened")
     assert opened["why"] == "severity P1" and set(opened["invited"]) == {"hana", "sam", "alice", "mia"}
 

@@ -39,5 +39,6 @@ PROCESS = Process(
     ),
     due=(scheduled.send_due_reminders, rooms.collect_rooms, rooms.archive_rooms),
     home=service.home_items,
+    status=rooms.status_lines,
     receives={"change-status": flows.change_status, "change-finished": flows.change_finished},
 )

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import literal, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from config.organisation import Role
@@ -27,7 +28,7 @@ from workflows.incidents import messages, timeline
 from workflows.incidents.lifecycle import ESCALATION_ROLES, IncidentStatus, status_of
 from workflows.incidents.service import room_of
 from workflows.kernel.batches import run_batches
-from workflows.kernel.people import with_role
+from workflows.kernel.people import plural, with_role
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.work import Context, Work
 
@@ -204,3 +205,26 @@ def _archive(work: Work, room_ids: Sequence[int]) -> list[int]:
         timeline.refresh_post(work, incident)
         done.append(room.id)
     return done
+
+
+def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
+    """``/isms status``: the incident channels, counted by where they stand (nothing when there are none)."""
+    opened = IncidentRoom.channel_id.is_not(None)
+    live = opened & IncidentRoom.archived_at.is_(None)
+    row = session.execute(
+        select(
+            func.count(),
+            func.count().filter(live),
+            func.count().filter(live & (IncidentRoom.archive_at <= now)),
+            func.count().filter(IncidentRoom.error.is_not(None)),
+        ).select_from(IncidentRoom)
+    ).one()
+    total, open_now, due, failed = (int(value or 0) for value in row)
+    if not total:
+        return []
+    lines = [f"Incident channels: {open_now:,} open, {plural(total, 'channel')} opened in all"]
+    if due:
+        lines.append(f"{plural(due, 'channel')} to be archived at the next tick")
+    if failed:
+        lines.append(f"{plural(failed, 'channel')} Slack refused to create (see the triage threads)")
+    return lines
