@@ -13,17 +13,20 @@ from storage.models import Record
 from tests.doubles.signing import message_shortcut_payload
 from tests.slack_client import SlackUser
 from tests.test_incident_room import report, settle
-from tests.test_incidents_slack import opened_view, press, submit, triage_post, wait_line
+from tests.test_incidents_slack import TRIAGE, opened_view, press, submit, triage_post, wait_line
 from tests.world import make_world
 from workflows.kernel.process import run_due_work
 
 WRITTEN = datetime(2026, 11, 23, 8, 55, tzinfo=UTC)  # 09:55 in Berlin, before the test clock's 10:00
 
 
-def shortcut(user: SlackUser, channel: str, author: str, text: str, ts: str) -> str:
-    """Use "Add to incident timeline" on a message; returns the response_url its answer goes to."""
+def shortcut(user: SlackUser, channel: str, author: str, text: str, ts: str, thread_ts: str | None = None) -> str:
+    """Use "Add to incident timeline" on a message (a reply in the thread ``thread_ts``, if given);
+    returns the response_url its answer goes to."""
     response_url = user._response_url()
     message = {"type": "message", "user": author, "text": text, "ts": ts}
+    if thread_ts:
+        message.update(thread_ts=thread_ts, parent_user_id="UBOT")
     payload = message_shortcut_payload(
         user.user_id, "incident.add_to_timeline", message, channel_id=channel, response_url=response_url
     )
@@ -78,6 +81,23 @@ def test_a_message_in_the_incident_channel_becomes_a_timeline_entry_with_its_aut
     assert "Mon 23 Nov 2026, 09:55 (Europe/Berlin) · Sam Shah: Blocked &lt;203.0.113.7&gt;" in shown
     assert shown.index("Sam Shah: Blocked") < shown.index("Sam Shah set severity P1 (Critical).")
     assert f"Incident channel #{channel['name']} opened (severity P1)" in shown
+
+
+def test_a_reply_in_the_incident_triage_thread_is_added_at_once(bot, slack):
+    erin, hana = SlackUser(bot.url, slack, "U0ERIN"), SlackUser(bot.url, slack, "U0HANA")
+    ref = report(erin, "Shared drive opened to everyone")
+    post = triage_post(slack, ref)
+    root = post.response["ts"]
+    ts = f"{WRITTEN.timestamp():.6f}"
+    answer = shortcut(hana, TRIAGE, "U0HANA", "Permissions reverted on the share", ts, thread_ts=root)
+    assert hana.reply_text(answer).startswith(f"Added to the timeline of {ref}: Hana Hart, Mon 23 Nov 2026, 09:55")
+    assert not slack.calls_to("views.open")
+    [added] = timeline_records(bot)
+    assert added["author"] == "hana" and added["text"] == "Permissions reverted on the share"
+
+    # A reply in a thread that is not an incident's (here: under somebody's own message) asks which one.
+    shortcut(hana, TRIAGE, "U0ERIN", "Any news?", f"{WRITTEN.timestamp() + 60:.6f}", thread_ts="1600000000.000100")
+    assert opened_view(slack, "incident.add_to_timeline")["callback_id"] == "incident.add_to_timeline"
 
 
 def test_a_message_elsewhere_asks_which_incident(bot, slack):

@@ -19,6 +19,7 @@ the incident after the move; ``run_step`` has checked the move before the step r
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import replace
@@ -73,6 +74,8 @@ from workflows.kernel.validation import check_text
 from workflows.kernel.work import Context, Work
 
 TRIAGE = Allowed(TRIAGE_ROLES)
+TRIAGE_KEY = re.compile(r"inc:(INC-\d{4}-\d{4,}):triage")
+"""The outbox key of an incident's triage post (``timeline.triage_key``)."""
 VIEWERS = Allowed(VIEWER_ROLES)
 NOTIFIERS = Allowed(NOTIFIER_ROLES)
 EDITING = "changing this report"
@@ -528,6 +531,12 @@ def incident_of_channel(ctx: Context, channel: str | None) -> str | None:
             .join(IncidentRoom, IncidentRoom.incident_id == Incident.id)
             .where(IncidentRoom.channel_id == channel)
         )
+
+
+def incident_of_thread(root_key: str | None) -> str | None:
+    """The reference of the incident whose triage post heads the thread a message was written in."""
+    match = TRIAGE_KEY.fullmatch(root_key or "")
+    return match.group(1) if match else None
 
 
 def ask_incident(ctx: Context, actor: Actor, message: SourceMessage) -> Outcome:

@@ -133,7 +133,7 @@ def _timeline_shortcut(ctx: Context, request: Request) -> Outcome:
     source = request.source
     if source is None:
         raise Refused('Use "Add to incident timeline" on a message (under ⋮ on the message).')
-    ref = incidents.incident_of_channel(ctx, source.channel)
+    ref = incidents.incident_of_channel(ctx, source.channel) or incidents.incident_of_thread(source.thread_of)
     if ref is None:
         return incidents.ask_incident(ctx, request.actor, source)
     return incidents.add_to_timeline(ctx, request.actor, key=request.key, ref=ref, message=source)
