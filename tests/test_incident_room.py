@@ -143,6 +143,26 @@ def test_a_lost_answer_to_the_create_finds_the_channel_instead_of_a_second_one(b
     assert room_row(bot, ref).channel_id == channel["id"]
 
 
+def test_a_lost_answer_to_an_invitation_is_repeated_harmlessly(bot, slack, clock):
+    slack.lose_answers("conversations.invite", "500")
+    erin, sam = SlackUser(bot.url, slack, "U0ERIN"), SlackUser(bot.url, slack, "U0SAM")
+    ref = report(erin, "Fraudulent wire transfer request")
+    press(sam, "incident.severity.P1", ref)
+    eventually(lambda: failed_once(bot, f"inc:{ref}:room:invite:sam"))
+    clock.advance(seconds=5)
+    bot.runtime.dispatcher.wake()
+    again = slack.wait_for(
+        lambda c: c.method == "conversations.invite" and (c.response or {}).get("error") == "already_in_channel"
+    )
+    assert again.args["users"] == "U0SAM"
+    settle(bot)
+    [channel] = slack.channels()
+    assert set(channel["members"]) == TEAM_AND_CONTACTS
+    with bot.runtime.ctx.sessions() as session:
+        states = set(session.scalars(select(OutboxEffect.status).where(OutboxEffect.key.like(f"inc:{ref}:room%"))))
+    assert states == {"sent"}
+
+
 def test_a_p3_has_no_channel_until_somebody_of_the_team_presses_the_button(bot, slack):
     erin, hana = SlackUser(bot.url, slack, "U0ERIN"), SlackUser(bot.url, slack, "U0HANA")
     ref = report(erin, "Clicked a phishing link, nothing entered")
