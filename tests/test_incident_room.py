@@ -240,6 +240,29 @@ def test_the_channel_is_archived_at_the_configured_time_after_closure(bot, slack
     assert actions.count("room-archived") == 1 and "room-archive-planned" in actions
 
 
+def test_a_bot_removed_from_the_channel_does_not_hold_up_the_incident(bot, slack):
+    erin, sam = SlackUser(bot.url, slack, "U0ERIN"), SlackUser(bot.url, slack, "U0SAM")
+    ref = report(erin, "Suspicious admin logins at night")
+    post = triage_post(slack, ref)
+    press(sam, "incident.severity.P1", ref)
+    slack.wait_for(lambda c: c.method == "pins.add")
+    settle(bot)
+    [channel] = slack.channels()
+    slack.remove_member(channel["id"], "UBOT")  # somebody took the bot out of the channel
+
+    press(sam, "incident.severity.P2", ref)
+    refused = slack.wait_for(
+        lambda c: c.method == "chat.update" and c.args["channel"] == channel["id"] and not c.response["ok"]
+    )
+    assert refused.response["error"] == "not_in_channel"
+    settle(bot)
+    assert "[P2 High]" in latest_triage(slack, post)  # triage goes on
+    with bot.runtime.ctx.sessions() as session:
+        dead = session.scalar(select(OutboxEffect).where(OutboxEffect.status == "dead"))
+    assert dead is not None and dead.key.startswith(f"inc:{ref}:room:summary:r")
+    assert dead.last_error == "undeliverable: Slack refused: not_in_channel"  # shown in /isms outbox
+
+
 def test_slack_refusing_the_channel_is_told_in_the_triage_thread(bot, slack):
     slack.fail_next("conversations.create", 200, error="restricted_action")
     erin, sam = SlackUser(bot.url, slack, "U0ERIN"), SlackUser(bot.url, slack, "U0SAM")

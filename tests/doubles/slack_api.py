@@ -8,6 +8,10 @@ would talk to slack.com: form or JSON bodies, bearer tokens, ``{"ok": ...}``
 envelopes, HTTP 429 with ``Retry-After``. Tests point the bot at ``base_url``
 and then assert on the recorded calls.
 
+Channels created with ``conversations.create`` are kept with their members, pins and archived flag, and
+answer as Slack does (``name_taken``, ``already_in_channel``, ``not_in_channel``, ``is_archived``,
+``already_pinned``, ``already_archived``); ``conversations.list`` shows private ones to members only.
+
 Posted messages are kept per conversation with their ``metadata``, so
 ``conversations.history`` and ``conversations.replies`` (``oldest``, ``latest``,
 ``inclusive``, ``limit``, ``cursor``, ``include_all_metadata``) read them back as
@@ -416,6 +420,11 @@ class SlackApiDouble:
         """Every channel created through conversations.create, oldest first."""
         with self._cond:
             return [{**c, "members": sorted(c["members"])} for c in self._channels.values()]
+
+    def remove_member(self, channel: str, user_id: str) -> None:
+        """Take somebody (the bot, ``BOT_USER_ID``, too) out of a channel created through conversations.create."""
+        with self._cond:
+            self._channels[channel]["members"].discard(user_id)
 
     def pinned(self, channel: str) -> list[str]:
         """Timestamps of the messages pinned in ``channel``."""
