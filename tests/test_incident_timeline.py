@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from storage.models import Record
+from storage.models import Incident, Record
 from tests.doubles.signing import message_shortcut_payload
 from tests.slack_client import SlackUser
 from tests.test_incident_room import report, settle
@@ -32,6 +32,11 @@ def shortcut(user: SlackUser, channel: str, author: str, text: str, ts: str, thr
     )
     assert user.interact(payload) == 200
     return response_url
+
+
+def incident_count(bot) -> int:  # type: ignore[no-untyped-def]
+    with bot.runtime.ctx.sessions() as session:
+        return len(session.scalars(select(Incident.id)).all())
 
 
 def timeline_records(bot) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
@@ -140,6 +145,10 @@ def test_only_the_team_adds_to_timelines_and_reads_them(bot, slack):
     assert f"Timeline of {ref} (" in aldo.reply_text(reply)
     _, reply = aldo.command("/incident", "timeline INC-2026-0999")
     assert "There is no incident INC-2026-0999." in aldo.reply_text(reply)
+    for words in ("timeline", "timeline the phishing one"):  # asked, never filed as a report
+        _, reply = aldo.command("/incident", words)
+        assert "Which incident? For example: /incident timeline INC-2026-0042" in aldo.reply_text(reply)
+    assert incident_count(bot) == 1
 
 
 def test_the_timeline_is_paged_with_a_more_button(settings, clock):

@@ -93,6 +93,8 @@ def _incident_command(ctx: Context, request: Request) -> Outcome:
     about = ABOUT_ONE.get(first.lower())
     if about is not None and REF_PATTERN.fullmatch(rest.strip().upper()):
         return about(ctx, request, rest.strip().upper())
+    if first.lower() == "timeline":  # never a report ("report <text>" still is one, as people write)
+        return Outcome.say("Which incident? For example: /incident timeline INC-2026-0042")
     reserved = RESERVED.get(text.lower().strip(".!"))
     if reserved is not None:
         return reserved(ctx, request)
