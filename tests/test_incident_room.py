@@ -23,6 +23,7 @@ from tests.test_incidents_slack import (
     triage_post,
     wait_line,
 )
+from tests.world import World, make_world
 from workflows.kernel.process import run_due_work
 
 TEAM_AND_CONTACTS = {"UBOT", "U0HANA", "U0SAM", "U0ALICE", "U0MIA"}
@@ -279,3 +280,37 @@ def test_slack_refusing_the_channel_is_told_in_the_triage_thread(bot, slack):
     assert slack.channels() == []
     assert "could not be opened" in latest_triage(slack, post)
     assert "room-failed" in [r.action for r in records_of(bot, ref)]
+
+
+def test_not_an_incident_archives_the_channel_too_unless_it_is_reclassified_in_time(settings, clock):
+    world = make_world(settings, clock)
+    try:
+        world.command("erin", "Odd traffic to a known bad address", name="/incident")
+        ref = "INC-2026-0001"
+        world.deliver()
+        world.press("sam", "incident.severity.P2", ref)
+        world.fill("sam", "incident.not_incident", {"reason": "A scheduled penetration test"}, ref)
+        planned = world_room(world, ref).archive_at
+        assert planned == clock() + timedelta(days=7)
+        world.press("sam", "incident.classify", ref)  # the test was not scheduled after all
+        assert world_room(world, ref).archive_at is None
+        assert [a for _, a, _, _ in world.records(process="INC") if a.startswith("room-")] == [
+            "room-opened",
+            "room-archive-planned",
+            "room-archive-cancelled",
+        ]
+        [summary] = [s for s in world.chat.sent if s.key == f"inc:{ref}:room:summary"]
+        assert summary.to == "channel:inc-2026-0001-odd-traffic-to-a-known-bad-address"
+        latest = [s for s in world.chat.sent if s.replaces == f"inc:{ref}:room:summary"][-1]
+        assert latest.message.text.startswith(f"Summary: {ref} [P2 High] Incident, being handled")
+    finally:
+        world.close()
+
+
+def world_room(world: World, ref: str) -> IncidentRoom:
+    with world.ctx.read() as session:
+        room = session.scalar(
+            select(IncidentRoom).join(Incident, Incident.id == IncidentRoom.incident_id).where(Incident.ref == ref)
+        )
+    assert room is not None
+    return room

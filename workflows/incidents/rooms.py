@@ -41,6 +41,8 @@ ARCHIVE_KIND = "slack.archive"
 MAX_NAME = 80
 """Slack's longest channel name."""
 _TEAM = (Role.SECURITY_TEAM,)
+FINISHED = frozenset({IncidentStatus.CLOSED, IncidentStatus.NOT_INCIDENT})
+"""States after which an incident's channel is archived (``room_archive_after`` later)."""
 
 
 def channel_name(incident: Incident) -> str:
@@ -98,7 +100,8 @@ def invite(work: Work, incident: Incident, people: Iterable[str]) -> None:
 
 def follow(work: Work, incident: Incident) -> None:
     """After any change of the incident (before its posts are refreshed): open the room of a serious
-    incident, invite a new handler, plan the archiving at closure."""
+    incident, invite a new handler, plan the archiving when it is closed or found not to be an
+    incident (and take that plan back when it is classified as an incident again in time)."""
     settings = work.ctx.org.incidents
     status = status_of(incident)
     room = room_of(work.session, incident)
@@ -108,9 +111,12 @@ def follow(work: Work, incident: Incident) -> None:
         return
     if incident.handler_id and status == IncidentStatus.INCIDENT:
         invite(work, incident, [incident.handler_id])
-    if status == IncidentStatus.CLOSED and room.archive_at is None:
+    if status in FINISHED and room.archive_at is None:
         room.archive_at = work.now + settings.room_archive_after
         work.record("INC", "room-archive-planned", ("incident", incident.ref), {"at": room.archive_at.isoformat()})
+    elif status == IncidentStatus.INCIDENT and room.archive_at is not None and room.archived_at is None:
+        room.archive_at = None  # classified as an incident again before its channel was archived
+        work.record("INC", "room-archive-cancelled", ("incident", incident.ref))
 
 
 # -- due work: what Slack answered, and the archiving after closure ------------------------------------
