@@ -127,6 +127,19 @@ def test_a_message_elsewhere_asks_which_incident(bot, slack):
     [added] = timeline_records(bot)
     assert added["author"] == "erin" and added["text"] == "I got three MFA prompts I did not ask for"
 
+    # A long message with quotes and line breaks still fits the form's metadata (shortened).
+    long = 'He said "stop" \\ and left.\n' * 150
+    shortcut(hana, "C0GENERAL", "U0ERIN", long, f"{WRITTEN.timestamp() + 1:.6f}")
+    view = opened_view(slack, "incident.add_to_timeline", count=2)
+    assert len(view["private_metadata"]) <= 3000 and json.loads(view["private_metadata"])["text"] == long[:1400]
+    submit(hana, view, {"ref": ref})
+    wait_line(
+        slack,
+        post,
+        'Hana Hart added to the timeline: Erin Evans, Mon 23 Nov 2026, 09:55 (Europe/Berlin): He said "stop"',
+    )
+    assert timeline_records(bot)[-1]["text"] == long[:1400].strip()
+
 
 def test_only_the_team_adds_to_timelines_and_reads_them(bot, slack):
     erin = SlackUser(bot.url, slack, "U0ERIN")

@@ -77,6 +77,9 @@ TRIAGE = Allowed(TRIAGE_ROLES)
 TRIAGE_KEY = re.compile(r"inc:(INC-\d{4}-\d{4,}):triage")
 """The outbox key of an incident's triage post (``timeline.triage_key``)."""
 VIEWERS = Allowed(VIEWER_ROLES)
+CARRIED_TEXT = 1400
+"""Characters of a message the "which incident?" form carries: its metadata holds at most 3,000 in Slack,
+JSON escapes (quotes, line breaks) may double the text, and the message's author and link come along."""
 NOTIFIERS = Allowed(NOTIFIER_ROLES)
 EDITING = "changing this report"
 
@@ -542,9 +545,9 @@ def incident_of_thread(root_key: str | None) -> str | None:
 def ask_incident(ctx: Context, actor: Actor, message: SourceMessage) -> Outcome:
     """The shortcut used outside an incident channel: a small form asks which incident."""
     require(ctx, actor, TRIAGE, process="INC", what="adding to incident timelines")
-    data = {"text": message.text[:MAX_TIMELINE_TEXT], "author": message.author, "permalink": message.permalink}
+    data = {"text": message.text[:CARRIED_TEXT], "author": message.author, "permalink": message.permalink}
     data.update(channel=message.channel, ts=message.ts)
-    return Outcome(form=timeline_form(json.dumps(data)))
+    return Outcome(form=timeline_form(json.dumps(data, ensure_ascii=False)))
 
 
 def message_from(metadata: str) -> SourceMessage | None:
