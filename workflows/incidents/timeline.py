@@ -49,21 +49,17 @@ def post_triage(work: Work, incident: Incident) -> None:
 
 def refresh_post(work: Work, incident: Incident) -> None:
     """Replace the triage post, and the pinned summary in the incident's channel while it is open,
-    with the incident as it is now (a new key per revision)."""
+    with the incident as it is now (a new key per revision; the incident's rows are read once)."""
     incident.revision += 1
     incident.updated_at = work.now
     work.session.flush()
-    work.notify(
-        TRIAGE_CHANNEL,
-        triage_message(work, incident),
-        f"inc:{incident.ref}:triage:r{incident.revision}",
-        replaces=triage_key(incident),
-    )
+    post = triage_message(work, incident)
+    work.notify(TRIAGE_CHANNEL, post, f"inc:{incident.ref}:triage:r{incident.revision}", replaces=triage_key(incident))
     room = room_of(work.session, incident)
     if room is not None and room.archived_at is None and room.error is None:
         work.notify(
             Recipient.channel(room.name),
-            room_summary(work, incident, room),
+            room_summary(work, incident, room, post),
             f"{summary_key(incident.ref)}:r{incident.revision}",
             replaces=summary_key(incident.ref),
         )
@@ -79,9 +75,9 @@ def summary_key(ref: str) -> str:
     return f"inc:{ref}:room:summary"
 
 
-def room_summary(work: Work, incident: Incident, room: IncidentRoom) -> Message:
-    """The pinned summary: the triage post's facts without its buttons."""
-    post = triage_message(work, incident)
+def room_summary(work: Work, incident: Incident, room: IncidentRoom, post: Message | None = None) -> Message:
+    """The pinned summary: the triage post's facts (``post``, when the caller has it) without its buttons."""
+    post = post or triage_message(work, incident)
     after = ""
     if room.archive_at is not None:
         after = f" This channel will be archived on {when(room.archive_at, work.ctx.org.zone)}."
