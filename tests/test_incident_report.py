@@ -69,6 +69,7 @@ def test_closing_writes_stores_and_posts_the_report(bot, slack, clock):
         f"# Post-incident report {ref}",
         "- Status: Closed; severity P2 High",
         "- Handler: Hana Hart",
+        "- Classified Mon 23 Nov 2026, 10:00 (Europe/Berlin), within a minute of the report",
         "- Closed Mon 23 Nov 2026, 15:00 (Europe/Berlin), 5 h after the report",
         f"- Incident channel: #{channel['name']}",
         "## Root cause\n\n- Laptop left visible in a parked car",

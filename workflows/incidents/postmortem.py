@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -155,7 +155,8 @@ def _day(moment: datetime, zone: ZoneInfo) -> str:
 
 
 def _after(incident: Incident, moment: datetime) -> str:
-    return f"{span(moment - incident.reported_at)} after the report"
+    taken = moment - incident.reported_at
+    return "within a minute of the report" if taken < timedelta(minutes=1) else f"{span(taken)} after the report"
 
 
 def _records(work: Work, ref: str, *actions: str) -> list[tuple[Record, dict[str, object]]]:
