@@ -24,6 +24,7 @@ from rich.text import Text
 
 from config.errors import ConfigError, StartupError
 from config.settings import Settings, load_settings
+from workflows.kernel.people import plural
 
 if TYPE_CHECKING:  # imported lazily at run time: only some commands need the database
     from datetime import datetime
@@ -117,7 +118,8 @@ def tick() -> None:
     if not ran:
         typer.echo("Another process runs the scheduler; nothing done here.")
         return
-    typer.echo(f"Tick done; {pending} effect(s) wait in the outbox for the running bot to send.")
+    waiting = f"{plural(pending, 'effect waits', 'effects wait')}"
+    typer.echo(f"Tick done; {waiting} in the outbox for the running bot to send.")
 
 
 def _left_for_the_bot(effect: object) -> None:
@@ -320,9 +322,10 @@ def records_verify(
         result = verify(session, public_key=key, expect=heads, now=datetime.now(UTC))
     anchors = []
     if key:
-        anchors.append(f"{result.seals} seal(s) valid" + (f", newest {result.newest_seal_at}" if result.seals else ""))
+        newest = f", newest {result.newest_seal_at}" if result.seals else ""
+        anchors.append(f"{plural(result.seals, 'seal')} valid{newest}")
     if heads:
-        anchors.append(f"{len(heads)} published head(s) checked")
+        anchors.append(f"{plural(len(heads), 'published head')} checked")
     if result.ok:
         typer.echo(
             f"OK: {result.count} records, chain intact, head {result.head}"
@@ -346,7 +349,9 @@ def records_link() -> None:
 
     with _sessions().begin() as session:
         linked = link_pending(session, datetime.now(UTC), _anchors())
-    typer.echo(f"{linked.count} record(s) linked, {linked.checkpoints} checkpoint(s); head {linked.head}")
+    typer.echo(
+        f"{plural(linked.count, 'record')} linked, {plural(linked.checkpoints, 'checkpoint')}; head {linked.head}"
+    )
 
 
 @records_app.command("head")

@@ -32,6 +32,7 @@ from config.errors import ConfigError, StartupError
 from config.settings import Settings
 from integrations.slack_files import SlackFileSender
 from integrations.slack_profiles import slack_timezones
+from integrations.slack_rooms import ROOM_KINDS, SlackRoomSender
 from integrations.slack_sender import SlackChatSender, make_web_client
 from storage.outbox import Sender
 from workflows.kernel.work import Context
@@ -63,9 +64,18 @@ def build_slack(
     client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     replies = Replies(message_blocks, fallback_text, connections=settings.http_threads)
 
+    chats: list[SlackChatSender] = []  # the one chat sender, once build_runtime made it
+
     def chat_sender(ctx: Context) -> Sender:
-        replies.dm = SlackChatSender(client, ctx.org, message_blocks, fallback_text)
-        return replies.dm
+        chats.append(SlackChatSender(client, ctx.org, message_blocks, fallback_text))
+        replies.dm = chats[-1]
+        return chats[-1]
+
+    def user_of(person_id: str) -> str:
+        """A person's Slack user id, found as their direct messages find it."""
+        return chats[-1].channel_for(f"person:{person_id}")
+
+    rooms = SlackRoomSender(client, user_of)
 
     runtime = build_runtime(
         settings,
@@ -74,6 +84,7 @@ def build_slack(
         extra_senders={
             "slack.file": SlackFileSender(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_url),
             RESPOND_KIND: replies,
+            **dict.fromkeys(ROOM_KINDS, rooms),
             **(extra_senders or {}),
         },
     )

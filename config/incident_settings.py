@@ -169,6 +169,12 @@ class IncidentSettings(_Section):
     records_kept_for: Duration = Field(
         timedelta(days=3 * 365), description="How long report texts and notes stay readable in the records log."
     )
+    room_severities: tuple[SeverityId, ...] = Field(
+        ("P1", "P2"), description="Severities whose incidents get their own private channel at once."
+    )
+    room_archive_after: Duration = Field(
+        timedelta(days=7), description="How long after closure an incident's channel is archived."
+    )
 
     @field_validator("categories")
     @classmethod

@@ -106,6 +106,15 @@ def translate(error: SlackClientError | OSError) -> RetryLater | Undeliverable:
     return RetryLater(f"Slack unreachable: {type(error).__name__}", maybe_delivered=not never)
 
 
+def earlier_result(effect: Effect, key: str, field: str) -> Mapping[str, Any]:
+    """The answer of the earlier effect ``key`` (a post, a created channel), once it holds ``field``;
+    until then the effect waits (nothing was sent, so the next attempt needs no look-up)."""
+    earlier = effect.result_of(key)
+    if not earlier or field not in earlier:
+        raise RetryLater(f"{key} is not sent yet", maybe_delivered=False)
+    return earlier
+
+
 class SlackChatSender:
     """Sends ``chat.message`` effects with chat.postMessage / chat.update."""
 
@@ -150,11 +159,8 @@ class SlackChatSender:
         answer = slack_call(self._client.users_lookupByEmail, email=email)
         return str(answer["user"]["id"])
 
-    def _earlier(self, effect: Effect, key: str) -> Mapping[str, Any]:
-        earlier = effect.result_of(key)
-        if not earlier or "ts" not in earlier:
-            raise RetryLater(f"message {key} is not sent yet", maybe_delivered=False)
-        return earlier
+    def _earlier(self, effect: Effect, key: str, field: str = "ts") -> Mapping[str, Any]:
+        return earlier_result(effect, key, field)
 
     def __call__(self, effect: Effect) -> dict[str, Any]:
         payload = effect.payload
@@ -173,6 +179,8 @@ class SlackChatSender:
         if "thread_of" in payload:
             root = self._earlier(effect, payload["thread_of"])
             arguments.update(channel=root["channel"], thread_ts=root["ts"])
+        elif "in_channel_of" in payload:  # a channel the bot created (an incident's): its id came back
+            arguments["channel"] = self._earlier(effect, payload["in_channel_of"], "channel")["channel"]
         else:
             arguments["channel"] = self.channel_for(payload["to"])
         if effect.unsure_since is not None:

@@ -33,7 +33,7 @@ def test_a_message_of_ten_thousand_lines_fits_and_says_how_much_did_not():
     assert len(blocks) == MAX_BLOCKS
     texts = section_texts(blocks)
     assert all(len(text) <= MAX_SECTION for text in texts)
-    note = next(text for text in texts if "more line(s) that do not fit in one Slack message" in text)
+    note = next(text for text in texts if "more lines that do not fit in one Slack message" in text)
     shown = sum(text.count("EV-") for text in texts)
     hidden = int(note.split()[2].replace(",", ""))
     assert shown + hidden == 10_000
@@ -65,4 +65,4 @@ def test_the_home_stays_within_a_hundred_blocks():
     )
     view = home_view(HomeView(title="ISMS", sections=sections))
     assert len(view["blocks"]) <= MAX_VIEW_BLOCKS
-    assert "more item(s) do not fit here" in view["blocks"][-1]["elements"][0]["text"]
+    assert "more items do not fit here" in view["blocks"][-1]["elements"][0]["text"]

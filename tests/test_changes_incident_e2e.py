@@ -87,21 +87,21 @@ def test_through_jira_and_back_into_the_incident_thread_in_slack(
         assert f"Thank you: {ref} is verified." in SlackUser(bot.url, slack, "U0HANA").reply_text(reply)
 
         line = (
-            f"Change {ref} (ISMS-1) is verified. Result: Done\n"
+            f"Change {ref} (ISMS-1): Verified. Result: Done\n"
             "GPO 'Block macros from the internet' linked to all OUs.\nVerified by Hana Hart: Works as intended."
         )
         in_thread = eventually(
             lambda: [
                 m
                 for m in slack.messages_to("C0TRIAGE")
-                if m.get("thread_ts") and f"Change {ref} (ISMS-1) is verified" in text_of(m)
+                if m.get("thread_ts") and f"Change {ref} (ISMS-1): Verified" in text_of(m)
             ]
         )
         to_handler = eventually(
             lambda: [
                 text_of(m)
                 for m in slack.messages_to("U0HANA")
-                if f"{incident}: Change {ref} (ISMS-1) is verified" in text_of(m)
+                if f"{incident}: Change {ref} (ISMS-1): Verified" in text_of(m)
             ]
         )
 
@@ -143,7 +143,7 @@ def test_through_jira_and_back_into_the_incident_thread_in_the_console(settings:
     assert f"[to Hana Hart] Change {ref} now has tracker issue ISMS-1." in text
     assert f"Thank you: {ref} is verified." in text
     assert (
-        f"[to #security_triage (in thread)] Change {ref} (ISMS-1) is verified. Result: Done\n"
+        f"[to #security_triage (in thread)] Change {ref} (ISMS-1): Verified. Result: Done\n"
         "GPO linked to all OUs.\nVerified by Hana Hart: Works as intended."
     ) in text
-    assert f"[to Hana Hart] {incident}: Change {ref} (ISMS-1) is verified." in text
+    assert f"[to Hana Hart] {incident}: Change {ref} (ISMS-1): Verified." in text

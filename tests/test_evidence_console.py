@@ -71,7 +71,7 @@ def test_tick_command_runs_once_unless_another_process_leads(tmp_path):
     env = {"ISMS_DATABASE_URL": url, "ISMS_CONFIG": str(org_file(tmp_path, start="2099-01-01"))}
     first = CliRunner().invoke(app, ["tick"], env=env)
     assert first.exit_code == 0, first.output
-    assert "Tick done; 0 effect(s) wait in the outbox for the running bot to send." in first.output
+    assert "Tick done; 0 effects wait in the outbox for the running bot to send." in first.output
 
     engine = make_engine(url)
     assert LeaseLeadership(engine, "server-1:42", timedelta(minutes=5)).claim()  # a running server leads

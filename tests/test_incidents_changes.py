@@ -76,7 +76,7 @@ def test_request_change_creates_one_change_request_with_the_incident_as_origin(w
     ]
     assert f"Hana Hart requested change {change_ref}: Block macros in mail attachments" in world.chat.thread(ref)
     post = world.chat.triage_posts(ref)[-1].text
-    assert f"Changes: {change_ref} Block macros in mail attachments (requested)" in post
+    assert f"Changes: {change_ref} Block macros in mail attachments (Requested)" in post
 
 
 def test_finished_change_is_posted_in_the_incident_thread_and_told_to_the_handler(world):
@@ -85,7 +85,7 @@ def test_finished_change_is_posted_in_the_incident_thread_and_told_to_the_handle
     with world.ctx.work(world.actor("alice")) as work:
         changes.decide(work, changes.find(work, change_ref), approve=False, reason="Breaks the finance macros")
     world.deliver()
-    line = f"Change {change_ref} is declined. Result: Declined: Breaks the finance macros"
+    line = f"Change {change_ref}: Declined. Result: Declined: Breaks the finance macros"
     assert line in world.chat.thread(ref)
     assert f"{ref}: {line}\nRansomware note on the file server" in world.chat.dm_texts("hana")
     assert not any(change_ref in t for t in world.chat.dm_texts("erin", incidents_only=False))
@@ -95,7 +95,7 @@ def test_finished_change_is_posted_in_the_incident_thread_and_told_to_the_handle
     assert world.records("change-finished", "INC") == [
         ("alice", "change-finished", ref, {"change": change_ref, "state": "declined"})
     ]
-    assert f"Changes: {change_ref} Block macros in mail attachments (declined)" in world.chat.triage_posts(ref)[-1].text
+    assert f"Changes: {change_ref} Block macros in mail attachments (Declined)" in world.chat.triage_posts(ref)[-1].text
 
 
 def test_invalid_change_request_stores_nothing(world):

@@ -30,7 +30,7 @@ def test_all_incidents_show_closed_ones_with_counts_first(world):
     reply = world.command("sam", "incidents all").reply
     assert reply is not None
     assert reply.text == "8 incident reports, open and closed"
-    assert dict(reply.fields) == {"closed": "4", "incident": "3", "new": "1"}
+    assert reply.fields == (("Reported, waiting for triage", "1"), ("Incident, being handled", "3"), ("Closed", "4"))
     assert "INC-2026-0101 · Closed" in reply.body or "INC-2026-0101 · closed" in reply.body.lower()
     assert reply.body.index("INC-2026-0108") < reply.body.index("INC-2026-0101")  # newest first
 

@@ -29,9 +29,11 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "conversations.open": frozenset({"im:write"}),  # DMs only; channels would need channels:manage
     "conversations.history": frozenset({"channels:history", "groups:history", "im:history"}),
     "conversations.replies": frozenset({"channels:history", "groups:history", "im:history"}),
-    "conversations.create": frozenset({"channels:manage"}),
-    "conversations.invite": frozenset({"channels:manage"}),
-    "conversations.archive": frozenset({"channels:manage"}),
+    # The bot creates only private channels (is_private), which need groups:* rather than channels:*.
+    "conversations.create": frozenset({"groups:write"}),
+    "conversations.invite": frozenset({"groups:write"}),
+    "conversations.archive": frozenset({"groups:write"}),
+    "conversations.list": frozenset({"groups:read"}),  # types=private_channel only
     "conversations.join": frozenset({"channels:join"}),
     "conversations.info": frozenset({"channels:read", "groups:read"}),
     "pins.add": frozenset({"pins:write"}),

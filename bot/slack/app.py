@@ -41,7 +41,7 @@ from bot.slack.blocks import fallback_text, message_blocks, modal, view_values
 from bot.slack.home import publish_home, refresh_after
 from bot.slack.replies import Replies, queue_reply
 from bot.text import clean_tree
-from integrations.slack_sender import slack_call
+from integrations.slack_sender import METADATA_EVENT, slack_call
 from storage.deliveries import first_time
 from storage.outbox import RetryLater, Undeliverable
 from workflows.kernel.actors import Actor, resolve_actor
@@ -251,6 +251,7 @@ def build_app(
                 permalink=_permalink(client, channel, message.get("ts")),
                 channel=channel,
                 ts=message.get("ts"),
+                thread_of=_thread_root_key(client, channel, message),
             )
         request = Request(people.actor(user_id), key=f"shortcut:{body.get('trigger_id')}", source=source)
         handle(
@@ -307,6 +308,27 @@ def _open_form(client: WebClient, trigger_id: str, form: Form) -> str | None:
 def _form_fallback(form: Form) -> Message:
     instead = form.fallback or "Please try again in a moment."
     return Message(text=f"Sorry, Slack could not open the form \u201c{form.title}\u201d just now. {instead}")
+
+
+def _thread_root_key(client: WebClient, channel: str | None, message: dict[str, Any]) -> str | None:
+    """The outbox key of the bot's post that ``message`` replies to in a thread (an incident's triage
+    post, say), read from that post's metadata; None for a message outside a thread or under a post
+    that is not the bot's."""
+    thread_ts = message.get("thread_ts")
+    if not channel or not thread_ts or thread_ts == message.get("ts"):
+        return None
+    try:
+        page = slack_call(
+            client.conversations_replies, channel=channel, ts=thread_ts, limit=1, include_all_metadata=True
+        )
+    except (RetryLater, Undeliverable):
+        return None
+    root = (page.get("messages") or [{}])[0]
+    metadata = root.get("metadata") or {}
+    if metadata.get("event_type") != METADATA_EVENT:
+        return None
+    key = (metadata.get("event_payload") or {}).get("key")
+    return str(key) if key else None
 
 
 def _permalink(client: WebClient, channel: str | None, ts: str | None) -> str | None:

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from bot.text import shown
+from workflows.kernel.people import plural
 from workflows.kernel.ui import Form, FormField, HomeView, Message
 
 MAX_SECTION = 3000
@@ -55,7 +56,8 @@ def message_blocks(message: Message, max_blocks: int = MAX_BLOCKS) -> list[dict[
         chunks = _sections(message.body)
         if len(chunks) > room:
             left = sum(chunk.count("\n") + 1 for chunk in chunks[room - 1 :])
-            chunks = [*chunks[: room - 1], f"… and {left:,} more line(s) that do not fit in one Slack message."]
+            more = plural(left, "more line that does", "more lines that do")
+            chunks = [*chunks[: room - 1], f"… and {more} not fit in one Slack message."]
         blocks.extend({"type": "section", "text": mrkdwn(chunk)} for chunk in chunks)
     for chunk in field_chunks[: max(max_blocks - len(blocks) - 2, 0)]:  # Slack allows 10 fields per section
         blocks.append(
@@ -187,7 +189,8 @@ def home_view(view: HomeView) -> dict[str, Any]:
         rendered = message_blocks(section, min(room, MAX_BLOCKS))
         if room <= 0 or len(rendered) > room:
             left = len(view.sections) - index
-            note = f"{left} more item(s) do not fit here: /isms evidence, /isms changes and /isms incidents list them."
+            more = plural(left, "more item does", "more items do")
+            note = f"{more} not fit here: /isms evidence, /isms changes and /isms incidents list them."
             blocks.append({"type": "context", "elements": [mrkdwn(note)]})
             break
         blocks.extend(rendered)

@@ -9,6 +9,7 @@ from storage.models.deliveries import Delivery
 from storage.models.directory import DirectoryConflict, DirectoryPerson, DirectorySync
 from storage.models.evidence import ActivitySchedule, EvidenceFile, EvidenceRequest, EvidenceSubmission
 from storage.models.improvement import Improvement
+from storage.models.incident_rooms import IncidentRoom
 from storage.models.incidents import (
     Incident,
     IncidentChange,
@@ -46,6 +47,7 @@ __all__ = [
     "IncidentChange",
     "IncidentClock",
     "IncidentEntry",
+    "IncidentRoom",
     "IncidentTimer",
     "LocalTicket",
     "OutboxEffect",

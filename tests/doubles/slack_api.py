@@ -8,6 +8,10 @@ would talk to slack.com: form or JSON bodies, bearer tokens, ``{"ok": ...}``
 envelopes, HTTP 429 with ``Retry-After``. Tests point the bot at ``base_url``
 and then assert on the recorded calls.
 
+Channels created with ``conversations.create`` are kept with their members, pins and archived flag, and
+answer as Slack does (``name_taken``, ``already_in_channel``, ``not_in_channel``, ``is_archived``,
+``already_pinned``, ``already_archived``); ``conversations.list`` shows private ones to members only.
+
 Posted messages are kept per conversation with their ``metadata``, so
 ``conversations.history`` and ``conversations.replies`` (``oldest``, ``latest``,
 ``inclusive``, ``limit``, ``cursor``, ``include_all_metadata``) read them back as
@@ -24,6 +28,7 @@ import json
 import logging
 import math
 import mimetypes
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -270,6 +275,8 @@ class SlackApiDouble:
         self._users: dict[str, dict[str, Any]] = {}
         self._files: dict[str, tuple[dict[str, Any], bytes]] = {}
         self._reactions: set[tuple[str, str, str]] = set()
+        self._channels: dict[str, dict[str, Any]] = {}  # created by conversations.create, by id
+        self._pins: set[tuple[str, str]] = set()
         self._faults: dict[str, list[_Fault]] = {}
         self._buckets: dict[str, _TokenBucket] = {}
         self._ts_sequence = itertools.count(100)
@@ -300,6 +307,11 @@ class SlackApiDouble:
             "users.lookupByEmail": self._users_lookup_by_email,
             "files.info": self._files_info,
             "reactions.add": self._reactions_add,
+            "conversations.create": self._conversations_create,
+            "conversations.list": self._conversations_list,
+            "conversations.invite": self._conversations_invite,
+            "conversations.archive": self._conversations_archive,
+            "pins.add": self._pins_add,
         }
 
     # -- lifecycle -------------------------------------------------------
@@ -397,6 +409,27 @@ class SlackApiDouble:
         }
         with self._cond:
             self._files[file_id] = (info, content)
+
+    def channel(self, name: str) -> dict[str, Any] | None:
+        """A channel created through conversations.create, by name (a copy, members as a sorted list)."""
+        with self._cond:
+            found = next((c for c in self._channels.values() if c["name"] == name), None)
+            return {**found, "members": sorted(found["members"])} if found else None
+
+    def channels(self) -> list[dict[str, Any]]:
+        """Every channel created through conversations.create, oldest first."""
+        with self._cond:
+            return [{**c, "members": sorted(c["members"])} for c in self._channels.values()]
+
+    def remove_member(self, channel: str, user_id: str) -> None:
+        """Take somebody (the bot, ``BOT_USER_ID``, too) out of a channel created through conversations.create."""
+        with self._cond:
+            self._channels[channel]["members"].discard(user_id)
+
+    def pinned(self, channel: str) -> list[str]:
+        """Timestamps of the messages pinned in ``channel``."""
+        with self._cond:
+            return sorted(ts for pinned_in, ts in self._pins if pinned_in == channel)
 
     def file_url(self, file_id: str) -> str:
         """Where files.info says the file can be downloaded (url_private and url_private_download)."""
@@ -741,6 +774,7 @@ class SlackApiDouble:
             and isinstance(metadata.get("event_payload"), dict)
         ):
             raise _ApiError("invalid_metadata_format")
+        self._check_member(args["channel"])
         ts = self._next_ts()
         channel = _resolve_channel(args["channel"])
         message = self._message(args, ts)
@@ -756,6 +790,7 @@ class SlackApiDouble:
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         _require(args, "channel", "ts")
         _require_text(args)
+        self._check_member(args["channel"])
         for stored in self._conversations.get(_resolve_channel(args["channel"]), []):
             if stored["ts"] == args["ts"]:
                 stored.update({key: args[key] for key in ("text", "blocks", "attachments", "metadata") if key in args})
@@ -776,6 +811,109 @@ class SlackApiDouble:
         channel, ts = args["channel"], args["message_ts"]
         permalink = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
         return {"channel": channel, "permalink": permalink}
+
+    # Channels created through conversations.create are modelled as Slack keeps them: private ones are
+    # seen only by their members, an archived one takes no posts, and the bot must be a member to post,
+    # invite, pin or archive. Channels the tests merely name (C0TRIAGE) accept every post, as before.
+
+    _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
+
+    def _check_member(self, channel_id: str) -> dict[str, Any] | None:
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            return None
+        if channel["is_archived"]:
+            raise _ApiError("is_archived")
+        if BOT_USER_ID not in channel["members"]:
+            raise _ApiError("not_in_channel")
+        return channel
+
+    def _known_channel(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "channel")
+        channel = self._channels.get(args["channel"])
+        if channel is None:
+            raise _ApiError("channel_not_found")
+        return channel
+
+    def _conversations_create(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "name")
+        name = str(args["name"])
+        if len(name) > 80:
+            raise _ApiError("invalid_name_maxlength")
+        if not self._CHANNEL_NAME.match(name):
+            raise _ApiError("invalid_name_specials")
+        if any(c["name"] == name for c in self._channels.values()):  # archived ones keep their name
+            raise _ApiError("name_taken")
+        channel = {
+            "id": self._next_id("C"),
+            "name": name,
+            "is_channel": True,
+            "is_private": _flag(args.get("is_private")),
+            "is_archived": False,
+            "created": int(float(self._next_ts())),
+            "creator": BOT_USER_ID,
+            "members": {BOT_USER_ID},
+        }
+        self._channels[channel["id"]] = channel
+        return {"channel": self._channel_object(channel)}
+
+    @staticmethod
+    def _channel_object(channel: dict[str, Any]) -> dict[str, Any]:
+        shown = {key: value for key, value in channel.items() if key != "members"}
+        shown["is_member"] = BOT_USER_ID in channel["members"]
+        return shown
+
+    def _conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Public channels, and the private ones the bot is a member of, a page at a time by ``cursor``."""
+        types = set(str(args.get("types") or "public_channel").split(","))
+        listed = [
+            c
+            for c in self._channels.values()
+            if ("private_channel" if c["is_private"] else "public_channel") in types
+            and (not c["is_private"] or BOT_USER_ID in c["members"])
+            and not (_flag(args.get("exclude_archived")) and c["is_archived"])
+        ]
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page = listed[start : start + limit]
+        more = start + limit < len(listed)
+        return {
+            "channels": [self._channel_object(c) for c in page],
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _conversations_invite(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._known_channel(args)
+        _require(args, "users")
+        self._check_member(channel["id"])
+        for user in str(args["users"]).split(","):
+            if user == BOT_USER_ID:
+                raise _ApiError("cant_invite_self")
+            if user not in self._users:
+                raise _ApiError("user_not_found")
+            if user in channel["members"]:
+                raise _ApiError("already_in_channel")
+        channel["members"].update(str(args["users"]).split(","))
+        return {"channel": self._channel_object(channel)}
+
+    def _conversations_archive(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._known_channel(args)
+        if channel["is_archived"]:
+            raise _ApiError("already_archived")
+        self._check_member(channel["id"])
+        channel["is_archived"] = True
+        return {}
+
+    def _pins_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        _require(args, "channel", "timestamp")
+        self._check_member(args["channel"])
+        channel = _resolve_channel(args["channel"])
+        if not any(m["ts"] == args["timestamp"] for m in self._conversations.get(channel, [])):
+            raise _ApiError("message_not_found")
+        if (channel, args["timestamp"]) in self._pins:
+            raise _ApiError("already_pinned")
+        self._pins.add((channel, args["timestamp"]))
+        return {}
 
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         """Only one-to-one DMs are modelled; a comma-separated ``users`` list is taken as one id."""

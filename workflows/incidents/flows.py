@@ -19,10 +19,11 @@ the incident after the move; ``run_step`` has checked the move before the step r
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,20 +32,23 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.counters import number_row
 from storage.db import is_postgresql
+from storage.models.incident_rooms import IncidentRoom
 from storage.models.incidents import Incident, IncidentChange, IncidentClock, IncidentTimer
 from workflows.changes import flows as changes
-from workflows.incidents import messages, timeline
+from workflows.incidents import messages, postmortem, rooms, timeline
 from workflows.incidents.clocks import CLOCK_LABELS, FINAL_REPORT, plan_clocks, running, wanted_timers
 from workflows.incidents.forms import (
     CLOSE,
     DECISIONS,
     MAX_REPORT,
+    MAX_TIMELINE_TEXT,
     NOTIFIED,
     PERSONAL_DATA,
     PERSONAL_DATA_LABELS,
     ReportDetails,
     Source,
     report_form,
+    timeline_form,
     triage_form,
 )
 from workflows.incidents.lifecycle import (
@@ -54,6 +58,7 @@ from workflows.incidents.lifecycle import (
     NOTIFIER_ROLES,
     OPEN,
     TRIAGE_ROLES,
+    VIEWER_ROLES,
     IncidentStatus,
     status_of,
 )
@@ -62,12 +67,19 @@ from workflows.kernel.access import EVERYONE, Allowed, Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface, publish
 from workflows.kernel.people import find_person, person_name, when, with_role
+from workflows.kernel.routing import SourceMessage
 from workflows.kernel.steps import Items, run_step
-from workflows.kernel.ui import Outcome
+from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.validation import check_text
 from workflows.kernel.work import Context, Work
 
 TRIAGE = Allowed(TRIAGE_ROLES)
+TRIAGE_KEY = re.compile(r"inc:(INC-\d{4}-\d{4,}):triage")
+"""The outbox key of an incident's triage post (``timeline.triage_key``)."""
+VIEWERS = Allowed(VIEWER_ROLES)
+CARRIED_TEXT = 1400
+"""Characters of a message the "which incident?" form carries: its metadata holds at most 3,000 in Slack,
+JSON escapes (quotes, line breaks) may double the text, and the message's author and link come along."""
 NOTIFIERS = Allowed(NOTIFIER_ROLES)
 EDITING = "changing this report"
 
@@ -325,9 +337,11 @@ def _triage(
 
 
 def _changed(work: Work, incident: Incident, kind: str, line: str) -> None:
-    """After a change: a thread line, timers and clocks re-planned, the triage post updated in place."""
+    """After a change: a thread line, timers and clocks re-planned, the incident's channel opened or
+    followed (``rooms.follow``), the triage post and the channel's summary updated in place."""
     timeline.add_line(work, incident, kind, line)
     _replan(work, incident)
+    rooms.follow(work, incident)
     timeline.refresh_post(work, incident)
 
 
@@ -490,6 +504,118 @@ def add_note(ctx: Context, actor: Actor, *, key: str, ref: str, note: str) -> Ou
     return _triage(ctx, actor, ref, key=key, what="adding notes to incidents", step=step)
 
 
+def open_room(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
+    """The "Open incident channel" button: a room for an incident whose severity does not open one."""
+
+    def step(work: Work, incident: Incident) -> Outcome:
+        if rooms.open_room(work, incident, f"asked by {actor.name}") is None:
+            raise Refused(f"{ref} already has its incident channel.")
+        timeline.refresh_post(work, incident)
+        return Outcome.say(f"The incident channel for {ref} is being opened; you will be invited.")
+
+    return _triage(
+        ctx,
+        actor,
+        ref,
+        key=key,
+        what="opening incident channels",
+        step=step,
+        within=frozenset({IncidentStatus.INCIDENT}),
+    )
+
+
+def incident_of_channel(ctx: Context, channel: str | None) -> str | None:
+    """The reference of the incident whose own channel ``channel`` is (None for any other channel)."""
+    if not channel:
+        return None
+    with ctx.read() as session:
+        return session.scalar(
+            select(Incident.ref)
+            .join(IncidentRoom, IncidentRoom.incident_id == Incident.id)
+            .where(IncidentRoom.channel_id == channel)
+        )
+
+
+def incident_of_thread(root_key: str | None) -> str | None:
+    """The reference of the incident whose triage post heads the thread a message was written in."""
+    match = TRIAGE_KEY.fullmatch(root_key or "")
+    return match.group(1) if match else None
+
+
+def ask_incident(ctx: Context, actor: Actor, message: SourceMessage) -> Outcome:
+    """The shortcut used outside an incident channel: a small form asks which incident."""
+    require(ctx, actor, TRIAGE, process="INC", what="adding to incident timelines")
+    data = {"text": message.text[:CARRIED_TEXT], "author": message.author, "permalink": message.permalink}
+    data.update(channel=message.channel, ts=message.ts)
+    return Outcome(form=timeline_form(json.dumps(data, ensure_ascii=False)))
+
+
+def message_from(metadata: str) -> SourceMessage | None:
+    """The message the timeline form was opened for, from the form's metadata."""
+    try:
+        data = json.loads(metadata)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        return None
+    fields = ("author", "permalink", "channel", "ts")
+    return SourceMessage(data["text"], *(str(data[f]) if data.get(f) else None for f in fields))
+
+
+def add_to_timeline(ctx: Context, actor: Actor, *, key: str, ref: str, message: SourceMessage) -> Outcome:
+    """A chat message becomes a timeline entry with its own author and time; the line in the triage
+    thread says who added it. The same message is added to an incident once."""
+    text = message.text.strip()
+    if not text:
+        raise Refused("That message has no text to add to the timeline.")
+
+    def step(work: Work, incident: Incident) -> Outcome:
+        if message.ts and not work.once(f"inc:{ref}:timeline:{message.channel}:{message.ts}"):
+            raise Refused(f"That message is already in the timeline of {ref}.")
+        author = find_person(ctx.org, message.author or "")
+        author_id = author.id if author else (message.author or actor.id)
+        at = _message_time(message.ts) or work.now
+        shown = text if len(text) <= MAX_TIMELINE_TEXT else text[: MAX_TIMELINE_TEXT - 1] + "…"
+        work.record(
+            "INC",
+            "timeline-added",
+            ("incident", ref),
+            {"author": author_id, "at": at.isoformat(), "text": shown, "permalink": message.permalink},
+            retain=ctx.org.incidents.records_kept_for,
+        )
+        name, moment = person_name(ctx.org, author_id), when(at, ctx.org.zone)
+        line = f"{actor.name} added to the timeline: {name}, {moment}: {shown}"
+        timeline.add_line(work, incident, "message", line, entry_text=shown, at=at, actor_id=author_id)
+        return Outcome.say(f"Added to the timeline of {ref}: {name}, {moment}.")
+
+    return _triage(ctx, actor, ref, key=key, what="adding to incident timelines", step=step)
+
+
+def _message_time(ts: str | None) -> datetime | None:
+    """When a Slack message was written, from its ``ts`` (seconds since the epoch)."""
+    try:
+        return datetime.fromtimestamp(float(ts), UTC) if ts else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def post_incident_report(ctx: Context, actor: Actor, *, key: str, ref: str) -> Outcome:
+    """``/incident report INC-…``: the post-incident report as it stands now, stored and posted, and
+    shown whole to the person who asked."""
+
+    def step(work: Work, incident: Incident) -> Outcome:
+        written = postmortem.write(work, incident, f"asked by {actor.name}")
+        return Outcome(
+            reply=Message(
+                text=f"Post-incident report {ref}, stored as a record and posted to the reports channel.",
+                body=written.markdown,
+                footer=f"SHA-256: Markdown {written.markdown_sha256}, HTML {written.html_sha256}",
+            )
+        )
+
+    return _triage(ctx, actor, ref, key=key, what="writing post-incident reports", step=step, allowed=VIEWERS)
+
+
 def close_warnings(session: Session, incident: Incident) -> tuple[str, ...]:
     """What closing the incident now would override: running clocks, a serious incident without handler."""
     warnings = [
@@ -533,6 +659,7 @@ def close(
         publish(work, Interface("INC", "RA", "incident-closed", ref, closed))  # risks on affected assets
         _changed(work, incident, "closed", f"{actor.name} closed the incident. Root cause: {incident.root_cause}")
         timeline.tell_reporter(work, incident, "closed")
+        postmortem.write(work, incident, "closed")
         return Outcome()
 
     return _triage(
@@ -740,7 +867,7 @@ def change_finished(work: Work, event: Interface) -> None:
     state = str(event.data.get("state") or "finished")
     result = str(event.data.get("result") or "").strip()
     jira = f" ({event.data['jira_key']})" if event.data.get("jira_key") else ""
-    line = f"Change {ref}{jira} is {state}." + (f" Result: {result}" if result else "")
+    line = f"Change {ref}{jira}: {messages.change_state(state)}." + (f" Result: {result}" if result else "")
     work.record("INC", "change-finished", ("incident", incident.ref), {"change": ref, "state": state})
     _changed(work, incident, "change", line)
     if incident.handler_id:

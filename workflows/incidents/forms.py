@@ -8,6 +8,7 @@ are defined once here and used by Slack and the console alike.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,10 @@ CHANGE = "incident.change"
 CLOSE = "incident.close"
 NOTIFIED = "incident.notified"
 PERSONAL_DATA = "incident.personal_data"
+ADD_TO_TIMELINE = "incident.add_to_timeline"
+"""The message shortcut "Add to incident timeline", and the form asking which incident."""
+REF_PATTERN = re.compile(r"INC-\d{4}-\d{4,}")
+MAX_TIMELINE_TEXT = 2000
 """Form callback ids; each triage form is opened by the button with the same action id."""
 
 REPORT_FALLBACK = "Type `/incident <what happened>` instead: that reports it at once, and you can add details later."
@@ -380,3 +385,17 @@ TRIAGE_VALIDATORS: dict[str, Callable[[Context, Mapping[str, str]], dict[str, st
         else {"personal_data": "Please answer yes, no or not sure."}
     ),
 }
+
+
+def timeline_form(metadata: str) -> Form:
+    """Which incident a message from elsewhere belongs to (the message itself rides in ``metadata``)."""
+    field = FormField(
+        "ref", "Which incident?", max_length=20, hint="Its reference, as in the triage channel: INC-2026-0042"
+    )
+    return Form(ADD_TO_TIMELINE, "Add to incident timeline", (field,), submit_label="Add", metadata=metadata)
+
+
+def validate_timeline(ctx: Context, values: Mapping[str, str]) -> dict[str, str]:
+    if not REF_PATTERN.fullmatch(values.get("ref", "").strip().upper()):
+        return {"ref": "Please give the incident's reference, such as INC-2026-0042."}
+    return {}

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from config.incident_settings import SEVERITY_IDS
+from storage.models.incident_rooms import IncidentRoom
 from storage.models.incidents import Incident, IncidentChange, IncidentClock
+from workflows.changes.messages import state_label
 from workflows.incidents.clocks import CLOCK_LABELS, running
 from workflows.incidents.forms import (
     ASSIGN,
@@ -33,6 +35,7 @@ ESCALATE = "incident.escalate"
 ADD_DETAILS = "incident.add_details"
 WITHDRAW = "incident.withdraw"
 ACKNOWLEDGE = "incident.acknowledge"
+OPEN_ROOM = "incident.open_room"
 """Action ids of the buttons that act at once (the others open the form of the same id)."""
 
 
@@ -81,7 +84,9 @@ def clock_state(ctx: Context, clock: IncidentClock, now: datetime, *, live: bool
     return f"due {when(clock.due_at, zone)}{left}"
 
 
-def _buttons(ctx: Context, incident: Incident, clocks: Sequence[IncidentClock]) -> tuple[Button, ...]:
+def _buttons(
+    ctx: Context, incident: Incident, clocks: Sequence[IncidentClock], *, may_open_room: bool = False
+) -> tuple[Button, ...]:
     ref = incident.ref
     levels = ctx.org.incidents.severities
     severities = tuple(
@@ -99,6 +104,7 @@ def _buttons(ctx: Context, incident: Incident, clocks: Sequence[IncidentClock]) 
             Button(NOTE, "Add note", ref),
         )
     if status == IncidentStatus.INCIDENT:
+        opener = (Button(OPEN_ROOM, "Open incident channel", ref),) if may_open_room else ()
         return (
             *severities,
             Button(ASSIGN, "Assign handler", ref),
@@ -106,6 +112,7 @@ def _buttons(ctx: Context, incident: Incident, clocks: Sequence[IncidentClock]) 
             Button(NOTE, "Add note", ref),
             Button(PERSONAL_DATA, "Personal data", ref),
             Button(CHANGE, "Request change", ref),
+            *opener,
             *notified,
             Button(NOT_INCIDENT, "Not an incident", ref),
             Button(CLOSE, "Close", ref, "primary"),
@@ -123,6 +130,7 @@ def triage_message(
     clocks: Sequence[IncidentClock],
     changes: Sequence[IncidentChange],
     now: datetime,
+    room: IncidentRoom | None = None,
 ) -> Message:
     """The triage post: everything the team needs to decide, and the buttons to act."""
     settings, zone = ctx.org.incidents, ctx.org.zone
@@ -150,13 +158,15 @@ def triage_message(
         fields.append(("Links", incident.links))
     if incident.files:
         fields.append(("Files", f"{len(incident.files)} attached"))
+    if room is not None:
+        fields.append(("Incident channel", room_state(room)))
     if incident.escalated_at:
         escalated = f"by {person_name(ctx.org, incident.escalated_by)}, {when(incident.escalated_at, zone)}"
         fields.append(("Escalated", escalated))
     for clock in clocks:
         fields.append((CLOCK_LABELS[clock.kind], clock_state(ctx, clock, now, live=False)))
     if changes:
-        fields.append(("Changes", "\n".join(f"{c.change_ref} {c.title} ({c.state or 'requested'})" for c in changes)))
+        fields.append(("Changes", "\n".join(f"{c.change_ref} {c.title} ({change_state(c.state)})" for c in changes)))
     if status == IncidentStatus.NOT_INCIDENT and incident.not_incident_reason:
         fields.append(("Why not an incident", incident.not_incident_reason))
     if status == IncidentStatus.CLOSED:
@@ -170,9 +180,25 @@ def triage_message(
         text=f"{incident.ref} [{severity}] {STATUS_LABELS[status]}: {headline(incident)}",
         body=incident.summary,
         fields=tuple(fields),
-        buttons=_buttons(ctx, incident, clocks),
+        buttons=_buttons(ctx, incident, clocks, may_open_room=room is None),
         footer=criteria if status in OPEN else "",
     )
+
+
+def room_state(room: IncidentRoom) -> str:
+    """The incident channel as the triage post shows it: its name, and a link that opens it once Slack
+    has created it (``app_redirect`` works in every workspace, and only members see a private channel)."""
+    if room.error:
+        return f"#{room.name} could not be opened: {room.error}"
+    if room.channel_id is None:
+        return f"#{room.name} (being opened)"
+    link = f"https://slack.com/app_redirect?channel={room.channel_id}"
+    return f"#{room.name} (archived) {link}" if room.archived_at else f"#{room.name} {link}"
+
+
+def change_state(state: str | None) -> str:
+    """A requested change's state as people read it ("Waiting for approval"), not its key."""
+    return state_label(state) if state else "Requested"
 
 
 def reporter_message(ctx: Context, incident: Incident, event: str, **values: str) -> Message:
@@ -224,6 +250,8 @@ COMMAND_HELP = (
     ("/incident <what happened>", "report it in one line at once (you can add details later)"),
     ("/incident mine", "your reports and their status"),
     ("/incident list", "open incidents (security team, dpo, auditors); your own reports for everybody else"),
+    ("/incident timeline INC-…", "an incident's timeline (security team, dpo, auditors)"),
+    ("/incident report INC-…", "the post-incident report (security team, dpo, auditors)"),
     ("/incident help", "this help"),
 )
 """What ``/incident help`` says; single words such as ``help`` or ``list`` never file a report."""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from config.incident_settings import SEVERITY_IDS
 from workflows.incidents import flows as incidents
 from workflows.incidents.forms import (
+    ADD_TO_TIMELINE,
     ASSIGN,
     CHANGE,
     CLOSE,
@@ -18,12 +19,14 @@ from workflows.incidents.forms import (
     NOTE,
     NOTIFIED,
     PERSONAL_DATA,
+    REF_PATTERN,
     REPORT,
     TRIAGE_VALIDATORS,
     Source,
     moment_or_now,
     parse_report,
     validate_report,
+    validate_timeline,
 )
 from workflows.incidents.lifecycle import VIEWER_ROLES
 from workflows.incidents.messages import (
@@ -31,11 +34,23 @@ from workflows.incidents.messages import (
     ADD_DETAILS,
     CLASSIFY,
     ESCALATE,
+    OPEN_ROOM,
     WITHDRAW,
     command_help,
     severity_action,
 )
-from workflows.incidents.service import ALL_LIST, MINE, MORE, OPEN_LIST, all_incidents, my_reports, open_incidents
+from workflows.incidents.service import (
+    ALL_LIST,
+    MINE,
+    MORE,
+    OPEN_LIST,
+    TIMELINE,
+    all_incidents,
+    my_reports,
+    open_incidents,
+    timeline_page,
+)
+from workflows.kernel.access import Refused
 from workflows.kernel.paging import more_route, parse_more
 from workflows.kernel.routing import FormRoute, Handler, Request, Router
 from workflows.kernel.ui import Outcome
@@ -63,10 +78,23 @@ RESERVED: dict[str, Callable[[Context, Request], Outcome]] = {
 """Single words after ``/incident`` that are commands, never a one-line report."""
 
 
+ABOUT_ONE: dict[str, Callable[[Context, Request, str], Outcome]] = {
+    "timeline": lambda ctx, request, ref: timeline_page(ctx, request.actor, ref),
+    "report": lambda ctx, request, ref: incidents.post_incident_report(ctx, request.actor, key=request.key, ref=ref),
+}
+"""Words that, followed by an incident's reference, are commands about that incident."""
+
+
 def _incident_command(ctx: Context, request: Request) -> Outcome:
     text = request.text.strip()
     if not text:
         return incidents.start_report(ctx, request.actor)
+    first, _, rest = text.partition(" ")
+    about = ABOUT_ONE.get(first.lower())
+    if about is not None and REF_PATTERN.fullmatch(rest.strip().upper()):
+        return about(ctx, request, rest.strip().upper())
+    if first.lower() == "timeline":  # never a report ("report <text>" still is one, as people write)
+        return Outcome.say("Which incident? For example: /incident timeline INC-2026-0042")
     reserved = RESERVED.get(text.lower().strip(".!"))
     if reserved is not None:
         return reserved(ctx, request)
@@ -88,6 +116,8 @@ def _more(lists: Handler) -> Handler:
         name, offset = parse_more(request.text)
         if name == ALL_LIST or name.startswith(ALL_LIST + " "):
             return all_incidents(ctx, request.actor, name[len(ALL_LIST) :], offset)
+        if name.startswith(TIMELINE + " "):
+            return timeline_page(ctx, request.actor, name[len(TIMELINE) + 1 :], offset)
         return lists(ctx, request)
 
     return more
@@ -98,6 +128,25 @@ def _shortcut(ctx: Context, request: Request) -> Outcome:
     if source is None:
         return incidents.start_report(ctx, request.actor)
     return incidents.start_report(ctx, request.actor, Source(source.permalink, source.author), source.text)
+
+
+def _timeline_shortcut(ctx: Context, request: Request) -> Outcome:
+    """ "Add to incident timeline" on a message: at once in an incident's channel, else the form asks which."""
+    source = request.source
+    if source is None:
+        raise Refused('Use "Add to incident timeline" on a message (under ⋮ on the message).')
+    ref = incidents.incident_of_channel(ctx, source.channel) or incidents.incident_of_thread(source.thread_of)
+    if ref is None:
+        return incidents.ask_incident(ctx, request.actor, source)
+    return incidents.add_to_timeline(ctx, request.actor, key=request.key, ref=ref, message=source)
+
+
+def _submit_timeline(ctx: Context, request: Request) -> Outcome:
+    message = incidents.message_from(request.metadata)
+    if message is None:
+        raise Refused("That message could not be read back; please use the shortcut on it again.")
+    ref = request.values["ref"].strip().upper()
+    return incidents.add_to_timeline(ctx, request.actor, key=request.key, ref=ref, message=message)
 
 
 def _metadata(request: Request) -> dict[str, object]:
@@ -184,6 +233,10 @@ def register(router: Router) -> None:
     router.isms["incidents"] = _incidents_list
     router.actions[MORE] = _more(more_route({MINE: my_reports, OPEN_LIST: open_incidents}))
     router.shortcuts["report_incident"] = _shortcut
+    router.shortcuts[ADD_TO_TIMELINE] = _timeline_shortcut
+    router.forms[ADD_TO_TIMELINE] = FormRoute(
+        lambda ctx, request: validate_timeline(ctx, request.values), _submit_timeline
+    )
     router.forms[REPORT] = FormRoute(lambda ctx, request: validate_report(ctx, request.values), _submit_report)
     for callback_id in (NOT_INCIDENT, ASSIGN, NOTE, CHANGE, CLOSE, NOTIFIED, PERSONAL_DATA):
         router.forms[callback_id] = FormRoute(_validator(callback_id), _submit_triage(callback_id))
@@ -201,5 +254,8 @@ def register(router: Router) -> None:
         ctx, request.actor, key=request.key, ref=request.text.strip()
     )
     router.actions[ESCALATE] = lambda ctx, request: incidents.escalate(
+        ctx, request.actor, key=request.key, ref=request.text.strip()
+    )
+    router.actions[OPEN_ROOM] = lambda ctx, request: incidents.open_room(
         ctx, request.actor, key=request.key, ref=request.text.strip()
     )

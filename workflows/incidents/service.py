@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from config.organisation import Organisation, Role
 from storage.aggregates import Spread, bucket, percentiles, seconds_between
-from storage.models.incidents import Incident, IncidentChange, IncidentClock
+from storage.models.incident_rooms import IncidentRoom
+from storage.models.incidents import Incident, IncidentChange, IncidentClock, IncidentEntry
 from workflows.incidents.clocks import CLOCK_LABELS
 from workflows.incidents.lifecycle import OPEN, TRIAGE_ROLES, VIEWER_ROLES, IncidentStatus
-from workflows.incidents.messages import clock_state, headline, status_label
+from workflows.incidents.messages import STATUS_LABELS, clock_state, headline, status_label
 from workflows.kernel.access import Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.paging import HOME_ITEMS, clip, more_value, page_message, window
@@ -46,6 +47,11 @@ def changes_of(session: Session, incident: Incident) -> list[IncidentChange]:
             select(IncidentChange).where(IncidentChange.incident_id == incident.id).order_by(IncidentChange.id)
         )
     )
+
+
+def room_of(session: Session, incident: Incident) -> IncidentRoom | None:
+    """The incident's own channel, if one was opened."""
+    return session.scalar(select(IncidentRoom).where(IncidentRoom.incident_id == incident.id))
 
 
 def change_link(session: Session, change_ref: str) -> IncidentChange | None:
@@ -450,11 +456,51 @@ def all_incidents(ctx: Context, actor: Actor, period_text: str = "", offset: int
     return Outcome(
         reply=page_message(
             title=f"{plural(page.total, 'incident report')}{during}, open and closed",
-            counts=[(str(status), f"{count:,}") for status, count in sorted(by_status.items())],
+            counts=[
+                (STATUS_LABELS[status], f"{by_status[status]:,}") for status in IncidentStatus if status in by_status
+            ],
             lines=lines,
             page=page,
             more=MORE,
             name=f"{ALL_LIST} {period.label}" if period else ALL_LIST,
             footer="Newest first.",
+        )
+    )
+
+
+TIMELINE = "timeline"
+"""The timeline list's name in its "More" button: ``timeline INC-2026-0042``."""
+
+
+def timeline_page(ctx: Context, actor: Actor, ref: str, offset: int = 0) -> Outcome:
+    """``/incident timeline INC-…``: every entry of the incident's timeline (its steps, the messages
+    added from chat), oldest first, one page at a time. For those who see every incident."""
+    require(ctx, actor, VIEWER_ROLES, process="INC", what="reading incident timelines", attempt=False)
+    ref = ref.strip().upper()
+    with ctx.read() as session:
+        incident_id = session.scalar(select(Incident.id).where(Incident.ref == ref))
+        if incident_id is None:
+            raise Refused(f"There is no incident {ref}.")
+        of_incident = IncidentEntry.incident_id == incident_id
+        page = window(session.scalar(select(func.count()).select_from(IncidentEntry).where(of_incident)) or 0, offset)
+        entries = session.scalars(
+            select(IncidentEntry)
+            .where(of_incident)
+            .order_by(IncidentEntry.at, IncidentEntry.id)
+            .offset(page.offset)
+            .limit(page.size)
+        ).all()
+    lines = [
+        f"{when(e.at, ctx.org.zone)} · "
+        + (f"{person_name(ctx.org, e.actor_id)}: {e.text}" if e.kind == "message" else e.text)
+        for e in entries
+    ]
+    return Outcome(
+        reply=page_message(
+            title=f"Timeline of {ref} ({plural(page.total, 'entry', 'entries')})",
+            lines=lines,
+            page=page,
+            more=MORE,
+            name=f"{TIMELINE} {ref}",
         )
     )

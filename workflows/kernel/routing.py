@@ -31,6 +31,8 @@ class SourceMessage:
     permalink: str | None = None
     channel: str | None = None
     ts: str | None = None
+    thread_of: str | None = None
+    """For a reply in a thread under one of the bot's posts: that post's outbox key (from its metadata)."""
 
 
 @dataclass(frozen=True)

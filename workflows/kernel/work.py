@@ -79,13 +79,18 @@ class Work:
         *,
         thread_of: str | None = None,
         replaces: str | None = None,
+        in_channel_of: str | None = None,
     ) -> None:
-        """Queue a chat message. ``thread_of``/``replaces`` name the key of an earlier message."""
+        """Queue a chat message. ``thread_of``/``replaces`` name the key of an earlier message;
+        ``in_channel_of`` the key of an earlier effect that created the channel to post in (its id is
+        only known once that effect was sent; ``to`` then only names it for surfaces without one)."""
         payload: dict[str, Any] = {"to": str(to), "message": message.to_dict()}
         if thread_of:
             payload["thread_of"] = thread_of
         if replaces:
             payload["replaces"] = replaces
+        if in_channel_of:
+            payload["in_channel_of"] = in_channel_of
         self.effect(CHAT_KIND, key, payload)
 
     def effect(self, kind: str, key: str, payload: Mapping[str, Any]) -> None:

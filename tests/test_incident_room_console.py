@@ -1,0 +1,31 @@
+"""The incident channel, timeline and post-incident report seen from the console chat, which has no
+Slack channels: the channel's posts are shown as addressed to it, its Slack effects wait."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.models import OutboxEffect
+from tests.test_incidents_console import Terminal, terminal  # noqa: F401 (the fixture)
+
+
+def test_a_p1_in_the_console_shows_the_channel_summary_timeline_and_report(terminal):  # noqa: F811
+    terminal.type("/incident Badge reader at the back door accepts any card")
+    terminal.type("/as sam@example.org")
+    shown = terminal.press("P1 Critical")
+    assert "[to #inc-2026-0001-badge-reader-at-the-back-door-accepts-any-card] Summary: INC-2026-0001 [P1" in shown
+    assert "Incident channel: #inc-2026-0001-badge-reader-at-the-back-door-accepts-any-card (being opened)" in shown
+
+    timeline = terminal.type("/incident timeline INC-2026-0001")
+    assert "Timeline of INC-2026-0001 (" in timeline and "Sam Shah set severity P1 (Critical)." in timeline
+
+    report = terminal.type("/incident report INC-2026-0001")
+    assert "Post-incident report INC-2026-0001, stored as a record and posted to the reports channel." in report
+    assert "# Post-incident report INC-2026-0001" in report and "## Timeline" in report
+    assert "[to #isms_reports] Post-incident report INC-2026-0001: Badge reader" in report
+
+    runtime = terminal.console._runtime
+    assert runtime is not None
+    with runtime.ctx.read() as session:
+        waiting = set(session.scalars(select(OutboxEffect.kind).where(OutboxEffect.status == "pending")))
+    assert waiting == {"slack.channel", "slack.invite", "slack.pin"}  # for Slack; the console has none
