@@ -81,8 +81,8 @@ def test_a_suggestion_accepted_becomes_a_change_and_its_author_hears_when_it_is_
         "IMPR-2026-0001 was already decided: it is accepted (change CHG-2026-0001)."
     )
 
-    world.press("alice", "change.approve", "CHG-2026-0001")
-    world.fill("alice", "change.approve", {"reason": "Cheap and useful"}, "CHG-2026-0001")
+    world.press("sam", "change.approve", "CHG-2026-0001")
+    world.fill("sam", "change.approve", {"reason": "Cheap and useful"}, "CHG-2026-0001")
     world.command("alice", "ticket LOCAL-1 done Rolled out")
     world.press("alice", "change.verify", "CHG-2026-0001")
 
