@@ -11,6 +11,7 @@ import csv
 import hashlib
 import json
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from enum import StrEnum
@@ -77,13 +78,15 @@ def chat(
     from bot.logging_setup import configure_logging
     from bot.runtime import build_runtime
     from bot.scheduler import BotScheduler, ticking_prompt
+    from workflows.outreach.files import UPLOAD_KIND
 
     settings = _settings()
     configure_logging(settings, level=30)
     prompt: list[Callable[[str], str]] = []  # set once the runtime exists: the prompt ticks the scheduler
     console = Console(ask=lambda text: prompt[0](text))
     try:
-        runtime = build_runtime(settings, console.deliver)
+        files = {UPLOAD_KIND: console.files(Path(tempfile.gettempdir()) / "isms-bot-files")}
+        runtime = build_runtime(settings, console.deliver, extra_senders=files)
     except ConfigError as error:
         _config_failure(error)
     scheduler = BotScheduler(runtime.ctx, runtime.engine)

@@ -33,8 +33,10 @@ from config.settings import Settings
 from integrations.slack_files import SlackFileSender
 from integrations.slack_profiles import slack_timezones
 from integrations.slack_sender import SlackChatSender, make_web_client
+from integrations.slack_uploads import SlackUploadSender
 from storage.outbox import Sender
 from workflows.kernel.work import Context
+from workflows.outreach.files import UPLOAD_KIND
 
 log = logging.getLogger(__name__)
 LOOP_TIMEOUT = 0.2  # seconds the HTTP loop waits for a socket before it checks whether to stop
@@ -67,6 +69,10 @@ def build_slack(
         replies.dm = SlackChatSender(client, ctx.org, message_blocks, fallback_text)
         return replies.dm
 
+    def channel_for(to: str) -> str:  # the chat sender's: built with the organisation, before any send
+        assert isinstance(replies.dm, SlackChatSender)
+        return replies.dm.channel_for(to)
+
     runtime = build_runtime(
         settings,
         chat_sender,
@@ -74,6 +80,7 @@ def build_slack(
         extra_senders={
             "slack.file": SlackFileSender(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_url),
             RESPOND_KIND: replies,
+            UPLOAD_KIND: SlackUploadSender(client, channel_for, settings.slack_api_url),
             **(extra_senders or {}),
         },
     )

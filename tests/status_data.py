@@ -4,6 +4,7 @@ inserted with chosen times, so every metric has a value computed by hand in the 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import yaml
 from sqlalchemy import insert
@@ -21,14 +22,19 @@ THRESHOLDS = {
 }
 
 
-def reporting_world(settings, clock, tmp_path) -> World:  # type: ignore[no-untyped-def]
+def reporting_org(tmp_path: Path) -> Path:
     """The example organisation with thresholds and the weekly digest and monthly report switched on."""
     org = yaml.safe_load(PACKAGED_EXAMPLE_ORG.read_text(encoding="utf-8"))
     org["metrics"] = {"thresholds": THRESHOLDS}
     org["reports"] = {"weekly_digest": {"enabled": True}, "monthly_report": {"enabled": True}}
     path = tmp_path / "org-reporting.yaml"
     path.write_text(yaml.safe_dump(org, sort_keys=False), encoding="utf-8")
-    return make_world(settings, clock, path)
+    return path
+
+
+def reporting_world(settings, clock, tmp_path) -> World:  # type: ignore[no-untyped-def]
+    """A world on ``reporting_org``."""
+    return make_world(settings, clock, reporting_org(tmp_path))
 
 
 T = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)

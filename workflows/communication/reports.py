@@ -176,6 +176,22 @@ def _table(register: Register) -> Table:
     return Table(register.title, register.columns, kept, more)
 
 
+@dataclass(frozen=True)
+class ReportFile:
+    """A report as a file to share in chat."""
+
+    filename: str
+    title: str
+    content: bytes
+
+
+def html_file(ctx: Context, kind: Kind, period: Period, now: datetime) -> ReportFile:
+    """The HTML report (charts, A4) as a file named for its kind and period."""
+    report = build(ctx, kind, period, now)
+    name = f"isms-{kind}-report-{period.label.replace(' ', '-')}.html"
+    return ReportFile(name, report.title, render(ctx, report, "html").encode("utf-8"))
+
+
 def render(ctx: Context, report: Report, fmt: Format) -> str:
     if fmt == "html":
         return ctx.templates.html("report.html", report=report)
