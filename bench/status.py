@@ -137,6 +137,7 @@ def seed(engine: Engine, size: int) -> dict[str, int]:
             due = spread(n, n_req) + timedelta(days=30)  # the newest are due ahead
             past = due < NOW
             status = "open" if not past else ("accepted", "submitted", "open")[0 if n % 20 >= 2 else n % 20 + 1]
+
             yield {
                 "id": n + 1,
                 "activity_key": f"{PROCESSES[n % 17]}/activity-{n % 40}",
@@ -155,6 +156,7 @@ def seed(engine: Engine, size: int) -> dict[str, int]:
                 "next_action_at": due if status == "open" else None,
                 "delegations": 0,
                 "closed_at": due if status == "accepted" else None,
+                "first_answer_at": answered.get(n + 1),  # as the evidence flow sets it with the answer
             }
 
     def submissions() -> Iterator[dict[str, Any]]:
@@ -220,6 +222,7 @@ def seed(engine: Engine, size: int) -> dict[str, int]:
                 "hash": "0" * 64,
             }
 
+    answered = {row["request_id"]: row["submitted_at"] for row in submissions()}  # each request's one answer
     counts = {
         "incidents": put(engine, Incident.__table__, incidents()),  # type: ignore[arg-type]
         "evidence requests": put(engine, EvidenceRequest.__table__, requests()),  # type: ignore[arg-type]

@@ -380,9 +380,7 @@ class Dispatcher:
         for one)."""
         with self._sessions.begin() as session:
             session.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id == effect_id, OUTBOX.c.status == SENDING)
-                .values(result=dict(progress))
+                update(OUTBOX).where(OUTBOX.c.id == effect_id, OUTBOX.c.status == SENDING).values(result=dict(progress))
             )
 
     def _result_of(self, key: str) -> Mapping[str, Any] | None:

@@ -111,8 +111,8 @@ def seed(world: World) -> None:
     ]
     now = world.clock()
     requests = [
-        _request(1, "RA", "olga", T - timedelta(days=5), "submitted"),
-        _request(2, "RA", "olga", T - timedelta(days=4), "accepted"),
+        _request(1, "RA", "olga", T - timedelta(days=5), "submitted", answered=T - timedelta(days=6)),
+        _request(2, "RA", "olga", T - timedelta(days=4), "accepted", answered=T - timedelta(days=2)),
         _request(3, "SUP", "olga", T - timedelta(days=3), "open"),  # overdue, not answered
         _request(4, "INC", "erin", now + timedelta(days=3), "open"),  # not due yet: not counted
     ]
@@ -129,7 +129,9 @@ def seed(world: World) -> None:
         )
 
 
-def _request(i: int, process: str, owner: str, due: datetime, status: str) -> dict[str, object]:
+def _request(
+    i: int, process: str, owner: str, due: datetime, status: str, answered: datetime | None = None
+) -> dict[str, object]:
     return {
         "id": i,
         "activity_key": f"{process}/seeded-{i}",
@@ -147,6 +149,7 @@ def _request(i: int, process: str, owner: str, due: datetime, status: str) -> di
         "step": 1,
         "next_action_at": None,
         "delegations": 0,
+        "first_answer_at": answered,  # the time of its submission below, as the flow sets it
     }
 
 
