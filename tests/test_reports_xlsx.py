@@ -113,3 +113,35 @@ def test_an_empty_store_gives_header_only_sheets(db_url, tmp_path, settings, clo
     world.close()
     sheet = export(db_url, tmp_path, "changes", "2026-11")["Change register"]
     assert rows(sheet) == [[*rows(sheet)[0]]] and rows(sheet)[0][0] == "ref"
+
+
+def test_the_console_asks_for_a_report_and_saves_the_shared_file(settings, clock, tmp_path):
+    from bot.console import Console
+    from bot.runtime import build_runtime
+    from workflows.outreach.files import UPLOAD_KIND
+
+    feed = iter(["/isms report monthly 2026-13", "/isms report monthly 2026-10"])
+    output: list[str] = []
+
+    def ask(prompt: str) -> str:
+        try:
+            return next(feed)
+        except StopIteration:
+            raise EOFError from None
+
+    console = Console(ask=ask, say=output.append)
+    folder = tmp_path / "files"
+    runtime = build_runtime(settings, console.deliver, clock=clock, extra_senders={UPLOAD_KIND: console.files(folder)})
+    try:
+        console.attach(runtime, "mia@example.org")
+        console.run()
+        runtime.dispatcher.drain()
+    finally:
+        runtime.engine.dispose()
+    text = "\n".join(output)
+    assert "I cannot read '2026-13' as a month such as 2026-11." in text
+    assert "Monthly ISMS report, 2026-10" in text and "is on its way to your direct messages" in text
+    saved = list(folder.iterdir())
+    assert [path.name.split("-", 1)[1] for path in saved] == ["isms-monthly-report-2026-10.html"]
+    assert f"[file to Mia Moreau] Monthly ISMS report, 2026-10: {saved[0]}" in text
+    assert saved[0].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
