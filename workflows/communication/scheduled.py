@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from storage import periodic
 from workflows.communication import digests, reports
+from workflows.kernel.access import Refused
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.work import Context
@@ -77,14 +78,17 @@ def _once(
         data = {"to": "isms_reports", "headline": message.text}
         if file is not None:
             comment = f"{file.title}: the full report with charts (HTML, prints on A4)."
-            digest = share_file(
-                work,
-                channel,
-                f"{name}:{period}:file",
-                filename=file.filename,
-                content=file.content,
-                title=file.title,
-                comment=comment,
-            )
-            data.update(file=file.filename, sha256=digest)
+            try:
+                digest = share_file(
+                    work,
+                    channel,
+                    f"{name}:{period}:file",
+                    filename=file.filename,
+                    content=file.content,
+                    title=file.title,
+                    comment=comment,
+                )
+                data.update(file=file.filename, sha256=digest)
+            except Refused as refusal:  # too large to share: the summary still goes, and says so here
+                data.update(file=file.filename, not_shared=str(refusal))
         work.record("COM", "report-sent", (name, period), data)
