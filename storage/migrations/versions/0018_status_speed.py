@@ -60,6 +60,19 @@ def upgrade() -> None:
             postgresql_where=UNDECIDED,
             sqlite_where=UNDECIDED,
         )
+    _refresh_statistics()
+
+
+def _refresh_statistics() -> None:
+    """Statistics for the new index where the database keeps any: SQLite with statistics for the old
+    indexes only kept choosing ``ix_evidence_requests_process_due`` over the covering one. A SQLite
+    database never analysed is left so (statistics of a young, small store would mislead later)."""
+    bind = op.get_bind()
+    if (
+        bind.dialect.name == "postgresql"
+        or bind.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
+    ):
+        op.execute("ANALYZE evidence_requests")
 
 
 def downgrade() -> None:
