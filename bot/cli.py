@@ -11,6 +11,7 @@ import csv
 import hashlib
 import json
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from enum import StrEnum
@@ -33,7 +34,9 @@ if TYPE_CHECKING:  # imported lazily at run time: only some commands need the da
 
     from config.organisation import Organisation
     from storage.records import Anchors
+    from workflows.communication.reports import Kind
     from workflows.kernel.work import Context
+    from workflows.performance.periods import Period
 
 app = typer.Typer(help="The ISMS bot: runs an ISO/IEC 27001 ISMS in chat.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -76,13 +79,15 @@ def chat(
     from bot.logging_setup import configure_logging
     from bot.runtime import build_runtime
     from bot.scheduler import BotScheduler, ticking_prompt
+    from workflows.outreach.files import UPLOAD_KIND
 
     settings = _settings()
     configure_logging(settings, level=30)
     prompt: list[Callable[[str], str]] = []  # set once the runtime exists: the prompt ticks the scheduler
     console = Console(ask=lambda text: prompt[0](text))
     try:
-        runtime = build_runtime(settings, console.deliver)
+        files = {UPLOAD_KIND: console.files(Path(tempfile.gettempdir()) / "isms-bot-files")}
+        runtime = build_runtime(settings, console.deliver, extra_senders=files)
     except ConfigError as error:
         _config_failure(error)
     scheduler = BotScheduler(runtime.ctx, runtime.engine)
@@ -505,13 +510,16 @@ def report(
     period: str = typer.Option(
         None, help="2026, 2026-Q4, 2026-11, 2026-W49 or 'since 2026-10-01' (default: this quarter)."
     ),
-    format: ReportFormat = typer.Option(ReportFormat.html, "--format", help="md, html (charts) or csv (the register)."),
+    format: ReportFormat = typer.Option(
+        ReportFormat.html, "--format", help="md, html (charts), csv (the register) or xlsx (every table, a sheet each)."
+    ),
     out: Path = typer.Option(..., help="File to write."),
 ) -> None:
     """Write a report: HTML is one self-contained file with charts (prints on A4); CSV is the register
-    (incidents, evidence with hashes, changes; metrics for status and monthly)."""
+    (incidents, evidence with hashes, changes; metrics for status and monthly); XLSX has every table
+    in full, one sheet each (for status and monthly: metrics and processes)."""
     from bot.runtime import build_runtime
-    from workflows.communication import reports
+    from workflows.communication import reports, workbook
     from workflows.kernel.access import Refused
     from workflows.performance import periods
 
@@ -525,21 +533,16 @@ def report(
         _write_soa(ctx, format, out)
         runtime.engine.dispose()
         return
-    if format is ReportFormat.xlsx:
-        err.print("xlsx is for the soa report; use md, html or csv.", markup=False, highlight=False)
-        raise typer.Exit(2)
     try:
         chosen = periods.parse(period, ctx.org.zone, now) if period else periods.quarter_of(now, ctx.org.zone)
     except Refused as refusal:
         err.print(str(refusal), markup=False, highlight=False)
         raise typer.Exit(2) from None
     which = reports.KINDS[reports.KINDS.index(kind.value)]
-    with out.open("w", encoding="utf-8", newline="") as handle:
-        if format is ReportFormat.csv:
-            for chunk in reports.register_csv(ctx, which, chosen, now):
-                handle.write(chunk)
-        else:
-            handle.write(reports.render(ctx, reports.build(ctx, which, chosen, now), format.value))  # type: ignore[arg-type]
+    if format is ReportFormat.xlsx:
+        out.write_bytes(workbook.write(ctx, which, chosen, now))
+    else:
+        _write_text(out, ctx, which, chosen, now, format.value)
     runtime.engine.dispose()
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     typer.echo(f"{kind.value} report for {chosen.label} written to {out} ({format.value}, SHA-256 {digest})")
@@ -684,6 +687,18 @@ def review_export(
         handle.write(text)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     typer.echo(f"{review.ref} ({format.value}) written to {out} (SHA-256 {digest})")
+
+
+def _write_text(out: Path, ctx: Context, which: Kind, chosen: Period, now: datetime, fmt: str) -> None:
+    """Markdown, HTML or CSV, written as text."""
+    from workflows.communication import reports
+
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        if fmt == "csv":
+            for chunk in reports.register_csv(ctx, which, chosen, now):
+                handle.write(chunk)
+        else:
+            handle.write(reports.render(ctx, reports.build(ctx, which, chosen, now), fmt))  # type: ignore[arg-type]
 
 
 def startup_problem(error: BaseException) -> tuple[str, str] | None:

@@ -7,10 +7,12 @@ person at a terminal can follow, and with ``/as`` play, every role in a flow.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import secrets
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from bot.runtime import Runtime
@@ -22,6 +24,7 @@ from workflows.kernel.recipients import Recipient
 from workflows.kernel.routing import Request, SourceMessage
 from workflows.kernel.ui import Button, Form, FormField, Message, Outcome
 from workflows.kernel.work import Context
+from workflows.outreach.files import content_of
 
 HELP = (
     "Type /isms help or /incident <what happened>. A number presses that button. "
@@ -59,6 +62,24 @@ class Console:
                 where += " (in thread)"
             self._print(Message.from_dict(payload["message"]), f"[to {where}]")
             return {"channel": payload["to"], "ts": effect.key}
+
+        return send
+
+    def files(self, folder: Path) -> Callable[[Effect], dict[str, Any]]:
+        """The sender of files shared in chat (``slack.upload``): the file is saved in ``folder`` and
+        its place printed with the comment beside it, where Slack would show the file."""
+
+        def send(effect: Effect) -> dict[str, Any]:
+            assert self._runtime is not None, "files are sent once the console is attached"
+            payload = effect.payload
+            folder.mkdir(parents=True, exist_ok=True)
+            name = Path(str(payload["filename"])).name  # never a path of its own
+            saved = folder / f"{hashlib.sha256(effect.key.encode()).hexdigest()[:8]}-{name}"
+            saved.write_bytes(content_of(dict(payload)))
+            where = self._recipient(self._runtime.ctx, str(payload["to"]))
+            comment = Message(text=f"[file to {where}] {payload['title']}: {saved}", body=str(payload["comment"]))
+            self._print(comment)
+            return {"file_id": str(saved), "channel": str(payload["to"])}
 
         return send
 

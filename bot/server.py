@@ -34,8 +34,10 @@ from integrations.slack_files import SlackFileSender
 from integrations.slack_profiles import slack_timezones
 from integrations.slack_rooms import ROOM_KINDS, SlackRoomSender
 from integrations.slack_sender import SlackChatSender, make_web_client
+from integrations.slack_uploads import SlackUploadSender
 from storage.outbox import Sender
 from workflows.kernel.work import Context
+from workflows.outreach.files import UPLOAD_KIND
 
 log = logging.getLogger(__name__)
 LOOP_TIMEOUT = 0.2  # seconds the HTTP loop waits for a socket before it checks whether to stop
@@ -77,6 +79,10 @@ def build_slack(
 
     rooms = SlackRoomSender(client, user_of)
 
+    def channel_for(to: str) -> str:  # the chat sender's: built with the organisation, before any send
+        assert isinstance(replies.dm, SlackChatSender)
+        return replies.dm.channel_for(to)
+
     runtime = build_runtime(
         settings,
         chat_sender,
@@ -85,6 +91,7 @@ def build_slack(
             "slack.file": SlackFileSender(client, settings.slack_bot_token.get_secret_value(), settings.slack_api_url),
             RESPOND_KIND: replies,
             **dict.fromkeys(ROOM_KINDS, rooms),
+            UPLOAD_KIND: SlackUploadSender(client, channel_for, settings.slack_api_url),
             **(extra_senders or {}),
         },
     )

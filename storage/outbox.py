@@ -83,6 +83,12 @@ class Effect:
     attempt: int
     result_of: Callable[[str], Mapping[str, Any] | None]
     unsure_since: datetime | None = None
+    progress: Mapping[str, Any] | None = None
+    """What an earlier attempt of a multi-step effect saved with ``save`` (None on the first attempt)."""
+    save: Callable[[Mapping[str, Any]], None] = lambda progress: None
+    """Store progress at once, in its own transaction, so the next attempt (after a failure, or on
+    another dispatcher after a crash) resumes there instead of repeating a step the receiver already
+    took: e.g. the file id of an upload whose bytes Slack holds, before the step that shares it."""
 
 
 Sender = Callable[[Effect], Mapping[str, Any] | None]
@@ -148,6 +154,7 @@ class Claimed:
     attempts: int
     claimed_at: datetime | None = None
     unsure_since: datetime | None = None
+    progress: dict[str, Any] | None = None
 
 
 def _conversation(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
@@ -320,12 +327,13 @@ class Dispatcher:
                     OUTBOX.c.payload,
                     OUTBOX.c.attempts,
                     OUTBOX.c.unsure_since,
+                    OUTBOX.c.result,
                 )
             )
             rows = session.execute(claim).all()
         claimed = sorted(
             (
-                Claimed(row.id, row.kind, row.key, dict(row.payload), row.attempts, now, row.unsure_since)
+                Claimed(row.id, row.kind, row.key, dict(row.payload), row.attempts, now, row.unsure_since, row.result)
                 for row in rows
             ),
             key=lambda item: item.id,
@@ -364,6 +372,15 @@ class Dispatcher:
                 update(OUTBOX)
                 .where(OUTBOX.c.id.in_(held), OUTBOX.c.status == SENDING)
                 .values(claimed_until=self._clock() + self._lease)
+            )
+
+    def _save(self, effect_id: int, progress: Mapping[str, Any]) -> None:
+        """A sender's progress on a claimed effect, kept in its ``result`` until the final result
+        replaces it (``_result_of`` reads results of sent effects only, so progress is never taken
+        for one)."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OUTBOX).where(OUTBOX.c.id == effect_id, OUTBOX.c.status == SENDING).values(result=dict(progress))
             )
 
     def _result_of(self, key: str) -> Mapping[str, Any] | None:
@@ -415,7 +432,16 @@ class Dispatcher:
                 return DispatchReport()
             time.sleep(left)  # a fraction of a second: cheaper to wait than to release and claim again
         self._pace(service_of(kind))
-        effect = Effect(kind, key, item.payload, attempts + 1, self._result_of, item.unsure_since)
+        effect = Effect(
+            kind,
+            key,
+            item.payload,
+            attempts + 1,
+            self._result_of,
+            item.unsure_since,
+            item.progress,
+            lambda progress: self._save(effect_id, progress),
+        )
         try:
             result = self._senders[kind](effect)
         except RetryLater as error:

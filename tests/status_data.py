@@ -4,6 +4,7 @@ inserted with chosen times, so every metric has a value computed by hand in the 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import yaml
 from sqlalchemy import insert
@@ -21,14 +22,19 @@ THRESHOLDS = {
 }
 
 
-def reporting_world(settings, clock, tmp_path) -> World:  # type: ignore[no-untyped-def]
+def reporting_org(tmp_path: Path) -> Path:
     """The example organisation with thresholds and the weekly digest and monthly report switched on."""
     org = yaml.safe_load(PACKAGED_EXAMPLE_ORG.read_text(encoding="utf-8"))
     org["metrics"] = {"thresholds": THRESHOLDS}
     org["reports"] = {"weekly_digest": {"enabled": True}, "monthly_report": {"enabled": True}}
     path = tmp_path / "org-reporting.yaml"
     path.write_text(yaml.safe_dump(org, sort_keys=False), encoding="utf-8")
-    return make_world(settings, clock, path)
+    return path
+
+
+def reporting_world(settings, clock, tmp_path) -> World:  # type: ignore[no-untyped-def]
+    """A world on ``reporting_org``."""
+    return make_world(settings, clock, reporting_org(tmp_path))
 
 
 T = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -105,8 +111,8 @@ def seed(world: World) -> None:
     ]
     now = world.clock()
     requests = [
-        _request(1, "RA", "olga", T - timedelta(days=5), "submitted"),
-        _request(2, "RA", "olga", T - timedelta(days=4), "accepted"),
+        _request(1, "RA", "olga", T - timedelta(days=5), "submitted", answered=T - timedelta(days=6)),
+        _request(2, "RA", "olga", T - timedelta(days=4), "accepted", answered=T - timedelta(days=2)),
         _request(3, "SUP", "olga", T - timedelta(days=3), "open"),  # overdue, not answered
         _request(4, "INC", "erin", now + timedelta(days=3), "open"),  # not due yet: not counted
     ]
@@ -123,7 +129,9 @@ def seed(world: World) -> None:
         )
 
 
-def _request(i: int, process: str, owner: str, due: datetime, status: str) -> dict[str, object]:
+def _request(
+    i: int, process: str, owner: str, due: datetime, status: str, answered: datetime | None = None
+) -> dict[str, object]:
     return {
         "id": i,
         "activity_key": f"{process}/seeded-{i}",
@@ -141,6 +149,7 @@ def _request(i: int, process: str, owner: str, due: datetime, status: str) -> di
         "step": 1,
         "next_action_at": None,
         "delegations": 0,
+        "first_answer_at": answered,  # the time of its submission below, as the flow sets it
     }
 
 

@@ -41,6 +41,8 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "users.info": frozenset({"users:read", "users:read.email"}),  # the e-mail is read from the profile
     "users.lookupByEmail": frozenset({"users:read.email"}),
     "files.info": frozenset({"files:read"}),  # and the download of url_private, same scope
+    "files.getUploadURLExternal": frozenset({"files:write"}),
+    "files.completeUploadExternal": frozenset({"files:write"}),
     "views.open": frozenset(),
     "views.publish": frozenset(),
     "views.update": frozenset(),

@@ -60,6 +60,7 @@ class Change(Base):
         Index("ix_changes_requester_open", "requester", "closed_at", "id"),
         Index("ix_changes_created_at", "created_at"),
         Index("ix_changes_closed_at", "closed_at"),
+        Index("ix_changes_lead_time", "state", "closed_at", "created_at"),  # covers lead times (0018)
     )
 
 

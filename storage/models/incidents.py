@@ -61,6 +61,9 @@ class Incident(Base):
         Index("ix_incidents_reported_at", "reported_at"),
         Index("ix_incidents_closed_at", "closed_at"),
         Index("ix_incidents_status_reported_at", "status", "reported_at"),
+        # Cover the period's times to resolve and to triage per severity (migration 0018).
+        Index("ix_incidents_closed_severity", "closed_at", "severity", "reported_at"),
+        Index("ix_incidents_reported_severity", "reported_at", "severity", "classified_at"),
     )
 
 

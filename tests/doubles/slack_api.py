@@ -17,6 +17,11 @@ Posted messages are kept per conversation with their ``metadata``, so
 ``inclusive``, ``limit``, ``cursor``, ``include_all_metadata``) read them back as
 Slack does, and ``lose_answers`` makes a call take effect while its answer is
 lost (a 500, a closed connection, or no answer until the client times out).
+
+Files are shared in Slack's current three steps: ``files.getUploadURLExternal`` (a file id and an
+upload URL), a POST of the bytes to that URL (raw or multipart), and ``files.completeUploadExternal``
+(shares the file in ``channel_id`` with ``initial_comment``); ``files.info`` then lists where it is
+shared, and ``shared_files`` shows what people see.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -53,10 +58,11 @@ APP_ID = "A000TEST"
 #: recorded, so ``wait_for``, ``fail_next`` and ``set_rate_limit`` work on them too.
 RESPONSE_URL_METHOD = "response_url"
 FILE_DOWNLOAD_METHOD = "file_download"
+FILE_UPLOAD_METHOD = "file_upload"
 
 # Form-encoded requests carry structured arguments as JSON strings; decoding
 # them lets tests assert on blocks the same way whichever encoding the client chose.
-_JSON_ENCODED_ARGS = ("blocks", "attachments", "view", "metadata")
+_JSON_ENCODED_ARGS = ("blocks", "attachments", "view", "metadata", "files")
 
 # What files.slack.com serves to an unauthenticated download: a login page with
 # HTTP 200, not an error status. Bots that forget the token or do not check the
@@ -182,6 +188,16 @@ def _require_text(args: dict[str, Any]) -> None:
         raise _ApiError("no_text")
 
 
+def _multipart_file(body: bytes, content_type: str) -> bytes:
+    """The content of the first part of a multipart/form-data body (the file, as SDKs send it)."""
+    boundary = content_type.partition("boundary=")[2].strip('"')
+    for part in body.split(b"--" + boundary.encode()):
+        head, separator, content = part.partition(b"\r\n\r\n")
+        if separator and b"Content-Disposition" in head:
+            return content.removesuffix(b"\r\n")
+    return b""
+
+
 def _parse_args(query: str, body: bytes, content_type: str) -> dict[str, Any]:
     """Parse Web API arguments the way Slack does: query string plus form or JSON body."""
     args: dict[str, Any] = {key: values[0] for key, values in parse_qs(query, keep_blank_values=True).items()}
@@ -274,6 +290,7 @@ class SlackApiDouble:
         self._rejected: list[RecordedCall] = []
         self._users: dict[str, dict[str, Any]] = {}
         self._files: dict[str, tuple[dict[str, Any], bytes]] = {}
+        self._uploads: dict[str, dict[str, Any]] = {}  # file id -> upload begun, not yet completed
         self._reactions: set[tuple[str, str, str]] = set()
         self._channels: dict[str, dict[str, Any]] = {}  # created by conversations.create, by id
         self._pins: set[tuple[str, str]] = set()
@@ -306,6 +323,8 @@ class SlackApiDouble:
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
             "files.info": self._files_info,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
             "reactions.add": self._reactions_add,
             "conversations.create": self._conversations_create,
             "conversations.list": self._conversations_list,
@@ -507,6 +526,16 @@ class SlackApiDouble:
         with self._cond:
             return [dict(message) for message in self._conversations.get(_resolve_channel(channel_or_user), [])]
 
+    def shared_files(self, channel_or_user: str) -> list[tuple[dict[str, Any], bytes, str]]:
+        """Files shared in a conversation by files.completeUploadExternal, oldest first: the file
+        object, its bytes and the message text beside it (``initial_comment``)."""
+        with self._cond:
+            return [
+                (dict(self._files[file["id"]][0]), self._files[file["id"]][1], message.get("text", ""))
+                for message in self._conversations.get(_resolve_channel(channel_or_user), [])
+                for file in message.get("files", ())
+            ]
+
     @property
     def throttled(self) -> int:
         """How many calls were answered with HTTP 429."""
@@ -593,6 +622,8 @@ class SlackApiDouble:
             method, handle = RESPONSE_URL_METHOD, self._handle_response_url
         elif url.path.startswith("/files/"):
             method, handle = FILE_DOWNLOAD_METHOD, self._handle_file_download
+        elif url.path.startswith("/upload/v1/"):
+            method, handle = FILE_UPLOAD_METHOD, self._handle_file_upload
         else:
             self._send(request, _Reply(404, b"Not Found", "text/plain; charset=utf-8", {}))
             return
@@ -722,6 +753,29 @@ class SlackApiDouble:
             return _Reply(200, _LOGIN_PAGE, "text/html; charset=utf-8", {}), call
         info, content = self._files[file_id]
         return _Reply(200, content, info["mimetype"], {}), call
+
+    def _handle_file_upload(
+        self, method: str, path: str, query: str, body: bytes, headers: dict[str, str], received: float
+    ) -> tuple[_Reply, RecordedCall]:
+        """The upload URL of files.getUploadURLExternal takes the bytes raw or as multipart form data
+        and answers ``OK - <length>`` as text; it needs no token (the URL is the credential), takes
+        exactly the length announced, and works until the upload is completed."""
+        upload_id = path[len("/upload/v1/") :]
+        file_id = next((fid for fid, up in self._uploads.items() if up["upload_id"] == upload_id), None)
+        call = RecordedCall(method, {"file": file_id or "", "size": len(body)}, headers, received, path)
+        if file_id is None:
+            return _Reply(404, b"Not Found", "text/plain; charset=utf-8", {}), replace(call, status=404)
+        content = (
+            _multipart_file(body, headers.get("content-type", ""))
+            if "multipart" in headers.get("content-type", "")
+            else body
+        )
+        upload = self._uploads[file_id]
+        if len(content) != upload["length"]:
+            text = f"length mismatch: announced {upload['length']}, sent {len(content)}".encode()
+            return _Reply(400, text, "text/plain; charset=utf-8", {}), replace(call, status=400)
+        upload["content"] = content
+        return _Reply(200, f"OK - {len(content)}".encode(), "text/plain; charset=utf-8", {}), call
 
     # -- Web API methods (called with the lock held) ----------------------
 
@@ -1035,6 +1089,74 @@ class SlackApiDouble:
         url = self.file_url(args["file"])
         file = {**self._files[args["file"]][0], "url_private": url, "url_private_download": url}
         return {"file": file, "comments": []}
+
+    def _files_get_upload_url_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Begin an upload: a file id and a one-off URL for its bytes. The file exists for nobody
+        (files.info does not know it) until files.completeUploadExternal."""
+        _require(args, "filename")
+        try:
+            length = int(args.get("length") or 0)
+        except (TypeError, ValueError):
+            raise _invalid_arguments("length must be an integer") from None
+        if length <= 0:
+            raise _ApiError("missing_argument")
+        file_id = self._next_id("F")
+        upload_id = hashlib.sha1(f"{file_id}:{time.monotonic()}".encode()).hexdigest()
+        self._uploads[file_id] = {
+            "upload_id": upload_id,
+            "filename": args["filename"],
+            "length": length,
+            "content": None,
+        }
+        return {"upload_url": f"{self.root_url}/upload/v1/{upload_id}", "file_id": file_id}
+
+    def _files_complete_upload_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Finish uploads and share the files in ``channel_id`` with ``initial_comment`` as one
+        message. A file whose bytes never arrived is ``file_not_found``. Completing a completed file
+        again shares it again, as a second message (the pessimistic reading of what Slack does), so
+        a sender that completes twice shows up in the conversation."""
+        _require(args, "files")
+        files = args["files"]
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) and f.get("id") for f in files):
+            raise _invalid_arguments("files must be a list of objects with an id")
+        for entry in files:
+            upload = self._uploads.get(entry["id"])
+            if entry["id"] not in self._files and (upload is None or upload["content"] is None):
+                raise _ApiError("file_not_found")
+        channel = _resolve_channel(args["channel_id"]) if args.get("channel_id") else None
+        shared = []
+        ts = self._next_ts()
+        for entry in files:
+            upload = self._uploads.pop(entry["id"], None)
+            if upload is not None:
+                name = upload["filename"]
+                info = {
+                    "id": entry["id"],
+                    "name": name,
+                    "title": entry.get("title") or name,
+                    "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream",
+                    "filetype": name.rsplit(".", 1)[-1].lower() if "." in name else "binary",
+                    "size": upload["length"],
+                    "permalink": f"https://{TEAM_DOMAIN}.slack.com/files/{BOT_USER_ID}/{entry['id']}/{name}",
+                    "channels": [],
+                    "groups": [],
+                    "ims": [],
+                    "shares": {},
+                }
+                self._files[entry["id"]] = (info, upload["content"])
+            info = self._files[entry["id"]][0]
+            if channel is not None:
+                where = "ims" if channel.startswith("D") else "groups" if channel.startswith("G") else "channels"
+                if channel not in info[where]:
+                    info[where].append(channel)
+                scope = "public" if where == "channels" else "private"
+                info["shares"].setdefault(scope, {}).setdefault(channel, []).append({"ts": ts})
+            shared.append({k: info[k] for k in ("id", "title", "name", "size", "permalink")})
+        if channel is not None:
+            message = self._message({"text": args.get("initial_comment", "")}, ts)
+            message["files"] = shared
+            self._conversations.setdefault(channel, []).append(message)
+        return {"files": shared}
 
     def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
         _require(args, "channel", "timestamp", "name")

@@ -81,5 +81,6 @@ def monthly(ctx: Context, now: datetime, month: Period) -> Message:
     return Message(
         text=f"Monthly ISMS report, {month.label}",
         body="\n".join(lines),
-        footer=f"The full report with charts: isms-bot report monthly --period {month.label} --format html",
+        footer="The full report with charts is the file shared with this message; its tables: "
+        f"isms-bot report monthly --period {month.label} --format xlsx",
     )

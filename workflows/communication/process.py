@@ -15,6 +15,12 @@ PROCESS = Process(
             "Where the ISMS stands (for employees: your own items); a process id shows it in detail",
             EVERYONE,
         ),
+        HelpEntry(
+            "/isms report [weekly|monthly] [PERIOD]",
+            "The weekly or monthly ISMS report (e.g. monthly 2026-11): the summary here, the full report "
+            "with charts in your DMs",
+            flows.REPORT_READERS,
+        ),
     ),
     due=(scheduled.weekly_digest, scheduled.monthly_report),
     home=flows.home_items,

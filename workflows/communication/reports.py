@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Literal
 
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from workflows.changes import service as changes
 from workflows.communication import charts, messages, service
@@ -21,6 +22,7 @@ from workflows.evidence import service as evidence
 from workflows.incidents import service as incidents
 from workflows.kernel.people import when
 from workflows.kernel.work import Context
+from workflows.performance import metrics
 from workflows.performance.periods import Period
 
 Kind = Literal["status", "monthly", "incidents", "evidence", "changes", "audit", "soa"]
@@ -28,8 +30,9 @@ Kind = Literal["status", "monthly", "incidents", "evidence", "changes", "audit",
 (workflows/audits/report.py) and "soa" the Statement of Applicability (workflows/registers/soa.py),
 built into the same ``Report``."""
 KINDS: tuple[Kind, ...] = ("status", "monthly", "incidents", "evidence", "changes")
-Format = Literal["md", "html", "csv"]
+Format = Literal["md", "html", "csv", "xlsx"]
 SEVERITIES = ("P1", "P2", "P3", "P4")
+REGISTERS = ("incidents", "evidence", "changes")
 TABLE_ROWS = 500
 """Register rows an HTML or Markdown report lists; the CSV has them all (the report says so)."""
 
@@ -40,6 +43,15 @@ class Table:
     columns: tuple[str, ...]
     rows: list[dict[str, str]]
     more: int = 0
+
+
+@dataclass(frozen=True)
+class Register:
+    """A whole table of a report, streamed (no row limit): a register or the metrics table."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: Iterator[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -65,25 +77,7 @@ def build(ctx: Context, kind: Kind, period: Period, now: datetime) -> Report:
         months = period.months()
         per_month = incidents.reported_per_month(session, months)
         lead_per_month = changes.lead_times_per_month(session, months)
-        tables: list[Table] = []
-        if kind == "incidents":
-            tables.append(
-                _table(
-                    "Incident register",
-                    incidents.REGISTER_COLUMNS,
-                    incidents.register(session, period.start, period.end),
-                )
-            )
-        if kind == "evidence":
-            tables.append(
-                _table(
-                    "Evidence register", evidence.REGISTER_COLUMNS, evidence.register(session, period.start, period.end)
-                )
-            )
-        if kind == "changes":
-            tables.append(
-                _table("Change register", changes.REGISTER_COLUMNS, changes.register(session, period.start, period.end))
-            )
+        tables = [_table(r) for r in registers(session, ctx, kind, period, now)] if kind in REGISTERS else []
     measured = overview.measurements
     assert measured is not None
     severities = ctx.org.incidents.severities
@@ -174,15 +168,31 @@ def build(ctx: Context, kind: Kind, period: Period, now: datetime) -> Report:
     )
 
 
-def _table(title: str, columns: tuple[str, ...], rows: Iterator[dict[str, str]]) -> Table:
+def _table(register: Register) -> Table:
     kept: list[dict[str, str]] = []
     more = 0
-    for row in rows:
+    for row in register.rows:
         if len(kept) < TABLE_ROWS:
             kept.append(row)
         else:
             more += 1
-    return Table(title, columns, kept, more)
+    return Table(register.title, register.columns, kept, more)
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    """A report as a file to share in chat."""
+
+    filename: str
+    title: str
+    content: bytes
+
+
+def html_file(ctx: Context, kind: Kind, period: Period, now: datetime) -> ReportFile:
+    """The HTML report (charts, A4) as a file named for its kind and period."""
+    report = build(ctx, kind, period, now)
+    name = f"isms-{kind}-report-{period.label.replace(' ', '-')}.html"
+    return ReportFile(name, report.title, render(ctx, report, "html").encode("utf-8"))
 
 
 def render(ctx: Context, report: Report, fmt: Format) -> str:
@@ -195,42 +205,68 @@ def register_csv(ctx: Context, kind: Kind, period: Period, now: datetime) -> Ite
     """The CSV register of ``kind`` (incidents, evidence with hashes, changes), or the metrics table
     for the status and monthly reports; streamed a line at a time."""
     buffer = io.StringIO()
-    columns: tuple[str, ...]
-    rows: Iterator[dict[str, str]]
     with ctx.read() as session:
-        if kind == "incidents":
-            columns, rows = incidents.REGISTER_COLUMNS, incidents.register(session, period.start, period.end)
-        elif kind == "evidence":
-            columns, rows = evidence.REGISTER_COLUMNS, evidence.register(session, period.start, period.end)
-        elif kind == "changes":
-            columns, rows = changes.REGISTER_COLUMNS, changes.register(session, period.start, period.end)
-        else:
-            from workflows.performance import metrics
-
-            measured = metrics.measure(session, ctx.org, period, now)
-            columns = ("metric", "name", "process", "value", "unit", "count", "threshold", "crossed", "formula")
-            rows = iter(
-                [
-                    {
-                        "metric": m.id,
-                        "name": m.definition.name,
-                        "process": m.definition.process,
-                        "value": "" if m.value is None else f"{m.value:.3f}",
-                        "unit": m.definition.unit,
-                        "count": str(m.count),
-                        "threshold": str(m.threshold or ""),
-                        "crossed": "yes" if m.crossed else "no",
-                        "formula": m.definition.formula,
-                    }
-                    for m in measured.items
-                ]
-            )
-        writer = csv.DictWriter(buffer, columns)
+        table = registers(session, ctx, kind, period, now)[0]
+        writer = csv.DictWriter(buffer, table.columns)
         writer.writeheader()
-        for row in rows:
+        for row in table.rows:
             writer.writerow(row)
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
     yield buffer.getvalue()
+
+
+METRIC_COLUMNS = ("metric", "name", "process", "value", "unit", "count", "threshold", "crossed", "formula")
+PROCESS_COLUMNS = ("process", "name", "owner", "due", "done", "overdue", "answered", "on_time", "open", "oldest_due_at")
+
+
+def registers(session: Session, ctx: Context, kind: Kind, period: Period, now: datetime) -> list[Register]:
+    """The tables of a report in full, first the one the CSV holds: the register of ``kind`` for the
+    incident, evidence and change reports; for the status and monthly reports the metrics, then the
+    evidence health of every process (what the XLSX adds as a second sheet)."""
+    span = (period.start, period.end)
+    if kind == "incidents":
+        return [Register("Incident register", incidents.REGISTER_COLUMNS, incidents.register(session, *span))]
+    if kind == "evidence":
+        return [Register("Evidence register", evidence.REGISTER_COLUMNS, evidence.register(session, *span))]
+    if kind == "changes":
+        return [Register("Change register", changes.REGISTER_COLUMNS, changes.register(session, *span))]
+    return [
+        Register("Metrics", METRIC_COLUMNS, _metric_rows(session, ctx, period, now)),
+        Register("Processes", PROCESS_COLUMNS, _process_rows(session, ctx, period, now)),
+    ]
+
+
+def _metric_rows(session: Session, ctx: Context, period: Period, now: datetime) -> Iterator[dict[str, str]]:
+    for m in metrics.measure(session, ctx.org, period, now).items:
+        yield {
+            "metric": m.id,
+            "name": m.definition.name,
+            "process": m.definition.process,
+            "value": "" if m.value is None else f"{m.value:.3f}",
+            "unit": m.definition.unit,
+            "count": str(m.count),
+            "threshold": str(m.threshold or ""),
+            "crossed": "yes" if m.crossed else "no",
+            "formula": m.definition.formula,
+        }
+
+
+def _process_rows(session: Session, ctx: Context, period: Period, now: datetime) -> Iterator[dict[str, str]]:
+    """Each process's evidence health in the period (the generator runs only when read)."""
+    for line in service.overview(session, ctx, None, period, now).processes:
+        health = line.health
+        yield {
+            "process": line.id,
+            "name": line.name,
+            "owner": line.owner,
+            "due": str(health.due),
+            "done": str(health.done),
+            "overdue": str(health.overdue),
+            "answered": str(health.answered),
+            "on_time": str(health.on_time),
+            "open": str(health.in_progress),
+            "oldest_due_at": health.oldest_due.isoformat() if health.oldest_due else "",
+        }

@@ -1,4 +1,5 @@
-"""COM's due work: the weekly digest and the monthly ISMS report to the ``isms_reports`` channel.
+"""COM's due work: the weekly digest and the monthly ISMS report to the ``isms_reports`` channel, the
+monthly report with its HTML file shared beside it (workflows/outreach/files.py).
 
 Each goes out once per period, even with two runtimes on one database: the period is claimed in
 ``periodic_runs`` in the same transaction that queues the message (storage/periodic.py), and the
@@ -8,13 +9,16 @@ after downtime sends the one that is due (not every missed one).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from storage import periodic
-from workflows.communication import digests
+from workflows.communication import digests, reports
+from workflows.kernel.access import Refused
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.work import Context
+from workflows.outreach.files import share_file
 from workflows.performance import periods
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -42,16 +46,49 @@ def monthly_report(ctx: Context) -> None:
     if not settings.enabled or now < send_at:
         return
     last_month = periods.month_of(this_month.start - timedelta(days=1), ctx.org.zone)
-    _once(ctx, MONTHLY, last_month.label, now, lambda: digests.monthly(ctx, now, last_month))
+    _once(
+        ctx,
+        MONTHLY,
+        last_month.label,
+        now,
+        lambda: digests.monthly(ctx, now, last_month),
+        lambda: reports.html_file(ctx, "monthly", last_month, now),
+    )
 
 
-def _once(ctx: Context, name: str, period: str, now: datetime, build: digests.Builder) -> None:
+def _once(
+    ctx: Context,
+    name: str,
+    period: str,
+    now: datetime,
+    build: digests.Builder,
+    attach: Callable[[], reports.ReportFile] | None = None,
+) -> None:
+    """Post the message (and share the file ``attach`` builds beside it) once for ``period``."""
     with ctx.read() as session:
         if periodic.done(session, name, period):
             return
     message = build()
+    file = attach() if attach is not None else None
+    channel = Recipient.channel("isms_reports")
     with ctx.work(SYSTEM) as work:
         if not periodic.claim(work.session, name, period, now):
             return
-        work.notify(Recipient.channel("isms_reports"), message, f"{name}:{period}")
-        work.record("COM", "report-sent", (name, period), {"to": "isms_reports", "headline": message.text})
+        work.notify(channel, message, f"{name}:{period}")
+        data = {"to": "isms_reports", "headline": message.text}
+        if file is not None:
+            comment = f"{file.title}: the full report with charts (HTML, prints on A4)."
+            try:
+                digest = share_file(
+                    work,
+                    channel,
+                    f"{name}:{period}:file",
+                    filename=file.filename,
+                    content=file.content,
+                    title=file.title,
+                    comment=comment,
+                )
+                data.update(file=file.filename, sha256=digest)
+            except Refused as refusal:  # too large to share: the summary still goes, and says so here
+                data.update(file=file.filename, not_shared=str(refusal))
+        work.record("COM", "report-sent", (name, period), data)

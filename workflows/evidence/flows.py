@@ -185,6 +185,8 @@ def _store_answer(
     work.session.flush()
     shown_files = attach_files(work, submission, parse_files(files))
     request.next_action_at = None
+    if request.first_answer_at is None:  # the on-time rate counts the first answer of any round
+        request.first_answer_at = work.now
     data = {
         "submission": submission.id,
         "not_applicable": not_applicable,

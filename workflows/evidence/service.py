@@ -296,19 +296,13 @@ DONE = (EvidenceStatus.ACCEPTED, EvidenceStatus.NOT_APPLICABLE)
 
 
 def _first_answer_on_time() -> ColumnElement[bool]:
-    """The request has a submission handed in at or before its due date (correlated, uses the index)."""
-    return (
-        select(EvidenceSubmission.id)
-        .where(
-            EvidenceSubmission.request_id == EvidenceRequest.id,
-            EvidenceSubmission.submitted_at <= EvidenceRequest.due_at,
-        )
-        .exists()
-    )
+    """The request was first answered at or before its due date (read from the request's own row, so
+    the period's counts come from one covering index: ``ix_evidence_requests_period``)."""
+    return EvidenceRequest.first_answer_at <= EvidenceRequest.due_at
 
 
 def _answered() -> ColumnElement[bool]:
-    return select(EvidenceSubmission.id).where(EvidenceSubmission.request_id == EvidenceRequest.id).exists()
+    return EvidenceRequest.first_answer_at.is_not(None)
 
 
 def health(
