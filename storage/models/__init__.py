@@ -13,6 +13,7 @@ from storage.models.incidents import (
     IncidentEntry,
     IncidentTimer,
 )
+from storage.models.intake import IntakeRequest
 from storage.models.outbox import OutboxEffect
 from storage.models.people import PersonTimezone
 from storage.models.periodic import PeriodicRun
@@ -37,6 +38,7 @@ __all__ = [
     "IncidentClock",
     "IncidentEntry",
     "IncidentTimer",
+    "IntakeRequest",
     "LocalTicket",
     "OutboxEffect",
     "PeriodicRun",
