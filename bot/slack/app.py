@@ -49,7 +49,7 @@ from storage.deliveries import first_time
 from storage.intake import Claimed
 from storage.outbox import RetryLater, Undeliverable
 from workflows.kernel.actors import Actor, resolve_actor
-from workflows.kernel.routing import Request, Router, failure_message, record_failure
+from workflows.kernel.routing import Request, Router, record_failure
 from workflows.kernel.ui import Form, Message, Outcome
 from workflows.kernel.work import Context
 
@@ -188,8 +188,12 @@ def build_app(
         actor = resolve_actor(ctx.org, slack_id=job.user_id)  # not through Slack: it may be what failed
         what = f"your {LABELS[job.kind]} {job.route}"
         reference = record_failure(ctx, actor, what)
+        told = Message(
+            text=f"Sorry, I could not finish {what}. Please check whether it took effect before you try again; "
+            f"if in doubt, give the ISMS manager this reference: {reference}"
+        )  # unlike a workflow's own failure, part of it may be done (the last attempt failed after it)
         with ctx.work(actor) as work:
-            reply_effect(work, actor, f"reply:{job.key}"[:200], failure_message(what, reference), job.response_url)
+            reply_effect(work, actor, f"reply:{job.key}"[:200], told, job.response_url)
             intake.finish(work.session, claimed.id, work.now, error=f"{reference}: {problem}"[:2000])
 
     pool = IntakeWorkers(ctx.sessions, ctx.clock, run, give_up, workers=workers, lease=lease)

@@ -123,7 +123,13 @@ class Router:
 
 def report_failure(ctx: Context, actor: Actor, what: str) -> Outcome:
     """Log and record an unexpected failure and give the person a reference to quote."""
-    return Outcome(reply=failure_message(what, record_failure(ctx, actor, what)))
+    reference = record_failure(ctx, actor, what)
+    return Outcome(
+        reply=Message(
+            text=f"Sorry, something went wrong while handling {what}. Nothing was half-done; please try again. "
+            f"If it keeps failing, give the ISMS manager this reference: {reference}"
+        )
+    )
 
 
 def record_failure(ctx: Context, actor: Actor, what: str) -> str:
@@ -136,13 +142,6 @@ def record_failure(ctx: Context, actor: Actor, what: str) -> str:
         log.exception("could not record failure %s", reference)
     log.exception("%s failed for %s (reference %s)", what, actor.id, reference)
     return reference
-
-
-def failure_message(what: str, reference: str) -> Message:
-    return Message(
-        text=f"Sorry, something went wrong while handling {what}. Nothing was half-done; please try again. "
-        f"If it keeps failing, give the ISMS manager this reference: {reference}"
-    )
 
 
 def _with_text(request: Request, text: str) -> Request:
