@@ -27,9 +27,15 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **options: object) -> Engine:
-    """Create an engine with the settings this project relies on for the given database."""
+def make_engine(url: str, *, connections: int | None = None, **options: object) -> Engine:
+    """Create an engine with the settings this project relies on for the given database.
+
+    ``connections``: threads that may use the database at once (a server's HTTP threads, intake
+    workers, dispatcher, scheduler). The pool keeps that many open: with the default of 5, a burst
+    opened and closed a connection for most requests (each with its own handshake and pre-ping)."""
     url = normalise_url(url)
+    if connections is not None and make_url(url).database not in (None, "", ":memory:"):
+        options = {"pool_size": connections, "max_overflow": connections, **options}
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options)
         _configure_sqlite(engine)
@@ -51,8 +57,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # each statement is its own transaction (the Slack intake's single INSERT)
+        connection.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
 
 
 def is_postgresql(engine_or_session: Engine | Session) -> bool:

@@ -64,7 +64,8 @@ def receive(engine: Engine, *, key: str, kind: str, payload: Mapping[str, Any], 
         .on_conflict_do_nothing(index_elements=[IntakeRequest.key])
         .returning(IntakeRequest.id)
     )
-    with engine.begin() as connection:
+    # Autocommit: the INSERT is its own transaction, one round trip (no BEGIN before it, no COMMIT after).
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         return connection.execute(statement).scalar()
 
 
@@ -75,17 +76,18 @@ def _claimable(now: datetime) -> Any:
     )
 
 
-def claim(session: Session, request_id: int, now: datetime, lease: timedelta = LEASE) -> Claimed | None:
-    """Take the request for one attempt, or None if it is done, failed, or another worker has it."""
-    row = session.execute(
+def claim(session: Session, request_ids: Collection[int], now: datetime, lease: timedelta = LEASE) -> list[Claimed]:
+    """Take requests for one attempt each, in one statement; those done, failed, or held by another
+    worker are left out. Oldest first."""
+    rows = session.execute(
         update(IntakeRequest)
-        .where(IntakeRequest.id == request_id, _claimable(now))
+        .where(IntakeRequest.id.in_(request_ids), _claimable(now))
         .values(status=RUNNING, attempts=IntakeRequest.attempts + 1, due_at=now + lease)
         .returning(
             IntakeRequest.id, IntakeRequest.key, IntakeRequest.kind, IntakeRequest.payload, IntakeRequest.attempts
         )
-    ).one_or_none()
-    return Claimed(*row) if row is not None else None
+    ).all()
+    return sorted((Claimed(*row) for row in rows), key=lambda claimed: claimed.id)
 
 
 def finish(session: Session, request_id: int, now: datetime, *, error: str | None = None) -> None:
@@ -114,3 +116,4 @@ def claimable(session: Session, now: datetime, *, limit: int, besides: Collectio
     query = select(IntakeRequest.id).where(_claimable(now)).order_by(IntakeRequest.id).limit(limit + len(besides))
     held = set(besides)
     return [found for found in session.scalars(query) if found not in held][:limit]
+

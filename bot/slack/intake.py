@@ -30,6 +30,8 @@ SWEEP = 5.0
 """Seconds between looks for claimable requests this process does not hold."""
 SWEEP_LIMIT = 200
 """Requests handed to the workers by one sweep at most."""
+CLAIM_BATCH = 16
+"""Requests one worker claims in one statement at most, when that many are queued."""
 
 Run = Callable[[Claimed], None]
 """Runs a claimed request's workflow, queues its reply and finishes the row, in the reply's transaction."""
@@ -109,22 +111,42 @@ class IntakeWorkers:
 
     def _work(self) -> None:
         while True:
-            request_id = self._queue.get()
-            if request_id is None or self._stop.is_set():
-                return
+            batch, stopping = self._next_batch()
             try:
-                self._attempt(request_id)
+                self._attempt(batch)
             except Exception:
-                log.exception("intake request %s: could not claim or record its outcome", request_id)
+                log.exception("intake requests %s: could not claim or record an outcome", batch)
             finally:
                 with self._lock:
-                    self._held.discard(request_id)
+                    self._held.difference_update(batch)
+            if stopping:
+                return
 
-    def _attempt(self, request_id: int) -> None:
+    def _next_batch(self) -> tuple[list[int], bool]:
+        """The next request, and those queued right behind it (up to ``CLAIM_BATCH``): under a burst one
+        claim takes several; whether the pool is stopping."""
+        batch: list[int] = []
+        first = self._queue.get()
+        while first is not None and not self._stop.is_set():
+            batch.append(first)
+            if len(batch) == CLAIM_BATCH:
+                return batch, False
+            try:
+                first = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+        return batch, True
+
+    def _attempt(self, batch: list[int]) -> None:
+        if not batch:
+            return
         with self._sessions.begin() as session:
-            claimed = intake.claim(session, request_id, self._clock(), self._lease)
-        if claimed is None:
-            return  # done, failed, or another worker or replica has it
+            claimed = intake.claim(session, batch, self._clock(), self._lease)
+        # the others are done, failed, or another worker or replica has them
+        for request in claimed:
+            self._run_one(request)
+
+    def _run_one(self, claimed: Claimed) -> None:
         try:
             self._run(claimed)
         except Exception as error:
