@@ -64,7 +64,10 @@ def receive(engine: Engine, *, key: str, kind: str, payload: Mapping[str, Any], 
         .on_conflict_do_nothing(index_elements=[IntakeRequest.key])
         .returning(IntakeRequest.id)
     )
-    # Autocommit: the INSERT is its own transaction, one round trip (no BEGIN before it, no COMMIT after).
+    if engine.dialect.name == "sqlite":  # in process: a BEGIN and COMMIT cost no round trip, and the
+        with engine.begin() as connection:  # writers' queue (storage/db.py) is entered at BEGIN
+            return connection.execute(statement).scalar()
+    # PostgreSQL, autocommit: the INSERT is its own transaction, one round trip (no BEGIN, no COMMIT).
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         return connection.execute(statement).scalar()
 
@@ -116,4 +119,3 @@ def claimable(session: Session, now: datetime, *, limit: int, besides: Collectio
     query = select(IntakeRequest.id).where(_claimable(now)).order_by(IntakeRequest.id).limit(limit + len(besides))
     held = set(besides)
     return [found for found in session.scalars(query) if found not in held][:limit]
-
