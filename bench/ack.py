@@ -2,7 +2,8 @@
 
 Why this exists: a phishing wave or an outage that everybody reports is exactly when people type
 ``/incident`` at once, and Slack gives every request 3 s. The bot's acknowledgement waits for the
-report to be stored (so an acknowledged report survives a crash), so its ack rate is its write rate.
+request to be stored in its intake (one INSERT, so an acknowledged report survives a crash); an
+intake worker writes the report after it, and "drain" says how long the last ones waited.
 
 What runs, side by side in one run on the same machine and database server:
 - ``isms-bot serve`` (the real CLI, a subprocess, waitress) on a fresh database, talking to the local
