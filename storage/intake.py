@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,11 @@ RETRY_AFTER = (timedelta(seconds=5), timedelta(seconds=30))
 """Waits before the second and third attempt of a request whose worker failed outside the workflow
 (the database away, Slack unreachable for the person's profile); after the third it is given up."""
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
+KEEP_DONE = timedelta(hours=1)
+"""How long a done request stays: well past Slack's retries (within 5 minutes), whose key it catches."""
+KEEP_FAILED = timedelta(days=30)
+"""How long a failed request stays, with its error, for whoever follows up its ERR- reference."""
+PRUNE_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -119,3 +124,19 @@ def claimable(session: Session, now: datetime, *, limit: int, besides: Collectio
     query = select(IntakeRequest.id).where(_claimable(now)).order_by(IntakeRequest.id).limit(limit + len(besides))
     held = set(besides)
     return [found for found in session.scalars(query) if found not in held][:limit]
+
+
+def prune(session: Session, now: datetime, limit: int = PRUNE_BATCH) -> int:
+    """Delete up to ``limit`` requests done more than ``KEEP_DONE`` or failed more than ``KEEP_FAILED``
+    ago (run by the scheduler's tick); how many."""
+    old = (
+        select(IntakeRequest.id)
+        .where(
+            IntakeRequest.finished_at < now - KEEP_DONE,
+            or_(IntakeRequest.status == DONE, IntakeRequest.finished_at < now - KEEP_FAILED),
+        )
+        .order_by(IntakeRequest.finished_at)
+        .limit(limit)
+    )
+    result = session.execute(delete(IntakeRequest).where(IntakeRequest.id.in_(old.scalar_subquery())))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -10,10 +10,10 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from bot.server import BotServer
-from storage import records
+from storage import intake, records
 from storage.models import Incident, IntakeRequest, OutboxEffect, Record
 from tests.conftest import SIGNING_SECRET
 from tests.doubles.signing import FORM_CONTENT_TYPE, post_signed, slash_command_body
@@ -209,3 +209,24 @@ def refuse(connection, event: str, table: str, when: str = "") -> None:  # type:
     connection.execute(
         text(f"CREATE TRIGGER refuse BEFORE {event} ON {table} FOR EACH ROW {condition}EXECUTE FUNCTION refuse()")
     )
+
+
+def test_the_tick_prunes_done_requests_after_an_hour_and_failed_ones_after_30_days(bot, slack, clock):
+    erin = SlackUser(bot.url, slack, "U0ERIN")
+    assert erin.command("/incident", "Shoulder surfing on the train")[0] == 200
+    assert eventually(lambda: [row.status for row in intake_rows(bot)] == ["done"])
+    with bot.runtime.ctx.sessions.begin() as session:  # and one that failed for good at the same time
+        session.add(
+            IntakeRequest(
+                key="failed-earlier", kind="command", payload={}, received_at=clock(), status="failed", attempts=3
+            )
+        )
+        session.execute(update(IntakeRequest).values(finished_at=clock()))
+    clock.advance(minutes=61)
+    with bot.runtime.ctx.sessions.begin() as session:
+        assert intake.prune(session, clock()) == 1  # the done one; the failed one stays for its follow-up
+    assert [row.key for row in intake_rows(bot)] == ["failed-earlier"]
+    clock.advance(days=30)
+    with bot.runtime.ctx.sessions.begin() as session:
+        assert intake.prune(session, clock()) == 1
+    assert intake_rows(bot) == []

@@ -41,4 +41,5 @@ class IntakeRequest(Base):
     __table_args__ = (
         # The replay after a crash walks only the requests not yet done, oldest first.
         Index("ix_slack_intake_open", "id", postgresql_where=OPEN, sqlite_where=OPEN),
+        Index("ix_slack_intake_finished_at", "finished_at"),  # the prune of old requests
     )

@@ -6,7 +6,8 @@ Revises: 0009
 ``slack_intake`` holds the raw payload of each command, button click, form submission and shortcut,
 inserted in one statement before Slack gets its acknowledgement; workers run the workflows from it,
 and a start after a crash replays the rows not done. ``key`` (from Slack's ids) is unique, so a Slack
-retry is one row. ``ix_slack_intake_open`` lets the replay read only the open rows.
+retry is one row. ``ix_slack_intake_open`` lets the replay read only the open rows, and
+``ix_slack_intake_finished_at`` the tick's prune only the old ones.
 """
 
 from collections.abc import Sequence
@@ -41,9 +42,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_slack_intake_key")),
     )
     op.create_index("ix_slack_intake_open", "slack_intake", ["id"], postgresql_where=OPEN, sqlite_where=OPEN)
+    op.create_index("ix_slack_intake_finished_at", "slack_intake", ["finished_at"])
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index("ix_slack_intake_finished_at", table_name="slack_intake")
     op.drop_index("ix_slack_intake_open", table_name="slack_intake", postgresql_where=OPEN, sqlite_where=OPEN)
     op.drop_table("slack_intake")
