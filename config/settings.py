@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         le=64,
         validation_alias=_env("ISMS_INTAKE_WORKERS"),
         description="Slack requests whose workflows run at once after their acknowledgement "
-        "(default: 1 on SQLite, 4 on PostgreSQL).",
+        "(default: 1 on SQLite, 2 on PostgreSQL).",
     )
     intake_lease: float = Field(
         60.0,

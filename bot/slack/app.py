@@ -55,9 +55,10 @@ from workflows.kernel.work import Context
 
 log = logging.getLogger(__name__)
 ANY = re.compile(".+")
-WORKERS = 4
-"""Intake workers on PostgreSQL: reports queue on the year's counter row anyway, and more threads
-only contend for the GIL (with the request threads too) and hold connections while they wait."""
+WORKERS = 2
+"""Intake workers on PostgreSQL: reports queue on the year's counter row anyway, and every worker
+takes the GIL from the threads that acknowledge (bench/RESULTS.md: at 8 clients 4 workers gave 28% of
+the baseline's acknowledgements, 2 gave 47%, 1 gave 62% with twice the drain)."""
 GOT_IT = "Got it, working on it\u2026"
 """The acknowledgement of a slash command whose answer follows from an intake worker."""
 LABELS = {"command": "command", "action": "click on", "view": "form", "shortcut": "shortcut", "message": "message"}
