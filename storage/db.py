@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,7 +82,19 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _on_end(connection) -> None:  # type: ignore[no-untyped-def]
-        if connection.info.pop(_WRITING, False):
+        try:
+            info = connection.info
+        except exc.SQLAlchemyError:  # invalidated after an error: ``_give_back`` returned the turn
+            return
+        if info.pop(_WRITING, False):
+            writer.release()
+
+    @event.listens_for(engine, "invalidate")
+    @event.listens_for(engine, "checkin")
+    def _give_back(_dbapi_connection, record, *_: object) -> None:  # type: ignore[no-untyped-def]
+        # a connection invalidated (or back in the pool) without a commit or rollback event must not keep
+        # the turn; ``Connection.info`` is its pool record's ``info``
+        if record.info.pop(_WRITING, False):
             writer.release()
 
 
