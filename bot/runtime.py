@@ -34,6 +34,9 @@ from workflows.outreach.mail import mail_instead_of_dm
 from workflows.registers.flows import check_configured_files, import_configured_files
 from workflows.registry import PROCESSES
 
+POOL_BESIDES_HTTP = 8
+"""Database connections kept besides one per HTTP thread: intake workers, dispatcher, scheduler."""
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -96,7 +99,7 @@ def build_runtime(
     microsoft365: Microsoft365 | None = None,
 ) -> Runtime:
     config = load_config(settings)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, connections=settings.http_threads + POOL_BESIDES_HTTP)
     prepare_database(engine)
     sessions = make_sessions(engine)
     ctx = Context(

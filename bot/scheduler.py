@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
-from storage import deliveries
+from storage import deliveries, intake
 from storage.db import is_postgresql, make_engine, make_sessions
 from storage.models.scheduler import SchedulerLease
 from workflows.kernel.process import run_due_work
@@ -333,6 +333,7 @@ class BotScheduler:
         run_due_work(self.ctx)
         with self.ctx.sessions.begin() as session:  # Slack retry keys past their window
             deliveries.prune(session, self.ctx.clock())
+            intake.prune(session, self.ctx.clock())
         self.ticks += 1
         return True
 

@@ -10,7 +10,7 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import waitress
@@ -27,6 +27,7 @@ from bot.scheduler import BotScheduler
 from bot.slack.app import build_app
 from bot.slack.blocks import fallback_text, message_blocks
 from bot.slack.endpoint import SlackEndpoint
+from bot.slack.intake import IntakeWorkers
 from bot.slack.replies import RESPOND_KIND, Replies
 from config.errors import ConfigError, StartupError
 from config.settings import Settings
@@ -58,9 +59,10 @@ def build_slack(
     clock: Callable[[], datetime] = utc_now,
     extra_senders: Mapping[str, Sender] | None = None,
     signed: bool = True,
-) -> tuple[Runtime, App]:
-    """The runtime with Slack as its chat, and the Bolt app on top of it. ``signed``: HTTP mode, where
-    Slack signs its requests (SLACK_SIGNING_SECRET); Socket Mode needs no signing secret."""
+) -> tuple[Runtime, App, IntakeWorkers]:
+    """The runtime with Slack as its chat, the Bolt app on top of it and its intake workers (not yet
+    started). ``signed``: HTTP mode, where Slack signs its requests (SLACK_SIGNING_SECRET); Socket Mode
+    needs no signing secret."""
     _require(settings, "slack_bot_token", *(["slack_signing_secret"] if signed else []))
     assert settings.slack_bot_token is not None
     client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
@@ -99,7 +101,15 @@ def build_slack(
     quiet = _Quiet()  # our one line below says it; slack_sdk would log the failed auth.test as an ERROR too
     logging.getLogger("slack_sdk.web.base_client").addFilter(quiet)
     try:
-        app = build_app(runtime.ctx, runtime.router, client, secret, replies)
+        app, intake = build_app(
+            runtime.ctx,
+            runtime.router,
+            client,
+            secret,
+            replies,
+            workers=settings.intake_workers,
+            lease=timedelta(seconds=settings.intake_lease),
+        )
     except BoltError as error:  # auth.test refused; Bolt raises it from the SlackApiError
         runtime.engine.dispose()
         raise _slack_refused(error.__context__, settings) from error
@@ -110,7 +120,7 @@ def build_slack(
         ) from error
     finally:
         logging.getLogger("slack_sdk.web.base_client").removeFilter(quiet)
-    return runtime, app
+    return runtime, app, intake
 
 
 class _Quiet(logging.Filter):
@@ -137,12 +147,13 @@ def _reason(error: BaseException) -> str:
 
 
 class SlackBot(ABC):
-    """What every Slack mode runs: the runtime, the Bolt app, the outbox dispatcher and the scheduler."""
+    """What every Slack mode runs: the runtime, the Bolt app, its intake workers, the outbox dispatcher
+    and the scheduler."""
 
     signed = True  # Slack signs the requests of this mode (HTTP)
 
     def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now):
-        self.runtime, self.app = build_slack(settings, clock=clock, signed=self.signed)
+        self.runtime, self.app, self.intake = build_slack(settings, clock=clock, signed=self.signed)
         self.scheduler = BotScheduler(self.runtime.ctx, self.runtime.engine, timezones=slack_timezones(self.app.client))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -161,6 +172,7 @@ class SlackBot(ABC):
         )
         dispatcher.start()
         self._threads.append(dispatcher)
+        self.intake.start()  # its first sweep replays what a crash left behind
         self.scheduler.start()
         try:
             self._serve()
@@ -171,6 +183,7 @@ class SlackBot(ABC):
 
     def stop(self) -> None:
         self._close()
+        self.intake.stop()  # after the requests: what is stored and not yet run waits for the next start
         self.scheduler.stop()
         self._stop.set()
         self.runtime.dispatcher.wake()

@@ -89,6 +89,23 @@ class Settings(BaseSettings):
         description="Open connections the HTTP server accepts before it stops accepting more.",
     )
 
+    intake_workers: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        validation_alias=_env("ISMS_INTAKE_WORKERS"),
+        description="Slack requests whose workflows run at once after their acknowledgement "
+        "(default: 1 on SQLite, 2 on PostgreSQL).",
+    )
+    intake_lease: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        validation_alias=_env("ISMS_INTAKE_LEASE"),
+        description="Seconds a worker holds a Slack request: the wait before a request whose process died "
+        "while running it is run again.",
+    )
+
     @field_validator("outbox_rates", mode="before")
     @classmethod
     def _rates_from_json(cls, value: object) -> object:

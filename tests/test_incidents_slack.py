@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from storage.models import Incident, OutboxEffect, Record
+from storage.models import Incident, IntakeRequest, OutboxEffect, Record
 from tests.conftest import SIGNING_SECRET
 from tests.doubles.signing import (
     FORM_CONTENT_TYPE,
@@ -268,6 +268,7 @@ def test_bad_form_input_is_shown_on_the_fields_and_nothing_is_stored(bot, slack,
     assert "Nothing was reported: At most 3,000 characters" in erin.reply_text(reply)
     time.sleep(0.3)
     assert count(bot, Incident) == 0 and count(bot, Record) == 0
+    assert count(bot, IntakeRequest) == 0  # refused before the intake: nothing was stored to run later
     assert slack.messages_to(TRIAGE) == []
 
 
@@ -306,11 +307,12 @@ def test_slack_retry_of_the_same_command_creates_one_incident(bot, slack):
     assert post_signed(url, SIGNING_SECRET, body, FORM_CONTENT_TYPE)[0] == 200
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     assert post_signed(url, SIGNING_SECRET, body, FORM_CONTENT_TYPE, extra_headers=retry)[0] == 200
-    # Each acknowledgement waited for the write and the queued reply: what is stored now is final.
-    assert count(bot, Incident) == 1
-    assert reply_effects(bot) == ["reply:command:1763888400.1.abcdef"]
+    # Both acknowledged once stored in the intake (one row); the report is written after the answer.
     answer = slack.wait_for(lambda c: c.path.endswith("/response/retry"))
     assert "Your report is INC-2026-0001" in text_of(answer.args)
+    assert count(bot, IntakeRequest) == 1
+    assert count(bot, Incident) == 1
+    assert reply_effects(bot) == ["reply:command:1763888400.1.abcdef"]
     triage_post(slack, "INC-2026-0001")
     bot.runtime.dispatcher.drain()
     assert len(slack.responses) == 1 and len(slack.messages_to(TRIAGE)) == 1
@@ -329,8 +331,8 @@ def test_double_submit_of_the_form_creates_one_incident(bot, slack):
     with ThreadPoolExecutor(2) as pool:
         statuses = list(pool.map(lambda _: submit(erin, view, {}, payload=payload)[0], range(2)))
     assert statuses == [200, 200]
-    assert count(bot, Incident) == 1 and [k.rsplit(":", 1)[0] for k in reply_effects(bot)] == ["reply:view:V0DOUBLE"]
     wait_dm(slack, "U0ERIN", "Your report is INC-2026-0001")
+    assert count(bot, Incident) == 1 and [k.rsplit(":", 1)[0] for k in reply_effects(bot)] == ["reply:view:V0DOUBLE"]
     triage_post(slack, "INC-2026-0001")
     bot.runtime.dispatcher.drain()
     assert len(slack.messages_to("U0ERIN")) == 1 and len(slack.messages_to(TRIAGE)) == 1

@@ -1,24 +1,27 @@
-"""The Bolt app: thin listeners that hand plain arguments to the router and deliver its outcome.
+"""The Bolt app: thin listeners that store what a person asked for, acknowledge it, and have it run.
 
-The acknowledgement waits for the write. A listener runs in the thread that received the request and
-Slack's answer leaves when the listener returns, so an acknowledged report is stored, with its reply
-queued in the outbox: a crash before that answer leaves Slack showing the person that the command
-failed, never an acknowledgement of something lost. (Acking first and writing after would need a
-durable intake queue to survive a crash; the write of a report takes milliseconds, well inside
-Slack's 3 s.) Form validation travels in the acknowledgement so Slack shows errors on the fields.
+The acknowledgement does not wait for the workflow (issue 10). A command, button click, form
+submission, shortcut or DM to the bot goes one of two ways:
 
-Delivery (``handle``): ``views.open`` is inline (its trigger lasts 3 s); when Slack refuses or
-throttles it, the person gets a message saying what to do instead (``Form.fallback``). A reply that
-follows a stored change (any write transaction committed while the workflow ran) is queued in the
-outbox under a key derived from the request's (``Request.reply_key``), so a Slack retry queues nothing
-new and a 429 or 500 delays it but never loses it: to the response URL (``slack.respond``, by DM once
-that URL has expired), or by DM when there is none. A reply where nothing was stored is posted
-inline on a pooled connection, and queued the same way if that post fails.
+- a read-only trial first (``bot/slack/trial.py``): what stores nothing (help, lists, a form to open)
+  is answered at once in the request thread, as before: ``views.open`` inline within its trigger's
+  3 s, the reply posted inline on a pooled connection (and queued in the outbox if that post fails);
+- what would store something is stored as it came, in one INSERT (``storage/intake.py``; a Slack retry
+  adds no row), acknowledged, and run by an intake worker (``bot/slack/intake.py``), whose reply goes
+  through the outbox (``slack.respond`` to the response URL, by DM when there is none or it expired)
+  in the same transaction that marks the request done. A crash after the acknowledgement loses
+  nothing: the next start replays what is not done, and workflows are safe to run twice.
 
-Retried events are dropped in a middleware by their ``event_id``, recorded in the database so the
-rule holds across replicas. Before any listener, a middleware cleans every string of the payload
-(``bot.text.clean``: no control characters, no lone surrogates). A signed payload that still lacks a
-field or has one of the wrong type is acknowledged and logged (``_tolerant``), never a 500.
+A slash command that went to the intake is acknowledged with a short "Got it" line: the answer
+follows by its response URL, usually within moments, but under a burst the queue can take seconds,
+and a person who sees nothing types the report again. Buttons, forms and shortcuts show nothing in
+their acknowledgement (Slack ignores a body there; an empty one closes a form).
+
+Form validation is pure and runs before the intake, so its errors travel in the acknowledgement and
+Slack shows them on the fields. Retried events are dropped in a middleware by their ``event_id``,
+recorded in the database so the rule holds across replicas. Before any listener, a middleware cleans
+every string of the payload (``bot.text.clean``). A signed payload that lacks a field or has one of
+the wrong type is acknowledged and logged (``_tolerant``), never a 500, and never stored.
 """
 
 from __future__ import annotations
@@ -26,36 +29,39 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import threading
 from collections.abc import Callable
-from contextvars import ContextVar
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
-from bot.slack.blocks import fallback_text, message_blocks, modal, view_values
+from bot.slack import jobs, trial
+from bot.slack.blocks import fallback_text, message_blocks, modal
 from bot.slack.home import publish_home, refresh_after
-from bot.slack.replies import Replies, queue_reply
+from bot.slack.intake import IntakeWorkers
+from bot.slack.replies import Replies, queue_reply, reply_effect
 from bot.text import clean_tree
-from integrations.slack_sender import METADATA_EVENT, slack_call
+from integrations.slack_sender import slack_call
+from storage import intake
 from storage.deliveries import first_time
+from storage.intake import Claimed
 from storage.outbox import RetryLater, Undeliverable
 from workflows.kernel.actors import Actor, resolve_actor
-from workflows.kernel.routing import Request, Router, SourceMessage
+from workflows.kernel.routing import Request, Router, record_failure
 from workflows.kernel.ui import Form, Message, Outcome
 from workflows.kernel.work import Context
 
 log = logging.getLogger(__name__)
 ANY = re.compile(".+")
-WORKERS = 4
-"""Workflows run at once on PostgreSQL: reports queue on the year's counter row anyway, and more
-threads only contend for the GIL and hold connections while they wait."""
-_STORED: ContextVar[list[bool] | None] = ContextVar("isms_stored_while_handling", default=None)
-"""Set while a listener runs a workflow; a committed write transaction marks it (``_note_commit``)."""
+WORKERS = 2
+"""Intake workers on PostgreSQL: reports queue on the year's counter row anyway, and every worker
+takes the GIL from the threads that acknowledge (bench/RESULTS.md: at 8 clients 4 workers gave 28% of
+the baseline's acknowledgements, 2 gave 47%, 1 gave 62% with twice the drain)."""
+GOT_IT = "Got it, working on it\u2026"
+"""The acknowledgement of a slash command whose answer follows from an intake worker."""
+LABELS = {"command": "command", "action": "click on", "view": "form", "shortcut": "shortcut", "message": "message"}
 
 
 class SlackPeople:
@@ -115,11 +121,13 @@ def build_app(
     signing_secret: str | None,
     replies: Replies | None = None,
     workers: int | None = None,
-) -> App:
-    """The Bolt app; ``signing_secret`` is None in Socket Mode, where Slack's requests are not signed.
-    ``replies`` posts to response URLs and is also the outbox's ``slack.respond`` sender. ``workers``:
-    workflows run at once (default: 1 on SQLite, which has one writer anyway, else ``WORKERS``); the
-    other requests wait their turn in order instead of in SQLite's busy loop or for the GIL."""
+    lease: timedelta = intake.LEASE,
+) -> tuple[App, IntakeWorkers]:
+    """The Bolt app and its intake workers (the caller starts and stops them). ``signing_secret`` is
+    None in Socket Mode, where Slack's requests are not signed. ``replies`` posts to response URLs and
+    is also the outbox's ``slack.respond`` sender. ``workers``: workflows run at once (default: 1 on
+    SQLite, which has one writer anyway, else ``WORKERS``); ``lease``: how long a worker holds a request
+    (the wait before a request of a process that died while running it runs again)."""
     # The listener runs in the thread that received the request (waitress's, or Socket Mode's), and the
     # acknowledgement leaves when it returns: no hand-off to Bolt's 5-thread executor and its 10 ms poll.
     app = App(
@@ -130,47 +138,66 @@ def build_app(
     )
     people = SlackPeople(ctx, client)
     replies = replies or Replies(message_blocks, fallback_text)
-    event.listen(ctx.sessions, "after_commit", _note_commit)
+    engine = ctx.sessions.kw["bind"]
     if workers is None:
-        bind = ctx.sessions.kw.get("bind")
-        workers = 1 if bind is not None and bind.dialect.name == "sqlite" else WORKERS
-    turn = threading.BoundedSemaphore(workers)
-    wake_outbox = ctx.on_commit
+        workers = 1 if engine.dialect.name == "sqlite" else WORKERS
+    trial.guard(ctx.sessions)
 
-    def on_commit() -> None:
-        # Inside a listener the dispatcher is woken once the reply is queued too: woken at the
-        # workflow's commit, its claim would take SQLite's write lock just before the reply's turn.
-        if _STORED.get() is None:
-            wake_outbox()
+    def take(kind: jobs.Kind, body: dict[str, Any], ack: Callable[..., Any] | None) -> None:
+        """Answer a request now if it only reads; else store it, acknowledge it and have it run."""
+        job = jobs.parse(kind, body)
+        request = job.request(people.actor, client)
+        outcome = trial.attempt(lambda: job.run(router, ctx, request))
+        if outcome is not None:
+            if ack is not None:
+                ack()
+            deliver_now(job, request, outcome)
+            return
+        stored = intake.receive(engine, key=job.key, kind=kind, payload=body, now=ctx.clock())
+        if ack is not None:
+            if kind == "command":
+                ack(GOT_IT)
+            else:
+                ack()
+        if stored is not None:  # None: a Slack retry of a request stored already
+            pool.submit(stored)
 
-    ctx.on_commit = on_commit
+    def deliver_now(job: jobs.Job, request: Request, outcome: Outcome) -> None:
+        """The answer to a request that stored nothing: inline, queued only if the post fails."""
+        for key, message in _messages(client, job, request, outcome):
+            if not job.response_url or not replies.post_now(job.response_url, message):
+                queue_reply(ctx, request.actor, key, message, job.response_url)
+        if job.refreshes_home:
+            refresh_after(ctx, client, job.body, people.actor, always=True)  # see bot/slack/home.py
 
-    def handle(request: Request, call: Callable[[], Outcome], response_url: str | None, trigger_id: str | None) -> None:
-        """Run one workflow and deliver its outcome to the person who acted."""
-        stored: list[bool] = []
-        if response_url is not None and not response_url.startswith(("https://", "http://")):
-            response_url = None  # a signed but malformed payload: answer by DM instead
-        with turn:
-            token = _STORED.set(stored)
-            try:
-                outcome = call()
-            finally:
-                _STORED.reset(token)
-            if stored and outcome.reply is not None:  # queued in the same turn: no other writer between
-                queue_reply(ctx, request.actor, request.reply_key, outcome.reply, response_url)
-        if stored:
-            wake_outbox()
-        messages: list[tuple[str, Message]] = []
-        if outcome.reply is not None and not stored:
-            messages.append((request.reply_key, outcome.reply))
-        if outcome.form is not None and trigger_id:
-            problem = _open_form(client, trigger_id, outcome.form)
-            if problem is not None:
-                log.warning("views.open failed (%s); told %s what to do instead", problem, request.actor.id)
-                messages.append((request.reply_key + ":form", _form_fallback(outcome.form)))
-        for key, message in messages:  # nothing was stored: inline, queued only if that post fails
-            if not response_url or not replies.post_now(response_url, message):
-                queue_reply(ctx, request.actor, key, message, response_url)
+    def run(claimed: Claimed) -> None:
+        """An intake worker's run: the workflow, then its reply queued and the request done, together."""
+        job = jobs.parse(cast(jobs.Kind, claimed.kind), claimed.payload)
+        request = job.request(people.actor, client)
+        outcome = job.run(router, ctx, request)
+        messages = _messages(client, job, request, outcome)
+        with ctx.work(request.actor) as work:
+            for key, message in messages:
+                reply_effect(work, request.actor, key, message, job.response_url)
+            intake.finish(work.session, claimed.id, work.now)
+        if job.refreshes_home:
+            refresh_after(ctx, client, job.body, people.actor, always=True)
+
+    def give_up(claimed: Claimed, problem: str) -> None:
+        """After the last attempt: the person gets an ``ERR-`` reference to quote, the row is failed."""
+        job = jobs.parse(cast(jobs.Kind, claimed.kind), claimed.payload)
+        actor = resolve_actor(ctx.org, slack_id=job.user_id)  # not through Slack: it may be what failed
+        what = f"your {LABELS[job.kind]} {job.route}"
+        reference = record_failure(ctx, actor, what)
+        told = Message(
+            text=f"Sorry, I could not finish {what}. Please check whether it took effect before you try again; "
+            f"if in doubt, give the ISMS manager this reference: {reference}"
+        )  # unlike a workflow's own failure, part of it may be done (the last attempt failed after it)
+        with ctx.work(actor) as work:
+            reply_effect(work, actor, f"reply:{job.key}"[:200], told, job.response_url)
+            intake.finish(work.session, claimed.id, work.now, error=f"{reference}: {problem}"[:2000])
+
+    pool = IntakeWorkers(ctx.sessions, ctx.clock, run, give_up, workers=workers, lease=lease)
 
     @app.middleware
     def clean_input(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse | None:
@@ -191,75 +218,28 @@ def build_app(
 
     @app.command(ANY)  # the router answers commands it does not know
     @_tolerant
-    def on_command(ack, body, command) -> None:  # type: ignore[no-untyped-def]
-        ack()
-        actor = people.actor(command["user_id"], command.get("user_name"))
-        request = Request(actor, key=f"command:{body.get('trigger_id')}", text=command.get("text") or "")
-        handle(
-            request,
-            lambda: router.command(ctx, command["command"], request),
-            command.get("response_url"),
-            body.get("trigger_id"),
-        )
+    def on_command(ack, body) -> None:  # type: ignore[no-untyped-def]
+        take("command", body, ack)
 
     @app.action(ANY)
     @_tolerant
-    def on_action(ack, body, action) -> None:  # type: ignore[no-untyped-def]
-        ack()
-        user_id = body["user"]["id"]
-        key = f"action:{action['action_id']}:{action.get('action_ts') or body.get('trigger_id')}"
-        request = Request(people.actor(user_id), key=key, text=action.get("value") or "")
-        # App Home buttons come without a response URL: the answer then goes by DM.
-        handle(
-            request,
-            lambda: router.action(ctx, action["action_id"], request),
-            body.get("response_url"),
-            body.get("trigger_id"),
-        )
-        refresh_after(ctx, client, body, people.actor)  # App Home: see bot/slack/home.py
+    def on_action(ack, body) -> None:  # type: ignore[no-untyped-def]
+        take("action", body, ack)  # App Home buttons come without a response URL: the answer goes by DM
 
     @app.view(ANY)
     @_tolerant
-    def on_submission(ack, body, view) -> None:  # type: ignore[no-untyped-def]
-        user_id = body["user"]["id"]
-        request = Request(
-            people.actor(user_id),
-            key=f"view:{view['id']}:{view.get('hash', '')}",
-            values=view_values(view.get("state", {})),
-            metadata=view.get("private_metadata") or "",
-        )
-        errors = router.validate_form(ctx, view["callback_id"], request)
+    def on_submission(ack, body) -> None:  # type: ignore[no-untyped-def]
+        job = jobs.parse("view", body)
+        errors = router.validate_form(ctx, job.route, job.request(people.actor, client))
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        ack()
-        handle(request, lambda: router.submit_form(ctx, view["callback_id"], request), None, None)
-        refresh_after(ctx, client, body, people.actor, always=True)  # App Home: see bot/slack/home.py
+        take("view", body, ack)
 
     @app.shortcut(ANY)
     @_tolerant
-    def on_shortcut(ack, body, shortcut) -> None:  # type: ignore[no-untyped-def]
-        ack()
-        user_id = body["user"]["id"]
-        source = None
-        if body.get("type") == "message_action":
-            message = body.get("message", {})
-            channel = body.get("channel", {}).get("id")
-            source = SourceMessage(
-                text=message.get("text", ""),
-                author=message.get("user"),
-                permalink=_permalink(client, channel, message.get("ts")),
-                channel=channel,
-                ts=message.get("ts"),
-                thread_of=_thread_root_key(client, channel, message),
-            )
-        request = Request(people.actor(user_id), key=f"shortcut:{body.get('trigger_id')}", source=source)
-        handle(
-            request,
-            lambda: router.shortcut(ctx, shortcut["callback_id"], request),
-            body.get("response_url"),
-            body.get("trigger_id"),
-        )
+    def on_shortcut(ack, body) -> None:  # type: ignore[no-untyped-def]
+        take("shortcut", body, ack)
 
     @app.event("app_home_opened")
     @_tolerant
@@ -270,27 +250,34 @@ def build_app(
 
     @app.event("message")
     @_tolerant
-    def on_direct_message(event) -> None:  # type: ignore[no-untyped-def]
+    def on_direct_message(body, event) -> None:  # type: ignore[no-untyped-def]
         """A person writing to the bot in its Messages tab gets the help text (``message.im``); the
         bot's own posts, edits and other channels' messages are not for it."""
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype") or not event.get("user"):
             return
-        request = Request(people.actor(event["user"]), key=f"message:{event.get('channel')}:{event.get('ts')}")
-        handle(request, lambda: router.command(ctx, "/isms", request), None, None)  # no text: /isms help
+        take("message", body, None)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("Slack listener failed: %s (%s)", type(error).__name__, body.get("type"), exc_info=error)
 
-    return app
+    return app, pool
 
 
-def _note_commit(session: Session) -> None:
-    """A write transaction committed: if a listener is running in this thread, its reply follows a
-    stored change (a refusal or failure record counts too: queueing such a reply is merely safe)."""
-    stored = _STORED.get()
-    if stored is not None and not stored:
-        stored.append(True)
+def _messages(client: WebClient, job: jobs.Job, request: Request, outcome: Outcome) -> list[tuple[str, Message]]:
+    """What the person is told: the reply; what to do instead when a form could not be opened; and, from
+    a worker, why nothing was saved when a form's values no longer pass (too late to show on the form)."""
+    messages: list[tuple[str, Message]] = []
+    if outcome.reply is not None:
+        messages.append((request.reply_key, outcome.reply))
+    if outcome.errors:
+        messages.append((request.reply_key, Message(text="Nothing was saved: " + " ".join(outcome.errors.values()))))
+    if outcome.form is not None and job.trigger_id:
+        problem = _open_form(client, job.trigger_id, outcome.form)
+        if problem is not None:
+            log.warning("views.open failed (%s); told %s what to do instead", problem, request.actor.id)
+            messages.append((request.reply_key + ":form", _form_fallback(outcome.form)))
+    return messages
 
 
 def _open_form(client: WebClient, trigger_id: str, form: Form) -> str | None:
@@ -308,33 +295,3 @@ def _open_form(client: WebClient, trigger_id: str, form: Form) -> str | None:
 def _form_fallback(form: Form) -> Message:
     instead = form.fallback or "Please try again in a moment."
     return Message(text=f"Sorry, Slack could not open the form \u201c{form.title}\u201d just now. {instead}")
-
-
-def _thread_root_key(client: WebClient, channel: str | None, message: dict[str, Any]) -> str | None:
-    """The outbox key of the bot's post that ``message`` replies to in a thread (an incident's triage
-    post, say), read from that post's metadata; None for a message outside a thread or under a post
-    that is not the bot's."""
-    thread_ts = message.get("thread_ts")
-    if not channel or not thread_ts or thread_ts == message.get("ts"):
-        return None
-    try:
-        page = slack_call(
-            client.conversations_replies, channel=channel, ts=thread_ts, limit=1, include_all_metadata=True
-        )
-    except (RetryLater, Undeliverable):
-        return None
-    root = (page.get("messages") or [{}])[0]
-    metadata = root.get("metadata") or {}
-    if metadata.get("event_type") != METADATA_EVENT:
-        return None
-    key = (metadata.get("event_payload") or {}).get("key")
-    return str(key) if key else None
-
-
-def _permalink(client: WebClient, channel: str | None, ts: str | None) -> str | None:
-    if not channel or not ts:
-        return None
-    try:
-        return str(slack_call(client.chat_getPermalink, channel=channel, message_ts=ts)["permalink"])
-    except (RetryLater, Undeliverable):
-        return None

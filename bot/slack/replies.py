@@ -27,7 +27,7 @@ import urllib3
 from storage.outbox import Effect, RetryLater, Sender, Undeliverable
 from workflows.kernel.actors import Actor
 from workflows.kernel.ui import Message
-from workflows.kernel.work import CHAT_KIND, Context
+from workflows.kernel.work import CHAT_KIND, Context, Work
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +120,18 @@ class Replies:
 def queue_reply(ctx: Context, actor: Actor, key: str, message: Message, response_url: str | None) -> None:
     """Queue the reply to ``actor`` in the outbox under ``key`` (a retried request queues nothing new)."""
     with ctx.work(actor) as work:
-        if response_url:
-            payload = {
-                "to": str(actor.recipient),
-                "response_url": response_url,
-                "message": message.to_dict(),
-                "asked_at": time.time(),  # Slack's clock, not the workflow's: the URL expires in real time
-            }
-            work.effect(RESPOND_KIND, key, payload)
-        else:
-            work.notify(actor.recipient, message, key)
+        reply_effect(work, actor, key, message, response_url)
+
+
+def reply_effect(work: Work, actor: Actor, key: str, message: Message, response_url: str | None) -> None:
+    """Queue the reply in ``work``'s transaction: to the response URL when there is one, else by DM."""
+    if response_url:
+        payload = {
+            "to": str(actor.recipient),
+            "response_url": response_url,
+            "message": message.to_dict(),
+            "asked_at": time.time(),  # Slack's clock, not the workflow's: the URL expires in real time
+        }
+        work.effect(RESPOND_KIND, key, payload)
+    else:
+        work.notify(actor.recipient, message, key)

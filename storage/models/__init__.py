@@ -17,6 +17,7 @@ from storage.models.incidents import (
     IncidentEntry,
     IncidentTimer,
 )
+from storage.models.intake import IntakeRequest
 from storage.models.outbox import OutboxEffect
 from storage.models.people import PersonTimezone
 from storage.models.periodic import PeriodicRun
@@ -49,6 +50,7 @@ __all__ = [
     "IncidentEntry",
     "IncidentRoom",
     "IncidentTimer",
+    "IntakeRequest",
     "LocalTicket",
     "OutboxEffect",
     "PeriodicRun",

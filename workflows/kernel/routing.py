@@ -125,19 +125,25 @@ class Router:
 
 def report_failure(ctx: Context, actor: Actor, what: str) -> Outcome:
     """Log and record an unexpected failure and give the person a reference to quote."""
-    reference = "ERR-" + secrets.token_hex(3).upper()
-    log.exception("%s failed for %s (reference %s)", what, actor.id, reference)
-    try:
-        with ctx.work(actor) as work:
-            work.record("REC", "failure", ("error", reference), {"where": what})
-    except Exception:
-        log.exception("could not record failure %s", reference)
+    reference = record_failure(ctx, actor, what)
     return Outcome(
         reply=Message(
             text=f"Sorry, something went wrong while handling {what}. Nothing was half-done; please try again. "
             f"If it keeps failing, give the ISMS manager this reference: {reference}"
         )
     )
+
+
+def record_failure(ctx: Context, actor: Actor, what: str) -> str:
+    """Log (with the exception being handled) and record a failure; its ``ERR-`` reference."""
+    reference = "ERR-" + secrets.token_hex(3).upper()
+    try:  # recorded before logging: a run stopped at its first write (a read-only trial) logs nothing
+        with ctx.work(actor) as work:
+            work.record("REC", "failure", ("error", reference), {"where": what})
+    except Exception:
+        log.exception("could not record failure %s", reference)
+    log.exception("%s failed for %s (reference %s)", what, actor.id, reference)
+    return reference
 
 
 def _with_text(request: Request, text: str) -> Request:
