@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from storage import periodic
 from workflows.communication import digests
-from workflows.kernel.actors import SYSTEM
+from workflows.kernel.periodic import once_per_period
 from workflows.kernel.recipients import Recipient
-from workflows.kernel.work import Context
+from workflows.kernel.ui import Message
+from workflows.kernel.work import Context, Work
 from workflows.performance import periods
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -35,23 +35,15 @@ def weekly_digest(ctx: Context) -> None:
 def monthly_report(ctx: Context) -> None:
     settings = ctx.org.reports.monthly_report
     now = ctx.clock()
-    this_month = periods.month_of(now, ctx.org.zone)
-    send_at = this_month.start.astimezone(ctx.org.zone).replace(
-        day=settings.day, hour=settings.at.hour, minute=settings.at.minute
-    )
-    if not settings.enabled or now < send_at:
+    last_month = periods.previous_month_due(now, ctx.org.zone, settings.day, settings.at)
+    if not settings.enabled or last_month is None:
         return
-    last_month = periods.month_of(this_month.start - timedelta(days=1), ctx.org.zone)
     _once(ctx, MONTHLY, last_month.label, now, lambda: digests.monthly(ctx, now, last_month))
 
 
 def _once(ctx: Context, name: str, period: str, now: datetime, build: digests.Builder) -> None:
-    with ctx.read() as session:
-        if periodic.done(session, name, period):
-            return
-    message = build()
-    with ctx.work(SYSTEM) as work:
-        if not periodic.claim(work.session, name, period, now):
-            return
+    def send(work: Work, message: Message) -> None:
         work.notify(Recipient.channel("isms_reports"), message, f"{name}:{period}")
         work.record("COM", "report-sent", (name, period), {"to": "isms_reports", "headline": message.text})
+
+    once_per_period(ctx, name, period, now, build, send)
