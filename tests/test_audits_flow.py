@@ -160,6 +160,14 @@ def start_audit(world: World) -> None:
     world.at(berlin(2026, 12, 7, 9, 0))
 
 
+def record_finding(world: World, kind: str = "minor", **changes: str) -> Any:
+    """Aldo records a finding on the running audit; only nonconformities carry a root cause and action."""
+    values = {**NONCONFORMITY, "kind": kind, **changes}
+    if kind not in ("major", "minor"):
+        values |= {"root_cause": "", "corrective_action": ""}
+    return world.fill("aldo", "audit.finding", values, "")
+
+
 def test_a_nonconformity_becomes_a_change_and_closes_when_the_change_is_verified(world: World) -> None:
     start_audit(world)
     assert world.press("aldo", "audit.record_finding", "AUD-2026-0001").form is not None
@@ -235,9 +243,7 @@ def test_only_auditors_record_findings_and_only_while_the_audit_runs(world: Worl
 
 def test_an_observation_is_closed_by_its_auditor(world: World) -> None:
     start_audit(world)
-    world.fill(
-        "aldo", "audit.finding", {**NONCONFORMITY, "kind": "observation", "root_cause": "", "corrective_action": ""}, ""
-    )
+    record_finding(world, "observation")
 
     closed = world.command("aldo", "finding close AUD-2026-0001-F1 Discussed with the change owner")
 
@@ -249,19 +255,8 @@ def test_an_observation_is_closed_by_its_auditor(world: World) -> None:
 
 def test_the_report_is_rendered_stored_with_its_hash_and_posted(world: World) -> None:
     start_audit(world)
-    world.fill("aldo", "audit.finding", NONCONFORMITY, "")
-    world.fill(
-        "aldo",
-        "audit.finding",
-        {
-            **NONCONFORMITY,
-            "kind": "opportunity",
-            "text": "Use <b>templates</b> & checklists",
-            "root_cause": "",
-            "corrective_action": "",
-        },
-        "",
-    )
+    record_finding(world)
+    record_finding(world, "opportunity", text="Use <b>templates</b> & checklists")
 
     reply = world.command("aldo", "audit report AUD-2026-0001")
     world.deliver()

@@ -100,7 +100,7 @@ def test_a_campaign_runs_to_full_completion_with_reminders_and_escalation(world)
     # Hana confirms at once; a double click (the same request) and a second press both do nothing more.
     hana = world.chat.button("hana", "awareness.done")
     assert world.press("hana", "awareness.done", hana, key="click-1").reply.text.startswith(
-        "Thank you: recorded that you did the training “Phishing basics”"
+        "Thank you: recorded that you have done the training “Phishing basics”"
     )
     assert world.press("hana", "awareness.done", hana, key="click-1").reply.text == "Already recorded; thank you."
     again = world.press("hana", "awareness.done", hana).reply.text
@@ -153,7 +153,7 @@ def test_a_campaign_runs_to_full_completion_with_reminders_and_escalation(world)
     assert set(assignments(world.ctx).values()) == {"done"}
     assert (
         world.chat.texts("alice")[-1]
-        == "Campaign AWR-0001 is complete: all 8 people did the training “Phishing basics”."
+        == "Campaign AWR-0001 is complete: all 8 people have done the training “Phishing basics”."
     )
     overview = world.command("alice", "campaigns").reply
     assert overview is not None and dict(overview.fields) == {
