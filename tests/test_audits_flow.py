@@ -128,14 +128,15 @@ def test_reminders_come_at_their_times_and_the_kickoff_asks_the_auditees_for_evi
         ("alice", "Reminder: internal audit AUD-2026-0001 starts in 7 days."),
         ("sam", "Reminder: internal audit AUD-2026-0001 starts in 7 days."),
     ]
-    friday = sent_since(world, berlin(2026, 12, 4, 9, 0))
-    assert ("sam", "Reminder: evidence for internal audit AUD-2026-0001 is due in 7 days.") in friday
-    # The day before the kick-off is a Sunday: that reminder waits for Monday morning, when the quiet
-    # hours end.
+    # A week before the evidence is due the audit has not started: nobody has a request to answer yet,
+    # so there is no evidence reminder.
+    assert sent_since(world, berlin(2026, 12, 4, 9, 0)) == []
+    # The day before the kick-off is a Sunday: its reminder would move to Monday morning, the kick-off
+    # day itself, where the start message says it; so it is not sent.
     assert sent_since(world, berlin(2026, 12, 6, 9, 0)) == []
-    monday = sent_since(world, berlin(2026, 12, 7, 8, 0))
-    assert ("sam", "Reminder: internal audit AUD-2026-0001 starts today.") in monday
+    assert sent_since(world, berlin(2026, 12, 7, 8, 0)) == []
     kickoff = sent_since(world, berlin(2026, 12, 7, 9, 0))
+    assert not any("Reminder" in text for _, text in kickoff)
     assert ("aldo", "Internal audit AUD-2026-0001 starts today: ISMS operations 2026") in kickoff
     assert world.records("audit-started", "AUD")[0][3] == {"evidence_requested_from": ["alice", "sam"]}
     asked = sent_since(world, berlin(2026, 12, 7, 9, 1))
@@ -153,6 +154,18 @@ def test_reminders_come_at_their_times_and_the_kickoff_asks_the_auditees_for_evi
     assert not [
         m for m in sent_since(world, berlin(2026, 12, 11, 9, 0)) if "AUD-2026-0001" in m[1] and "Reminder" in m[1]
     ]
+
+
+def test_a_bot_back_only_at_the_kick_off_starts_the_audit_without_a_late_kick_off_reminder(world: World) -> None:
+    plan(world)
+    world.chat.clear()
+
+    kickoff = world.at(berlin(2026, 12, 7, 10, 0))  # the bot was down for the week's reminders
+
+    assert ("sam", "Internal audit AUD-2026-0001 starts today: ISMS operations 2026") in kickoff
+    assert not any(text.startswith("Reminder: internal audit AUD-2026-0001 starts") for _, text in kickoff)
+    assert ("aldo", "Reminder: evidence for internal audit AUD-2026-0001 is due in 4 days.") not in kickoff
+    assert [r[3]["milestone"] for r in world.records("reminded", "AUD")] == []
 
 
 def start_audit(world: World) -> None:

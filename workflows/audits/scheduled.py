@@ -65,18 +65,19 @@ def _remind_batch(work: Work, ids: Sequence[int], now: datetime) -> list[int]:
 
 
 def _advance(work: Work, audit: Audit, now: datetime) -> None:
-    """Start the audit if its kick-off has come, and send the latest due reminder of each milestone
-    (reminders passed over while the bot was down are recorded as skipped, not sent)."""
+    """Start the audit if its kick-off has come (no late kick-off reminder then), and send the latest due
+    reminder of each milestone (reminders passed over while the bot was down are recorded as skipped)."""
     plan = milestones.steps(work.ctx, audit)
     first = audit.reminder_step
     due = [plan[position] for position in range(first, len(plan)) if plan[position].at <= now]
-    if audit.started_at is None and any(step.kind == "start" for step in due):
+    starting = audit.started_at is None and any(step.kind == "start" for step in due)
+    if starting:
         flows.start(work, audit)
     today = now.astimezone(work.ctx.org.zone).date()
     for milestone in milestones.MILESTONES:
         reminders = [step for step in due if step.kind == "remind" and step.milestone == milestone]
-        if not reminders:
-            continue
+        if not reminders or (starting and milestone == "kickoff"):
+            continue  # a kick-off reminder that came due late: the start message says it
         step = reminders[-1]
         flows.tell_team(
             work,
