@@ -456,14 +456,16 @@ def test_the_app_home_shows_the_auditor_their_running_audit(world: World) -> Non
 def test_an_auditor_asks_an_auditee_for_more_evidence_through_the_evidence_engine(world: World) -> None:
     start_audit(world)
 
-    stranger = world.command("aldo", "audit ask AUD-2026-0001 erin Show the triage log")
+    stranger = world.command("aldo", "audit ask AUD-2026-0001 <@U0ERIN|erin> Show the triage log")
     assert stranger.reply is not None and stranger.reply.text == (
-        "erin is not an auditee of AUD-2026-0001 (Alice Adams, Sam Shah)."
+        "Erin Evans is not an auditee of AUD-2026-0001 (Alice Adams, Sam Shah)."
     )
     usage = world.command("aldo", "audit ask AUD-2026-0001 sam")
     assert usage.reply is not None and usage.reply.text.startswith("Use /isms audit ask AUD-2026-0001")
     asked = world.command("aldo", "audit ask AUD-2026-0001 <@U0SAM|sam> triage log of October")
-    assert asked.reply is not None and asked.reply.text == "Sam Shah is asked for it now (due 2026-12-11)."
+    assert asked.reply is not None and asked.reply.text == (
+        "Sam Shah is asked for it now; it is due Fri 11 Dec 2026, 17:00 (Europe/Berlin)."
+    )
     not_auditor = world.command("alice", "audit ask AUD-2026-0001 sam Anything")
     assert not_auditor.reply is not None and "is for Aldo Auer (auditor) only" in not_auditor.reply.text
 

@@ -42,7 +42,7 @@ from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface, publish
 from workflows.kernel.paging import clip
-from workflows.kernel.people import with_role
+from workflows.kernel.people import when, with_role
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Message, Outcome
@@ -211,7 +211,10 @@ def ask_evidence(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
 
     def step(work: Work, audit: Audit) -> Outcome:
         if person not in audit.auditee_ids:
-            raise Refused(f"{who} is not an auditee of {audit.ref} ({messages.names(ctx.org, audit.auditee_ids)}).")
+            raise Refused(
+                f"{messages.names(ctx.org, [person])} is not an auditee of {audit.ref} "
+                f"({messages.names(ctx.org, audit.auditee_ids)})."
+            )
         org = ctx.org
         due = _at_due_time(org, audit.evidence_due)
         if due <= work.now:
@@ -219,7 +222,7 @@ def ask_evidence(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
         number = next_number(work.session, f"{audit.ref}-E")
         _ask(work, audit, person, f"audit:{audit.ref}:{person}:{number}", f"{audit.ref}: {' '.join(what.split())}", due)
         work.record("AUD", "evidence-asked", ("audit", audit.ref), {"auditee": person, "what": what.strip()})
-        return Outcome.say(f"{messages.names(org, [person])} is asked for it now (due {due.date().isoformat()}).")
+        return Outcome.say(f"{messages.names(org, [person])} is asked for it now; it is due {when(due, org.zone)}.")
 
     return run_step(
         ctx,
