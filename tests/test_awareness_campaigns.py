@@ -225,3 +225,23 @@ def test_a_manager_gets_one_note_about_everybody_of_theirs_who_is_late(world):
         ("olga", "mia"),
         ("sam", "alice"),
     ]
+
+
+def test_a_policy_campaign_is_worded_as_reading_and_accepting_and_names_its_audience(world):
+    started = start(
+        world, kind="policy", title="Acceptable use", version="2.0", audience_kind="department", audience="Operations"
+    )
+    assert started.reply is not None
+    assert dict(started.reply.fields)["Audience"] == "the Operations department"
+    assert started.reply.footer == (
+        "Each person gets a direct message now, or when their quiet hours end; /isms campaigns shows progress."
+    )
+    world.deliver()
+
+    thanks = world.press("erin", "awareness.done", world.chat.button("erin", "awareness.done"))
+    assert thanks.reply is not None and thanks.reply.text == (
+        "Thank you: recorded that you have read and accepted the policy “Acceptable use”, version 2.0 "
+        "on Mon 23 Nov 2026, 10:00 (Europe/Berlin)."
+    )
+    escalated = world.at(berlin(2026, 12, 7, 9, 0))
+    assert ("mia", "Olga Ortiz has not yet read and accepted the policy “Acceptable use”, version 2.0") in escalated
