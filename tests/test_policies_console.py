@@ -5,14 +5,11 @@ audience is asked to read and accept it at the next tick, and an owner acknowled
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-from bot.console import Console
-from bot.runtime import build_runtime
-from bot.scheduler import BotScheduler, ticking_prompt
 from tests.awareness_support import awareness_org
 from tests.support import FakeClock
+from tests.test_console import run_ticking
 from tests.world import records_about, with_org
 
 NEW_VERSION = [
@@ -35,7 +32,9 @@ NEW_VERSION = [
 def test_a_policy_version_is_approved_by_another_person_published_and_acknowledged(
     settings, clock: FakeClock, tmp_path: Path
 ) -> None:
-    lines: Iterator[str] = iter(
+    runtime, text = run_ticking(
+        with_org(settings, awareness_org(tmp_path)),
+        clock,
         [
             *NEW_VERSION,
             "1",  # Alice presses Approve on the request shown to Mia
@@ -48,28 +47,10 @@ def test_a_policy_version_is_approved_by_another_person_published_and_acknowledg
             "3",  # again
             "/as alice@example.org",
             "/isms policies POL-ACCESS",
-        ]
+        ],
+        "alice@example.org",
     )
-    output: list[str] = []
 
-    def typed(prompt: str) -> str:
-        try:
-            return next(lines)
-        except StopIteration:
-            raise EOFError from None
-
-    holder: list = []
-    console = Console(ask=lambda prompt: holder[0](prompt), say=output.append)
-    runtime = build_runtime(with_org(settings, awareness_org(tmp_path)), console.deliver, clock=clock)
-    scheduler = BotScheduler(runtime.ctx, runtime.engine)
-    holder.append(ticking_prompt(scheduler, runtime.dispatcher.drain, ask=typed))
-    console.attach(runtime, "alice@example.org")
-    try:
-        console.run()
-    finally:
-        scheduler.stop()
-
-    text = "\n".join(output)
     assert "! Approver: You are writing this version, so somebody else must approve it." in text
     assert "POL-ACCESS “Access control” version 1.0 is with Mia Moreau for approval." in text
     request = text.split("[to Mia Moreau] Policy POL-ACCESS “Access control” version 1.0 waits for your approval")[1]
