@@ -128,14 +128,15 @@ def test_reminders_come_at_their_times_and_the_kickoff_asks_the_auditees_for_evi
         ("alice", "Reminder: internal audit AUD-2026-0001 starts in 7 days."),
         ("sam", "Reminder: internal audit AUD-2026-0001 starts in 7 days."),
     ]
-    friday = sent_since(world, berlin(2026, 12, 4, 9, 0))
-    assert ("sam", "Reminder: evidence for internal audit AUD-2026-0001 is due in 7 days.") in friday
-    # The day before the kick-off is a Sunday: that reminder waits for Monday morning, when the quiet
-    # hours end.
+    # A week before the evidence is due the audit has not started: nobody has a request to answer yet,
+    # so there is no evidence reminder.
+    assert sent_since(world, berlin(2026, 12, 4, 9, 0)) == []
+    # The day before the kick-off is a Sunday: its reminder would move to Monday morning, the kick-off
+    # day itself, where the start message says it; so it is not sent.
     assert sent_since(world, berlin(2026, 12, 6, 9, 0)) == []
-    monday = sent_since(world, berlin(2026, 12, 7, 8, 0))
-    assert ("sam", "Reminder: internal audit AUD-2026-0001 starts today.") in monday
+    assert sent_since(world, berlin(2026, 12, 7, 8, 0)) == []
     kickoff = sent_since(world, berlin(2026, 12, 7, 9, 0))
+    assert not any("Reminder" in text for _, text in kickoff)
     assert ("aldo", "Internal audit AUD-2026-0001 starts today: ISMS operations 2026") in kickoff
     assert world.records("audit-started", "AUD")[0][3] == {"evidence_requested_from": ["alice", "sam"]}
     asked = sent_since(world, berlin(2026, 12, 7, 9, 1))
@@ -155,9 +156,29 @@ def test_reminders_come_at_their_times_and_the_kickoff_asks_the_auditees_for_evi
     ]
 
 
+def test_a_bot_back_only_at_the_kick_off_starts_the_audit_without_a_late_kick_off_reminder(world: World) -> None:
+    plan(world)
+    world.chat.clear()
+
+    kickoff = world.at(berlin(2026, 12, 7, 10, 0))  # the bot was down for the week's reminders
+
+    assert ("sam", "Internal audit AUD-2026-0001 starts today: ISMS operations 2026") in kickoff
+    assert not any(text.startswith("Reminder: internal audit AUD-2026-0001 starts") for _, text in kickoff)
+    assert ("aldo", "Reminder: evidence for internal audit AUD-2026-0001 is due in 4 days.") not in kickoff
+    assert [r[3]["milestone"] for r in world.records("reminded", "AUD")] == []
+
+
 def start_audit(world: World) -> None:
     plan(world)
     world.at(berlin(2026, 12, 7, 9, 0))
+
+
+def record_finding(world: World, kind: str = "minor", **changes: str) -> Any:
+    """Aldo records a finding on the running audit; only nonconformities carry a root cause and action."""
+    values = {**NONCONFORMITY, "kind": kind, **changes}
+    if kind not in ("major", "minor"):
+        values |= {"root_cause": "", "corrective_action": ""}
+    return world.fill("aldo", "audit.finding", values, "")
 
 
 def test_a_nonconformity_becomes_a_change_and_closes_when_the_change_is_verified(world: World) -> None:
@@ -235,9 +256,7 @@ def test_only_auditors_record_findings_and_only_while_the_audit_runs(world: Worl
 
 def test_an_observation_is_closed_by_its_auditor(world: World) -> None:
     start_audit(world)
-    world.fill(
-        "aldo", "audit.finding", {**NONCONFORMITY, "kind": "observation", "root_cause": "", "corrective_action": ""}, ""
-    )
+    record_finding(world, "observation")
 
     closed = world.command("aldo", "finding close AUD-2026-0001-F1 Discussed with the change owner")
 
@@ -249,19 +268,8 @@ def test_an_observation_is_closed_by_its_auditor(world: World) -> None:
 
 def test_the_report_is_rendered_stored_with_its_hash_and_posted(world: World) -> None:
     start_audit(world)
-    world.fill("aldo", "audit.finding", NONCONFORMITY, "")
-    world.fill(
-        "aldo",
-        "audit.finding",
-        {
-            **NONCONFORMITY,
-            "kind": "opportunity",
-            "text": "Use <b>templates</b> & checklists",
-            "root_cause": "",
-            "corrective_action": "",
-        },
-        "",
-    )
+    record_finding(world)
+    record_finding(world, "opportunity", text="Use <b>templates</b> & checklists")
 
     reply = world.command("aldo", "audit report AUD-2026-0001")
     world.deliver()
@@ -448,14 +456,16 @@ def test_the_app_home_shows_the_auditor_their_running_audit(world: World) -> Non
 def test_an_auditor_asks_an_auditee_for_more_evidence_through_the_evidence_engine(world: World) -> None:
     start_audit(world)
 
-    stranger = world.command("aldo", "audit ask AUD-2026-0001 erin Show the triage log")
+    stranger = world.command("aldo", "audit ask AUD-2026-0001 <@U0ERIN|erin> Show the triage log")
     assert stranger.reply is not None and stranger.reply.text == (
-        "erin is not an auditee of AUD-2026-0001 (Alice Adams, Sam Shah)."
+        "Erin Evans is not an auditee of AUD-2026-0001 (Alice Adams, Sam Shah)."
     )
     usage = world.command("aldo", "audit ask AUD-2026-0001 sam")
     assert usage.reply is not None and usage.reply.text.startswith("Use /isms audit ask AUD-2026-0001")
     asked = world.command("aldo", "audit ask AUD-2026-0001 <@U0SAM|sam> triage log of October")
-    assert asked.reply is not None and asked.reply.text == "Sam Shah is asked for it now (due 2026-12-11)."
+    assert asked.reply is not None and asked.reply.text == (
+        "Sam Shah is asked for it now; it is due Fri 11 Dec 2026, 17:00 (Europe/Berlin)."
+    )
     not_auditor = world.command("alice", "audit ask AUD-2026-0001 sam Anything")
     assert not_auditor.reply is not None and "is for Aldo Auer (auditor) only" in not_auditor.reply.text
 

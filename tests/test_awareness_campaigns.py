@@ -100,7 +100,7 @@ def test_a_campaign_runs_to_full_completion_with_reminders_and_escalation(world)
     # Hana confirms at once; a double click (the same request) and a second press both do nothing more.
     hana = world.chat.button("hana", "awareness.done")
     assert world.press("hana", "awareness.done", hana, key="click-1").reply.text.startswith(
-        "Thank you: recorded that you did the training “Phishing basics”"
+        "Thank you: recorded that you have done the training “Phishing basics”"
     )
     assert world.press("hana", "awareness.done", hana, key="click-1").reply.text == "Already recorded; thank you."
     again = world.press("hana", "awareness.done", hana).reply.text
@@ -153,7 +153,7 @@ def test_a_campaign_runs_to_full_completion_with_reminders_and_escalation(world)
     assert set(assignments(world.ctx).values()) == {"done"}
     assert (
         world.chat.texts("alice")[-1]
-        == "Campaign AWR-0001 is complete: all 8 people did the training “Phishing basics”."
+        == "Campaign AWR-0001 is complete: all 8 people have done the training “Phishing basics”."
     )
     overview = world.command("alice", "campaigns").reply
     assert overview is not None and dict(overview.fields) == {
@@ -225,3 +225,23 @@ def test_a_manager_gets_one_note_about_everybody_of_theirs_who_is_late(world):
         ("olga", "mia"),
         ("sam", "alice"),
     ]
+
+
+def test_a_policy_campaign_is_worded_as_reading_and_accepting_and_names_its_audience(world):
+    started = start(
+        world, kind="policy", title="Acceptable use", version="2.0", audience_kind="department", audience="Operations"
+    )
+    assert started.reply is not None
+    assert dict(started.reply.fields)["Audience"] == "the Operations department"
+    assert started.reply.footer == (
+        "Each person gets a direct message now, or when their quiet hours end; /isms campaigns shows progress."
+    )
+    world.deliver()
+
+    thanks = world.press("erin", "awareness.done", world.chat.button("erin", "awareness.done"))
+    assert thanks.reply is not None and thanks.reply.text == (
+        "Thank you: recorded that you have read and accepted the policy “Acceptable use”, version 2.0 "
+        "on Mon 23 Nov 2026, 10:00 (Europe/Berlin)."
+    )
+    escalated = world.at(berlin(2026, 12, 7, 9, 0))
+    assert ("mia", "Olga Ortiz has not yet read and accepted the policy “Acceptable use”, version 2.0") in escalated

@@ -44,7 +44,7 @@ def test_a_department_campaign_in_the_console(settings, clock, tmp_path: Path):
     assert "[to Sam Shah] Please complete the training “Secure coding refresher”" in text
     assert "[to Hana Hart] Please complete the training “Secure coding refresher”" in text
     assert "[to Erin Evans]" not in text
-    assert "Thank you: recorded that you did the training “Secure coding refresher”" in text
+    assert "Thank you: recorded that you have done the training “Secure coding refresher”" in text
     assert "You already confirmed “Secure coding refresher”" in text
     assert "By department: Security: 1 of 2 (50%)." in text
     assert "Still missing (1):\nHana Hart (Security)" in text

@@ -106,7 +106,7 @@ def test_a_campaign_through_slack(bot, slack, clock):
     assert "https://learn.example.org/phishing" in text_of(ask)
     erin = SlackUser(bot.url, slack, "U0ERIN")
     reply = press(bot, slack, "U0ERIN", done_button(ask), "erin-first")
-    assert "Thank you: recorded that you did the training “Phishing basics”" in erin.reply_text(reply)
+    assert "Thank you: recorded that you have done the training “Phishing basics”" in erin.reply_text(reply)
     reply = press(bot, slack, "U0ERIN", done_button(ask), "erin-second")
     assert "You already confirmed “Phishing basics”" in erin.reply_text(reply)
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from bot.console import Console
-from bot.runtime import build_runtime
+from bot.runtime import Runtime, build_runtime
+from bot.scheduler import BotScheduler, ticking_prompt
+from config.settings import Settings
+from tests.support import FakeClock
 
 
-def scripted(lines: list[str]) -> tuple[Console, list[str]]:
+def typed(lines: list[str]) -> Callable[[str], str]:
+    """A prompt that answers with ``lines`` one by one, then ends the session (EOF)."""
     feed: Iterator[str] = iter(lines)
-    output: list[str] = []
 
     def ask(prompt: str) -> str:
         try:
@@ -20,7 +23,29 @@ def scripted(lines: list[str]) -> tuple[Console, list[str]]:
         except StopIteration:
             raise EOFError from None
 
-    return Console(ask=ask, say=output.append), output
+    return ask
+
+
+def scripted(lines: list[str]) -> tuple[Console, list[str]]:
+    output: list[str] = []
+    return Console(ask=typed(lines), say=output.append), output
+
+
+def run_ticking(settings: Settings, clock: FakeClock, lines: list[str], email: str) -> tuple[Runtime, str]:
+    """Play ``lines`` as ``email`` in a console whose prompt runs the scheduler's tick before each line
+    (as ``isms-bot chat`` does); returns the runtime (the caller disposes its engine) and all output."""
+    output: list[str] = []
+    holder: list = []
+    console = Console(ask=lambda prompt: holder[0](prompt), say=output.append)
+    runtime = build_runtime(settings, console.deliver, clock=clock)
+    scheduler = BotScheduler(runtime.ctx, runtime.engine)
+    holder.append(ticking_prompt(scheduler, runtime.dispatcher.drain, ask=typed(lines)))
+    console.attach(runtime, email)
+    try:
+        console.run()
+    finally:
+        scheduler.stop()
+    return runtime, "\n".join(output)
 
 
 def test_help_by_role_and_refusal_in_the_console(settings, clock):

@@ -3,22 +3,22 @@ plays; ``isms-bot tick`` runs one tick for operators, and leaves it to a process
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.console import Console
-from bot.runtime import build_runtime
-from bot.scheduler import BotScheduler, LeaseLeadership, ticking_prompt
+from bot.scheduler import LeaseLeadership
 from storage.db import make_engine
+from tests.test_console import run_ticking
 from tests.world import berlin, org_file
 
 
 def test_the_console_ticks_before_each_prompt_and_the_owner_answers_in_place(settings, clock, tmp_path):
     clock.set(berlin(2026, 12, 17, 17, 0))
-    lines: Iterator[str] = iter(
+    runtime, text = run_ticking(
+        settings.model_copy(update={"config_path": org_file(tmp_path, [{"activity": "RA/risk-review"}])}),
+        clock,
         [
             "/as olga@example.org",
             "1",  # the first button of the request: Submit evidence
@@ -28,33 +28,10 @@ def test_the_console_ticks_before_each_prompt_and_the_owner_answers_in_place(set
             "",
             "",
             "/isms evidence",
-        ]
+        ],
+        "alice@example.org",
     )
-    output: list[str] = []
-
-    def typed(prompt: str) -> str:
-        try:
-            return next(lines)
-        except StopIteration:
-            raise EOFError from None
-
-    holder: list = []
-    console = Console(ask=lambda prompt: holder[0](prompt), say=output.append)
-    runtime = build_runtime(
-        settings.model_copy(update={"config_path": org_file(tmp_path, [{"activity": "RA/risk-review"}])}),
-        console.deliver,
-        clock=clock,
-    )
-    scheduler = BotScheduler(runtime.ctx, runtime.engine)
-    holder.append(ticking_prompt(scheduler, runtime.dispatcher.drain, ask=typed))
-    console.attach(runtime, "alice@example.org")
-    try:
-        console.run()
-    finally:
-        scheduler.stop()
-        runtime.engine.dispose()
-
-    text = "\n".join(output)
+    runtime.engine.dispose()
     assert "[to Olga Ortiz] Evidence needed: Review the risks you own" in text
     assert "  [1] Submit evidence" in text
     assert "Thank you. Your evidence for EV-1 (Review the risks you own) is stored" in text

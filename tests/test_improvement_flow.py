@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from storage.models import Improvement
 from tests.support import FakeClock
-from tests.test_audits_flow import NONCONFORMITY, start_audit
+from tests.test_audits_flow import record_finding, start_audit
 from tests.world import World, change, make_world, text_of
 from workflows.common.home import home as home_view
 
@@ -113,22 +113,9 @@ def test_a_declined_suggestion_tells_its_author_why(world: World) -> None:
 def test_audit_findings_join_the_register_and_people_see_what_is_theirs(world: World) -> None:
     suggest(world, "erin", "Shorter policies")
     start_audit(world)
-    world.fill("aldo", "audit.finding", NONCONFORMITY, "")
-    world.fill(
-        "aldo",
-        "audit.finding",
-        {
-            **NONCONFORMITY,
-            "kind": "opportunity",
-            "text": "Automate the access review",
-            "root_cause": "",
-            "corrective_action": "",
-        },
-        "",
-    )
-    world.fill(
-        "aldo", "audit.finding", {**NONCONFORMITY, "kind": "observation", "root_cause": "", "corrective_action": ""}, ""
-    )
+    record_finding(world)
+    record_finding(world, "opportunity", text="Automate the access review")
+    record_finding(world, "observation")
 
     register = world.command("alice", "improvements").reply
     assert register is not None and register.text == "Improvement register: 3 items"

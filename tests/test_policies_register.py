@@ -208,3 +208,23 @@ def test_a_version_in_the_organisation_file_is_hashed_and_sent_to_its_approver(s
         assert len(assignments(world.ctx)) == 8
     finally:
         world.close()
+
+
+def test_only_the_policy_owner_or_an_isms_manager_writes_its_next_version(world):
+    assert submit(world, owner="erin").reply is not None  # Alice adds POL-ACCESS, owned by Erin
+
+    olga = submit(world, "olga", version="1.1", approver="alice")
+
+    assert olga.errors == {
+        "policy": "POL-ACCESS is owned by Erin Evans: they or an ISMS manager write its new versions. "
+        "A new id adds a policy of yours."
+    }
+    assert count(world, PolicyVersion) == 1
+    with world.ctx.read() as session:
+        policy = session.get(Policy, "POL-ACCESS")
+        assert policy is not None and (policy.owner_id, policy.approver_id) == ("erin", "mia")
+    erin = submit(world, "erin", version="1.1", approver="alice").reply
+    assert erin is not None and erin.text == "POL-ACCESS “Access control” version 1.1 is with Alice Adams for approval."
+    backup = submit(world, "olga", policy="POL-BACKUP", title="Backup", approver="alice").reply
+    assert backup is not None and backup.text == "POL-BACKUP “Backup” version 1.0 is with Alice Adams for approval."
+    assert count(world, PolicyVersion) == 3

@@ -104,4 +104,7 @@ def test_a_policy_version_through_slack(bot, slack):
     assert "I have read and accept it" in text_of(ack)
     erin = SlackUser(bot.url, slack, "U0ERIN")
     thanks = click(bot, slack, "U0ERIN", "awareness.done", button_values(ack)["awareness.done"], "erin-accepts")
-    assert "Thank you: recorded that you did the policy “Access control”, version 1.0" in erin.reply_text(thanks)
+    assert (
+        "Thank you: recorded that you have read and accepted the policy “Access control”, version 1.0"
+        in erin.reply_text(thanks)
+    )

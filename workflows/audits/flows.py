@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from sqlalchemy.orm import Session
+
+from config.organisation import Organisation
 from storage.counters import next_number
 from storage.models.audits import Audit, Finding
 from workflows.audits import forms, messages, milestones, report
@@ -39,7 +42,7 @@ from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface, publish
 from workflows.kernel.paging import clip
-from workflows.kernel.people import with_role
+from workflows.kernel.people import when, with_role
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Message, Outcome
@@ -153,26 +156,37 @@ def start(work: Work, audit: Audit) -> None:
     through the evidence engine (reminded and escalated by its ladder)."""
     org = work.ctx.org
     audit.state, audit.started_at = AuditState.IN_PROGRESS, work.now
-    due = datetime.combine(audit.evidence_due, org.activities.due_time, tzinfo=org.zone)
+    due = _at_due_time(org, audit.evidence_due)
     asked = []
     for auditee in audit.auditee_ids:
         owned = [p for p in audit.process_ids if org.process_owners.get(p) == auditee]
-        created = request_evidence(
-            work,
-            key=f"audit:{audit.ref}:{auditee}",
-            period=audit.ref,
-            process="AUD",
-            title=f"Evidence for internal audit {audit.ref} ({', '.join(owned)}): {audit.title}",
-            clause="9.2",
-            evidence="text",
-            owner=auditee,
-            covers=(audit.kickoff, audit.evidence_due),
-            due=due,
-        )
-        if created:
+        title = f"Evidence for internal audit {audit.ref} ({', '.join(owned)}): {audit.title}"
+        if _ask(work, audit, auditee, f"audit:{audit.ref}:{auditee}", title, due):
             asked.append(auditee)
     work.record("AUD", "audit-started", ("audit", audit.ref), {"evidence_requested_from": asked})
     tell_team(work, audit, "started", lambda auditor: messages.started(org, audit, auditor=auditor))
+
+
+def _at_due_time(org: Organisation, day: date) -> datetime:
+    """A day of the audit plan as the moment evidence is due: the organisation's due time on it."""
+    return datetime.combine(day, org.activities.due_time, tzinfo=org.zone)
+
+
+def _ask(work: Work, audit: Audit, auditee: str, key: str, title: str, due: datetime) -> bool:
+    """One evidence request of the audit to an auditee through the evidence engine (asked, reminded and
+    escalated like every request); False when ``key`` was already asked."""
+    return request_evidence(
+        work,
+        key=key,
+        period=audit.ref,
+        process="AUD",
+        title=title,
+        clause="9.2",
+        evidence="text",
+        owner=auditee,
+        covers=(audit.kickoff, audit.evidence_due),
+        due=due,
+    )
 
 
 # -- evidence asked for during the audit -----------------------------------------------------------------
@@ -197,27 +211,18 @@ def ask_evidence(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
 
     def step(work: Work, audit: Audit) -> Outcome:
         if person not in audit.auditee_ids:
-            raise Refused(f"{who} is not an auditee of {audit.ref} ({messages.names(ctx.org, audit.auditee_ids)}).")
+            raise Refused(
+                f"{messages.names(ctx.org, [person])} is not an auditee of {audit.ref} "
+                f"({messages.names(ctx.org, audit.auditee_ids)})."
+            )
         org = ctx.org
-        due = datetime.combine(audit.evidence_due, org.activities.due_time, tzinfo=org.zone)
+        due = _at_due_time(org, audit.evidence_due)
         if due <= work.now:
-            day = (work.now + timedelta(days=ASK_DAYS)).astimezone(org.zone).date()
-            due = datetime.combine(day, org.activities.due_time, tzinfo=org.zone)
+            due = _at_due_time(org, (work.now + timedelta(days=ASK_DAYS)).astimezone(org.zone).date())
         number = next_number(work.session, f"{audit.ref}-E")
-        request_evidence(
-            work,
-            key=f"audit:{audit.ref}:{person}:{number}",
-            period=audit.ref,
-            process="AUD",
-            title=f"{audit.ref}: {' '.join(what.split())}",
-            clause="9.2",
-            evidence="text",
-            owner=person,
-            covers=(audit.kickoff, audit.evidence_due),
-            due=due,
-        )
+        _ask(work, audit, person, f"audit:{audit.ref}:{person}:{number}", f"{audit.ref}: {' '.join(what.split())}", due)
         work.record("AUD", "evidence-asked", ("audit", audit.ref), {"auditee": person, "what": what.strip()})
-        return Outcome.say(f"{messages.names(org, [person])} is asked for it now (due {due.date().isoformat()}).")
+        return Outcome.say(f"{messages.names(org, [person])} is asked for it now; it is due {when(due, org.zone)}.")
 
     return run_step(
         ctx,
@@ -331,11 +336,16 @@ def request_corrective_action(work: Work, audit: Audit, finding: Finding) -> Non
     work.record("AUD", "corrective-action-requested", ("finding", finding.ref), {"change": finding.change_ref})
 
 
+def _audit_of(session: Session, finding: Finding) -> Audit:
+    audit = session.get(Audit, finding.audit_id)
+    assert audit is not None, "a finding belongs to an audit (foreign key)"
+    return audit
+
+
 def _closers(ctx: Context, finding: Finding) -> Allowed:
     """Who closes a finding or takes its corrective action further: its audit's auditors, the ISMS manager."""
     with ctx.read() as session:
-        audit = session.get(Audit, finding.audit_id)
-        assert audit is not None
+        audit = _audit_of(session, finding)
         return Allowed(PLANNERS, named=tuple(audit.auditor_ids), named_as="auditor")
 
 
@@ -367,8 +377,7 @@ def submit_action(ctx: Context, actor: Actor, ref: str, values: dict[str, str], 
     def step(work: Work, finding: Finding) -> Outcome:
         if not _ended(finding):
             raise Refused(_not_ended(finding))
-        audit = work.session.get(Audit, finding.audit_id)
-        assert audit is not None
+        audit = _audit_of(work.session, finding)
         finding.root_cause = values["root_cause"].strip()
         finding.corrective_action = values["corrective_action"].strip()
         request_corrective_action(work, audit, finding)
@@ -421,8 +430,7 @@ def close_finding(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
 def close(work: Work, finding: Finding, how: str) -> None:
     """Close the finding (the caller sets its state through the lifecycle), record and tell its auditors."""
     finding.state, finding.closed_at = FindingState.CLOSED, work.now
-    audit = work.session.get(Audit, finding.audit_id)
-    assert audit is not None
+    audit = _audit_of(work.session, finding)
     data = {"audit": audit.ref, "kind": finding.kind, "clause": finding.clause, "how": how}
     if finding.change_ref:
         data["change"] = finding.change_ref
@@ -459,8 +467,7 @@ def change_finished(work: Work, event: Interface) -> None:
     work.record(
         "AUD", "corrective-action-ended", ("finding", finding.ref), {"change": finding.change_ref, "state": state}
     )
-    audit = work.session.get(Audit, finding.audit_id)
-    assert audit is not None
+    audit = _audit_of(work.session, finding)
     message = messages.change_ended(finding, state, str(event.data.get("result") or ""))
     for person in dict.fromkeys([*audit.auditor_ids, *with_role(work.ctx.org, *PLANNERS)]):
         work.notify(Recipient.person(person), message, f"aud:{finding.ref}:change-ended:{finding.change_ref}:{person}")

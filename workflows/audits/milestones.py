@@ -42,17 +42,25 @@ def moment(ctx: Context, day: date) -> datetime:
     return next_allowed(nominal, zone, ctx.org.activities.quiet_hours)
 
 
+def _local_day(ctx: Context, moment: datetime) -> date:
+    return moment.astimezone(ctx.org.zone).date()
+
+
 def steps(ctx: Context, audit: Audit) -> list[Step]:
     """Every step of the audit in time order (the start before a reminder at the same moment)."""
-    found = []
+    start = Step("start", "kickoff", 0, moment(ctx, audit.kickoff))
+    found = [start]
     for milestone in MILESTONES:
         day = day_of(audit, milestone)
         for days in ctx.org.audits.remind_before_days:
             if milestone == "kickoff" and days == 0:
                 continue  # the start message says it on the day
-            found.append(Step("remind", milestone, days, moment(ctx, day - timedelta(days=days))))
-        if milestone == "kickoff":
-            found.append(Step("start", milestone, 0, moment(ctx, day)))
+            at = moment(ctx, day - timedelta(days=days))
+            if milestone == "kickoff" and _local_day(ctx, at) >= audit.kickoff:
+                continue  # moved out of a weekend onto the kick-off day: the start message says it
+            if milestone != "kickoff" and at < start.at:
+                continue  # nobody has an evidence request to answer before the kick-off
+            found.append(Step("remind", milestone, days, at))
     return sorted(found, key=lambda step: (step.at, step.kind != "start"))
 
 

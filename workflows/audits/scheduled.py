@@ -4,21 +4,19 @@ come, in batches (``run_batches``); safe to run twice."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from functools import partial
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from config.organisation import Organisation
-from storage.db import is_postgresql
 from storage.models.audits import Audit
 from workflows.audits import flows, messages, milestones
 from workflows.audits.forms import Plan
 from workflows.audits.lifecycle import AuditState
 from workflows.kernel.actors import SYSTEM
-from workflows.kernel.batches import run_batches
+from workflows.kernel.batches import due_finder, load_due, run_batches
 from workflows.kernel.ui import Message
 from workflows.kernel.work import Context, Work
 
@@ -54,44 +52,32 @@ def plan_programme(ctx: Context) -> int:
 
 def remind(ctx: Context) -> int:
     now = ctx.clock()
-
-    def find(session: Session, limit: int, passed: Collection[int]) -> Sequence[int]:
-        query = (
-            select(Audit.id)
-            .where(Audit.next_reminder_at <= now, Audit.state != AuditState.REPORTED)
-            .order_by(Audit.next_reminder_at, Audit.id)
-            .limit(limit)
-        )
-        if passed:
-            query = query.where(Audit.id.notin_(passed))
-        return list(session.scalars(query))
-
+    find = due_finder(Audit.id, Audit.next_reminder_at, now, Audit.state != AuditState.REPORTED)
     return run_batches(ctx, "audit reminders", find, lambda work, ids: _remind_batch(work, ids, now)).handled
 
 
 def _remind_batch(work: Work, ids: Sequence[int], now: datetime) -> list[int]:
     query = select(Audit).where(Audit.id.in_(ids), Audit.next_reminder_at <= now, Audit.state != AuditState.REPORTED)
-    if is_postgresql(work.session):
-        query = query.with_for_update(skip_locked=True)  # an auditor reporting right now goes first
-    audits = list(work.session.scalars(query))
+    audits = load_due(work.session, query)  # an auditor reporting right now goes first
     for audit in audits:
         _advance(work, audit, now)
     return [audit.id for audit in audits]
 
 
 def _advance(work: Work, audit: Audit, now: datetime) -> None:
-    """Start the audit if its kick-off has come, and send the latest due reminder of each milestone
-    (reminders passed over while the bot was down are recorded as skipped, not sent)."""
+    """Start the audit if its kick-off has come (no late kick-off reminder then), and send the latest due
+    reminder of each milestone (reminders passed over while the bot was down are recorded as skipped)."""
     plan = milestones.steps(work.ctx, audit)
     first = audit.reminder_step
     due = [plan[position] for position in range(first, len(plan)) if plan[position].at <= now]
-    if audit.started_at is None and any(step.kind == "start" for step in due):
+    starting = audit.started_at is None and any(step.kind == "start" for step in due)
+    if starting:
         flows.start(work, audit)
     today = now.astimezone(work.ctx.org.zone).date()
     for milestone in milestones.MILESTONES:
         reminders = [step for step in due if step.kind == "remind" and step.milestone == milestone]
-        if not reminders:
-            continue
+        if not reminders or (starting and milestone == "kickoff"):
+            continue  # a kick-off reminder that came due late: the start message says it
         step = reminders[-1]
         flows.tell_team(
             work,

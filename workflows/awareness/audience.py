@@ -13,10 +13,10 @@ import re
 
 from sqlalchemy.orm import Session
 
-from config.organisation import Role
+from config.organisation import Organisation, Role
 from workflows.directory.service import departments as directory_departments
 from workflows.kernel.directory import DirectoryUnavailable
-from workflows.kernel.people import find_person
+from workflows.kernel.people import find_person, person_name
 from workflows.kernel.work import Context
 
 KINDS = (
@@ -38,6 +38,27 @@ def spec(kind: str, value: str) -> str:
     """The stored text of an audience chosen in the form."""
     value = " ".join(value.split())
     return "everyone" if kind == "everyone" else f"{kind}:{value}"
+
+
+def described(org: Organisation, audience: str) -> str:
+    """An audience as people read it ("everyone with the role isms manager", "the Sales department",
+    names for listed people), not its stored text."""
+    kind, _, value = audience.partition(":")
+    value = value.strip()
+    if kind == "role":
+        return f"everyone with the role {value.replace('_', ' ')}"
+    if kind == "department":
+        return f"the {value} department"
+    if kind == "people":
+        return ", ".join(person_name(org, _person_id(org, name)) for name in value.split(",") if name.strip())
+    if kind == "group":
+        return f"the members of Microsoft 365 group {value}"
+    return audience
+
+
+def _person_id(org: Organisation, name: str) -> str:
+    person = find_person(org, name)
+    return person.id if person else name.strip()
 
 
 def department_map(ctx: Context, session: Session) -> dict[str, str]:

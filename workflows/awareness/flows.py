@@ -63,7 +63,7 @@ def submit_campaign(ctx: Context, actor: Actor, values: dict[str, str], key: str
             remind_before=wanted.remind_before,
             version=wanted.version,
         )
-        reply = messages.started(campaign, len(wanted.people), zone_for(work.session, ctx.org, actor.id))
+        reply = messages.started(ctx.org, campaign, len(wanted.people), zone_for(work.session, ctx.org, actor.id))
     advance_assignments(ctx)
     return Outcome(reply=reply)
 

@@ -14,7 +14,7 @@ step and when it is due (``next_action_at``, indexed), so a tick reads only what
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -23,12 +23,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.db import is_postgresql
 from storage.models.awareness import Campaign, CampaignAssignment
 from workflows.awareness import messages
 from workflows.awareness.lifecycle import OPEN, PROCESS_ID
 from workflows.evidence.ladder import manager_of
-from workflows.kernel.batches import BatchReport, run_batches
+from workflows.kernel.batches import BatchReport, due_finder, load_due, run_batches
 from workflows.kernel.quiet_hours import next_allowed
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.timezones import zones_for
@@ -84,18 +83,7 @@ def first_step_at(ctx: Context, session: Session, people: Sequence[str], now: da
 def advance_assignments(ctx: Context) -> BatchReport:
     """Perform every step that is due now, 200 assignments per transaction (``kernel/batches.py``)."""
     now = ctx.clock()
-
-    def find(session: Session, limit: int, passed: Collection[int]) -> Sequence[int]:
-        query = (
-            select(CampaignAssignment.id)
-            .where(CampaignAssignment.next_action_at <= now, CampaignAssignment.status == OPEN)
-            .order_by(CampaignAssignment.next_action_at, CampaignAssignment.id)
-            .limit(limit)
-        )
-        if passed:
-            query = query.where(CampaignAssignment.id.notin_(passed))
-        return list(session.scalars(query))
-
+    find = due_finder(CampaignAssignment.id, CampaignAssignment.next_action_at, now, CampaignAssignment.status == OPEN)
     return run_batches(ctx, "campaign reminders", find, lambda work, ids: _advance_batch(work, ids, now))
 
 
@@ -103,9 +91,7 @@ def _advance_batch(work: Work, ids: Sequence[int], now: datetime) -> list[int]:
     query = select(CampaignAssignment).where(
         CampaignAssignment.id.in_(ids), CampaignAssignment.status == OPEN, CampaignAssignment.next_action_at <= now
     )
-    if is_postgresql(work.session):
-        query = query.with_for_update(skip_locked=True)  # a person confirming right now goes first
-    assignments = list(work.session.scalars(query))
+    assignments = load_due(work.session, query)  # a person confirming right now goes first
     campaign_ids = {assignment.campaign_id for assignment in assignments}
     campaigns = {c.id: c for c in work.session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids)))}
     zones = zones_for(work.session, work.ctx.org, {assignment.person_id for assignment in assignments})

@@ -10,20 +10,18 @@ tick after downtime sends the digest that is due, not every missed one.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage import periodic
 from storage.models.records import Record
 from workflows.awareness.lifecycle import PROCESS_ID
-from workflows.kernel.actors import SYSTEM
 from workflows.kernel.paging import clip
 from workflows.kernel.people import plural
+from workflows.kernel.periodic import once_per_period
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.ui import Message
-from workflows.kernel.work import Context
+from workflows.kernel.work import Context, Work
 from workflows.performance import periods
 from workflows.performance.periods import Period
 
@@ -35,21 +33,16 @@ SHOWN = 15
 def lessons_digest(ctx: Context) -> None:
     settings = ctx.org.awareness.lessons_digest
     now = ctx.clock()
-    this_month = periods.month_of(now, ctx.org.zone)
-    send_at = this_month.start.astimezone(ctx.org.zone).replace(
-        day=settings.day, hour=settings.at.hour, minute=settings.at.minute
-    )
-    if not settings.enabled or now < send_at:
+    last_month = periods.previous_month_due(now, ctx.org.zone, settings.day, settings.at)
+    if not settings.enabled or last_month is None:
         return
-    last_month = periods.month_of(this_month.start - timedelta(days=1), ctx.org.zone)
-    with ctx.read() as session:
-        if periodic.done(session, NAME, last_month.label):
-            return
-        lessons = _lessons(session, last_month)
     to = Recipient("slack", settings.channel) if settings.channel else Recipient.channel("isms_reports")
-    with ctx.work(SYSTEM) as work:
-        if not periodic.claim(work.session, NAME, last_month.label, now):
-            return
+
+    def gather() -> list[tuple[str, dict[str, str]]]:
+        with ctx.read() as session:
+            return _lessons(session, last_month)
+
+    def send(work: Work, lessons: list[tuple[str, dict[str, str]]]) -> None:
         if lessons:
             work.notify(to, digest(ctx, last_month, lessons), f"{NAME}:{last_month.label}")
         work.record(
@@ -58,6 +51,8 @@ def lessons_digest(ctx: Context) -> None:
             ("digest", last_month.label),
             {"to": str(to), "lessons": len(lessons), "incidents": [ref for ref, _ in lessons]},
         )
+
+    once_per_period(ctx, NAME, last_month.label, now, gather, send)
 
 
 def _lessons(session: Session, month: Period) -> list[tuple[str, dict[str, str]]]:

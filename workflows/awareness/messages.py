@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from config.organisation import Organisation
 from storage.models.awareness import Campaign
+from workflows.awareness.audience import described
 from workflows.awareness.lifecycle import CampaignKind
 from workflows.kernel.people import person_name, plural, when
 from workflows.kernel.ui import Button, Message
@@ -27,6 +28,11 @@ def what(campaign: Campaign) -> str:
     if campaign.kind == CampaignKind.POLICY:
         return f"the policy “{campaign.title}”, version {campaign.policy_version}"
     return f"the training “{campaign.title}”"
+
+
+def _done(campaign: Campaign) -> str:
+    """What confirming means, as a past participle: a policy is read and accepted, a training done."""
+    return "read and accepted" if campaign.kind == CampaignKind.POLICY else "done"
 
 
 def ask(campaign: Campaign, assignment_id: int, zone: ZoneInfo, *, kind: str, days: int = 0) -> Message:
@@ -57,7 +63,7 @@ def escalation(org: Organisation, campaign: Campaign, people: list[str], zone: Z
         + (f" and {plural(len(names) - ESCALATION_NAMES, 'more')}. " if len(names) > ESCALATION_NAMES else ". ")
     )
     return Message(
-        text=f"{who} {'has' if len(names) == 1 else 'have'} not yet done {what(campaign)}",
+        text=f"{who} {'has' if len(names) == 1 else 'have'} not yet {_done(campaign)} {what(campaign)}",
         body=f"{listed}It was due {when(campaign.due_at, zone)}, {plural(days, 'day')} ago. "
         "Please remind them; the bot keeps a record when they confirm.",
         fields=(("Material", campaign.link), ("Campaign", campaign.ref)),
@@ -65,19 +71,25 @@ def escalation(org: Organisation, campaign: Campaign, people: list[str], zone: Z
 
 
 def thanks(campaign: Campaign, at: datetime, zone: ZoneInfo) -> Message:
-    return Message(text=f"Thank you: recorded that you did {what(campaign)} on {when(at, zone)}.")
+    return Message(text=f"Thank you: recorded that you have {_done(campaign)} {what(campaign)} on {when(at, zone)}.")
 
 
-def started(campaign: Campaign, people: int, zone: ZoneInfo) -> Message:
+def started(org: Organisation, campaign: Campaign, people: int, zone: ZoneInfo) -> Message:
     return Message(
         text=f"Campaign {campaign.ref} started: {what(campaign)}",
-        fields=(("Audience", campaign.audience), ("People", f"{people:,}"), ("Due", when(campaign.due_at, zone))),
-        footer="Each person gets a direct message now (outside their quiet hours); /isms campaigns shows progress.",
+        fields=(
+            ("Audience", described(org, campaign.audience)),
+            ("People", f"{people:,}"),
+            ("Due", when(campaign.due_at, zone)),
+        ),
+        footer="Each person gets a direct message now, or when their quiet hours end; /isms campaigns shows progress.",
     )
 
 
 def completed(campaign: Campaign, people: int) -> Message:
-    return Message(text=f"Campaign {campaign.ref} is complete: all {people:,} people did {what(campaign)}.")
+    return Message(
+        text=f"Campaign {campaign.ref} is complete: all {people:,} people have {_done(campaign)} {what(campaign)}."
+    )
 
 
 def share(done: int, total: int) -> str:

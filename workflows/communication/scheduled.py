@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from storage import periodic
 from workflows.communication import digests, reports
 from workflows.kernel.access import Refused
-from workflows.kernel.actors import SYSTEM
+from workflows.kernel.periodic import once_per_period
 from workflows.kernel.recipients import Recipient
-from workflows.kernel.work import Context
+from workflows.kernel.ui import Message
+from workflows.kernel.work import Context, Work
 from workflows.outreach.files import share_file
 from workflows.performance import periods
 
@@ -39,13 +39,9 @@ def weekly_digest(ctx: Context) -> None:
 def monthly_report(ctx: Context) -> None:
     settings = ctx.org.reports.monthly_report
     now = ctx.clock()
-    this_month = periods.month_of(now, ctx.org.zone)
-    send_at = this_month.start.astimezone(ctx.org.zone).replace(
-        day=settings.day, hour=settings.at.hour, minute=settings.at.minute
-    )
-    if not settings.enabled or now < send_at:
+    last_month = periods.previous_month_due(now, ctx.org.zone, settings.day, settings.at)
+    if not settings.enabled or last_month is None:
         return
-    last_month = periods.month_of(this_month.start - timedelta(days=1), ctx.org.zone)
     _once(
         ctx,
         MONTHLY,
@@ -65,15 +61,13 @@ def _once(
     attach: Callable[[], reports.ReportFile] | None = None,
 ) -> None:
     """Post the message (and share the file ``attach`` builds beside it) once for ``period``."""
-    with ctx.read() as session:
-        if periodic.done(session, name, period):
-            return
-    message = build()
-    file = attach() if attach is not None else None
-    channel = Recipient.channel("isms_reports")
-    with ctx.work(SYSTEM) as work:
-        if not periodic.claim(work.session, name, period, now):
-            return
+
+    def gather() -> tuple[Message, reports.ReportFile | None]:
+        return build(), attach() if attach is not None else None
+
+    def send(work: Work, gathered: tuple[Message, reports.ReportFile | None]) -> None:
+        message, file = gathered
+        channel = Recipient.channel("isms_reports")
         work.notify(channel, message, f"{name}:{period}")
         data = {"to": "isms_reports", "headline": message.text}
         if file is not None:
@@ -92,3 +86,5 @@ def _once(
             except Refused as refusal:  # too large to share: the summary still goes, and says so here
                 data.update(file=file.filename, not_shared=str(refusal))
         work.record("COM", "report-sent", (name, period), data)
+
+    once_per_period(ctx, name, period, now, gather, send)

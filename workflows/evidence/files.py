@@ -9,6 +9,7 @@ records them, so the hash of every evidence file sits in the tamper-evident log.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.models.evidence import EvidenceFile, EvidenceRequest, EvidenceSubmission
 from storage.models.outbox import OutboxEffect
@@ -24,15 +25,33 @@ def file_key(file_id: int) -> str:
     return f"evidence-file:{file_id}"
 
 
+Fetched = tuple[str, dict[str, object] | None, str | None]
+"""What became of one fetch: the outbox status (sent or dead), the sender's answer, the last error."""
+
+
+def fetch(work: Work, key: str, slack_file_id: str) -> None:
+    """Queue fetching and hashing one Slack file (evidence, a policy document) under ``key``."""
+    work.effect(FILE_KIND, key, {"file_id": slack_file_id, "max_bytes": work.ctx.org.activities.max_file_bytes})
+
+
+def fetched(session: Session, keys: list[str]) -> dict[str, Fetched]:
+    """The fetches of ``keys`` that ended (sent, or given up), by key; those still waiting are absent."""
+    rows = session.execute(
+        select(OutboxEffect.key, OutboxEffect.status, OutboxEffect.result, OutboxEffect.last_error).where(
+            OutboxEffect.key.in_(keys), OutboxEffect.status.in_((SENT, DEAD))
+        )
+    )
+    return {key: (status, result, error) for key, status, result, error in rows}
+
+
 def attach_files(work: Work, submission: EvidenceSubmission, files: list[FileRef]) -> list[dict[str, object]]:
     """Store the files of a submission and queue fetching each; returns what the record shows."""
     shown: list[dict[str, object]] = []
-    max_bytes = work.ctx.org.activities.max_file_bytes
     for ref in files:
         row = EvidenceFile(submission_id=submission.id, slack_file_id=ref.id, name=ref.name, size=ref.size)
         work.session.add(row)
         work.session.flush()
-        work.effect(FILE_KIND, file_key(row.id), {"file_id": ref.id, "max_bytes": max_bytes})
+        fetch(work, file_key(row.id), ref.id)
         shown.append({"slack_file_id": ref.id, "name": ref.name, "size": ref.size})
     return shown
 
@@ -49,14 +68,7 @@ def collect_file_hashes(ctx: Context) -> int:
         )
         if not waiting:
             return 0
-        finished = {
-            key: (status, result, error)
-            for key, status, result, error in session.execute(
-                select(OutboxEffect.key, OutboxEffect.status, OutboxEffect.result, OutboxEffect.last_error).where(
-                    OutboxEffect.key.in_([file_key(i) for i in waiting]), OutboxEffect.status.in_((SENT, DEAD))
-                )
-            )
-        }
+        finished = fetched(session, [file_key(i) for i in waiting])
     if not finished:
         return 0
     with ctx.work(SYSTEM) as work:

@@ -13,7 +13,7 @@ several steps came due while the bot was down or a request was snoozed, only the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -23,12 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.activity_settings import ActivitySettings, Rung
-from storage.db import is_postgresql
 from storage.models.evidence import EvidenceRequest
 from workflows.directory.service import manager_chain
 from workflows.evidence.lifecycle import MANAGERS, OPEN
 from workflows.evidence.messages import notice
-from workflows.kernel.batches import run_batches
+from workflows.kernel.batches import due_finder, load_due, run_batches
 from workflows.kernel.people import person_name, with_role
 from workflows.kernel.quiet_hours import next_allowed
 from workflows.kernel.recipients import Recipient
@@ -158,18 +157,7 @@ def advance_requests(ctx: Context) -> int:
     at once (the final listing for management review after a catch-up) moves on in the same tick.
     """
     now = ctx.clock()
-
-    def find(session: Session, limit: int, passed: Collection[int]) -> Sequence[int]:
-        query = (
-            select(EvidenceRequest.id)
-            .where(EvidenceRequest.next_action_at <= now, EvidenceRequest.status == OPEN)
-            .order_by(EvidenceRequest.next_action_at, EvidenceRequest.id)
-            .limit(limit)
-        )
-        if passed:
-            query = query.where(EvidenceRequest.id.notin_(passed))
-        return list(session.scalars(query))
-
+    find = due_finder(EvidenceRequest.id, EvidenceRequest.next_action_at, now, EvidenceRequest.status == OPEN)
     return run_batches(ctx, "evidence requests", find, lambda work, ids: _advance_batch(work, ids, now)).handled
 
 
@@ -177,9 +165,7 @@ def _advance_batch(work: Work, ids: Sequence[int], now: datetime) -> list[int]:
     query = select(EvidenceRequest).where(
         EvidenceRequest.id.in_(ids), EvidenceRequest.status == OPEN, EvidenceRequest.next_action_at <= now
     )
-    if is_postgresql(work.session):
-        query = query.with_for_update(skip_locked=True)  # an owner answering right now goes first
-    requests = list(work.session.scalars(query))
+    requests = load_due(work.session, query)  # an owner answering right now goes first
     zones = zones_of(work.ctx, work.session, requests)
     # The batch only adds rows (messages, records) and updates the requests it loaded: flushing before
     # every query of the outbox and the records log would write each request once per message.

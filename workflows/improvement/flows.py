@@ -4,6 +4,8 @@ back through CHG's interfaces; a declined one tells its author why, through the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 
 from storage.counters import next_number
@@ -107,6 +109,13 @@ def accept(ctx: Context, actor: Actor, ref: str, key: str) -> Outcome:
         _decided(work, item, "accepted")
         return Outcome.say(f"{item.ref} is accepted: it is change {item.change_ref}.")
 
+    return _decide(ctx, actor, ref, key, ImprovementState.ACCEPTED, step)
+
+
+def _decide(
+    ctx: Context, actor: Actor, ref: str, key: str, to: ImprovementState, step: Callable[[Work, Improvement], Outcome]
+) -> Outcome:
+    """An ISMS manager's decision on an open item (a repeated click is told it was already made)."""
     return run_step(
         ctx,
         actor,
@@ -116,8 +125,8 @@ def accept(ctx: Context, actor: Actor, ref: str, key: str) -> Outcome:
         what=DECIDING,
         allowed=Allowed(DECIDERS),
         step=step,
-        to=ImprovementState.ACCEPTED,
-        again=Outcome.say(f"{ref} was already accepted."),
+        to=to,
+        again=Outcome.say(f"{ref} was already {to}."),
     )
 
 
@@ -144,18 +153,7 @@ def decline(ctx: Context, actor: Actor, ref: str, reason: str, key: str) -> Outc
         _decided(work, item, "declined")
         return Outcome.say(f"{item.ref} is declined; {person_name(work.ctx.org, item.author)} is told why.")
 
-    return run_step(
-        ctx,
-        actor,
-        ITEMS,
-        ref,
-        key=key,
-        what=DECIDING,
-        allowed=Allowed(DECIDERS),
-        step=step,
-        to=ImprovementState.DECLINED,
-        again=Outcome.say(f"{ref} was already declined."),
-    )
+    return _decide(ctx, actor, ref, key, ImprovementState.DECLINED, step)
 
 
 # -- what other processes hand to IMPR -----------------------------------------------------------------
@@ -164,43 +162,50 @@ def decline(ctx: Context, actor: Actor, ref: str, reason: str, key: str) -> Outc
 def take_finding(work: Work, event: Interface) -> None:
     """AUD hands over a nonconformity (already a change, followed by AUD) or an opportunity for
     improvement (open for the ISMS manager's decision)."""
-    if _by_source(work, event.subject_ref) is not None:
-        return
     nonconformity = event.data["kind"] in ("major", "minor")
-    author = str(event.data["auditor"])
-    item = _register(
+    _take(
         work,
+        event,
         kind="nonconformity" if nonconformity else "opportunity",
-        text=str(event.data["text"]),
-        author=author,
-        author_to=str(Recipient.person(author)),
-        source="AUD",
-        source_ref=event.subject_ref,
+        author=str(event.data["auditor"]),
         state=ImprovementState.ACCEPTED if nonconformity else ImprovementState.OPEN,
         change_ref=event.data.get("change"),
     )
-    work.record("IMPR", "registered", ("improvement", item.ref), {"kind": item.kind, "from": event.subject_ref})
-    if not nonconformity:
-        _ask_deciders(work, item)
 
 
 def take_metric_breach(work: Work, event: Interface) -> None:
     """PERF found a metric over its threshold: a suggestion in the register, from the owner it told."""
-    if _by_source(work, event.subject_ref) is not None:
-        return
     told = [str(person) for person in event.data.get("told", ())]
     author = told[0] if told else with_role(work.ctx.org, *DECIDERS)[0]
+    _take(work, event, kind="suggestion", author=author)
+
+
+def _take(
+    work: Work,
+    event: Interface,
+    *,
+    kind: str,
+    author: str,
+    state: ImprovementState = ImprovementState.OPEN,
+    change_ref: str | None = None,
+) -> None:
+    """Register what another process handed over, once per subject; an open item goes to the deciders."""
+    if _by_source(work, event.subject_ref) is not None:
+        return
     item = _register(
         work,
-        kind="suggestion",
+        kind=kind,
         text=str(event.data["text"]),
         author=author,
         author_to=str(Recipient.person(author)),
-        source="PERF",
+        source=event.source,
         source_ref=event.subject_ref,
+        state=state,
+        change_ref=change_ref,
     )
     work.record("IMPR", "registered", ("improvement", item.ref), {"kind": item.kind, "from": event.subject_ref})
-    _ask_deciders(work, item)
+    if state == ImprovementState.OPEN:
+        _ask_deciders(work, item)
 
 
 def finding_closed(work: Work, event: Interface) -> None:

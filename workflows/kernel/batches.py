@@ -20,13 +20,18 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from storage.db import is_postgresql
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.work import Context, Work
 
 log = logging.getLogger(__name__)
+Row = TypeVar("Row")
 
 BATCH = 200
 """Items per transaction: large enough that a fan-out costs a few transactions, small enough to keep
@@ -78,3 +83,29 @@ def _attempt(ctx: Context, what: str, ids: list[int], handle: Handle, report: Ba
         return _attempt(ctx, what, ids[:middle], handle, report) | _attempt(ctx, what, ids[middle:], handle, report)
     report.handled += len(handled)
     return handled
+
+
+def due_finder(
+    id_column: InstrumentedAttribute[int],
+    due_column: InstrumentedAttribute[Any],
+    now: datetime,
+    *still: ColumnElement[bool],
+) -> Find:
+    """The usual ``find``: ids whose indexed ``due_column`` has come by ``now`` and that meet ``still``
+    (open, not reported...), soonest first."""
+
+    def find(session: Session, limit: int, passed: Collection[int]) -> Sequence[int]:
+        query = select(id_column).where(due_column <= now, *still).order_by(due_column, id_column).limit(limit)
+        if passed:
+            query = query.where(id_column.notin_(passed))
+        return list(session.scalars(query))
+
+    return find
+
+
+def load_due(session: Session, query: Select[Row]) -> list[Row]:
+    """The rows of a batch that are still due, locked; on PostgreSQL rows somebody is acting on right now
+    (a person answering) are skipped, so they go first and the tick takes them next time."""
+    if is_postgresql(session):
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))

@@ -111,3 +111,13 @@ def parse(text: str, zone: ZoneInfo, now: datetime) -> Period:
             except ValueError:
                 break
     raise Refused(f"I cannot read '{value}' as {USAGE}.")
+
+
+def previous_month_due(moment: datetime, zone: ZoneInfo, day: int, at: time) -> Period | None:
+    """The month before ``moment``'s, for a monthly post about it due on ``day`` at ``at`` (local time);
+    None while this month's post is not due yet."""
+    this_month = month_of(moment, zone)
+    send_at = this_month.start.astimezone(zone).replace(day=day, hour=at.hour, minute=at.minute)
+    if moment < send_at:
+        return None
+    return month_of(this_month.start - timedelta(days=1), zone)

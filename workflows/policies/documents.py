@@ -7,9 +7,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from storage.models.awareness import PolicyVersion
-from storage.models.outbox import OutboxEffect
-from storage.outbox import DEAD, SENT
-from workflows.evidence.files import FILE_KIND
+from storage.outbox import SENT
+from workflows.evidence.files import fetch, fetched
 from workflows.evidence.forms import FileRef
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.work import Context, Work
@@ -22,8 +21,7 @@ def document_key(version_id: int) -> str:
 
 def attach_document(work: Work, version: PolicyVersion, document: FileRef) -> None:
     version.slack_file_id = document.id
-    payload = {"file_id": document.id, "max_bytes": work.ctx.org.activities.max_file_bytes}
-    work.effect(FILE_KIND, document_key(version.id), payload)
+    fetch(work, document_key(version.id), document.id)
 
 
 def collect_document_hashes(ctx: Context) -> int:
@@ -40,14 +38,7 @@ def collect_document_hashes(ctx: Context) -> int:
         )
         if not waiting:
             return 0
-        finished = {
-            key: (status, result, error)
-            for key, status, result, error in session.execute(
-                select(OutboxEffect.key, OutboxEffect.status, OutboxEffect.result, OutboxEffect.last_error).where(
-                    OutboxEffect.key.in_([document_key(i) for i in waiting]), OutboxEffect.status.in_((SENT, DEAD))
-                )
-            )
-        }
+        finished = fetched(session, [document_key(i) for i in waiting])
     if not finished:
         return 0
     with ctx.work(SYSTEM) as work:

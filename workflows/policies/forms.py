@@ -10,12 +10,13 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from config.awareness_settings import POLICY_ID
-from storage.models.awareness import PolicyVersion
+from config.organisation import Role
+from storage.models.awareness import Policy, PolicyVersion
 from workflows.awareness import audience
 from workflows.awareness.forms import LINK, VERSION
 from workflows.evidence.forms import FileRef, parse_files
 from workflows.kernel.actors import Actor
-from workflows.kernel.people import find_person
+from workflows.kernel.people import find_person, person_name
 from workflows.kernel.ui import Form, FormField
 from workflows.kernel.validation import check_text
 from workflows.kernel.work import Context
@@ -123,6 +124,12 @@ def read(
                 audience.resolve(ctx, session, wanted)
             except audience.AudienceError as error:
                 errors["audience"] = str(error)
+        owner_now = None if "policy" in errors else session.scalar(select(Policy.owner_id).where(Policy.id == policy))
+        if owner_now is not None and owner_now != actor.id and not actor.has(Role.ISMS_MANAGER):
+            errors["policy"] = (
+                f"{policy} is owned by {person_name(ctx.org, owner_now)}: they or an ISMS manager write its "
+                "new versions. A new id adds a policy of yours."
+            )
         if not errors and session.scalar(
             select(PolicyVersion.id).where(PolicyVersion.policy_id == policy, PolicyVersion.version == version)
         ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from config.organisation import Organisation
 from storage.models.awareness import Policy, PolicyVersion
+from workflows.awareness.audience import described
 from workflows.kernel.people import person_name
 from workflows.kernel.ui import Button, Message
 from workflows.policies.forms import APPROVE, REJECT_FORM
@@ -25,7 +26,7 @@ def _fields(org: Organisation, policy: Policy, version: PolicyVersion) -> tuple[
     fields += [
         ("Written by", person_name(org, version.author)),
         ("Owner", person_name(org, policy.owner_id)),
-        ("Audience", policy.audience),
+        ("Audience", described(org, policy.audience)),
         ("Next review", policy.next_review.isoformat()),
     ]
     return tuple(fields)

@@ -15,4 +15,5 @@ PROCESS = Process(
     ),
     due=(scheduled.due_policies,),
     status=service.status_lines,
+    home=service.home_items,
 )

@@ -13,10 +13,11 @@ from workflows.awareness.messages import share
 from workflows.awareness.service import progress
 from workflows.kernel.access import Refused, require
 from workflows.kernel.actors import Actor
-from workflows.kernel.paging import page_message, window
+from workflows.kernel.paging import HOME_ITEMS, page_message, window
 from workflows.kernel.people import person_name, plural, when
-from workflows.kernel.ui import Outcome
+from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
+from workflows.policies import messages
 from workflows.policies.lifecycle import PENDING, PROCESS_ID, READERS
 from workflows.policies.messages import ALL_LIST, MORE
 
@@ -144,3 +145,22 @@ def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
         f"Policies: {plural(total, 'policy', 'policies')}, {plural(waiting or 0, 'version')} awaiting approval, "
         f"{plural(due, 'review')} due within {ctx.org.awareness.review_lead_days} days ({overdue:,} overdue)"
     ]
+
+
+def home_items(ctx: Context, actor: Actor) -> list[Message]:
+    """The versions waiting for this person's approval, oldest first, each with Approve and Reject (an
+    approver who missed the DM finds them on the App Home)."""
+    mine = (PolicyVersion.approver == actor.id, PolicyVersion.status == PENDING)
+    with ctx.read() as session:
+        count = session.scalar(select(func.count()).select_from(PolicyVersion).where(*mine)) or 0
+        rows = session.execute(
+            select(Policy, PolicyVersion)
+            .join(PolicyVersion, PolicyVersion.policy_id == Policy.id)
+            .where(*mine)
+            .order_by(PolicyVersion.id)
+            .limit(HOME_ITEMS)
+        ).all()
+        items = [messages.approval_request(ctx.org, policy, version) for policy, version in rows]
+    if count > len(rows):
+        items.append(Message(text=f"{plural(count, 'policy version')} wait for your approval; these are the oldest."))
+    return items
