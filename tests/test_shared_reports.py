@@ -26,7 +26,7 @@ from tests.test_incident_room import report, settle
 from tests.test_incidents_slack import press, triage_post
 from tests.test_report_upload import upload_calls
 from tests.test_review_pack import review_org
-from tests.world import World, berlin, make_world
+from tests.world import Chat, World, berlin, make_world
 from workflows.kernel.process import run_due_work
 from workflows.kernel.routing import Request
 from workflows.outreach.files import UPLOAD_KIND
@@ -208,24 +208,39 @@ def test_the_post_incident_report_is_shared_once_in_both_channels_even_when_slac
 # -- the console ---------------------------------------------------------------------------------------
 
 
-def test_the_console_saves_the_soa_and_the_invitation_and_prints_where(settings, clock, tmp_path):
+def test_the_console_saves_each_shared_report_and_prints_where(settings, clock, tmp_path):
+    """As ``isms-bot chat`` runs it: every file is saved under ``isms-bot-files`` and its place printed."""
     console, output = scripted(["/isms soa", "/quit"])
     folder = tmp_path / "isms-bot-files"
     settings = settings.model_copy(update={"config_path": review_org(tmp_path)})
     runtime = build_runtime(settings, console.deliver, clock=clock, extra_senders={UPLOAD_KIND: console.files(folder)})
+    world = World(runtime, Chat(), clock)  # the same moves as the other tests, shown by the console
     try:
         console.attach(runtime, "alice@example.org")
-        run_due_work(runtime.ctx)  # schedules the planned review: its invitation
         console.run()
-        runtime.dispatcher.drain()
+        start_audit(world)  # its first tick also schedules the planned review: the invitations
+        world.fill("aldo", "audit.finding", NONCONFORMITY, "")
+        world.command("aldo", "audit report AUD-2026-0001")
+        world.at(berlin(2027, 3, 8, 10, 0))  # the review's input pack
     finally:
         runtime.engine.dispose()
     text = "\n".join(output)
     saved = sorted(path.name.split("-", 1)[1] for path in folder.iterdir())
-    assert saved == ["management-review-REV-2027-01-2027-03-15.ics"] * 4 + [
-        "statement-of-applicability-SoA-2026-11-23.xlsx"
+    assert saved == [
+        *["audit-report-AUD-2026-0001-2026-12-07.html"] * 2,
+        *["management-review-REV-2027-01-2027-03-15.ics"] * 4,
+        *["management-review-pack-REV-2027-01-2027-03-08.html"] * 4,
+        "statement-of-applicability-SoA-2026-11-23.xlsx",
     ]
-    assert "[file to Alice Adams] Statement of Applicability: " in text
-    assert "[file to Mia Moreau] Management review (REV-2027-01): calendar invitation: " in text
-    invitation = next(folder.glob("*.ics")).read_text(encoding="utf-8")
-    assert "UID:rev-2027-01@isms-bot" in invitation
+    for shown in (
+        "[file to Alice Adams] Statement of Applicability: ",
+        "[file to #isms_reports] Internal audit report AUD-2026-0001: ",
+        "[file to Aldo Auer] Internal audit report AUD-2026-0001: ",
+        "[file to Mia Moreau] Management review (REV-2027-01): calendar invitation: ",
+        "[file to Olga Ortiz] Input pack of REV-2027-01: ",
+    ):
+        assert shown in text, shown
+    [pack] = world.records("pack-assembled", "GOV")
+    packs = [path.read_bytes() for path in folder.glob("*-management-review-pack-*")]
+    assert {sha(content) for content in packs} == {pack[3]["html_sha256"]}
+    assert "UID:rev-2027-01@isms-bot" in next(folder.glob("*.ics")).read_text(encoding="utf-8")
