@@ -1,6 +1,6 @@
 """One test world for every process: the real runtime with a chat sender that records what people
-would read, a controllable clock, and the moves people make (press a button, fill a form, type a
-command) through the same router Slack and the console use."""
+would read (messages, and files shared in chat), a controllable clock, and the moves people make
+(press a button, fill a form, type a command) through the same router Slack and the console use."""
 
 from __future__ import annotations
 
