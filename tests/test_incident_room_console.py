@@ -1,7 +1,10 @@
 """The incident channel, timeline and post-incident report seen from the console chat, which has no
-Slack channels: the channel's posts are shown as addressed to it, its Slack effects wait."""
+Slack channels: the channel's posts are shown as addressed to it, its Slack effects wait; the report's
+file is saved and its place printed."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -23,6 +26,10 @@ def test_a_p1_in_the_console_shows_the_channel_summary_timeline_and_report(termi
     assert "Post-incident report INC-2026-0001, stored as a record and posted to the reports channel." in report
     assert "# Post-incident report INC-2026-0001" in report and "## Timeline" in report
     assert "[to #isms_reports] Post-incident report INC-2026-0001: Badge reader" in report
+    saved = "post-incident-report-INC-2026-0001-2026-11-23.html"
+    assert "[file to #isms_reports] Post-incident report INC-2026-0001: " in report and saved in report
+    [path] = [line.rsplit(": ", 1)[1] for line in report.splitlines() if line.startswith("[file to #isms_reports]")]
+    assert Path(path).name.endswith(saved) and Path(path).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
     runtime = terminal.console._runtime
     assert runtime is not None

@@ -9,6 +9,7 @@ import pytest
 
 from bot.console import Console
 from bot.runtime import build_runtime
+from workflows.outreach.files import UPLOAD_KIND
 
 
 class Terminal:
@@ -43,9 +44,11 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(settings, clock) -> Iterator[Terminal]:
+def terminal(settings, clock, tmp_path) -> Iterator[Terminal]:
+    """A console as ``isms-bot chat`` builds it: files shared in chat are saved under ``tmp_path``."""
     session = Terminal()
-    runtime = build_runtime(settings, session.console.deliver, clock=clock)
+    files = {UPLOAD_KIND: session.console.files(tmp_path / "isms-bot-files")}
+    runtime = build_runtime(settings, session.console.deliver, clock=clock, extra_senders=files)
     session.console.attach(runtime, "erin@example.org")
     yield session
     runtime.engine.dispose()

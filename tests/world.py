@@ -1,9 +1,10 @@
 """One test world for every process: the real runtime with a chat sender that records what people
-would read, a controllable clock, and the moves people make (press a button, fill a form, type a
-command) through the same router Slack and the console use."""
+would read (messages, and files shared in chat), a controllable clock, and the moves people make
+(press a button, fill a form, type a command) through the same router Slack and the console use."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from workflows.kernel.process import run_due_work
 from workflows.kernel.routing import Request
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
+from workflows.outreach.files import UPLOAD_KIND, content_of
 from workflows.registry import PROCESSES
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -48,6 +50,22 @@ def text_of(message: Message) -> str:
 
 
 @dataclass(frozen=True)
+class SharedFile:
+    """A file shared in chat (a ``slack.upload`` effect) as its recipient gets it."""
+
+    to: str
+    filename: str
+    title: str
+    comment: str
+    content: bytes
+    key: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
 class Sent:
     to: str
     message: Message
@@ -66,6 +84,7 @@ class Chat:
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
+        self.shared: list[SharedFile] = []
 
     def __call__(self, ctx: Context) -> Sender:
         def send(effect: Effect) -> dict[str, Any]:
@@ -77,6 +96,25 @@ class Chat:
             return {"channel": payload["to"], "ts": effect.key}
 
         return send
+
+    def upload(self, effect: Effect) -> dict[str, Any]:
+        """The sender of ``slack.upload`` effects: the file as its recipient would download it."""
+        payload = effect.payload
+        self.shared.append(
+            SharedFile(
+                str(payload["to"]),
+                str(payload["filename"]),
+                str(payload["title"]),
+                str(payload.get("comment") or ""),
+                content_of(dict(payload)),
+                effect.key,
+            )
+        )
+        return {"file_id": effect.key, "channel": payload["to"]}
+
+    def files(self, to: str) -> list[SharedFile]:
+        """Files shared with ``to`` (``person:alice``, ``channel:isms_reports``), in order."""
+        return [shared for shared in self.shared if shared.to == to]
 
     def to(self, person: str) -> list[Message]:
         return [s.message for s in self.sent if s.to == f"person:{person}"]
@@ -117,6 +155,7 @@ class Chat:
 
     def clear(self) -> None:
         self.sent.clear()
+        self.shared.clear()
 
 
 def actor(ctx: Context, person: str) -> Actor:
@@ -232,7 +271,7 @@ def make_world(settings: Settings, clock: FakeClock, org: Path | None = None) ->
     if org is not None:
         settings = with_org(settings, org)
     chat = Chat()
-    return World(build_runtime(settings, chat, clock=clock), chat, clock)
+    return World(build_runtime(settings, chat, clock=clock, extra_senders={UPLOAD_KIND: chat.upload}), chat, clock)
 
 
 def programme_world(

@@ -2,7 +2,8 @@
 Markdown and HTML from the report templates (``report.md.j2``, ``report.html``: the machinery of COM's
 reports, so an organisation's template overrides apply and user text in the HTML is escaped by
 Jinja's autoescape). Both texts and their SHA-256 are stored as the "audit-reported" record, and a
-notice with the Markdown goes to the auditors, the ISMS managers and the reports channel."""
+notice with the Markdown goes to the auditors, the ISMS managers and the reports channel; the HTML is
+shared as a file with the reports channel and the auditors."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from workflows.communication.reports import Report, Table, render
 from workflows.kernel.people import when, with_role
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.work import Context, Work
+from workflows.outreach.files import dated_name, share_each
 
 COLUMNS = ("Finding", "Kind", "Clause or control", "Text", "Root cause", "Corrective action", "Change", "State")
 
@@ -106,3 +108,15 @@ def publish_report(work: Work, audit: Audit) -> None:
     for person in people:
         work.notify(Recipient.person(person), notice, f"aud:{audit.ref}:reported:{person}")
     work.notify(Recipient.channel("isms_reports"), notice, f"aud:{audit.ref}:reported:channel")
+    shares = [(Recipient.channel("isms_reports"), f"aud:{audit.ref}:report-file:channel")]
+    shares += [(Recipient.person(person), f"aud:{audit.ref}:report-file:{person}") for person in audit.auditor_ids]
+    title = f"Internal audit report {audit.ref}"
+    filename = dated_name("audit-report", audit.ref, work.now, ctx.org.zone, "html")
+    share_each(
+        work,
+        shares,
+        filename=filename,
+        content=texts["html"].encode(),
+        title=title,
+        comment=f"{title}: the whole report (HTML).",
+    )

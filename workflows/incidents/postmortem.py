@@ -4,7 +4,8 @@ incident's rows and records with the report templates every report uses (``repor
 
 It is written on closure and whenever somebody asks (``/incident report INC-…``): stored as a record
 (the Markdown text and the SHA-256 of both renderings, so what was shared can be proven later) and
-posted, as a message with the report's Markdown, to the incident's channel and the reports channel.
+posted, as a message with the report's Markdown, to the incident's channel and the reports channel,
+with the HTML shared as a file beside each message (``workflows/outreach/files.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from workflows.kernel.people import person_name, span, when
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.ui import Message
 from workflows.kernel.work import Work
+from workflows.outreach.files import dated_name, share_each
 
 REPORTS_CHANNEL = Recipient.channel("isms_reports")
 NOT_YET = "Not recorded yet: the incident is not closed."
@@ -181,6 +183,7 @@ def write(work: Work, incident: Incident, why: str) -> Written:
     report = build(work, incident)
     written = Written(render(work.ctx, report, "md"), render(work.ctx, report, "html"))
     number = len(_records(work, incident.ref, "post-incident-report")) + 1
+    filename = dated_name("post-incident-report", incident.ref, work.now, work.ctx.org.zone, "html")
     work.record(
         "INC",
         "post-incident-report",
@@ -190,15 +193,22 @@ def write(work: Work, incident: Incident, why: str) -> Written:
             "markdown": written.markdown,
             "markdown_sha256": written.markdown_sha256,
             "html_sha256": written.html_sha256,
+            "file": filename,
         },
         retain=work.ctx.org.incidents.records_kept_for,
     )
     posted = _posted(incident, written)
     key = f"inc:{incident.ref}:report:{number}:{incident.revision}"
     work.notify(REPORTS_CHANNEL, posted, key)
+    shares = [(REPORTS_CHANNEL, f"{key}:file")]
     room = room_of(work.session, incident)
     if room is not None and room.archived_at is None and room.error is None:
         work.notify(Recipient.channel(room.name), posted, f"{key}:room", in_channel_of=room_key(incident.ref))
+        if room.channel_id is not None:  # a file goes to a conversation id, known once the channel exists
+            shares.append((Recipient("slack", room.channel_id), f"{key}:room:file"))
+    title = f"Post-incident report {incident.ref}"
+    comment = f"{title}: the whole report (HTML, prints on A4)."
+    share_each(work, shares, filename=filename, content=written.html.encode(), title=title, comment=comment)
     return written
 
 

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from workflows.kernel.access import Refused
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.work import Work
+
+log = logging.getLogger(__name__)
 
 UPLOAD_KIND = "slack.upload"
 MAX_BYTES = 5 * 1024 * 1024
@@ -47,6 +54,36 @@ def share_file(
         },
     )
     return digest
+
+
+def share_each(
+    work: Work,
+    recipients: Iterable[tuple[Recipient, str]],
+    *,
+    filename: str,
+    content: bytes,
+    title: str,
+    comment: str = "",
+) -> str | None:
+    """Share one file with each (recipient, outbox key): a report beside the messages that announce it.
+    Returns the SHA-256, or None with nothing shared when the file cannot go to chat (too large): the
+    step that wrote the report still stores it and posts its summary, it is not refused for the file."""
+    digest = None
+    try:
+        for to, key in recipients:
+            digest = share_file(work, to, key, filename=filename, content=content, title=title, comment=comment)
+    except Refused as refusal:
+        log.warning("not shared in chat: %s", refusal)
+        return None
+    return digest
+
+
+def dated_name(what: str, ref: str, moment: datetime, zone: ZoneInfo, suffix: str) -> str:
+    """A shared file's name: what it is, the reference and the organisation's date, so files kept side
+    by side in a download folder say which report of which day each is (``audit-report-AUD-2026-01-
+    2026-11-23.html``). Anything but letters, digits, dots and dashes becomes a dash."""
+    name = f"{what}-{ref}-{moment.astimezone(zone).date().isoformat()}.{suffix}"
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", name)
 
 
 def content_of(payload: dict[str, object]) -> bytes:

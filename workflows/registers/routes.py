@@ -37,7 +37,7 @@ def register(router: Router) -> None:
     for kind in KINDS.values():
         router.isms[kind.plural] = _list(kind)
         router.isms[kind.name] = _show(kind)
-    router.isms["soa"] = lambda ctx, request: soa.soa_summary(ctx, request.actor, request.text)
+    router.isms["soa"] = lambda ctx, request: soa.soa_summary(ctx, request.actor, request.text, key=request.key)
     router.actions[messages.MORE] = _more
 
     router.actions[messages.RERATE] = lambda ctx, request: risks.open_rerate(ctx, request.actor, request.text)

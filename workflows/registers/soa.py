@@ -4,7 +4,7 @@ evidence activities linked to it, with its date and the SHA-256 of its file. A c
 applicable with no evidence activity is a gap.
 
 As a file (``isms-bot report soa --format xlsx|csv|html``, the HTML through the report template) and
-in chat (``/isms soa``: counts and the gaps, paged).
+in chat (``/isms soa``: counts and the gaps, paged, and the XLSX shared in the asker's DMs).
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ from workflows.kernel.access import require
 from workflows.kernel.actors import Actor
 from workflows.kernel.paging import offset_of, page_message, window
 from workflows.kernel.people import person_name, when
+from workflows.kernel.recipients import Recipient
 from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context
+from workflows.outreach.files import dated_name, share_each
 from workflows.registers.lifecycle import OVERSEERS
 from workflows.registers.messages import MORE
 
@@ -169,13 +171,18 @@ def summary(table: list[dict[str, str]]) -> list[str]:
     ]
 
 
-def soa_summary(ctx: Context, actor: Actor, text: str, offset: int | None = None) -> Outcome:
-    """``/isms soa``: the counts, then the gaps one page at a time (the full SoA is a file)."""
+def soa_summary(ctx: Context, actor: Actor, text: str, offset: int | None = None, key: str = "") -> Outcome:
+    """``/isms soa``: the counts, then the gaps one page at a time; the command (``key``, not a "More"
+    page) also shares the whole SoA as XLSX in the person's DMs, once for a retried ``key``."""
     require(ctx, actor, OVERSEERS, process="RT", what="the Statement of Applicability", attempt=False)
     with ctx.read() as session:
         table = rows(ctx, session)
     gaps = [row for row in table if row["gap"]]
     page = window(len(gaps), offset_of(text) if offset is None else offset)
+    footer = "The whole SoA with evidence hashes: isms-bot report soa --format xlsx|csv|html."
+    if key:
+        filename = _share(ctx, actor, table, key)
+        footer = f"The whole SoA with evidence hashes ({filename}) is on its way to your direct messages."
     return Outcome(
         reply=page_message(
             title="Statement of Applicability",
@@ -187,6 +194,24 @@ def soa_summary(ctx: Context, actor: Actor, text: str, offset: int | None = None
             more=MORE,
             name=LIST,
             note="\n".join(summary(table)),
-            footer="The whole SoA with evidence hashes: isms-bot report soa --format xlsx|csv|html.",
+            footer=footer,
         )
     )
+
+
+def _share(ctx: Context, actor: Actor, table: list[dict[str, str]], key: str) -> str:
+    """The SoA as XLSX in ``actor``'s DMs, recorded ("soa-shared": file name and SHA-256); its name."""
+    now = ctx.clock()
+    filename = dated_name("statement-of-applicability", "SoA", now, ctx.org.zone, "xlsx")
+    with ctx.work(actor) as work:
+        if work.once(f"rt.soa:{key}"):
+            digest = share_each(
+                work,
+                [(Recipient.person(actor.id), f"rt.soa:{key}"[:200])],
+                filename=filename,
+                content=as_xlsx(table),
+                title="Statement of Applicability",
+                comment="\n".join(summary(table)),
+            )
+            work.record("RT", "soa-shared", ("soa", filename), {"to": actor.id, "file": filename, "sha256": digest})
+    return filename

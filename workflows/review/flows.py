@@ -27,6 +27,7 @@ from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context, Work
 from workflows.outreach.calendar import reschedule_event, schedule_event
+from workflows.outreach.files import dated_name, share_each
 from workflows.review import forms, invitation, messages, pack
 from workflows.review.lifecycle import ORGANISERS, REVIEWS, ReviewState, already_decided, deciders_of, load_review
 from workflows.review.service import find_review
@@ -73,6 +74,7 @@ def schedule_review(
     )
     work.session.add(review)
     work.session.flush()
+    ics = invitation.ics(work.ctx.org, review, work.now)
     work.record(
         "GOV",
         "review-scheduled",
@@ -86,11 +88,12 @@ def schedule_review(
             "location": review.location,
             "origin": origin,
             "uid": invitation.uid(review),
-            "ics": invitation.ics(work.ctx.org, review, work.now),
+            "ics": ics,
         },
     )
     for person in people:
         work.notify(Recipient.person(person), messages.invitation(work.ctx.org, review), f"gov:{ref}:invite:{person}")
+    _share_invitation(work, review, ics, f"gov:{ref}:invite")
     if work.ctx.directory is not None:
         schedule_event(
             work,
@@ -104,6 +107,19 @@ def schedule_review(
     return review
 
 
+def _share_invitation(work: Work, review: Review, ics: str, key: str) -> None:
+    """The recorded ``.ics`` as a file in each attendee's DMs, so a calendar without Microsoft 365
+    still gets the meeting (one click to import; a later one with the same UID updates it)."""
+    share_each(
+        work,
+        [(Recipient.person(person), f"{key}:{person}:ics") for person in review.people],
+        filename=dated_name("management-review", review.ref, review.starts_at, work.ctx.org.zone, "ics"),
+        content=ics.encode(),
+        title=f"{review.title} ({review.ref}): calendar invitation",
+        comment="Open it to add the meeting to your calendar.",
+    )
+
+
 def _event_key(review: Review) -> str:
     return f"gov:{review.ref}:event"
 
@@ -115,6 +131,7 @@ def move_review(work: Work, review: Review, starts_at: datetime) -> None:
     review.sequence += 1
     if review.state == ReviewState.SCHEDULED:
         review.pack_due_at = max(work.now, starts_at - timedelta(days=work.ctx.org.reviews.pack_days_before))
+    ics = invitation.ics(work.ctx.org, review, work.now)
     work.record(
         "GOV",
         "review-scheduled",
@@ -123,7 +140,7 @@ def move_review(work: Work, review: Review, starts_at: datetime) -> None:
             "moved": True,
             "starts_at": starts_at.isoformat(),
             "sequence": review.sequence,
-            "ics": invitation.ics(work.ctx.org, review, work.now),
+            "ics": ics,
         },
     )
     for person in review.people:
@@ -132,6 +149,7 @@ def move_review(work: Work, review: Review, starts_at: datetime) -> None:
             messages.invitation(work.ctx.org, review, moved=True),
             f"gov:{review.ref}:moved:{review.sequence}:{person}",
         )
+    _share_invitation(work, review, ics, f"gov:{review.ref}:moved:{review.sequence}")
     if work.ctx.directory is not None:
         reschedule_event(work, _event_key(review), start=review.starts_at, end=review.ends_at)
 
@@ -234,6 +252,17 @@ def assemble_pack(ctx: Context, review_id: int) -> bool:
                 messages.pack_ready(ctx.org, review, built, rendered, decides=_records_decisions(ctx, review, person)),
                 f"gov:{review.ref}:pack:{person}",
             )
+        share_each(
+            work,
+            [
+                (Recipient.person(person), f"gov:{review.ref}:pack:{rendered.sha256[:16]}:{person}:file")
+                for person in review.people
+            ],
+            filename=dated_name("management-review-pack", review.ref, work.now, ctx.org.zone, "html"),
+            content=rendered.html.encode(),
+            title=f"Input pack of {review.ref}",
+            comment=f"Input pack of {review.title} ({review.ref}): the whole pack (HTML, prints on A4).",
+        )
     return True
 
 
