@@ -115,7 +115,7 @@ def test_status_lines_for_overseers(world):
     with world.ctx.read() as session:
         shown = lines(session, world.ctx, world.clock())
     assert shown == [
-        "asset: 3, control: 5, risk: 3, supplier: 2",
+        "Registers: 3 risks, 5 controls, 3 assets, 2 suppliers",
         "Risks above appetite without acceptance or plan: 1",
         "Applicable controls without an evidence activity: 2",
     ]
