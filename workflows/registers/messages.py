@@ -112,10 +112,13 @@ def item_view(
             buttons.extend(risk_decision_buttons(item.ref))
     if may_act and item.kind == "supplier" and item.status == "active":
         buttons.append(Button(REVIEWED, "Record a review", item.ref))
+    # the values come first and the history after, under its own heading: a field list below the
+    # history (Slack shows fields after the text) read as the details of the last record
+    now = "\n".join(f"{label}: {value}" for label, value in fields)
+    history_text = ("History (latest first):\n" + "\n".join(lines)) if lines else "No history recorded yet."
     return Message(
         text=f"{kind.name.capitalize()} {item.ref}: {item.title}",
-        body=("History (latest first):\n" + "\n".join(lines)) if lines else "No history recorded yet.",
-        fields=tuple(fields),
+        body=f"{now}\n\n{history_text}" if now else history_text,
         buttons=tuple(buttons),
     )
 
