@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from bot.cli import app
 from config.organisation import load_organisation
 from config.settings import PACKAGED_EXAMPLE_ORG
 from storage.models import Review
+from tests.browser import dom_of, screenshot
 from tests.support import PROCESS_IDS
 from tests.test_reports import chromium
 from tests.test_review_pack import review_org, seed_other_processes
@@ -139,23 +139,12 @@ def test_the_html_pack_is_self_contained_escaped_and_renders_in_chromium(world, 
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
     page = tmp_path / "pack.html"
     page.write_text(html, encoding="utf-8")
-    common = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"]
-    dom = subprocess.run(
-        [binary, *common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=90, check=False
-    )
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line] == []
-    inputs = dict(re.findall(r'data-input="([^"]+)" data-has-data="(yes|no)"', dom.stdout))
+    dom = dom_of(binary, page)
+    inputs = dict(re.findall(r'data-input="([^"]+)" data-has-data="(yes|no)"', dom))
     assert len(inputs) == 13
     assert inputs["audits"] == "yes" and inputs["issues"] == "no"
-    assert "No changes in external or internal issues recorded" in dom.stdout
-    shot = tmp_path / "pack.png"
-    subprocess.run(
-        [binary, *common, "--window-size=900,1800", f"--screenshot={shot}", page.as_uri()],
-        capture_output=True,
-        timeout=90,
-        check=False,
-    )
+    assert "No changes in external or internal issues recorded" in dom
+    shot = screenshot(binary, page, tmp_path / "pack.png")
     assert shot.exists() and shot.stat().st_size > 10_000
 
 
