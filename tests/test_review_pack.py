@@ -82,7 +82,7 @@ def seed_other_processes(world: World) -> None:
         work.record("AUD", "audit-reported", ("audit", "AUD-2026-01"), {"title": "Access control audit"})
         work.record("IMPR", "suggestion-made", ("suggestion", "IMPR-1"), {"text": "Use passkeys"})
         work.record("RA", "item-changed", ("risk", "R-7"), {"field": "rating", "old": "low", "new": "high"})
-        work.record("RA", "risk-accepted", ("risk", "R-9"), {"title": "Legacy VPN"})
+        work.record("RT", "risk-accepted", ("risk", "R-9"), {"title": "Legacy VPN"})
     world.deliver()
 
 

@@ -51,6 +51,8 @@ from workflows.performance.periods import Period
 SHOWN = 15
 """Records an input lists (newest first) below its counts; the records export has them all."""
 REGISTER_KINDS = ("item-imported", "item-changed")
+TREATMENT_KINDS = ("risk-accepted", "acceptance-expired", "treatment-planned", "treatment-change")
+"""What the risk owner's steps record under RT (``workflows/registers/risks.py``, ``scheduled.py``)."""
 
 
 @dataclass(frozen=True)
@@ -162,8 +164,8 @@ def assemble(session: Session, ctx: Context, review: Review, now: datetime) -> P
             "f",
             "Risk assessment results and risk treatment status",
             [
-                ("RA", (*REGISTER_KINDS, "risk-accepted", "risk-acceptance-expired", "change-risk-evaluated")),
-                ("RT", REGISTER_KINDS),
+                ("RA", (*REGISTER_KINDS, "change-risk-evaluated", "incident-on-asset")),
+                ("RT", (*REGISTER_KINDS, *TREATMENT_KINDS)),
             ],
             f"No risk assessment or treatment results recorded {last}.",
         ),
