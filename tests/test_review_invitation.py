@@ -103,8 +103,16 @@ def test_moving_a_review_keeps_its_uid_and_raises_the_sequence(world):
         review = session.scalars(select(Review)).one()
     assert review.pack_due_at == berlin(2027, 3, 15, 14, 0)
     assert "Moved: Management review REV-2027-01, Mon 22 Mar 2027, 14:00 (Europe/Berlin)" in world.chat.texts("olga")
+    told = next(m for m in world.chat.to("olga") if m.text.startswith("Moved:"))
+    assert "clause 9.3) comes Mon 15 Mar 2027, 14:00 (Europe/Berlin)." in told.body  # the pack's own time
     world.tick()
     assert len(world.records("review-scheduled", "GOV")) == 2  # the planned occurrence is not scheduled again
+
+    world.at(berlin(2027, 3, 15, 14, 0))  # the pack goes out; a later move keeps that pack
+    world.command("alice", "review move REV-2027-01 2027-03-23 09:00")
+    world.deliver()
+    told = [m for m in world.chat.to("olga") if m.text.startswith("Moved:")][-1]
+    assert "Mar 2027, 09:00" in told.text and "was already sent to you; it stays as it was." in told.body
 
 
 def test_text_is_escaped_and_long_lines_folded_inside_characters():
