@@ -18,6 +18,8 @@ def test_a_p1_in_the_console_shows_the_channel_summary_timeline_and_report(termi
 
     timeline = terminal.type("/incident timeline INC-2026-0001")
     assert "Timeline of INC-2026-0001 (" in timeline and "Sam Shah set severity P1 (Critical)." in timeline
+    # the console has no channels: the one asked for is being opened, not counted as opened
+    assert "Incident channels: 0 open, 0 channels opened in all, 1 being opened" in terminal.type("/isms status")
 
     report = terminal.type("/incident report INC-2026-0001")
     assert "Post-incident report INC-2026-0001, stored as a record and posted to the reports channel." in report
