@@ -7,7 +7,7 @@ a LIMIT on indexed columns rather than reading a year of records into Python.
 
 What runs, per database (a temporary SQLite file, or a new PostgreSQL database) and size N: the store
 of ``bench/status.py`` (incidents, evidence, changes and records in its proportions over three years),
-plus N/10 records of the kinds the pack reads (REQ, CRM, RA, RT register changes, RA acceptances, AUD
+plus N/10 records of the kinds the pack reads (REQ, CRM, RA, RT register changes, RT acceptances, AUD
 audits and findings, IMPR suggestions) spread over the same three years; one review a week ahead.
 Measured: ``pack.assemble`` + ``pack.render`` (Markdown and HTML), median of 5 after a warm-up.
 
@@ -46,7 +46,7 @@ KINDS = (
     ("CRM", "item-imported", '{"title": "Customer A"}'),
     ("CRM", "complaint", '{"text": "Slow answer"}'),
     ("RA", "item-changed", '{"field": "rating", "old": "low", "new": "high"}'),
-    ("RA", "risk-accepted", '{"title": "Legacy VPN"}'),
+    ("RT", "risk-accepted", '{"title": "Legacy VPN"}'),
     ("RT", "item-changed", '{"field": "status", "old": "planned", "new": "done"}'),
     ("AUD", "finding-raised", '{"kind": "minor", "clause": "A.5.15"}'),
     ("AUD", "finding-raised", '{"kind": "opportunity", "clause": "A.8.7"}'),

@@ -21,6 +21,8 @@ def test_a_p1_in_the_console_shows_the_channel_summary_timeline_and_report(termi
 
     timeline = terminal.type("/incident timeline INC-2026-0001")
     assert "Timeline of INC-2026-0001 (" in timeline and "Sam Shah set severity P1 (Critical)." in timeline
+    # the console has no channels: the one asked for is being opened, not counted as opened
+    assert "Incident channels: 0 open, 0 channels opened in all, 1 being opened" in terminal.type("/isms status")
 
     report = terminal.type("/incident report INC-2026-0001")
     assert "Post-incident report INC-2026-0001, stored as a record and posted to the reports channel." in report
@@ -36,3 +38,13 @@ def test_a_p1_in_the_console_shows_the_channel_summary_timeline_and_report(termi
     with runtime.ctx.read() as session:
         waiting = set(session.scalars(select(OutboxEffect.kind).where(OutboxEffect.status == "pending")))
     assert waiting == {"slack.channel", "slack.invite", "slack.pin"}  # for Slack; the console has none
+
+
+def test_an_empty_timeline_says_how_it_fills_up(terminal):  # noqa: F811
+    terminal.type("/incident Phishing mail with a fake invoice link")
+    terminal.type("/as sam@example.org")
+    timeline = terminal.type("/incident timeline INC-2026-0001")
+    assert "Timeline of INC-2026-0001 (0 entries)" in timeline
+    assert "Nothing on it yet. Each triage step (severity, handler, state) adds an entry" in timeline
+    assert "\u201cAdd to incident timeline\u201d adds any message from Slack." in timeline
+    assert "Showing" not in timeline  # no page position for an empty list

@@ -94,6 +94,9 @@ def test_one_item_with_its_history_for_its_owner_and_overseers(world):
     assert answer.startswith("Risk R-002: Phishing leads to account takeover")
     assert "owner: Erin Evans" in answer and "likelihood: 4" in answer and "residual level: 12 (appetite 8)" in answer
     assert "isms-bot command line · imported from risks.csv" in answer
+    # the current values stand before the history, so they do not read as the details of its last record
+    values, history = answer.split("History (latest first):")
+    assert "residual level: 12 (appetite 8)" in values and "imported from risks.csv" in history
     assert buttons(world, "erin", "risk R-002") == [
         ("risk.rerate", "Re-rate"),
         ("risk.accept", "Accept the risk"),
@@ -115,7 +118,7 @@ def test_status_lines_for_overseers(world):
     with world.ctx.read() as session:
         shown = lines(session, world.ctx, world.clock())
     assert shown == [
-        "asset: 3, control: 5, risk: 3, supplier: 2",
+        "Registers: 3 risks, 5 controls, 3 assets, 2 suppliers",
         "Risks above appetite without acceptance or plan: 1",
         "Applicable controls without an evidence activity: 2",
     ]

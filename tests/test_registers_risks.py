@@ -75,6 +75,8 @@ def test_acceptance_runs_until_its_expiry_and_then_the_owner_is_asked_again(worl
     }
     assert undecided(world) == "Risks above appetite without acceptance or plan: 0"
     assert "Accept the risk" not in [b.label for b in world.command("erin", "risk R-002").reply.buttons]  # type: ignore[union-attr]
+    history = said(world.command("erin", "risk R-002")).split("History (latest first):")[1]
+    assert f"Erin Evans · accepted until 2026-12-31: {values['reason']}" in history  # what was decided
 
     assert world.at(berlin(2026, 12, 31, 23, 30)) == []  # the last day still counts
     sent = world.at(berlin(2027, 1, 1, 0, 5))
@@ -84,6 +86,7 @@ def test_acceptance_runs_until_its_expiry_and_then_the_owner_is_asked_again(worl
     assert risk(world, "R-002").status == "open"
     assert undecided(world) == "Risks above appetite without acceptance or plan: 1"
     assert [action for _, _, action, _ in records_about(world.ctx, "R-002")][-1] == "acceptance-expired"
+    assert "ISMS bot · acceptance until 2026-12-31 ran out" in said(world.command("erin", "risk R-002"))
     assert world.at(berlin(2027, 1, 1, 0, 10)) == []  # handled once
 
     again = {"reason": "Rollout slipped", "until": "2027-02-28"}
@@ -126,6 +129,9 @@ def test_a_treatment_plan_becomes_change_requests_that_report_back_to_the_risk(w
     world.fill("alice", "change.decline", {"reason": "Training is covered by the awareness plan"}, "CHG-2026-0002")
     news = [data for _, _, action, data in records_about(world.ctx, "R-002") if action == "treatment-change"]
     assert [(n["change"], n["state"]) for n in news][-1] == ("CHG-2026-0002", "declined")
+    history = said(world.command("erin", "risk R-002")).split("History (latest first):")[1]
+    assert "Erin Evans · treatment planned: CHG-2026-0001, CHG-2026-0002" in history
+    assert "CHG-2026-0002 declined" in history and "treatment change" not in history
     assert any(
         "CHG-2026-0002, a treatment action of risk R-002, is finished: declined." in t for t in world.chat.texts("erin")
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from bot.cli import app
 from config.organisation import load_organisation
 from config.settings import PACKAGED_EXAMPLE_ORG
 from storage.models import Review
+from tests.browser import dom_of, screenshot
 from tests.support import PROCESS_IDS
 from tests.test_reports import chromium
 from tests.test_review_pack import review_org, seed_other_processes
@@ -103,8 +103,16 @@ def test_moving_a_review_keeps_its_uid_and_raises_the_sequence(world):
         review = session.scalars(select(Review)).one()
     assert review.pack_due_at == berlin(2027, 3, 15, 14, 0)
     assert "Moved: Management review REV-2027-01, Mon 22 Mar 2027, 14:00 (Europe/Berlin)" in world.chat.texts("olga")
+    told = next(m for m in world.chat.to("olga") if m.text.startswith("Moved:"))
+    assert "clause 9.3) comes Mon 15 Mar 2027, 14:00 (Europe/Berlin)." in told.body  # the pack's own time
     world.tick()
     assert len(world.records("review-scheduled", "GOV")) == 2  # the planned occurrence is not scheduled again
+
+    world.at(berlin(2027, 3, 15, 14, 0))  # the pack goes out; a later move keeps that pack
+    world.command("alice", "review move REV-2027-01 2027-03-23 09:00")
+    world.deliver()
+    told = [m for m in world.chat.to("olga") if m.text.startswith("Moved:")][-1]
+    assert "Mar 2027, 09:00" in told.text and "was already sent to you; it stays as it was." in told.body
 
 
 def test_text_is_escaped_and_long_lines_folded_inside_characters():
@@ -139,23 +147,12 @@ def test_the_html_pack_is_self_contained_escaped_and_renders_in_chromium(world, 
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
     page = tmp_path / "pack.html"
     page.write_text(html, encoding="utf-8")
-    common = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"]
-    dom = subprocess.run(
-        [binary, *common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=90, check=False
-    )
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line] == []
-    inputs = dict(re.findall(r'data-input="([^"]+)" data-has-data="(yes|no)"', dom.stdout))
+    dom = dom_of(binary, page)
+    inputs = dict(re.findall(r'data-input="([^"]+)" data-has-data="(yes|no)"', dom))
     assert len(inputs) == 13
     assert inputs["audits"] == "yes" and inputs["issues"] == "no"
-    assert "No changes in external or internal issues recorded" in dom.stdout
-    shot = tmp_path / "pack.png"
-    subprocess.run(
-        [binary, *common, "--window-size=900,1800", f"--screenshot={shot}", page.as_uri()],
-        capture_output=True,
-        timeout=90,
-        check=False,
-    )
+    assert "No changes in external or internal issues recorded" in dom
+    shot = screenshot(binary, page, tmp_path / "pack.png")
     assert shot.exists() and shot.stat().st_size > 10_000
 
 

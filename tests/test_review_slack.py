@@ -40,11 +40,11 @@ def dms(slack, user: str, starting: str) -> list[dict[str, Any]]:  # type: ignor
 
 
 def modal(slack, callback_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    call = slack.wait_for(lambda c: c.method == "views.open" and _view(c)["callback_id"] == callback_id)
-    return _view(call)
+    call = slack.wait_for(lambda c: c.method == "views.open" and view_of(c)["callback_id"] == callback_id)
+    return view_of(call)
 
 
-def _view(call) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def view_of(call) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     view = call.args["view"]
     return json.loads(view) if isinstance(view, str) else view
 
@@ -115,7 +115,7 @@ def test_an_employee_cannot_call_a_review(review_bot, slack):
     status, reply = erin.command("/isms", "review new")
     assert status == 200 and bot_url
     assert "calling a management review is for isms manager only" in erin.reply_text(reply)
-    assert not [c for c in slack.calls_to("views.open") if _view(c)["callback_id"] == "review.new"]
+    assert not [c for c in slack.calls_to("views.open") if view_of(c)["callback_id"] == "review.new"]
 
 
 def test_the_pack_reaches_the_attendees_and_the_chair_records_decisions_from_it(review_bot, slack, clock):

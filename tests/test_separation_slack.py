@@ -4,7 +4,6 @@ instead when the only ISMS manager did the work."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from tests.doubles.signing import (
 )
 from tests.slack_client import SlackUser, text_of
 from tests.support import eventually
+from tests.test_review_slack import modal, send, view_of
 from tests.world import actions, berlin, change, org_file, records_about
 
 
@@ -74,21 +74,6 @@ def press(bot, slack, user: str, action_id: str, value: str) -> str:  # type: ig
     return response_url
 
 
-def modal(slack, callback_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    call = slack.wait_for(lambda c: c.method == "views.open" and _view(c)["callback_id"] == callback_id)
-    return _view(call)
-
-
-def _view(call) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    view = call.args["view"]
-    return json.loads(view) if isinstance(view, str) else view
-
-
-def send(bot, user: str, view: dict[str, Any], values: dict[str, Any]) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    payload = view_submission_payload(user, view["callback_id"], values, private_metadata=view["private_metadata"])
-    return post_signed(bot.url + "/slack/events", SIGNING_SECRET, interactivity_body(payload), FORM_CONTENT_TYPE)
-
-
 COVERS = {
     "covers_from": {"covers_from": {"type": "datepicker", "selected_date": "2026-10-01"}},
     "covers_to": {"covers_to": {"type": "datepicker", "selected_date": "2026-12-31"}},
@@ -134,7 +119,7 @@ def test_the_isms_manager_cannot_accept_evidence_she_handed_in_and_the_second_re
             "Sorry, you handed in this evidence yourself, so somebody else has to decide on it. "
             "Mia Moreau has been asked. This attempt has been recorded."
         )
-    assert not [c for c in slack.calls_to("views.open") if _view(c)["callback_id"] == "evidence.accept"]
+    assert not [c for c in slack.calls_to("views.open") if view_of(c)["callback_id"] == "evidence.accept"]
     records = [(who, what, data) for who, _, what, data in records_about(bot.runtime.ctx, "EV-1")]
     assert records[-1] == ("alice", "separation-refused", {"attempted": "reviewing evidence", "author": "alice"})
     assert refusals(bot) == [("alice", "RA", "reviewing evidence (own work)", 2)]

@@ -217,18 +217,25 @@ def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
     """``/isms status``: the incident channels, counted by where they stand (nothing when there are none)."""
     opened = IncidentRoom.channel_id.is_not(None)
     live = opened & IncidentRoom.archived_at.is_(None)
+    waiting = IncidentRoom.channel_id.is_(None) & IncidentRoom.error.is_(None)
     row = session.execute(
         select(
             func.count(),
+            func.count().filter(opened),
             func.count().filter(live),
+            func.count().filter(waiting),
             func.count().filter(live & (IncidentRoom.archive_at <= now)),
             func.count().filter(IncidentRoom.error.is_not(None)),
         ).select_from(IncidentRoom)
     ).one()
-    total, open_now, due, failed = (int(value or 0) for value in row)
+    total, created, open_now, pending, due, failed = (int(value or 0) for value in row)
     if not total:
         return []
-    lines = [f"Incident channels: {open_now:,} open, {plural(total, 'channel')} opened in all"]
+    # a channel Slack has not created yet (queued, or the console, which has none) is not "opened"
+    counts = [f"{open_now:,} open", f"{plural(created, 'channel')} opened in all"]
+    if pending:
+        counts.append(f"{pending:,} being opened")
+    lines = ["Incident channels: " + ", ".join(counts)]
     if due:
         lines.append(f"{plural(due, 'channel')} to be archived at the next tick")
     if failed:

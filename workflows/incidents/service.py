@@ -475,6 +475,11 @@ def all_incidents(ctx: Context, actor: Actor, period_text: str = "", offset: int
 
 TIMELINE = "timeline"
 """The timeline list's name in its "More" button: ``timeline INC-2026-0042``."""
+EMPTY_TIMELINE = (
+    "Nothing on it yet. Each triage step (severity, handler, state) adds an entry, and the message "
+    "shortcut “Add to incident timeline” adds any message from Slack."
+)
+"""What an empty timeline says, so the reader knows how it fills up."""
 
 
 def timeline_page(ctx: Context, actor: Actor, ref: str, offset: int = 0) -> Outcome:
@@ -507,5 +512,6 @@ def timeline_page(ctx: Context, actor: Actor, ref: str, offset: int = 0) -> Outc
             page=page,
             more=MORE,
             name=f"{TIMELINE} {ref}",
+            note="" if lines else EMPTY_TIMELINE,
         )
     )

@@ -10,7 +10,7 @@ A risk, each move a record:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -22,9 +22,9 @@ from config.organisation import Role
 from storage.models.registers import RegisterItem
 from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import Actor
-from workflows.kernel.steps import Items, Lifecycle
+from workflows.kernel.steps import Items, Lifecycle, run_step
 from workflows.kernel.ui import Form, Outcome
-from workflows.kernel.work import Context
+from workflows.kernel.work import Context, Work
 from workflows.registers.kinds import Kind, Value, level
 
 OVERSEERS = frozenset({Role.ISMS_MANAGER, Role.SECURITY_LEAD, Role.AUDITOR, Role.MANAGEMENT})
@@ -89,6 +89,36 @@ def open_form(
         raise Refused(items.missing(ref.strip()[:64]))
     require(ctx, actor, owner_of(item), process=items.process, what=what, subject=(items.kind, item.ref))
     return Outcome(form=form(item))
+
+
+def owner_step(
+    ctx: Context,
+    actor: Actor,
+    items: Items[RegisterItem],
+    ref: str,
+    key: str,
+    what: str,
+    step: Callable[[Work, RegisterItem], Outcome],
+    again: str,
+    *,
+    to: StrEnum | None = None,
+    within: Collection[str] | None = None,
+) -> Outcome:
+    """An owner's answer to the form ``open_form`` gave them: the same check of who may act, then
+    ``step`` once per request key (``again`` is what a repeated click or retry hears)."""
+    return run_step(
+        ctx,
+        actor,
+        items,
+        ref,
+        key=key,
+        what=what,
+        allowed=owner_of,
+        step=step,
+        to=to,
+        within=within,
+        again=Outcome.say(again),
+    )
 
 
 def values_of(kind: Kind, item: RegisterItem) -> dict[str, Value]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from config.organisation import Organisation
 from storage.models.registers import RegisterItem
+from workflows.changes.messages import state_label
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.paging import Window, page_message
 from workflows.kernel.people import person_name, plural, when
@@ -112,10 +113,13 @@ def item_view(
             buttons.extend(risk_decision_buttons(item.ref))
     if may_act and item.kind == "supplier" and item.status == "active":
         buttons.append(Button(REVIEWED, "Record a review", item.ref))
+    # the values come first and the history after, under its own heading: a field list below the
+    # history (Slack shows fields after the text) read as the details of the last record
+    now = "\n".join(f"{label}: {value}" for label, value in fields)
+    history_text = ("History (latest first):\n" + "\n".join(lines)) if lines else "No history recorded yet."
     return Message(
         text=f"{kind.name.capitalize()} {item.ref}: {item.title}",
-        body=("History (latest first):\n" + "\n".join(lines)) if lines else "No history recorded yet.",
-        fields=tuple(fields),
+        body=f"{now}\n\n{history_text}" if now else history_text,
         buttons=tuple(buttons),
     )
 
@@ -125,10 +129,22 @@ def _who(org: Organisation, actor: str) -> str:
 
 
 def _event(action: str, data: dict[str, Any]) -> str:
+    """One history line: the owner's decisions say what was decided, not only that something was
+    (a record whose data retention erased says only its kind)."""
+    if not data:
+        return action.replace("-", " ")
     if action == "item-changed":
         return f"{data.get('field')} changed from {data.get('old')} to {data.get('new')}"
     if action == "item-imported":
         return f"imported from {data.get('source', 'a file')}"
+    if action == "risk-accepted":
+        return f"accepted until {data.get('until')}: {data.get('reason')}"
+    if action == "acceptance-expired":
+        return f"acceptance until {data.get('until')} ran out"
+    if action == "treatment-planned":
+        return "treatment planned: " + ", ".join(data.get("changes") or [])
+    if action == "treatment-change":
+        return f"{data.get('change')} {state_label(str(data.get('state'))).lower()}"
     return action.replace("-", " ")
 
 

@@ -1,4 +1,4 @@
-"""The risk owner's steps, each through ``run_step``: re-rate a risk, accept a residual level above
+"""The risk owner's steps, each through ``owner_step``: re-rate a risk, accept a residual level above
 appetite (with a reason and an expiry date), or plan its treatment, whose actions become requests for
 change (RT -> CHG). What CHG reports back about those changes is kept on the risk's history."""
 
@@ -15,13 +15,19 @@ from workflows.kernel.access import Refused
 from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface
 from workflows.kernel.recipients import Recipient
-from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context, Work
 from workflows.registers import forms, messages
 from workflows.registers.flows import change_fields
 from workflows.registers.kinds import KINDS
-from workflows.registers.lifecycle import RISK_LIFECYCLE, RiskState, open_form, owner_of, register, today
+from workflows.registers.lifecycle import (
+    RISK_LIFECYCLE,
+    RiskState,
+    open_form,
+    owner_step,
+    register,
+    today,
+)
 
 KIND = KINDS["risk"]
 RISKS = register(KIND, RISK_LIFECYCLE)
@@ -57,17 +63,16 @@ def submit_rerate(ctx: Context, actor: Actor, ref: str, values: dict[str, str], 
             f"Risk {item.ref} re-rated: residual level {item.level} (appetite {work.ctx.org.registers.appetite})."
         )
 
-    return run_step(
+    return owner_step(
         ctx,
         actor,
         RISKS,
         ref,
-        key=key,
-        what=f"re-rating risk {ref}",
-        allowed=owner_of,
-        step=step,
+        key,
+        f"re-rating risk {ref}",
+        step,
+        f"Your rating of {ref} was already recorded.",
         within=LIVE,
-        again=Outcome.say(f"Your rating of {ref} was already recorded."),
     )
 
 
@@ -121,17 +126,16 @@ def submit_accept(ctx: Context, actor: Actor, ref: str, values: dict[str, str], 
         )
         return Outcome.say(f"Risk {item.ref} accepted until {until.isoformat()}. You will be asked again then.")
 
-    return run_step(
+    return owner_step(
         ctx,
         actor,
         RISKS,
         ref,
-        key=key,
-        what=f"accepting risk {ref}",
-        allowed=owner_of,
-        step=step,
+        key,
+        f"accepting risk {ref}",
+        step,
+        f"Your acceptance of {ref} was already recorded.",
         to=RiskState.ACCEPTED,
-        again=Outcome.say(f"Your acceptance of {ref} was already recorded."),
     )
 
 
@@ -170,17 +174,16 @@ def submit_plan(ctx: Context, actor: Actor, ref: str, values: dict[str, str], ke
         work.record("RT", "treatment-planned", ("risk", item.ref), {"actions": actions, "changes": changes})
         return Outcome.say(f"Treatment of risk {item.ref} planned: {', '.join(changes)} requested.")
 
-    return run_step(
+    return owner_step(
         ctx,
         actor,
         RISKS,
         ref,
-        key=key,
-        what=f"planning the treatment of risk {ref}",
-        allowed=owner_of,
-        step=step,
+        key,
+        f"planning the treatment of risk {ref}",
+        step,
+        f"Your plan for {ref} was already recorded.",
         to=RiskState.TREATED,
-        again=Outcome.say(f"Your plan for {ref} was already recorded."),
     )
 
 

@@ -18,11 +18,11 @@ from storage.models.registers import RegisterItem
 from workflows.kernel.access import EVERYONE, Allowed, Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.paging import HOME_ITEMS, offset_of, window
-from workflows.kernel.people import find_person
+from workflows.kernel.people import find_person, plural
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
 from workflows.registers import messages
-from workflows.registers.kinds import Kind, Value
+from workflows.registers.kinds import KINDS, Kind, Value
 from workflows.registers.lifecycle import OVERSEERS, STEWARDS, RiskState, load_item, values_of
 
 
@@ -199,7 +199,8 @@ def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
     counts = dict(session.execute(select(RegisterItem.kind, func.count()).group_by(RegisterItem.kind)).all())
     if not counts:
         return ["No registers imported yet (isms-bot registers import KIND FILE)."]
-    lines = [", ".join(f"{kind}: {count:,}" for kind, count in sorted(counts.items()))]
+    sizes = (plural(counts[name], name, kind.plural) for name, kind in KINDS.items() if counts.get(name))
+    lines = ["Registers: " + ", ".join(sizes)]
     undecided = session.scalar(
         select(func.count())
         .select_from(RegisterItem)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from storage.models.registers import RegisterItem
 from workflows.kernel.actors import Actor
-from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context, Work
 from workflows.registers import forms, reviews
 from workflows.registers.flows import change_fields
 from workflows.registers.kinds import KINDS
-from workflows.registers.lifecycle import open_form, owner_of, register, today
+from workflows.registers.lifecycle import open_form, owner_step, register, today
 
 KIND = KINDS["supplier"]
 SUPPLIERS = register(KIND)
@@ -34,15 +33,14 @@ def submit_review(ctx: Context, actor: Actor, ref: str, values: dict[str, str], 
         after = f" The next review is due on {following.isoformat()}." if following else ""
         return Outcome.say(f"Review of supplier {item.ref} ({item.title}) recorded for {reviewed}.{after}")
 
-    return run_step(
+    return owner_step(
         ctx,
         actor,
         SUPPLIERS,
         ref,
-        key=key,
-        what=f"reviewing supplier {ref}",
-        allowed=owner_of,
-        step=step,
+        key,
+        f"reviewing supplier {ref}",
+        step,
+        f"Your review of {ref} was already recorded.",
         within=("active",),
-        again=Outcome.say(f"Your review of {ref} was already recorded."),
     )

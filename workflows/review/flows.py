@@ -21,7 +21,7 @@ from workflows.changes.messages import state_label
 from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import SYSTEM, Actor
 from workflows.kernel.interfaces import Interface
-from workflows.kernel.people import find_person, person_name, when
+from workflows.kernel.people import find_person, person_name, plural, when
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Outcome
@@ -345,7 +345,7 @@ def submit_decision(ctx: Context, actor: Actor, ref: str, values: dict[str, str]
                 messages.decided(ctx.org, review, raised),
                 f"gov:{review.ref}:decided:{person}",
             )
-        count = f"{len(raised)} action{'s' if len(raised) != 1 else ''}"
+        count = plural(len(raised), "action")
         return Outcome.say(f"The decisions of {review.ref} are recorded, with {count} as change requests.")
 
     return run_step(

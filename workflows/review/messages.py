@@ -33,13 +33,19 @@ def _who(org: Organisation, review: Review) -> tuple[tuple[str, str], ...]:
 
 
 def invitation(org: Organisation, review: Review, *, moved: bool = False) -> Message:
-    days = org.reviews.pack_days_before
+    """The invitation (or the news that it moved), saying when the input pack comes: its own due time,
+    because a review called or moved at short notice gets its pack at once, and a review whose pack
+    was already sent keeps that pack."""
+    pack = "The input pack (every input of ISO/IEC 27001 clause 9.3)"
+    if review.pack_due_at is not None:
+        pack = f"{pack} comes {when(review.pack_due_at, org.zone)}."
+    else:
+        pack = f"{pack} was already sent to you; it stays as it was."
     return Message(
         text=f"{'Moved' if moved else 'You are invited'}: {review.title} {review.ref}, {_when(org, review)}",
         body=(
-            f"The input pack (every input of ISO/IEC 27001 clause 9.3) comes {plural(days, 'day')} before. "
-            f"With Microsoft 365 the invitation is in your calendar; otherwise the ISMS manager sends the "
-            f".ics file (isms-bot review {review.ref} --format ics)."
+            f"{pack} With Microsoft 365 the invitation is in your calendar; otherwise the ISMS manager sends "
+            f"the .ics file (isms-bot review {review.ref} --format ics)."
         ),
         fields=_who(org, review),
     )

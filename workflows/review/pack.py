@@ -51,6 +51,8 @@ from workflows.performance.periods import Period
 SHOWN = 15
 """Records an input lists (newest first) below its counts; the records export has them all."""
 REGISTER_KINDS = ("item-imported", "item-changed")
+TREATMENT_KINDS = ("risk-accepted", "acceptance-expired", "treatment-planned", "treatment-change")
+"""What the risk owner's steps record under RT (``workflows/registers/risks.py``, ``scheduled.py``)."""
 
 
 @dataclass(frozen=True)
@@ -162,8 +164,8 @@ def assemble(session: Session, ctx: Context, review: Review, now: datetime) -> P
             "f",
             "Risk assessment results and risk treatment status",
             [
-                ("RA", (*REGISTER_KINDS, "risk-accepted", "risk-acceptance-expired", "change-risk-evaluated")),
-                ("RT", REGISTER_KINDS),
+                ("RA", (*REGISTER_KINDS, "change-risk-evaluated", "incident-on-asset")),
+                ("RT", (*REGISTER_KINDS, *TREATMENT_KINDS)),
             ],
             f"No risk assessment or treatment results recorded {last}.",
         ),
@@ -236,40 +238,59 @@ class _Records:
         the counts are grouped in SQL and only its newest ``SHOWN`` records are read, so a register
         with thousands of changes costs two indexed queries; with it, the process's records of the
         period are streamed (findings and feedback are few)."""
-        counts: dict[str, int] = {}
+        counts: dict[tuple[str, str], int] = {}
         found: list[tuple[datetime, int, str]] = []
         for process, actions in kinds:
             where = [Record.process == process, Record.at >= self.since, Record.at < self.until]
             if actions is not None:
                 where.append(Record.action.in_(tuple(actions)))
             newest = (
-                select(Record.at, Record.seq, Record.action, Record.subject_id, Record.data)
+                select(Record.at, Record.seq, Record.action, Record.subject_type, Record.subject_id, Record.data)
                 .where(*where)
                 .order_by(Record.at.desc(), Record.seq.desc())
             )
             if only is None:
-                grouped = select(Record.action, func.count()).where(*where).group_by(Record.action)
-                for action, count in self.session.execute(grouped):
-                    counts[f"{process} {action}"] = int(count)
+                grouped = (
+                    select(Record.subject_type, Record.action, func.count())
+                    .where(*where)
+                    .group_by(Record.subject_type, Record.action)
+                )
+                for subject_type, action, count in self.session.execute(grouped):
+                    counts[(subject_type, action)] = counts.get((subject_type, action), 0) + int(count)
                 rows = self.session.execute(newest.limit(SHOWN))
             else:
                 rows = self.session.execute(newest.execution_options(yield_per=500))
             kept = 0
-            for at, seq, action, subject, raw in rows:
+            for at, seq, action, subject_type, subject, raw in rows:
                 data = json.loads(raw) if raw else {}
-                label = f"{process} {action}"
                 if only is not None:
                     if not only(action, data):
                         continue
-                    counts[label] = counts.get(label, 0) + 1
+                    counts[(subject_type, action)] = counts.get((subject_type, action), 0) + 1
                 if kept < SHOWN:
-                    found.append((at, seq, f"{at:%Y-%m-%d} {label} {subject}{_described(data)}"))
+                    line = f"{at:%Y-%m-%d} {subject_type} {subject} {_done(subject_type, action)}{_described(data)}"
+                    found.append((at, seq, line))
                     kept += 1
         lines = [line for _, _, line in sorted(found, reverse=True)[:SHOWN]]
         total = sum(counts.values())
-        head = [", ".join(f"{label}: {count}" for label, count in sorted(counts.items()))] if counts else []
+        said = sorted(_counted(subject_type, action, count) for (subject_type, action), count in counts.items())
+        head = [", ".join(said)] if said else []
         more = [f"…and {total - SHOWN:,} more in the records log."] if total > SHOWN else []
         return Input(key, clause, title, [*head, *lines, *more, *(extra or [])], empty)
+
+
+def _done(subject_type: str, action: str) -> str:
+    """What a record kind says happened to its subject, in words: ``item-changed`` on a risk is
+    "changed", ``finding-raised`` on a finding "raised", ``suggestion-made`` on an improvement
+    "suggestion made" (the subject's type is said once, before its id)."""
+    words = action.split("-")
+    return " ".join(words[1:] if len(words) > 1 and words[0] in (subject_type, "item") else words)
+
+
+def _counted(subject_type: str, action: str, count: int) -> str:
+    """A count first, for top management: "3 risks imported", "2 findings raised"."""
+    many = subject_type[:-1] + "ies" if subject_type.endswith("y") else None
+    return f"{plural(count, subject_type, many)} {_done(subject_type, action)}"
 
 
 def _described(data: dict[str, Any]) -> str:
