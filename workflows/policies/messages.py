@@ -36,9 +36,9 @@ def _fields(org: Organisation, version: PolicyVersion) -> tuple[tuple[str, str],
     return tuple(fields)
 
 
-def changes(org: Organisation, policy: Policy, version: PolicyVersion) -> list[str]:
-    """What approving ``version`` would change in the register, each as "what: new (now old)"; nothing
-    for a policy never published (its details are only the first proposal)."""
+def changes(org: Organisation, policy: Policy, version: PolicyVersion) -> list[tuple[str, str, str]]:
+    """What approving ``version`` would change in the register, as (what, new, now); nothing for a
+    policy never published (its details are only the first proposal)."""
     if policy.version is None:
         return []
     pairs = (
@@ -48,14 +48,19 @@ def changes(org: Organisation, policy: Policy, version: PolicyVersion) -> list[s
         ("audience", described(org, version.audience), described(org, policy.audience)),
         ("next review", version.next_review.isoformat(), policy.next_review.isoformat()),
     )
-    return [f"{what} {new} (now {old})" for what, new, old in pairs if new != old]
+    return [(what, new, old) for what, new, old in pairs if new != old]
+
+
+def proposed(org: Organisation, policy: Policy, version: PolicyVersion) -> str:
+    """The changes in full, e.g. "owner Olga Ortiz (now Alice Adams); next review …"; empty for none."""
+    return "; ".join(f"{what} {new} (now {old})" for what, new, old in changes(org, policy, version))
 
 
 def approval_request(org: Organisation, policy: Policy, version: PolicyVersion) -> Message:
-    changed = changes(org, policy, version)
+    changed = proposed(org, policy, version)
     return Message(
         text=f"Policy {label(version)} waits for your approval",
-        body=f"Approving it also changes the policy's {'; '.join(changed)}." if changed else "",
+        body=f"Approving it also changes the policy's {changed}." if changed else "",
         fields=_fields(org, version),
         buttons=(
             Button(APPROVE, "Approve and publish", str(version.id), "primary"),

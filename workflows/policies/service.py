@@ -36,9 +36,10 @@ def _pending(session: Session, policy_ids: list[str]) -> dict[str, list[PolicyVe
 
 
 def _proposal(ctx: Context, policy: Policy, version: PolicyVersion) -> str:
-    """A pending version and, when the policy is published, the details approving it would change."""
-    changed = messages.changes(ctx.org, policy, version)
-    return f"{version.version}" + (f" (would change {'; '.join(changed)})" if changed else "")
+    """A pending version and, when the policy is published, which details approving it would change
+    (named only: ``/isms policies <id>`` shows them in full)."""
+    changed = [what for what, _, _ in messages.changes(ctx.org, policy, version)]
+    return version.version + (f" (would change {', '.join(changed)})" if changed else "")
 
 
 def _acknowledged(session: Session, policies: list[Policy]) -> dict[str, tuple[str, int, int]]:
@@ -119,8 +120,8 @@ def history(ctx: Context, actor: Actor, policy_id: str) -> Outcome:
         line = f"version {version.version}: {version.status}"
         if version.status == PENDING:
             line += f" with {person_name(ctx.org, version.approver)}"
-            changed = messages.changes(ctx.org, policy, version)
-            line += f", proposes {'; '.join(changed)}" if changed else ""
+            changed = messages.proposed(ctx.org, policy, version)
+            line += f", proposes {changed}" if changed else ""
         if version.decided_at:
             line += f" by {person_name(ctx.org, version.decided_by)} on {when(version.decided_at, ctx.org.zone)}"
         line += f"; written by {person_name(ctx.org, version.author)}"
