@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from storage.models.awareness import Campaign, Policy, PolicyVersion
 from storage.models.evidence import EvidenceRequest
 from tests.awareness_support import assignments, awareness_org, policy_values
-from tests.world import World, berlin, make_world, text_of
+from tests.world import Sent, World, berlin, make_world, text_of
 from workflows.kernel.ui import Outcome
 
 PUBLISHED = "Policy published: POL-ACCESS “Access control” version 1.0"
@@ -228,3 +228,94 @@ def test_only_the_policy_owner_or_an_isms_manager_writes_its_next_version(world)
     backup = submit(world, "olga", policy="POL-BACKUP", title="Backup", approver="alice").reply
     assert backup is not None and backup.text == "POL-BACKUP “Backup” version 1.0 is with Alice Adams for approval."
     assert count(world, PolicyVersion) == 3
+
+
+def decided_request(world: World, version_id: str) -> Sent:
+    """What the approver's request for ``version_id`` was turned into once decided (one update)."""
+    updates = [s for s in world.chat.sent if s.replaces == f"pol:{version_id}:approval"]
+    assert len(updates) == 1, updates
+    return updates[0]
+
+
+def policy_details(world: World) -> tuple[str, str, str, str, str, str | None]:
+    with world.ctx.read() as session:
+        p = session.get(Policy, "POL-ACCESS")
+        assert p is not None
+        return p.title, p.owner_id, p.approver_id, p.audience, p.next_review.isoformat(), p.version
+
+
+APPROVED_DETAILS = ("Access control", "alice", "mia", "role:owner", "2027-06-30", "1.0")
+PROPOSED = {"title": "Access rules", "owner": "olga", "next_review": "2027-03-31", "audience_kind": "everyone"}
+
+
+def test_a_version_changes_the_policy_only_once_approved_and_the_request_shows_the_decision(world):
+    submit(world)
+    first = world.chat.button("mia", "policy.approve")
+    world.press("mia", "policy.approve", first)
+    approved = decided_request(world, first)
+    assert approved.to == "person:mia"
+    assert approved.message.text == "Approved and published: policy POL-ACCESS “Access control” version 1.0"
+    assert dict(approved.message.fields) == {"Decided by": "Mia Moreau", "On": "Mon 23 Nov 2026, 10:00 (Europe/Berlin)"}
+    assert approved.message.buttons == ()
+    assert policy_details(world) == APPROVED_DETAILS
+
+    # 1.1 proposes another title, owner, audience and review date: the register keeps the approved ones.
+    submit(world, version="1.1", sha256="", **PROPOSED)
+    ask = world.chat.to("mia")[-1]
+    assert ask.text == "Policy POL-ACCESS “Access rules” version 1.1 waits for your approval"
+    changes = (
+        "title “Access rules” (now “Access control”); owner Olga Ortiz (now Alice Adams); "
+        "audience everyone (now everyone with the role owner); next review 2027-03-31 (now 2027-06-30)"
+    )
+    assert ask.body == f"Approving it also changes the policy's {changes}."
+    assert policy_details(world) == APPROVED_DETAILS
+    register = text_of(world.command("erin", "policies").reply)
+    assert (
+        "POL-ACCESS “Access control”: version 1.0, owner Alice Adams, next review 2027-06-30, "
+        "acknowledged 0 of 2 (0%) (AWR-0001); awaiting approval: 1.1 (would change title, owner, audience, next review)"
+    ) in register
+    history = world.command("olga", "policies POL-ACCESS").reply
+    assert history is not None
+    assert dict(history.fields) == {
+        "Published": "1.0",
+        "Owner": "Alice Adams",
+        "Approver": "Mia Moreau",
+        "Next review": "2027-06-30",
+    }
+    assert (
+        history.body.splitlines()[0]
+        == f"version 1.1: pending with Mia Moreau, proposes {changes}; written by Alice Adams"
+    )
+
+    # Rejected: nothing of it reaches the policy; Mia's request now says who rejected it and why.
+    second = world.chat.button("mia", "policy.reject")
+    world.fill("mia", "policy.reject", {"reason": "Olga is not the owner <yet>."}, second)
+    assert policy_details(world) == APPROVED_DETAILS
+    rejected = decided_request(world, second).message
+    assert (rejected.text, rejected.body, rejected.buttons) == (
+        "Rejected: policy POL-ACCESS “Access rules” version 1.1",
+        "Olga is not the owner <yet>.",
+        (),
+    )
+    assert dict(rejected.fields)["Decided by"] == "Mia Moreau"
+    assert "awaiting approval" not in text_of(world.command("erin", "policies").reply)
+
+    # Approved: the policy takes the proposed details, and what changed is recorded.
+    submit(world, version="2.0", sha256="", **PROPOSED)
+    third = world.chat.button("mia", "policy.approve")
+    world.press("mia", "policy.approve", third)
+    assert policy_details(world) == ("Access rules", "olga", "mia", "everyone", "2027-03-31", "2.0")
+    assert decided_request(world, third).message.text == (
+        "Approved and published: policy POL-ACCESS “Access rules” version 2.0"
+    )
+    assert [data["changed"] for _, action, _, data in world.records(process="POL") if action == "version-approved"] == [
+        {},
+        {
+            "title": ["Access control", "Access rules"],
+            "owner_id": ["alice", "olga"],
+            "audience": ["role:owner", "everyone"],
+            "next_review": ["2027-06-30", "2027-03-31"],
+        },
+    ]
+    register = text_of(world.command("erin", "policies").reply)
+    assert "POL-ACCESS “Access rules”: version 2.0, owner Olga Ortiz, next review 2027-03-31" in register

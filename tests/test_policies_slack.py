@@ -89,6 +89,11 @@ def test_a_policy_version_through_slack(bot, slack):
     approved = click(bot, slack, "U0MIA", "policy.approve", version, "mia-approves")
     assert "Approved and published: POL-ACCESS “Access control” version 1.0" in mia.reply_text(approved)
     dms(slack, "C0REPORTS", "Policy published: POL-ACCESS “Access control” version 1.0")
+    # Mia's request loses its buttons: the same message now says who approved it.
+    update = slack.wait_for(lambda c: c.method == "chat.update" and "Approved and published: policy" in text_of(c.args))
+    posted = [c.response for c in slack.calls_to("chat.postMessage") if "waits for your approval" in text_of(c.args)]
+    assert [(update.args["channel"], update.args["ts"])] == [(p["channel"], p["ts"]) for p in posted if p]
+    assert "Decided by" in text_of(update.args) and button_values(update.args) == {}
 
     def hashed() -> str | None:  # the outbox fetches the document in the background; a tick copies its hash
         assert bot.scheduler.tick()

@@ -87,6 +87,12 @@ class PolicyVersion(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     policy_id: Mapped[str] = mapped_column(ForeignKey("policies.id"))
     version: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    """The details this version proposes for the policy (with ``approver``); they become the policy's
+    only when the version is approved, so a pending or rejected version never changes the register."""
+    owner_id: Mapped[str] = mapped_column(String(64))
+    audience: Mapped[str] = mapped_column(String(200))
+    next_review: Mapped[date] = mapped_column(Date)
     link: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[str | None] = mapped_column(String(64))
     slack_file_id: Mapped[str | None] = mapped_column(String(64))

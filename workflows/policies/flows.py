@@ -2,9 +2,12 @@
 
 A version comes from ``/isms policy new`` or from the organisation file (``awareness.policies``,
 synced by the tick); either way ``add_version`` stores it as pending and asks its approver in chat.
+The version keeps the details it proposes (title, owner, approver, audience, next review): the policy
+takes them only when the version is approved, so the register never shows what nobody approved.
 Approving publishes it: the policy's current version moves, the reports channel hears of it, and AWR
 receives "policy-approved" in the same transaction and starts the acknowledgement campaign. Earlier
-versions stay with their decisions and campaigns. Whoever wrote a version cannot decide on it.
+versions stay with their decisions and campaigns. Whoever wrote a version cannot decide on it. Either
+decision turns the approver's request into a note of it, so no stale buttons remain in their DMs.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from storage.models.awareness import Campaign, Policy, PolicyVersion
+from storage.models.outbox import OutboxEffect
+from storage.outbox import DEAD
 from workflows.kernel.access import Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface, publish
@@ -21,7 +26,7 @@ from workflows.kernel.people import person_name
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Outcome
-from workflows.kernel.work import Context, Work
+from workflows.kernel.work import CHAT_KIND, Context, Work
 from workflows.outreach.mail import reach
 from workflows.policies import forms, messages
 from workflows.policies.documents import attach_document
@@ -59,21 +64,33 @@ def submit_version(ctx: Context, actor: Actor, values: dict[str, str], key: str)
     with ctx.work(actor) as work:
         if not work.once(key):
             return Outcome.say("This policy version was already sent for approval.")
-        policy, version = add_version(work, wanted, author=actor.id)
-        return Outcome(reply=messages.submitted(policy, version, person_name(ctx.org, wanted.approver)))
+        version = add_version(work, wanted, author=actor.id)
+        return Outcome(reply=messages.submitted(version, person_name(ctx.org, wanted.approver)))
 
 
-def add_version(work: Work, wanted: VersionInput, *, author: str) -> tuple[Policy, PolicyVersion]:
-    """Store a pending version (and the policy, when new), record it and ask the approver."""
+def add_version(work: Work, wanted: VersionInput, *, author: str) -> PolicyVersion:
+    """Store a pending version with the details it proposes, record it and ask the approver. A new
+    policy starts from those details (unpublished); an existing one keeps its own until approval."""
     policy = work.session.get(Policy, wanted.policy, with_for_update=True)
     if policy is None:
-        policy = Policy(id=wanted.policy, version=None)
+        policy = Policy(
+            id=wanted.policy,
+            version=None,
+            title=wanted.title,
+            owner_id=wanted.owner,
+            approver_id=wanted.approver,
+            audience=wanted.audience,
+            next_review=wanted.next_review,
+            updated_at=work.now,
+        )
         work.session.add(policy)
-    policy.title, policy.owner_id, policy.approver_id = wanted.title, wanted.owner, wanted.approver
-    policy.audience, policy.next_review, policy.updated_at = wanted.audience, wanted.next_review, work.now
     version = PolicyVersion(
         policy_id=wanted.policy,
         version=wanted.version,
+        title=wanted.title,
+        owner_id=wanted.owner,
+        audience=wanted.audience,
+        next_review=wanted.next_review,
         link=wanted.link,
         sha256=wanted.sha256,
         author=author,
@@ -91,7 +108,7 @@ def add_version(work: Work, wanted: VersionInput, *, author: str) -> tuple[Polic
         ("policy", policy.id),
         {
             "version": version.version,
-            "title": policy.title,
+            "title": version.title,
             "link": version.link,
             "sha256": version.sha256,
             "slack_file": version.slack_file_id,
@@ -103,8 +120,49 @@ def add_version(work: Work, wanted: VersionInput, *, author: str) -> tuple[Polic
         },
     )
     ask = messages.approval_request(work.ctx.org, policy, version)
-    reach(work, wanted.approver, ask, f"pol:{version.id}:approval")
-    return policy, version
+    reach(work, wanted.approver, ask, approval_key(version))
+    return version
+
+
+def approval_key(version: PolicyVersion) -> str:
+    return f"pol:{version.id}:approval"
+
+
+def _apply(work: Work, policy: Policy, version: PolicyVersion) -> dict[str, list[str]]:
+    """Make the approved version's details the policy's; returns what changed as {field: [old, new]}."""
+    wanted = {
+        "title": version.title,
+        "owner_id": version.owner_id,
+        "approver_id": version.approver,
+        "audience": version.audience,
+        "next_review": version.next_review,
+    }
+    changed = {
+        field: [str(getattr(policy, field)), str(value)]
+        for field, value in wanted.items()
+        if getattr(policy, field) != value
+    }
+    for field, value in wanted.items():
+        setattr(policy, field, value)
+    policy.updated_at = work.now
+    return changed
+
+
+def _close_request(work: Work, version: PolicyVersion, to: VersionStatus) -> None:
+    """Replace the approver's request (its buttons) with the decision, when it went to them in chat.
+
+    A request that went by mail, or whose DM Slack refused for good, has no chat message to update."""
+    asked = work.session.scalar(
+        select(OutboxEffect.kind).where(OutboxEffect.key == approval_key(version), OutboxEffect.status != DEAD)
+    )
+    if asked != CHAT_KIND:
+        return
+    work.notify(
+        Recipient.person(version.approver),
+        messages.decision(work.ctx.org, version, to),
+        f"pol:{version.id}:decided",
+        replaces=approval_key(version),
+    )
 
 
 def _not_the_author(ctx: Context, actor: Actor, value: str) -> None:
@@ -129,13 +187,15 @@ def approve(ctx: Context, actor: Actor, value: str, key: str) -> Outcome:
         policy = work.session.get(Policy, version.policy_id, with_for_update=True)
         assert policy is not None
         version.decided_by, version.decided_at = actor.id, work.now
-        previous, policy.version, policy.updated_at = policy.version, version.version, work.now
+        previous, policy.version = policy.version, version.version
+        changed = _apply(work, policy, version)
         work.record(
             PROCESS_ID,
             "version-approved",
             ("policy", policy.id),
-            {"version": version.version, "replaces": previous, "sha256": version.sha256},
+            {"version": version.version, "replaces": previous, "sha256": version.sha256, "changed": changed},
         )
+        _close_request(work, version, APPROVED)
         publish(
             work,
             Interface(
@@ -159,13 +219,13 @@ def approve(ctx: Context, actor: Actor, value: str, key: str) -> Outcome:
         ref = campaign.ref if campaign else None
         work.notify(
             Recipient.channel("isms_reports"),
-            messages.published(ctx.org, policy, version, ref),
+            messages.published(ctx.org, version, ref),
             f"pol:{version.id}:published",
         )
         work.record(PROCESS_ID, "published", ("policy", policy.id), {"version": version.version, "campaign": ref})
         if version.author != actor.id and ctx.org.person(version.author):
-            reach(work, version.author, messages.approved(policy, version, ref), f"pol:{version.id}:approved")
-        return Outcome(reply=messages.approved(policy, version, ref))
+            reach(work, version.author, messages.approved(version, ref), f"pol:{version.id}:approved")
+        return Outcome(reply=messages.approved(version, ref))
 
     return _decide(ctx, actor, value, key, step, APPROVED)
 
@@ -185,20 +245,17 @@ def reject(ctx: Context, actor: Actor, value: str, reason: str, key: str) -> Out
     _not_the_author(ctx, actor, value)
 
     def step(work: Work, version: PolicyVersion) -> Outcome:
-        policy = work.session.get(Policy, version.policy_id)
-        assert policy is not None
         version.decided_by, version.decided_at, version.comment = actor.id, work.now, reason.strip()
         work.record(
             PROCESS_ID,
             "version-rejected",
-            ("policy", policy.id),
+            ("policy", version.policy_id),
             {"version": version.version, "reason": version.comment},
         )
+        _close_request(work, version, REJECTED)
         if ctx.org.person(version.author):
-            reach(work, version.author, messages.rejected(ctx.org, policy, version), f"pol:{version.id}:rejected")
-        return Outcome.say(
-            f"Rejected {messages.label(policy, version)}; {person_name(ctx.org, version.author)} is told why."
-        )
+            reach(work, version.author, messages.rejected(ctx.org, version), f"pol:{version.id}:rejected")
+        return Outcome.say(f"Rejected {messages.label(version)}; {person_name(ctx.org, version.author)} is told why.")
 
     return _decide(ctx, actor, value, key, step, REJECTED)
 

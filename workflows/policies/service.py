@@ -1,5 +1,6 @@
-"""What the policy register answers: the policies with their published version, what waits for
-approval, review dates and acknowledgement progress; one policy's history; the status lines."""
+"""What the policy register answers: the policies with their published version and approved details,
+what waits for approval (and which details it would change), review dates and acknowledgement
+progress; one policy's history; the status lines."""
 
 from __future__ import annotations
 
@@ -22,16 +23,23 @@ from workflows.policies.lifecycle import PENDING, PROCESS_ID, READERS
 from workflows.policies.messages import ALL_LIST, MORE
 
 
-def _pending(session: Session, policy_ids: list[str]) -> dict[str, list[str]]:
-    rows = session.execute(
-        select(PolicyVersion.policy_id, PolicyVersion.version)
+def _pending(session: Session, policy_ids: list[str]) -> dict[str, list[PolicyVersion]]:
+    rows = session.scalars(
+        select(PolicyVersion)
         .where(PolicyVersion.policy_id.in_(policy_ids), PolicyVersion.status == PENDING)
         .order_by(PolicyVersion.id)
     )
-    found: dict[str, list[str]] = {}
-    for policy_id, version in rows:
-        found.setdefault(policy_id, []).append(version)
+    found: dict[str, list[PolicyVersion]] = {}
+    for version in rows:
+        found.setdefault(version.policy_id, []).append(version)
     return found
+
+
+def _proposal(ctx: Context, policy: Policy, version: PolicyVersion) -> str:
+    """A pending version and, when the policy is published, which details approving it would change
+    (named only: ``/isms policies <id>`` shows them in full)."""
+    changed = [what for what, _, _ in messages.changes(ctx.org, policy, version)]
+    return version.version + (f" (would change {', '.join(changed)})" if changed else "")
 
 
 def _acknowledged(session: Session, policies: list[Policy]) -> dict[str, tuple[str, int, int]]:
@@ -68,7 +76,7 @@ def policies(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
             ref, done, of = acknowledged[policy.id]
             line += f", acknowledged {share(done, of)} ({ref})"
         if policy.id in pending:
-            line += f"; awaiting approval: {', '.join(pending[policy.id])}"
+            line += f"; awaiting approval: {', '.join(_proposal(ctx, policy, v) for v in pending[policy.id])}"
         lines.append(line)
     return Outcome(
         reply=page_message(
@@ -89,7 +97,8 @@ def policies(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
 
 
 def history(ctx: Context, actor: Actor, policy_id: str) -> Outcome:
-    """``/isms policies POL-ACCESS``: every version kept, with its decision, hash and campaign."""
+    """``/isms policies POL-ACCESS``: the approved details, then every version kept, with its decision,
+    hash and campaign; a pending version with the changes it proposes."""
     require(ctx, actor, READERS, process=PROCESS_ID, what="the policy register", attempt=False)
     policy_id = policy_id.strip().upper()
     with ctx.read() as session:
@@ -109,6 +118,10 @@ def history(ctx: Context, actor: Actor, policy_id: str) -> Outcome:
     lines = []
     for version in versions[:20]:
         line = f"version {version.version}: {version.status}"
+        if version.status == PENDING:
+            line += f" with {person_name(ctx.org, version.approver)}"
+            changed = messages.proposed(ctx.org, policy, version)
+            line += f", proposes {changed}" if changed else ""
         if version.decided_at:
             line += f" by {person_name(ctx.org, version.decided_by)} on {when(version.decided_at, ctx.org.zone)}"
         line += f"; written by {person_name(ctx.org, version.author)}"
