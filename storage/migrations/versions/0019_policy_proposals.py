@@ -1,7 +1,7 @@
 """policy proposals: a version carries the details it proposes for its policy
 
 Revision ID: 0019
-Revises: 0009 (re-chained when merged)
+Revises: 0017
 
 Submitting a version used to overwrite the policy's title, owner, approver, audience and next review
 at once, so the register showed them before approval and kept them after a rejection. The version
@@ -17,9 +17,9 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0019"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0017"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = "0012"  # policy_versions must exist whatever the chain order
+depends_on: str | Sequence[str] | None = None
 
 COLUMNS = (
     ("title", sa.String(length=200)),
