@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -20,6 +21,7 @@ from tests.test_console import scripted
 from tests.world import change, records_about
 
 EXAMPLES = Path(__file__).parent.parent / "config" / "examples"
+MANIFEST = Path(__file__).parent.parent / "bot" / "slack" / "manifest.yaml"
 LONG = "Archive of scanned supplier contracts, invoices and delivery notes kept since 2009"
 
 
@@ -98,6 +100,16 @@ def test_the_search_box_offers_register_items_by_id_and_by_title_words(bot, slac
         "risk:R-001",
     ]
     assert changes_stored(bot) == 0  # searching stores nothing
+
+    # a search box of an unknown source (an old form) gets no options rather than an error
+    status, body = erin.suggest("no-such-source", "element", "AS-003")
+    assert (status, json.loads(body)) == (200, {"options": []})
+
+
+def test_the_manifest_sends_search_boxes_to_the_bot():
+    interactivity = yaml.safe_load(MANIFEST.read_text())["settings"]["interactivity"]
+    assert interactivity["message_menu_options_url"] == interactivity["request_url"]
+    assert interactivity["request_url"].endswith("/slack/events")
 
 
 def test_the_owner_of_the_picked_asset_verifies_the_change(bot, slack, db_url, tmp_path):
