@@ -210,9 +210,35 @@ class Console:
         if field.kind == "person":
             answer = self._answer(f"  {field.label}{suffix} [a name or an e-mail address]: ")
             return self._person(answer)
+        if field.kind == "search":
+            return self._search(field, suffix)
         keep = f" [Enter to keep: {field.initial}]" if field.initial else ""
         answer = self._answer(f"  {field.label}{suffix}{keep}: ")
         return answer or (field.initial or "")
+
+    def _search(self, field: FormField, suffix: str) -> str:
+        """Words to search for, then a number among the matches (as Slack's search box offers them);
+        a value typed in full (``asset:AS-003``) is taken as it is, and the form's check refuses an
+        unknown one."""
+        runtime = self._runtime
+        assert runtime is not None and self.actor is not None
+        while True:
+            answer = self._answer(f"  {field.label}{suffix} [words to search for, or e.g. asset:AS-003]: ")
+            if not answer:
+                return ""
+            matches = runtime.router.suggest(runtime.ctx, field.source, self.actor, answer)
+            if [value for value, _ in matches] == [answer] or (":" in answer and not matches and " " not in answer):
+                return answer  # a value typed in full; the form's check says if it names nothing
+            if not matches:
+                self._say("    Nothing matches; try other words.")
+                continue
+            for index, (_, label) in enumerate(matches[:20], 1):
+                self._say(f"    {index}. {label}")
+            if len(matches) > 20:
+                self._say(f"    … and {len(matches) - 20} more; type more words to narrow it down.")
+            number = self._answer("  Which one? [number, Enter to search again]: ")
+            if number.isdigit() and 1 <= int(number) <= min(len(matches), 20):
+                return matches[int(number) - 1][0]
 
     def _shown(self, field: FormField) -> str:
         """A datetime field's prefilled value as the person reads it (now, if none)."""

@@ -7,6 +7,7 @@ from typing import Any
 from tests.conftest import SIGNING_SECRET
 from tests.doubles.signing import (
     FORM_CONTENT_TYPE,
+    block_suggestion_payload,
     interactivity_body,
     post_signed,
     slash_command_body,
@@ -43,6 +44,11 @@ class SlackUser:
             extra_headers=extra_headers or None,
         )
         return status
+
+    def suggest(self, action_id: str, block_id: str, value: str, callback_id: str = "") -> tuple[int, str]:
+        """Type ``value`` into a modal's search box; returns the status and the options the bot answered."""
+        payload = block_suggestion_payload(self.user_id, action_id, block_id, value, callback_id)
+        return post_signed(self.url, SIGNING_SECRET, interactivity_body(payload), FORM_CONTENT_TYPE)
 
     def reply_text(self, response_url: str, timeout: float = 5.0) -> str:
         """All text of the ephemeral reply the bot posted to ``response_url`` (blocks included)."""

@@ -12,7 +12,7 @@ REQUEST = [
     "Enforce MFA on the VPN",
     "Require MFA for every VPN login",
     "Phished VPN password",
-    "1",
+    "",
     "A.8.5 Secure authentication",
     "Enable in the IdP",
     "Switch the policy off",

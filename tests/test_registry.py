@@ -72,7 +72,7 @@ def _filled(form: Form) -> dict[str, str]:
     for field in form.fields:
         if field.kind == "select":
             values[field.name] = field.initial or field.options[0][0]
-        elif field.kind in ("datetime", "date", "url", "files"):
+        elif field.kind in ("datetime", "date", "url", "files", "search"):
             values[field.name] = ""
         elif field.kind == "number":
             values[field.name] = "3"

@@ -38,7 +38,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.slack import jobs, trial
-from bot.slack.blocks import fallback_text, message_blocks, modal
+from bot.slack.blocks import fallback_text, message_blocks, modal, suggestion_options
 from bot.slack.home import publish_home, refresh_after
 from bot.slack.intake import IntakeWorkers
 from bot.slack.replies import Replies, queue_reply, reply_effect
@@ -235,6 +235,15 @@ def build_app(
             ack(response_action="errors", errors=errors)
             return
         take("view", body, ack)
+
+    @app.options(ANY)
+    @_tolerant
+    def on_suggestion(ack, body) -> None:  # type: ignore[no-untyped-def]
+        """A search field asks for matches while the person types (``block_suggestion``): it only reads,
+        and Slack waits 3 s for the options, so it is answered here, never through the intake."""
+        actor = people.actor(body["user"]["id"])
+        matches = router.suggest(ctx, str(body["action_id"]), actor, str(body.get("value") or ""))
+        ack(**suggestion_options(matches))
 
     @app.shortcut(ANY)
     @_tolerant

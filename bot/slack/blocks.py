@@ -154,6 +154,8 @@ def _input(field: FormField) -> dict[str, Any]:
             element["initial_date"] = field.initial
     elif field.kind == "person":
         element = {"type": "users_select", "action_id": action_id}
+    elif field.kind == "search":  # Slack asks for the options (block_suggestion) under this action id
+        element = {"type": "external_select", "action_id": field.source, "min_query_length": 1}
     else:  # files
         element = {"type": "file_input", "action_id": action_id, "max_files": 5}
     block: dict[str, Any] = {
@@ -198,13 +200,18 @@ def home_view(view: HomeView) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks}
 
 
+def suggestion_options(matches: list[tuple[str, str]]) -> dict[str, Any]:
+    """The answer to a ``block_suggestion``: at most 100 options (Slack's limit), labels of 75 characters."""
+    return {"options": [{"text": plain(label, 75), "value": value[:150]} for value, label in matches[:100]]}
+
+
 def view_values(state: dict[str, Any]) -> dict[str, str]:
     """Flatten a view_submission's ``state.values`` to field name -> string value."""
     values: dict[str, str] = {}
     for block_id, actions in state.get("values", {}).items():
         for element in actions.values():
             kind = element.get("type")
-            if kind == "static_select":
+            if kind in ("static_select", "external_select"):
                 option = element.get("selected_option")
                 values[block_id] = option["value"] if option else ""
             elif kind == "users_select":

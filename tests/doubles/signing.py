@@ -222,6 +222,36 @@ def view_submission_payload(
     }
 
 
+def block_suggestion_payload(
+    user_id: str, action_id: str, block_id: str, value: str, callback_id: str = "", private_metadata: str = ""
+) -> dict[str, Any]:
+    """What Slack posts to the options URL while a person types in an ``external_select`` of a modal."""
+    view_id = f"V{next(_sequence):08d}"
+    return {
+        "type": "block_suggestion",
+        "user": _user(user_id),
+        "container": {"type": "view", "view_id": view_id},
+        "api_app_id": APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": _team(),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": {}},
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+        },
+    }
+
+
 def message_shortcut_payload(
     user_id: str,
     callback_id: str,

@@ -14,6 +14,7 @@ A closed change (verified, failed, declined) is reported to the process that ask
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storage.counters import next_number
 from storage.models.changes import Change
@@ -42,6 +43,7 @@ from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context, Work
+from workflows.registers import elements
 from workflows.registers.service import owner_of_element
 
 DECIDING = "deciding on changes"
@@ -188,6 +190,9 @@ def submit_request(ctx: Context, actor: Actor, values: dict[str, str], metadata:
     require(ctx, actor, EVERYONE, process="CHG", what="requesting a change")
     origin = forms.origin(ctx.catalogue.ids, metadata) or CHAT_ORIGIN
     with ctx.work(actor) as work:
+        element = _element(work.session, actor, values)
+        if element is None:  # the item went away between the form's check and now
+            return Outcome(errors={"element": "That element is not in the registers (any more)."})
         if not work.once(key):
             return Outcome.say("This request for change was already recorded.")
         ref = request_change(
@@ -196,7 +201,7 @@ def submit_request(ctx: Context, actor: Actor, values: dict[str, str], metadata:
             description=values.get("description", ""),
             reason=values.get("reason", ""),
             origin=origin,
-            element=forms.element(values),
+            element=element,
             plan=values.get("plan", ""),
             fallback=values.get("fallback", ""),
             priority=values.get("priority") or "medium",
@@ -211,6 +216,27 @@ def submit_request(ctx: Context, actor: Actor, values: dict[str, str], metadata:
         )
         recorded = messages.recorded(change, next_step)
     return Outcome(reply=recorded)
+
+
+def check_element(ctx: Context, actor: Actor, values: dict[str, str]) -> dict[str, str]:
+    """The element picked on the form must still be in the registers (a value from an old form, or one
+    made up, is refused on the field); one indexed read, fast enough for the form's 3-second check."""
+    if not values.get("element", "").strip():
+        return {}
+    with ctx.read() as session:
+        if _element(session, actor, values) is not None:
+            return {}
+    return {"element": "That element is not in the registers (any more); search for it again."}
+
+
+def _element(session: Session, actor: Actor, values: dict[str, str]) -> str | None:
+    """The change's element as stored: the picked register item by id and title, else the free text;
+    None when the picked item does not exist."""
+    value = values.get("element", "").strip()
+    if not value:
+        return forms.other_element(values)
+    item = elements.picked(session, actor, value)
+    return elements.element_text(item, LIMITS["element"]) if item is not None else None
 
 
 def open_request_form(ctx: Context, actor: Actor) -> Outcome:

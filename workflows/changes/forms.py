@@ -8,6 +8,7 @@ from collections.abc import Collection
 from config.change_settings import PRIORITIES
 from workflows.kernel.ui import Form, FormField
 from workflows.kernel.validation import check_text
+from workflows.registers.elements import SOURCE
 
 # Action and form callback ids: each button opens the form of the same id, except VERIFY, which acts at once.
 REQUEST, RISK, APPROVE, DECLINE, VERIFY, FAIL = (
@@ -29,13 +30,6 @@ LIMITS = {
     "comment": 2000,
 }
 DECISION_LIMIT = 1000
-ELEMENT_TYPES = (
-    ("control", "Control"),
-    ("process", "Process"),
-    ("policy", "Policy"),
-    ("scope", "Scope"),
-    ("asset", "Asset"),
-)
 PRIORITY_OPTIONS = (("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical"))
 YES_NO = (("no", "No"), ("yes", "Yes"))
 RATING = tuple(
@@ -99,13 +93,20 @@ def request_form(origin: tuple[str, str]) -> Form:
             FormField("title", "Title", max_length=LIMITS["title"]),
             FormField("description", "What should change", "multiline", max_length=LIMITS["description"]),
             FormField("reason", "Why", "multiline", max_length=LIMITS["reason"]),
-            FormField("element_type", "Affected ISMS element", "select", required=False, options=ELEMENT_TYPES),
             FormField(
                 "element",
-                "Name of that element",
+                "Affected element (from the registers)",
+                "search",
+                required=False,
+                source=SOURCE,
+                hint="Type an id or words of its title, e.g. AS-003 or customer database; its owner verifies",
+            ),
+            FormField(
+                "element_other",
+                "Other element, not in a register",
                 required=False,
                 max_length=150,
-                hint="e.g. A.8.7 Protection against malware, or the access control policy",
+                hint="e.g. the access control policy or the onboarding process; leave empty if you picked one above",
             ),
             FormField("plan", "Implementation plan", "multiline", required=False, max_length=LIMITS["plan"]),
             FormField(
@@ -131,15 +132,15 @@ def validate_request(processes: Collection[str], values: dict[str, str], metadat
         title=values.get("title", ""),
         description=values.get("description", ""),
         reason=values.get("reason", ""),
-        element=element(values),
+        element=other_element(values),
         plan=values.get("plan", ""),
         fallback=values.get("fallback", ""),
         priority=values.get("priority") or "medium",
     )
-    if values.get("element_type") and values["element_type"] not in dict(ELEMENT_TYPES):
-        errors["element_type"] = "Pick one of the listed element types."
-    if values.get("element", "").strip() and not values.get("element_type"):
-        errors["element_type"] = "Which kind of element is it?"
+    if "element" in errors:  # check_request names the free text "element"
+        errors["element_other"] = errors.pop("element")
+    if values.get("element", "").strip() and values.get("element_other", "").strip():
+        errors["element_other"] = "Pick an element from the registers or name another one, not both."
     if (values.get("significant") or "no") not in dict(YES_NO):
         errors["significant"] = "Answer yes or no."
     if "priority" in errors:
@@ -149,11 +150,9 @@ def validate_request(processes: Collection[str], values: dict[str, str], metadat
     return errors
 
 
-def element(values: dict[str, str]) -> str:
-    """The affected element as one text: "control: A.8.7 Protection against malware"."""
-    name = " ".join(values.get("element", "").split())
-    kind = values.get("element_type") or ""
-    return f"{kind}: {name}" if kind and name else kind or name
+def other_element(values: dict[str, str]) -> str:
+    """The element named in free text, for what no register holds (a policy, a process, the scope)."""
+    return " ".join(values.get("element_other", "").split())
 
 
 def origin(processes: Collection[str], metadata: str) -> tuple[str, str] | None:

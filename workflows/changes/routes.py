@@ -36,7 +36,10 @@ def register(router: Router) -> None:
     router.actions[messages.MORE] = _more
     router.isms["ticket"] = lambda ctx, request: move_ticket(ctx, request.actor, request.text, request.key)
     router.forms[forms.REQUEST] = FormRoute(
-        lambda ctx, request: forms.validate_request(ctx.catalogue.ids, request.values, request.metadata),
+        lambda ctx, request: (
+            forms.validate_request(ctx.catalogue.ids, request.values, request.metadata)
+            | flows.check_element(ctx, request.actor, request.values)
+        ),
         lambda ctx, request: flows.submit_request(ctx, request.actor, request.values, request.metadata, request.key),
     )
 

@@ -55,6 +55,8 @@ class Request:
 
 Handler = Callable[[Context, Request], Outcome]
 Validator = Callable[[Context, Request], dict[str, str]]
+Suggester = Callable[[Context, Actor, str], list[tuple[str, str]]]
+"""(ctx, who types, what they typed) -> up to 100 (value, label) matches for a search field; reads only."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Router:
     actions: dict[str, Handler] = field(default_factory=dict)
     forms: dict[str, FormRoute] = field(default_factory=dict)
     shortcuts: dict[str, Handler] = field(default_factory=dict)
+    suggestions: dict[str, Suggester] = field(default_factory=dict)
 
     def command(self, ctx: Context, name: str, request: Request) -> Outcome:
         """``/incident ...`` or ``/isms <sub> ...``; ``/isms`` splits off its subcommand."""
@@ -98,6 +101,19 @@ class Router:
         if handler is None:
             return Outcome.say("That shortcut is not supported.")
         return self._run(ctx, handler, request, f"shortcut {callback_id}")
+
+    def suggest(self, ctx: Context, source: str, actor: Actor, query: str) -> list[tuple[str, str]]:
+        """Matches for a search field while the person types: nothing for an unknown source or a refusal
+        (a search box shows an empty list, it has no place for a message)."""
+        suggester = self.suggestions.get(source)
+        if suggester is None:
+            return []
+        try:
+            if ctx.directory is not None:
+                actor = with_directory_roles(ctx, actor)
+            return suggester(ctx, actor, query)
+        except Refused:
+            return []
 
     def validate_form(self, ctx: Context, callback_id: str, request: Request) -> dict[str, str]:
         route = self.forms.get(callback_id)

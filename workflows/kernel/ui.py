@@ -53,7 +53,9 @@ class Message:
         )
 
 
-FieldKind = Literal["text", "multiline", "select", "datetime", "date", "number", "url", "person", "files"]
+FieldKind = Literal["text", "multiline", "select", "datetime", "date", "number", "url", "person", "files", "search"]
+"""``search``: one item chosen from a source too large to list in the form (e.g. the registers); Slack
+asks the bot for matches while the person types, the console asks for words and offers the matches."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class FormField:
     options: tuple[tuple[str, str], ...] = ()  # (value, label) for select
     initial: str | None = None
     hint: str = ""
+    source: str = ""  # for search: the name a router's ``suggestions`` answer under, e.g. "registers"
 
 
 @dataclass(frozen=True)

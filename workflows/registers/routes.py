@@ -8,7 +8,7 @@ from workflows.kernel.paging import parse_more
 from workflows.kernel.routing import FormRoute, Handler, Request, Router
 from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context
-from workflows.registers import forms, messages, risks, service, soa, suppliers
+from workflows.registers import elements, forms, messages, risks, service, soa, suppliers
 from workflows.registers.kinds import KINDS, Kind
 from workflows.registers.lifecycle import today
 
@@ -60,3 +60,4 @@ def register(router: Router) -> None:
         lambda ctx, request: forms.validate_review(request.values, today(ctx)),
         lambda ctx, request: suppliers.submit_review(ctx, request.actor, request.metadata, request.values, request.key),
     )
+    router.suggestions[elements.SOURCE] = elements.suggest
