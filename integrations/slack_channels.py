@@ -51,7 +51,9 @@ class SlackChannels:
         ids: list[str] = []
         cursor = ""
         while True:
-            answer = self._call(self._client.conversations_members, channel=channel_id, limit=PAGE, cursor=cursor or None)
+            answer = self._call(
+                self._client.conversations_members, channel=channel_id, limit=PAGE, cursor=cursor or None
+            )
             if answer is None:
                 raise UnknownChannel(channel_id)
             ids += [str(user) for user in answer.get("members") or []]

@@ -63,7 +63,9 @@ def test_a_campaign_for_a_channel_reaches_exactly_its_people(bot, slack):  # typ
     assert [call.args.get("cursor") for call in pages] == [None, "3"]
     asked = [call.args["user"] for call in slack.calls_to("users.info")]
     assert (asked.count("U0BUILD"), asked.count("U0GUEST")) == (1, 1)  # once each, to see who they are
-    started = [data for _, _, action, data in records_about(bot.runtime.ctx, "AWR-0001") if action == "campaign-started"]
+    started = [
+        data for _, _, action, data in records_about(bot.runtime.ctx, "AWR-0001") if action == "campaign-started"
+    ]
     assert started[0]["audience"] == "channel:#engineering"
     assert (started[0]["people"], started[0]["unmapped"]) == (3, 1)
     assert started[0]["unmapped_members"] == ["guest@partner.example"]
