@@ -138,7 +138,7 @@ def test_the_console_refuses_a_channel_audience(settings, clock, tmp_path: Path)
 
     text_out = "\n".join(output)
     assert (
-        "! Which role, department, people or group: Slack is not connected here, so I cannot read a "
+        "! Which role, department, people, group or channel: Slack is not connected here, so I cannot read a "
         "channel's members; start this campaign from Slack, or choose another audience."
     ) in text_out
     assert "Cancelled: nothing from “New campaign” was saved." in text_out

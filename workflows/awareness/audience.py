@@ -205,3 +205,17 @@ def unmapped_text(unmapped: tuple[str, ...]) -> str:
     shown = ", ".join(unmapped[:UNMAPPED_SHOWN])
     rest = len(unmapped) - UNMAPPED_SHOWN
     return shown + (f" and {rest:,} more" if rest > 0 else "")
+
+
+OUTSIDE = {"group": check_group, "channel": check_channel}
+"""Audiences whose members live outside the bot (Microsoft 365, Slack), read when a campaign starts."""
+
+
+def check(ctx: Context, session: Session, audience: str) -> None:
+    """A form's check of an audience, fast enough for Slack's 3-second ack: a group or channel only by
+    its syntax (its members are read when the campaign starts), any other audience resolved."""
+    kind, _, value = audience.partition(":")
+    if kind in OUTSIDE:
+        OUTSIDE[kind](ctx, value.strip())
+    else:
+        resolve(ctx, session, audience)

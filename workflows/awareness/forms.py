@@ -19,8 +19,6 @@ KINDS = ((CampaignKind.TRAINING.value, "Training"), (CampaignKind.POLICY.value, 
 LINK = re.compile(r"^https?://[^\s<>|]+\.[^\s<>|]+$")
 VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-]*$")
 MAX_REMINDERS = 5
-QUICK_CHECKS = {"group": audience.check_group, "channel": audience.check_channel}
-"""Audiences whose members live outside the bot (Graph, Slack): only their syntax is checked before the ack."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ def campaign_form(ctx: Context) -> Form:
             FormField("audience_kind", "Who", "select", options=audience.KINDS, initial="everyone"),
             FormField(
                 "audience",
-                "Which role, department, people or group",
+                "Which role, department, people, group or channel",
                 required=False,
                 max_length=LIMITS["audience"],
                 hint="e.g. owner; Sales; alice, erin@example.org; a group id; #channel. Empty for everyone.",
@@ -105,13 +103,12 @@ def read(
     members = audience.Members([])
     if "audience" not in errors:
         try:
-            quick_check = QUICK_CHECKS.get(values.get("audience_kind") or "")
-            if quick and quick_check is not None:
-                quick_check(ctx, values.get("audience", ""))
-            else:
-                if quick_check is not None:
-                    ctx.before_outside_read()
-                with ctx.read() as session:
+            if not quick and wanted.partition(":")[0] in audience.OUTSIDE:
+                ctx.before_outside_read()  # Graph or Slack is asked: not while Slack waits for the ack
+            with ctx.read() as session:
+                if quick:
+                    audience.check(ctx, session, wanted)
+                else:
                     members = audience.resolve(ctx, session, wanted)
         except audience.AudienceError as error:
             errors["audience"] = str(error)
