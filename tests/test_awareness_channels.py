@@ -18,6 +18,8 @@ from tests.support import eventually
 from tests.test_awareness_slack import dms, form
 from tests.test_changes_slack import chosen, opened_modal, submit_view, text
 from tests.test_console import scripted
+from tests.test_policies_slack import DOCUMENT, button_values, click
+from tests.test_policies_slack import form as policy_form
 from tests.world import records_about
 
 
@@ -115,6 +117,26 @@ def test_slack_failing_at_start_leaves_the_campaign_not_started(bot, slack):  # 
     assert assignments(bot.runtime.ctx) == {"sam": "open", "erin": "open"}
 
 
+def test_a_policy_for_a_channel_is_acknowledged_by_its_members(bot, slack):  # type: ignore[no-untyped-def]
+    slack.add_file("F0POLICY", "access.pdf", DOCUMENT)
+    slack.add_channel("security-team", ["U0SAM", "U0HANA"])
+    alice = SlackUser(bot.url, slack, "U0ALICE")
+    alice.command("/isms", "policy new")
+    modal = opened_modal(slack, "policy.new")
+    values = policy_form("U0MIA") | {"audience_kind": chosen("channel"), "audience": text("#security-team")}
+
+    assert submit_view(bot, "U0ALICE", "policy.new", values, modal["private_metadata"]) == (200, "")
+    assert not slack.calls_to("conversations.members")  # read when the version is approved, not in the form
+    version = button_values(dms(slack, "U0MIA", "waits for your approval")[0])["policy.approve"]
+    click(bot, slack, "U0MIA", "policy.approve", version, "mia-approves")
+    eventually(lambda: assignments(bot.runtime.ctx))
+    assert bot.scheduler.tick()  # the tick sends the acknowledgement DMs
+
+    for user in ("U0SAM", "U0HANA"):
+        dms(slack, user, "Please read and accept the policy “Access control”, version 1.0")
+    assert assignments(bot.runtime.ctx) == {"sam": "open", "hana": "open"}
+
+
 def test_the_console_refuses_a_channel_audience(settings, clock, tmp_path: Path):  # type: ignore[no-untyped-def]
     lines: list[Any] = [
         "/isms campaign new",
@@ -144,3 +166,4 @@ def test_the_console_refuses_a_channel_audience(settings, clock, tmp_path: Path)
     assert "Cancelled: nothing from “New campaign” was saved." in text_out
     with runtime.ctx.read() as session:
         assert session.scalar(select(func.count()).select_from(Campaign)) == 0
+
