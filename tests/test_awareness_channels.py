@@ -8,11 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 
 from bot.runtime import build_runtime
+from integrations.slack_channels import SlackChannels
+from integrations.slack_sender import make_web_client
 from storage.models.awareness import Campaign
 from tests.awareness_support import assignments
+from tests.conftest import BOT_TOKEN
 from tests.slack_client import SlackUser, text_of
 from tests.support import eventually
 from tests.test_awareness_slack import dms, form
@@ -21,6 +26,7 @@ from tests.test_console import scripted
 from tests.test_policies_slack import DOCUMENT, button_values, click
 from tests.test_policies_slack import form as policy_form
 from tests.world import records_about
+from workflows.kernel.channels import ChannelMember, ChannelsUnavailable, UnknownChannel
 
 
 def start(bot, slack, audience: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
@@ -167,3 +173,32 @@ def test_the_console_refuses_a_channel_audience(settings, clock, tmp_path: Path)
     with runtime.ctx.read() as session:
         assert session.scalar(select(func.count()).select_from(Campaign)) == 0
 
+
+def test_the_double_pages_members_as_slack_does(slack):  # type: ignore[no-untyped-def]
+    client = make_web_client(BOT_TOKEN, slack.base_url)
+    channel = slack.add_channel("general", ["U0SAM", "U0ERIN", "U0OLGA", "U0MIA"])
+    first = client.conversations_members(channel=channel, limit=3)
+    second = client.conversations_members(channel=channel, limit=3, cursor=first["response_metadata"]["next_cursor"])
+    assert first["members"] + second["members"] == ["U0ERIN", "U0MIA", "U0OLGA", "U0SAM", "UBOT"]
+    assert second["response_metadata"]["next_cursor"] == ""
+    hidden = slack.add_channel("board", ["U0MIA"], private=True, bot_in=False)
+    for wrong in ("C0NOPE", hidden):
+        with pytest.raises(SlackApiError) as refused:
+            client.conversations_members(channel=wrong)
+        assert refused.value.response["error"] == "channel_not_found"
+
+
+def test_the_adapter_tells_unknown_from_unavailable(slack):  # type: ignore[no-untyped-def]
+    channels = SlackChannels(make_web_client(BOT_TOKEN, slack.base_url))
+    channel = slack.add_channel("general", ["U0SAM", "U0ERIN"])
+    assert channels.channel_id("general") == channel and channels.channel_id("nowhere") is None
+    assert channels.members(channel, known={"U0SAM"}) == [
+        ChannelMember("U0ERIN", "erin@example.org"),
+        ChannelMember("U0SAM"),
+    ]
+    slack.fail_next("conversations.members", 200, error="not_in_channel")
+    with pytest.raises(UnknownChannel):
+        channels.members(channel)
+    slack.fail_next("conversations.members", 429, retry_after=30)
+    with pytest.raises(ChannelsUnavailable, match="ratelimited"):
+        channels.members(channel)
