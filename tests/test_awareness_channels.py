@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 
 from bot.runtime import build_runtime
+from config.awareness_settings import PolicyEntry
 from integrations.slack_channels import SlackChannels
 from integrations.slack_sender import make_web_client
 from storage.models.awareness import Campaign
@@ -202,3 +204,18 @@ def test_the_adapter_tells_unknown_from_unavailable(slack):  # type: ignore[no-u
     slack.fail_next("conversations.members", 429, retry_after=30)
     with pytest.raises(ChannelsUnavailable, match="ratelimited"):
         channels.members(channel)
+
+
+def test_the_organisation_file_may_name_a_channel_as_a_policys_audience():
+    entry = {
+        "id": "POL-ACCESS",
+        "title": "Access control",
+        "owner": "alice",
+        "approver": "mia",
+        "version": "1.0",
+        "link": "https://intranet.example.org/access.pdf",
+        "next_review": "2027-06-30",
+    }
+    assert PolicyEntry.model_validate(entry | {"audience": "channel:#engineering"}).audience == "channel:#engineering"
+    with pytest.raises(ValidationError):
+        PolicyEntry.model_validate(entry | {"audience": "slack:#engineering"})
