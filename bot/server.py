@@ -31,6 +31,7 @@ from bot.slack.intake import IntakeWorkers
 from bot.slack.replies import RESPOND_KIND, Replies
 from config.errors import ConfigError, StartupError
 from config.settings import Settings
+from integrations.slack_channels import SlackChannels
 from integrations.slack_files import SlackFileSender
 from integrations.slack_profiles import slack_timezones
 from integrations.slack_rooms import ROOM_KINDS, SlackRoomSender
@@ -97,6 +98,7 @@ def build_slack(
             **(extra_senders or {}),
         },
     )
+    runtime.ctx.channels = SlackChannels(client)
     secret = settings.slack_signing_secret.get_secret_value() if signed and settings.slack_signing_secret else None
     quiet = _Quiet()  # our one line below says it; slack_sdk would log the failed auth.test as an ERROR too
     logging.getLogger("slack_sdk.web.base_client").addFilter(quiet)

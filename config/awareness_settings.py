@@ -58,8 +58,8 @@ class PolicyEntry(_Strict):
     audience: str = Field(
         "everyone",
         max_length=190,
-        pattern=r"^(everyone|(role|department|people|group):\S.*)$",
-        description="everyone, role:R, department:D, people:a,b or group:<Entra ID group id>",
+        pattern=r"^(everyone|(role|department|people|group|channel):\S.*)$",
+        description="everyone, role:R, department:D, people:a,b, group:<Entra ID group id> or channel:#name",
     )
 
 

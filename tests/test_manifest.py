@@ -33,7 +33,10 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "conversations.create": frozenset({"groups:write"}),
     "conversations.invite": frozenset({"groups:write"}),
     "conversations.archive": frozenset({"groups:write"}),
-    "conversations.list": frozenset({"groups:read"}),  # types=private_channel only
+    # public and private channels: the incident room (private) and a campaign audience named #name
+    "conversations.list": frozenset({"channels:read", "groups:read"}),
+    "conversations.members": frozenset({"channels:read", "groups:read"}),  # a campaign for a channel's members
+    "auth.test": frozenset(),
     "conversations.join": frozenset({"channels:join"}),
     "conversations.info": frozenset({"channels:read", "groups:read"}),
     "pins.add": frozenset({"pins:write"}),

@@ -11,6 +11,8 @@ and then assert on the recorded calls.
 Channels created with ``conversations.create`` are kept with their members, pins and archived flag, and
 answer as Slack does (``name_taken``, ``already_in_channel``, ``not_in_channel``, ``is_archived``,
 ``already_pinned``, ``already_archived``); ``conversations.list`` shows private ones to members only.
+``add_channel`` makes a channel with members as people made it; ``conversations.members`` pages its
+member ids by ``cursor`` (``channel_not_found`` for an unknown channel or a private one without the bot).
 
 Posted messages are kept per conversation with their ``metadata``, so
 ``conversations.history`` and ``conversations.replies`` (``oldest``, ``latest``,
@@ -293,6 +295,9 @@ class SlackApiDouble:
         self._uploads: dict[str, dict[str, Any]] = {}  # file id -> upload begun, not yet completed
         self._reactions: set[tuple[str, str, str]] = set()
         self._channels: dict[str, dict[str, Any]] = {}  # created by conversations.create, by id
+        self.members_page = 1000
+        """The most ids one conversations.members page holds (Slack may answer fewer than ``limit``);
+        tests lower it to see the bot follow the cursor."""
         self._pins: set[tuple[str, str]] = set()
         self._faults: dict[str, list[_Fault]] = {}
         self._buckets: dict[str, _TokenBucket] = {}
@@ -328,6 +333,7 @@ class SlackApiDouble:
             "reactions.add": self._reactions_add,
             "conversations.create": self._conversations_create,
             "conversations.list": self._conversations_list,
+            "conversations.members": self._conversations_members,
             "conversations.invite": self._conversations_invite,
             "conversations.archive": self._conversations_archive,
             "pins.add": self._pins_add,
@@ -396,8 +402,10 @@ class SlackApiDouble:
         *,
         real_name: str | None = None,
         deleted: bool = False,
+        bot: bool = False,
     ) -> dict[str, Any]:
-        """Make a user known to users.info and users.lookupByEmail; returns Slack's user object."""
+        """Make a user known to users.info and users.lookupByEmail (``bot``: an app's bot user);
+        returns Slack's user object."""
         ZoneInfo(tz)  # fail here, not inside the server thread, on a bad zone name
         name = name or email.split("@", 1)[0]
         real_name = real_name or name
@@ -407,7 +415,7 @@ class SlackApiDouble:
             "name": name,
             "real_name": real_name,
             "deleted": deleted,
-            "is_bot": False,
+            "is_bot": bot,
             "tz": tz,
             "tz_offset": _tz_offset(tz),
             "profile": {"email": email, "real_name": real_name, "display_name": name},
@@ -428,6 +436,22 @@ class SlackApiDouble:
         }
         with self._cond:
             self._files[file_id] = (info, content)
+
+    def add_channel(self, name: str, members: list[str], *, private: bool = False, bot_in: bool = True) -> str:
+        """A channel people created, with ``members`` (and the bot unless ``bot_in`` is False); its id."""
+        with self._cond:
+            channel_id = self._next_id("C")
+            self._channels[channel_id] = {
+                "id": channel_id,
+                "name": name,
+                "is_channel": True,
+                "is_private": private,
+                "is_archived": False,
+                "created": int(float(self._next_ts())),
+                "creator": members[0] if members else BOT_USER_ID,
+                "members": set(members) | ({BOT_USER_ID} if bot_in else set()),
+            }
+        return channel_id
 
     def channel(self, name: str) -> dict[str, Any] | None:
         """A channel created through conversations.create, by name (a copy, members as a sorted list)."""
@@ -933,6 +957,23 @@ class SlackApiDouble:
         more = start + limit < len(listed)
         return {
             "channels": [self._channel_object(c) for c in page],
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A channel's member ids, a page at a time by ``cursor``; a private channel is hidden from a
+        bot that is not in it, as Slack hides it."""
+        channel = self._known_channel(args)
+        if channel["is_private"] and BOT_USER_ID not in channel["members"]:
+            raise _ApiError("channel_not_found")
+        members = sorted(channel["members"])
+        cursor = str(args.get("cursor") or "0")
+        if not cursor.isdigit():
+            raise _ApiError("invalid_cursor")
+        start, limit = int(cursor), min(int(args.get("limit") or 100), 1000, self.members_page)
+        more = start + limit < len(members)
+        return {
+            "members": members[start : start + limit],
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
 

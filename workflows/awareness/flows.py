@@ -30,6 +30,7 @@ from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context, Work
 
 STARTING = "starting awareness campaigns"
+UNMAPPED_RECORDED = 200
 
 
 def open_new_form(ctx: Context, actor: Actor) -> Outcome:
@@ -62,8 +63,10 @@ def submit_campaign(ctx: Context, actor: Actor, values: dict[str, str], key: str
             due_at=wanted.due_at,
             remind_before=wanted.remind_before,
             version=wanted.version,
+            unmapped=wanted.unmapped,
         )
-        reply = messages.started(ctx.org, campaign, len(wanted.people), zone_for(work.session, ctx.org, actor.id))
+        zone = zone_for(work.session, ctx.org, actor.id)
+        reply = messages.started(ctx.org, campaign, len(wanted.people), zone, wanted.unmapped)
     advance_assignments(ctx)
     return Outcome(reply=reply)
 
@@ -81,8 +84,11 @@ def start_campaign(
     remind_before: list[int],
     version: str | None = None,
     policy_id: str | None = None,
+    unmapped: tuple[str, ...] = (),
 ) -> Campaign:
-    """Write a campaign and its assignments in ``work`` and record it; the tick sends the DMs."""
+    """Write a campaign and its assignments in ``work`` and record it; the tick sends the DMs.
+    ``unmapped``: channel members outside the organisation file, kept in the record (the first
+    ``UNMAPPED_RECORDED``) so it shows later who the campaign did not reach."""
     ref = f"AWR-{next_number(work.session, PROCESS_ID):04d}"
     campaign = Campaign(
         ref=ref,
@@ -130,7 +136,8 @@ def start_campaign(
             "people": len(people),
             "due": due_at.isoformat(),
             "remind_before_days": list(remind_before),
-        },
+        }
+        | ({"unmapped": len(unmapped), "unmapped_members": list(unmapped[:UNMAPPED_RECORDED])} if unmapped else {}),
     )
     return campaign
 
@@ -197,7 +204,7 @@ def take_policy(work: Work, event: Interface) -> None:
     by the organisation's deadline (``awareness.policy_due_days``), in the approver's unit of work."""
     ctx, data = work.ctx, event.data
     try:
-        people = resolve(ctx, work.session, str(data["audience"]))
+        members = resolve(ctx, work.session, str(data["audience"]))
     except AudienceError as error:
         work.record(PROCESS_ID, "campaign-not-started", ("policy", event.subject_ref), {"reason": str(error)})
         return
@@ -209,9 +216,10 @@ def take_policy(work: Work, event: Interface) -> None:
         link=str(data["link"]),
         text=str(data.get("summary") or ""),
         audience=str(data["audience"]),
-        people=people,
+        people=members.people,
         due_at=datetime.combine(day, ctx.org.activities.due_time, tzinfo=ctx.org.zone),
         remind_before=list(ctx.org.awareness.remind_before_days),
         version=str(data["version"]),
         policy_id=str(data["policy"]),
+        unmapped=members.unmapped,
     )

@@ -34,6 +34,8 @@ class CampaignInput:
     people: list[str]
     due_at: datetime
     remind_before: list[int]
+    unmapped: tuple[str, ...] = ()
+    """Channel members the organisation file does not list (told to the ISMS manager, not DMed)."""
 
 
 def campaign_form(ctx: Context) -> Form:
@@ -56,10 +58,10 @@ def campaign_form(ctx: Context) -> Form:
             FormField("audience_kind", "Who", "select", options=audience.KINDS, initial="everyone"),
             FormField(
                 "audience",
-                "Which role, department, people or group",
+                "Which role, department, people, group or channel",
                 required=False,
                 max_length=LIMITS["audience"],
-                hint="e.g. owner; Sales; alice, erin@example.org; a group id. Empty for everyone.",
+                hint="e.g. owner; Sales; alice, erin@example.org; a group id; #channel. Empty for everyone.",
             ),
             FormField("due", "Due date", "date"),
             FormField("reminders", "Reminders (days before the due date)", initial=plan, required=False),
@@ -74,7 +76,7 @@ def read(
 ) -> tuple[CampaignInput | None, dict[str, str]]:
     """The campaign the form describes, or ``{field: problem}`` (then nothing may be stored).
 
-    ``quick`` (the check before Slack's ack) does not ask the directory for a group's members."""
+    ``quick`` (the check before Slack's ack) does not ask the directory or Slack for members."""
     errors: dict[str, str] = {}
     for name in ("title", "link", "text", "audience", "version"):
         errors |= check_text(values, name, LIMITS[name], required=name in ("title", "link"), what=f"the {name}")
@@ -98,20 +100,23 @@ def read(
     if problem:
         errors["reminders"] = problem
     wanted = audience.spec(values.get("audience_kind") or "everyone", values.get("audience", ""))
-    people: list[str] = []
+    members = audience.Members([])
     if "audience" not in errors:
         try:
-            if quick and values.get("audience_kind") == "group":
-                audience.check_group(ctx, values.get("audience", ""))
-            else:
-                with ctx.read() as session:
-                    people = audience.resolve(ctx, session, wanted)
+            if not quick and wanted.partition(":")[0] in audience.OUTSIDE:
+                ctx.before_outside_read()  # Graph or Slack is asked: not while Slack waits for the ack
+            with ctx.read() as session:
+                if quick:
+                    audience.check(ctx, session, wanted)
+                else:
+                    members = audience.resolve(ctx, session, wanted)
         except audience.AudienceError as error:
             errors["audience"] = str(error)
     if errors or due_at is None:
         return None, errors
+    text = values.get("text", "").strip()
     return CampaignInput(
-        kind, title, link, values.get("text", "").strip(), version, wanted, people, due_at, reminders
+        kind, title, link, text, version, wanted, members.people, due_at, reminders, members.unmapped
     ), {}
 
 

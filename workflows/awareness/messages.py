@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from config.organisation import Organisation
 from storage.models.awareness import Campaign
-from workflows.awareness.audience import described
+from workflows.awareness.audience import described, unmapped_text
 from workflows.awareness.lifecycle import CampaignKind
 from workflows.kernel.people import person_name, plural, when
 from workflows.kernel.ui import Button, Message
@@ -74,9 +74,19 @@ def thanks(campaign: Campaign, at: datetime, zone: ZoneInfo) -> Message:
     return Message(text=f"Thank you: recorded that you have {_done(campaign)} {what(campaign)} on {when(at, zone)}.")
 
 
-def started(org: Organisation, campaign: Campaign, people: int, zone: ZoneInfo) -> Message:
+def started(
+    org: Organisation, campaign: Campaign, people: int, zone: ZoneInfo, unmapped: tuple[str, ...] = ()
+) -> Message:
+    """The reply to whoever started it; channel members the bot could not match are named, not dropped."""
+    left_out = (
+        f"Not included, because the organisation file does not list them ({len(unmapped):,}): "
+        f"{unmapped_text(unmapped)}. Add them to the file and start a campaign for them if they should take part."
+        if unmapped
+        else ""
+    )
     return Message(
         text=f"Campaign {campaign.ref} started: {what(campaign)}",
+        body=left_out,
         fields=(
             ("Audience", described(org, campaign.audience)),
             ("People", f"{people:,}"),

@@ -26,6 +26,7 @@ from storage import records
 from storage.deliveries import first_time
 from storage.outbox import enqueue_many
 from workflows.kernel.actors import Actor
+from workflows.kernel.channels import ChannelMembers
 from workflows.kernel.directory import DirectorySource
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.ui import Message
@@ -130,6 +131,8 @@ class Context:
     """The process packages' descriptors (``workflows/registry.py``): routes, due work, Home, help, interfaces."""
     directory: DirectorySource | None = None
     """The organisation's directory (Entra ID) when Microsoft 365 is configured and signed in."""
+    channels: ChannelMembers | None = None
+    """Who is in a Slack channel, when the bot runs with Slack (None in the console)."""
 
     @contextmanager
     def work(self, actor: Actor) -> Iterator[Work]:
@@ -145,3 +148,10 @@ class Context:
         """A session for queries; nothing written in it is stored."""
         with (self.reads or self.sessions)() as session:
             yield session
+
+    def before_outside_read(self) -> None:
+        """Call before asking Slack or Graph something that can take seconds (a channel's members): a
+        request tried read-only while Slack waits for its 3-second ack stops here, as at its first
+        write, and runs in an intake worker instead. Begins (and ends) an empty write transaction."""
+        with self.sessions.begin():
+            pass

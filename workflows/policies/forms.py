@@ -72,7 +72,7 @@ def version_form() -> Form:
             FormField("approver", "Approver", "person", hint="Somebody other than you"),
             FormField("next_review", "Next review", "date"),
             FormField("audience_kind", "Who must acknowledge it", "select", options=audience.KINDS, initial="everyone"),
-            FormField("audience", "Which role, department, people or group", required=False, max_length=190),
+            FormField("audience", "Which role, department, people, group or channel", required=False, max_length=190),
         ),
         submit_label="Send for approval",
         fallback="Type `/isms policy new` again in a moment.",
@@ -121,7 +121,7 @@ def read(
     with ctx.read() as session:
         if "audience" not in errors:
             try:
-                audience.resolve(ctx, session, wanted)
+                audience.check(ctx, session, wanted)  # a group's or channel's members: read on approval
             except audience.AudienceError as error:
                 errors["audience"] = str(error)
         owner_now = None if "policy" in errors else session.scalar(select(Policy.owner_id).where(Policy.id == policy))
