@@ -67,10 +67,10 @@ def test_the_form_refuses_bad_input_field_by_field_and_stores_nothing(world):
 def test_only_the_isms_manager_starts_campaigns_and_sees_the_overview(world):
     assert (
         world.command("erin", "campaign new").reply.text
-        == "Sorry, starting awareness campaigns is for isms manager only."
+        == "Sorry, starting awareness campaigns is for ISMS manager only."
     )
     refused = world.fill("erin", "awareness.new", campaign_values(), "")
-    assert refused.reply.text.startswith("Sorry, starting awareness campaigns is for isms manager only.")
+    assert refused.reply.text.startswith("Sorry, starting awareness campaigns is for ISMS manager only.")
     assert campaign_count(world) == 0
     assert world.command("erin", "campaigns").reply.text.startswith("Sorry, the campaign overview is for")
 
