@@ -283,6 +283,7 @@ def test_the_report_is_rendered_stored_with_its_hash_and_posted(world: World) ->
         "html": hashlib.sha256(html.encode()).hexdigest(),
     }
     assert "AUD-2026-0001-F1" in markdown and "AUD-2026-0001-F2" in markdown
+    assert "| Finding | Kind | Clause or control | Text |" in markdown  # headers named for people stay as they are
     assert "Use <b>templates</b> & checklists" in markdown
     assert "Use &lt;b&gt;templates&lt;/b&gt; &amp; checklists" in html and "<b>templates</b>" not in html
     assert "no approval &lt;!channel&gt; recorded" in html
