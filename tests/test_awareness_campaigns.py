@@ -227,6 +227,12 @@ def test_a_manager_gets_one_note_about_everybody_of_theirs_who_is_late(world):
     ]
 
 
+def test_a_role_audience_is_named_as_people_read_the_role(world):
+    started = start(world, audience_kind="role", audience="isms_manager")
+    assert started.reply is not None
+    assert dict(started.reply.fields)["Audience"] == "everyone with the role ISMS manager"
+
+
 def test_a_policy_campaign_is_worded_as_reading_and_accepting_and_names_its_audience(world):
     started = start(
         world, kind="policy", title="Acceptable use", version="2.0", audience_kind="department", audience="Operations"
