@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.runtime import Runtime
 from bot.text import clean, shown_on_terminal
+from config.organisation import role_labels
 from storage.outbox import Effect
 from workflows.kernel.actors import Actor, resolve_actor
 from workflows.kernel.people import person_name
@@ -113,7 +114,7 @@ class Console:
     def switch(self, email: str) -> None:
         assert self._runtime is not None
         self.actor = resolve_actor(self._runtime.ctx.org, email=email, name=email)
-        roles = ", ".join(sorted(self.actor.roles)) or "no roles"
+        roles = ", ".join(role_labels(self.actor.roles)) or "no roles"
         self._say(f"You are {self.actor.name} ({roles}).")
 
     def run(self) -> None:

@@ -102,7 +102,7 @@ class RegulatoryClocks(_Section):
     )
     remind_dpo_before: tuple[Duration, ...] = Field(
         (timedelta(hours=24), timedelta(hours=6), timedelta(hours=1)),
-        description="Offsets before each deadline at which the dpo is reminded.",
+        description="Offsets before each deadline at which the DPO is reminded.",
     )
 
     @field_validator("remind_dpo_before")

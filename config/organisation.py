@@ -7,6 +7,7 @@ start-up with the file and the key named, instead of surfacing as a wrong permis
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -43,11 +44,31 @@ class Role(StrEnum):
 
     @property
     def label(self) -> str:
-        """How people read the role: "isms manager", "security team"."""
-        return self.value.replace("_", " ")
+        """How people read the role in a sentence ("ISMS manager", "DPO", "security team"): the
+        stored value is a machine name, and abbreviations keep their capitals."""
+        return ROLE_LABELS[self]
 
 
 ROLES: tuple[Role, ...] = tuple(Role)
+
+# Spelled out, not derived from the value: "Isms manager" or "dpo" would both read wrong.
+ROLE_LABELS: dict[Role, str] = {
+    Role.EMPLOYEE: "employee",
+    Role.OWNER: "owner",
+    Role.SECURITY_TEAM: "security team",
+    Role.SECURITY_LEAD: "security lead",
+    Role.ISMS_MANAGER: "ISMS manager",
+    Role.AUDITOR: "auditor",
+    Role.DPO: "DPO",
+    Role.MANAGEMENT: "management",
+    Role.BUDGET_OWNER: "budget owner",
+}
+
+
+def role_labels(roles: Iterable[Role | str]) -> list[str]:
+    """Roles as people read them, in alphabetical order regardless of capitals ("auditor, DPO, ISMS
+    manager"), so every list of roles reads the same in refusals, the App Home and the console."""
+    return sorted((Role(role).label for role in roles), key=str.casefold)
 
 
 class _Strict(BaseModel):

@@ -114,7 +114,7 @@ def test_only_the_isms_manager_plans_audits(world: World) -> None:
     outcome = world.command("erin", "audit new")
 
     assert outcome.reply is not None
-    assert outcome.reply.text == "Sorry, planning audits is for isms manager only. This attempt has been recorded."
+    assert outcome.reply.text == "Sorry, planning audits is for ISMS manager only. This attempt has been recorded."
 
 
 def test_reminders_come_at_their_times_and_the_kickoff_asks_the_auditees_for_evidence(world: World) -> None:
@@ -283,6 +283,7 @@ def test_the_report_is_rendered_stored_with_its_hash_and_posted(world: World) ->
         "html": hashlib.sha256(html.encode()).hexdigest(),
     }
     assert "AUD-2026-0001-F1" in markdown and "AUD-2026-0001-F2" in markdown
+    assert "| Finding | Kind | Clause or control | Text |" in markdown  # headers named for people stay as they are
     assert "Use <b>templates</b> & checklists" in markdown
     assert "Use &lt;b&gt;templates&lt;/b&gt; &amp; checklists" in html and "<b>templates</b>" not in html
     assert "no approval &lt;!channel&gt; recorded" in html
@@ -419,7 +420,7 @@ def test_a_declined_corrective_action_leaves_the_nonconformity_open_and_says_so(
     # A new corrective action from the message's button; it is verified and the finding closes.
     assert world.chat.button("aldo", "audit.corrective_action") == "AUD-2026-0001-F1"
     stranger = world.press("erin", "audit.corrective_action", "AUD-2026-0001-F1")
-    assert stranger.reply is not None and "is for Aldo Auer (auditor) or isms manager only" in stranger.reply.text
+    assert stranger.reply is not None and "is for Aldo Auer (auditor) or ISMS manager only" in stranger.reply.text
     form = world.press("aldo", "audit.corrective_action", "AUD-2026-0001-F1").form
     assert form is not None and form.fields[0].initial == NONCONFORMITY["root_cause"]
     redo = world.fill(

@@ -67,10 +67,10 @@ def test_the_form_refuses_bad_input_field_by_field_and_stores_nothing(world):
 def test_only_the_isms_manager_starts_campaigns_and_sees_the_overview(world):
     assert (
         world.command("erin", "campaign new").reply.text
-        == "Sorry, starting awareness campaigns is for isms manager only."
+        == "Sorry, starting awareness campaigns is for ISMS manager only."
     )
     refused = world.fill("erin", "awareness.new", campaign_values(), "")
-    assert refused.reply.text.startswith("Sorry, starting awareness campaigns is for isms manager only.")
+    assert refused.reply.text.startswith("Sorry, starting awareness campaigns is for ISMS manager only.")
     assert campaign_count(world) == 0
     assert world.command("erin", "campaigns").reply.text.startswith("Sorry, the campaign overview is for")
 
@@ -225,6 +225,12 @@ def test_a_manager_gets_one_note_about_everybody_of_theirs_who_is_late(world):
         ("olga", "mia"),
         ("sam", "alice"),
     ]
+
+
+def test_a_role_audience_is_named_as_people_read_the_role(world):
+    started = start(world, audience_kind="role", audience="isms_manager")
+    assert started.reply is not None
+    assert dict(started.reply.fields)["Audience"] == "everyone with the role ISMS manager"
 
 
 def test_a_policy_campaign_is_worded_as_reading_and_accepting_and_names_its_audience(world):

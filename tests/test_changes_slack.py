@@ -145,7 +145,7 @@ def test_an_employee_clicking_approve_is_refused(bot, slack):
     reply = click(bot, slack, "U0ERIN", "change.approve", ref)
 
     erin = SlackUser(bot.url, slack, "U0ERIN")
-    assert "deciding on changes is for isms manager only" in erin.reply_text(reply)
+    assert "deciding on changes is for ISMS manager only" in erin.reply_text(reply)
     assert not [c for c in slack.calls_to("views.open") if _view(c)["callback_id"] == "change.approve"]
     assert change(bot.runtime.ctx, ref).state == "awaiting-approval"
 

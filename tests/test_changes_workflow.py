@@ -193,7 +193,7 @@ def test_an_employee_cannot_approve_and_the_attempt_is_recorded(runtime):
     reply = press(runtime, "erin", "change.approve", ref)
     also_by_form = submit(runtime, "erin", "change.approve", ref, reason="looks fine")
 
-    expected = "Sorry, deciding on changes is for isms manager only. This attempt has been recorded."
+    expected = "Sorry, deciding on changes is for ISMS manager only. This attempt has been recorded."
     assert reply == also_by_form == expected
     assert [r[:3] for r in records_about(runtime.ctx, ref) if r[2] == "access-denied"] == [
         ("erin", "CHG", "access-denied"),  # the second, identical attempt is counted, not recorded again
@@ -308,7 +308,7 @@ def test_a_change_that_does_not_work_fails_with_the_requesters_result(runtime, i
     reply = submit(runtime, "sam", "change.fail", ref, result="USB keyboards stopped working too")
 
     assert refused == (
-        f"Sorry, the verification of {ref} is for Sam Shah (the owner) or isms manager only. "
+        f"Sorry, the verification of {ref} is for Sam Shah (the owner) or ISMS manager only. "
         "This attempt has been recorded."
     )
     assert title == f"Failed: {ref}"
@@ -407,7 +407,7 @@ def test_moving_local_tickets_is_for_the_isms_manager(runtime):
         return outcome.reply.text
 
     assert move("erin", "ticket LOCAL-1 done") == (
-        "Sorry, moving local tickets is for isms manager only. This attempt has been recorded."
+        "Sorry, moving local tickets is for ISMS manager only. This attempt has been recorded."
     )
     assert move("alice", "ticket LOCAL-1 finished") == (
         "Usage: /isms ticket LOCAL-<n> todo|progress|done|wontdo [comment]"
@@ -439,7 +439,7 @@ def test_a_repeated_ticket_move_acts_once_and_bad_input_is_refused_before_it_is_
 
     assert first == f"LOCAL-1 ({ref}) is now In Progress."
     assert again == "LOCAL-1 was already moved."
-    assert nonsense == "Sorry, moving local tickets is for isms manager only. This attempt has been recorded."
+    assert nonsense == "Sorry, moving local tickets is for ISMS manager only. This attempt has been recorded."
     assert actions(runtime.ctx, ref).count("CHG tracker-updated") == 1
 
 

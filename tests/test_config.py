@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from config.errors import ConfigError
-from config.organisation import load_organisation
+from config.organisation import Role, load_organisation, role_labels
 from config.settings import PACKAGED_EXAMPLE_ORG, load_settings
 from tests.support import PROCESS_IDS
 
@@ -135,3 +135,18 @@ def test_every_subcommand_has_help():
     ):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, command
+
+
+def test_every_role_has_a_label_people_read():
+    """A role added to the enum without a label would fail every refusal naming it."""
+    assert role_labels(Role) == [
+        "auditor",
+        "budget owner",
+        "DPO",
+        "employee",
+        "ISMS manager",
+        "management",
+        "owner",
+        "security lead",
+        "security team",
+    ]

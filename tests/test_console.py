@@ -54,10 +54,11 @@ def test_help_by_role_and_refusal_in_the_console(settings, clock):
     console.attach(runtime, "alice@example.org")
     console.run()
     text = "\n".join(output)
+    assert "You are Alice Adams (employee, ISMS manager)." in text  # roles as people read them
     manager_help, employee_help = text.split("You are Erin Evans")
     assert "/isms outbox" in manager_help
     assert "/isms outbox:" not in employee_help
-    assert "delivery report is for isms manager only" in employee_help
+    assert "delivery report is for ISMS manager only" in employee_help
 
 
 def test_unknown_command_and_button(settings, clock):

@@ -17,7 +17,7 @@ def test_repeated_refusals_are_recorded_once_and_counted(bot, slack):
     erin = SlackUser(bot.url, slack, "U0ERIN")
     for _ in range(5):
         _, reply = erin.command("/isms", "outbox")
-        assert "for isms manager only" in erin.reply_text(reply)
+        assert "for ISMS manager only" in erin.reply_text(reply)
     with bot.runtime.ctx.sessions() as session:
         denied = session.scalars(select(Record).where(Record.action == "access-denied")).all()
         counted = session.scalars(select(Refusal)).all()

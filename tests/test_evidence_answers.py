@@ -284,11 +284,11 @@ def test_a_button_on_an_answered_request_says_so_and_a_repeated_form_acts_once(w
 def test_only_the_owner_or_the_isms_manager_may_answer_and_only_the_manager_reviews(world):
     refused = world.press("erin", "evidence.submit", "1").reply
     assert refused is not None and refused.text == (
-        "Sorry, answering EV-1 is for Olga Ortiz (the owner) or isms manager only. This attempt has been recorded."
+        "Sorry, answering EV-1 is for Olga Ortiz (the owner) or ISMS manager only. This attempt has been recorded."
     )
     submit(world, text="Done.")
     not_a_reviewer = world.press("olga", "evidence.accept", world.chat.button("alice", "evidence.accept")).reply
-    assert not_a_reviewer is not None and "reviewing evidence is for isms manager only" in not_a_reviewer.text
+    assert not_a_reviewer is not None and "reviewing evidence is for ISMS manager only" in not_a_reviewer.text
     denied = world.records("access-denied", subjects=EVIDENCE)
     assert [(actor, data["attempted"]) for actor, _, _, data in denied] == [
         ("erin", "answering EV-1"),
@@ -318,7 +318,7 @@ def test_evidence_lists_for_the_owner_the_manager_and_the_app_home(world):
         assert overview.body.startswith("By process: RA 1\nRA:\n  EV-1 Review the risks you own (2026-Q4), Olga Ortiz")
         assert overview.footer == "Showing 1–1 of 1." and overview.buttons == ()
     refused = world.command("erin", "evidence all").reply
-    assert refused is not None and "the evidence overview is for auditor or isms manager only" in refused.text
+    assert refused is not None and "the evidence overview is for auditor or ISMS manager only" in refused.text
 
 
 def test_files_are_kept_with_name_and_size_and_queued_for_hashing(world):

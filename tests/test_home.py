@@ -41,7 +41,7 @@ def shown(world: World, person: str) -> tuple[HomeView, str]:
 
 def test_isms_manager_sees_the_overview_first_then_evidence_to_review(world):
     view, text = shown(world, "alice")
-    assert view.sections[0].text == "Your role: employee, isms manager"
+    assert view.sections[0].text == "Your role: employee, ISMS manager"
     overview = view.sections[1]
     assert overview.text == "ISMS status of Example Ltd, 2026-Q4 so far"
     assert overview.fields[0] == ("Open incidents", "4")  # counts first

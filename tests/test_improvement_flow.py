@@ -65,7 +65,7 @@ def test_a_suggestion_accepted_becomes_a_change_and_its_author_hears_when_it_is_
 
     refused = world.press("erin", "improvement.accept", "IMPR-2026-0001")
     assert refused.reply is not None and refused.reply.text == (
-        "Sorry, deciding on improvements is for isms manager only. This attempt has been recorded."
+        "Sorry, deciding on improvements is for ISMS manager only. This attempt has been recorded."
     )
     accepted = world.press("alice", "improvement.accept", "IMPR-2026-0001")
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from storage.models import Incident, Record
 from tests.doubles.signing import message_shortcut_payload
-from tests.slack_client import SlackUser
+from tests.slack_client import SlackUser, text_of
+from tests.test_incident_report import REPORTS
 from tests.test_incident_room import report, settle
 from tests.test_incidents_slack import TRIAGE, opened_view, press, submit, triage_post, wait_line
 from tests.world import make_world
@@ -86,6 +87,17 @@ def test_a_message_in_the_incident_channel_becomes_a_timeline_entry_with_its_aut
     assert "Mon 23 Nov 2026, 09:55 (Europe/Berlin) · Sam Shah: Blocked &lt;203.0.113.7&gt;" in shown
     assert shown.index("Sam Shah: Blocked") < shown.index("Sam Shah set severity P1 (Critical).")
     assert f"Incident channel #{channel['name']} opened (severity P1)" in shown
+
+    # The post-incident report names each person once per line: a step's "What" drops the name the
+    # "Who" column shows; the message added from chat keeps its author's words as written.
+    _, reply = hana.command("/incident", f"report {ref}")
+    assert f"Post-incident report {ref}, stored as a record" in hana.reply_text(reply)
+    posted = slack.wait_for(
+        lambda c: c.method == "chat.postMessage" and c.args["channel"] == REPORTS and "Post-incident" in c.args["text"]
+    )
+    timeline = text_of(posted.args).split("## Timeline")[1].split("##")[0]
+    assert "| Mon 23 Nov 2026, 09:55 (Europe/Berlin) | Sam Shah | Blocked &lt;203.0.113.7&gt; at the" in timeline
+    assert "| Sam Shah | Set severity P1 (Critical). |" in timeline and "Sam Shah set severity" not in timeline
 
 
 def test_a_reply_in_the_incident_triage_thread_is_added_at_once(bot, slack):

@@ -301,7 +301,7 @@ def test_team_list_shows_running_clocks_first_and_reporters_see_only_their_own(w
     with pytest.raises(Refused) as refusal:
         open_incidents(world.ctx, world.actor("erin"))
     assert str(refusal.value) == (  # only asked to list: no warning, nothing recorded
-        "Sorry, the list of incidents is for auditor, dpo, isms manager, security lead or security team only. "
+        "Sorry, the list of incidents is for auditor, DPO, ISMS manager, security lead or security team only. "
         "/incident mine lists your own reports."
     )
     assert world.records("access-denied", "INC") == []

@@ -92,7 +92,7 @@ def test_report_and_triage_in_the_console(terminal):
     mine = terminal.type("/incident mine")
     assert "INC-2026-0001 · Closed · reported Mon 23 Nov 2026, 10:00 (Europe/Berlin) · Someone phoned as IT" in mine
     refused = terminal.press("Add note")
-    assert "Sorry, working on incidents is for isms manager, security lead or security team only." in refused
+    assert "Sorry, working on incidents is for ISMS manager, security lead or security team only." in refused
 
 
 def test_quick_report_and_shared_message_in_the_console(terminal):

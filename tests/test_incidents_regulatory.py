@@ -1,4 +1,4 @@
-"""Regulatory decisions: the team sets "personal data may be affected", the dpo records what was
+"""Regulatory decisions: the team sets "personal data may be affected", the DPO records what was
 decided on each deadline, NIS2's three stages, the close confirmation, the P1 alert's plan link and
 Acknowledge button, and ``/isms incidents`` ordering; as the people involved read it."""
 
@@ -59,7 +59,7 @@ def test_the_team_corrects_personal_data_and_the_gdpr_clock_counts_from_awarenes
     ]
     assert "Hana Hart set personal data may be affected: Yes." in world.chat.thread(ref)
     assert world.records("personal-data-set", "INC")[0][3] == {"from": "no", "to": "yes"}
-    # corrected back: the clock stops, and the dpo's reminders with it
+    # corrected back: the clock stops, and the DPO's reminders with it
     world.fill("sam", PERSONAL_DATA, {"personal_data": "no"}, ref)
     assert "GDPR notification to the supervisory authority clock stopped: no personal data affected." in (
         world.chat.thread(ref)

@@ -367,7 +367,7 @@ def test_employee_pressing_a_triage_button_is_refused_politely_and_recorded(bot,
     triage_post(slack, ref)
     for action in ("incident.classify", "incident.close", "incident.severity.P1"):
         answer = erin.reply_text(press(erin, action, ref))
-        assert "is for isms manager, security lead or security team only. This attempt has been recorded." in answer
+        assert "is for ISMS manager, security lead or security team only. This attempt has been recorded." in answer
     denied = records(bot, "access-denied")
     assert [(r.actor, r.subject_id, json.loads(r.data)["attempted"]) for r in denied] == [
         ("erin", ref, "classifying incidents"),

@@ -131,7 +131,7 @@ def test_only_the_reporter_and_the_team_change_a_report(world):
     details = parse_report(world.ctx, report_values())
     answer = refused(incidents.add_details, world.ctx, world.actor("olga"), key=fresh_key(), ref=ref, details=details)
     assert answer == (
-        "Sorry, changing this report is for Erin Evans (the owner), isms manager, security lead or security team "
+        "Sorry, changing this report is for Erin Evans (the owner), ISMS manager, security lead or security team "
         "only. This attempt has been recorded."
     )
     assert world.records("access-denied", "INC")[-1][:3] == ("olga", "access-denied", ref)

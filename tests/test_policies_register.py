@@ -65,7 +65,7 @@ def test_the_form_refuses_bad_input_and_the_author_as_approver(world):
     assert count(world, Policy) == count(world, PolicyVersion) == 0
     assert world.command("erin", "policy new").form is not None  # owners write policies too
     assert world.command("hana", "policy new").reply.text == (
-        "Sorry, writing policy versions is for isms manager or owner only."
+        "Sorry, writing policy versions is for ISMS manager or owner only."
     )
 
 
@@ -85,7 +85,7 @@ def test_a_version_is_approved_published_and_acknowledged_and_old_versions_are_k
     )
     assert world.press("alice", "policy.reject", version_id).reply.text == refused
     assert world.press("erin", "policy.approve", version_id).reply.text.startswith(
-        "Sorry, deciding on policy versions is for Mia Moreau (the owner) or isms manager only."
+        "Sorry, deciding on policy versions is for Mia Moreau (the owner) or ISMS manager only."
     )
     assert channel_posts(world) == []
 

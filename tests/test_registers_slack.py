@@ -89,7 +89,7 @@ def test_the_owner_re_rates_a_risk_and_the_record_holds_the_old_values(bot, slac
     # somebody who does not own the risk gets no form, and the attempt is recorded
     response_url = click(bot, slack, "U0OLGA", "risk.rerate", "R-002")
     refusal = SlackUser(bot.url, slack, "U0OLGA").reply_text(response_url)
-    assert refusal.startswith("Sorry, re-rating risk R-002 is for Erin Evans (the owner) or isms manager only.")
+    assert refusal.startswith("Sorry, re-rating risk R-002 is for Erin Evans (the owner) or ISMS manager only.")
     assert [action for _, _, action, _ in records_about(bot.runtime.ctx, "R-002")][-1] == "access-denied"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -147,8 +148,24 @@ def test_the_cli_writes_csv_xlsx_and_html(world, db_url, tmp_path):
     assert len(table) == 94 and table[23]["control"] == "A.5.24" and table[23]["sha256"] == SHA_NEW
     sheet = load_workbook(tmp_path / "soa.xlsx").worksheets[0]
     assert sheet.max_row == 95 and sheet["A25"].value == "A.5.24" and sheet["K25"].value == SHA_NEW
+    assert (sheet["J1"].value, sheet["K1"].value) == ("evidence_date", "sha256")  # the same names as the CSV
     html = (tmp_path / "soa.html").read_text(encoding="utf-8")
     assert "Gaps (applicable, no evidence activity): 2" in html and "<script" not in html.lower()
+    header = re.search(r"<thead><tr>(.*?)</tr></thead>", html)
+    assert header is not None and re.findall(r"<th>(.*?)</th>", header[1]) == [
+        "Control",
+        "Name",
+        "Source",
+        "Applicable",
+        "Justification",
+        "Implementation",
+        "Owner",
+        "Activities",
+        "Evidence",
+        "Evidence date",
+        "SHA-256",
+        "Gap",
+    ]
     bad = runner.invoke(
         app, ["report", "soa", "--format", "md", "--out", str(tmp_path / "x")], env={"ISMS_DATABASE_URL": db_url}
     )

@@ -193,7 +193,7 @@ def test_an_employee_is_told_who_reports_are_for(reports_bot, slack):
     erin = SlackUser(reports_bot.url, slack, "U0ERIN")
     _, response_url = erin.command("/isms", "report monthly 2026-11")
     reply = erin.reply_text(response_url)
-    assert "Sorry, the ISMS reports is for auditor, isms manager or management only." in reply
+    assert "Sorry, the ISMS reports is for auditor, ISMS manager or management only." in reply
     assert "This attempt has been recorded." in reply
     assert slack.calls_to("files.getUploadURLExternal") == []
     world = World(reports_bot.runtime, Chat(), reports_bot.runtime.ctx.clock)  # type: ignore[arg-type]

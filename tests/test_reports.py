@@ -88,6 +88,23 @@ def test_empty_store_still_renders_every_chart(world):
     assert "No data in this period" in html
 
 
+def test_tables_show_readable_headers_in_html_and_markdown_only(world):
+    """People read "Due at" and "File SHA-256"; the CSV keeps ``due_at`` and ``file_sha256``."""
+    status_data.seed(world)
+    now = world.clock()
+    report = reports.build(world.ctx, "evidence", periods.parse("2026-Q4", world.ctx.org.zone, now), now)
+    html, markdown = reports.render(world.ctx, report, "html"), reports.render(world.ctx, report, "md")
+    header = re.search(r"<thead><tr>(.*?)</tr></thead>", html)
+    assert header is not None and re.findall(r"<th>(.*?)</th>", header[1])[-4:] == [
+        "Decided by",
+        "File",
+        "File size",
+        "File SHA-256",
+    ]
+    assert "file_sha256" not in html
+    assert "| Ref | Process | Activity | Title | Period | Owner | Status | Due at |" in markdown
+
+
 def test_cli_writes_md_html_and_csv_registers(world, db_url, tmp_path):
     status_data.seed(world)
     runner = CliRunner()
@@ -105,6 +122,7 @@ def test_cli_writes_md_html_and_csv_registers(world, db_url, tmp_path):
         )
         assert result.exit_code == 0, result.output
     assert (tmp_path / "status.md").read_text().startswith("# ISMS status, 2026-Q4")
+    assert "<th>Tracker key</th>" in (tmp_path / "changes.html").read_text()
     incidents = list(csv.DictReader(io.StringIO((tmp_path / "incidents.csv").read_text())))
     assert [row["ref"] for row in incidents] == [f"INC-2026-{100 + n:04d}" for n in range(1, 9)]
     evidence = list(csv.DictReader(io.StringIO((tmp_path / "evidence.csv").read_text())))

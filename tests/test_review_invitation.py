@@ -89,7 +89,7 @@ def test_moving_a_review_keeps_its_uid_and_raises_the_sequence(world):
     nonsense = world.command("alice", "review move REV-2027-01 next week")
     assert nonsense.reply is not None and nonsense.reply.text.startswith("Usage: /isms review move")
     employee = world.command("erin", "review move REV-2027-01 2027-03-22 14:00")
-    assert employee.reply is not None and "is for isms manager only" in employee.reply.text
+    assert employee.reply is not None and "is for ISMS manager only" in employee.reply.text
 
     moved = world.command("alice", "review move REV-2027-01 2027-03-22 14:00")
     world.deliver()

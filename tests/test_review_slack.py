@@ -114,7 +114,7 @@ def test_an_employee_cannot_call_a_review(review_bot, slack):
     erin = SlackUser(bot_url := review_bot.url, slack, "U0ERIN")
     status, reply = erin.command("/isms", "review new")
     assert status == 200 and bot_url
-    assert "calling a management review is for isms manager only" in erin.reply_text(reply)
+    assert "calling a management review is for ISMS manager only" in erin.reply_text(reply)
     assert not [c for c in slack.calls_to("views.open") if view_of(c)["callback_id"] == "review.new"]
 
 

@@ -144,7 +144,7 @@ def test_without_a_second_reviewer_the_manager_is_told_nobody_else_can_accept(al
     assert not buttons_to(slack, "U0ALICE", "evidence.accept")
     # Mia holds no ISMS role and is not the second reviewer here: she is refused for lack of a role.
     reply = press(bot, slack, "U0MIA", "evidence.accept", "1:1")
-    assert "reviewing evidence is for isms manager only" in SlackUser(bot.url, slack, "U0MIA").reply_text(reply)
+    assert "reviewing evidence is for ISMS manager only" in SlackUser(bot.url, slack, "U0MIA").reply_text(reply)
 
     reply = press(bot, slack, "U0ALICE", "evidence.accept", "1:1")
     said = SlackUser(bot.url, slack, "U0ALICE").reply_text(reply)
@@ -209,4 +209,4 @@ def test_a_change_an_employee_asked_for_still_goes_to_the_isms_manager(with_seco
     assert dms(slack, "U0ALICE", f"Change {ref} waits for your decision")
     assert not [m for m in slack.messages_to("U0MIA") if "waits for your decision" in text_of(m)]
     reply = press(bot, slack, "U0MIA", "change.approve", ref)
-    assert "deciding on changes is for isms manager only" in SlackUser(bot.url, slack, "U0MIA").reply_text(reply)
+    assert "deciding on changes is for ISMS manager only" in SlackUser(bot.url, slack, "U0MIA").reply_text(reply)

@@ -71,7 +71,7 @@ def test_help_answers_by_role(bot, slack):
     assert status == 200
     manager_text = manager.reply_text(manager_reply)
     employee_text = employee.reply_text(employee_reply)
-    assert "/isms outbox" in manager_text and "isms manager" in manager_text
+    assert "/isms outbox" in manager_text and "ISMS manager" in manager_text
     assert "/isms outbox" not in employee_text
     assert "/incident" in employee_text and "owner" in employee_text
 
@@ -87,7 +87,7 @@ def test_unlisted_member_is_an_employee_in_the_example_organisation(bot, slack):
 def test_employee_is_refused_manager_report_and_the_attempt_is_recorded(bot, slack):
     employee = SlackUser(bot.url, slack, "U0ERIN")
     _, reply = employee.command("/isms", "outbox")
-    assert "for isms manager only" in employee.reply_text(reply)
+    assert "for ISMS manager only" in employee.reply_text(reply)
     with bot.runtime.ctx.sessions() as session:
         denied = session.scalars(select(Record).where(Record.action == "access-denied")).all()
     assert [(r.actor, json.loads(r.data)["attempted"]) for r in denied] == [("erin", "the delivery report")]

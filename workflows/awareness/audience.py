@@ -59,12 +59,12 @@ def spec(kind: str, value: str) -> str:
 
 
 def described(org: Organisation, audience: str) -> str:
-    """An audience as people read it ("everyone with the role isms manager", "the Sales department",
+    """An audience as people read it ("everyone with the role ISMS manager", "the Sales department",
     names for listed people), not its stored text."""
     kind, _, value = audience.partition(":")
     value = value.strip()
     if kind == "role":
-        return f"everyone with the role {value.replace('_', ' ')}"
+        return f"everyone with the role {Role(value).label if value in set(Role) else value}"
     if kind == "department":
         return f"the {value} department"
     if kind == "people":

@@ -10,6 +10,7 @@ cuts what does not fit after them and says so).
 
 from __future__ import annotations
 
+from config.organisation import role_labels
 from workflows.kernel.actors import Actor
 from workflows.kernel.ui import HomeView, Message
 from workflows.kernel.work import Context
@@ -19,7 +20,7 @@ OVERVIEW_FIRST = ("COM",)
 
 
 def home(ctx: Context, actor: Actor) -> HomeView:
-    roles = ", ".join(sorted(role.label for role in actor.roles)) or "not registered"
+    roles = ", ".join(role_labels(actor.roles)) or "not registered"
     overview = [item for p in ctx.processes if p.home and p.id in OVERVIEW_FIRST for item in p.home(ctx, actor)]
     items = [item for p in ctx.processes if p.home and p.id not in OVERVIEW_FIRST for item in p.home(ctx, actor)]
     return HomeView(

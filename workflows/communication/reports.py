@@ -37,12 +37,30 @@ TABLE_ROWS = 500
 """Register rows an HTML or Markdown report lists; the CSV has them all (the report says so)."""
 
 
+WORDS = {"sha256": "SHA-256"}
+"""Words of a column name that people write differently from the machine name."""
+
+
+def heading(column: str) -> str:
+    """A column as a table header people read ("evidence_date" -> "Evidence date", "file_sha256" ->
+    "File SHA-256"); a column named for people already ("Clause or control") stays as it is. Only the
+    HTML and Markdown show headings: CSV and XLSX keep the column names, the same in both files and
+    from one period to the next, so filters, formulas and scripts written against one keep working."""
+    text = " ".join(WORDS.get(word, word) for word in column.split("_"))
+    return text[:1].upper() + text[1:]
+
+
 @dataclass(frozen=True)
 class Table:
     title: str
     columns: tuple[str, ...]
     rows: list[dict[str, str]]
     more: int = 0
+
+    @property
+    def headings(self) -> tuple[str, ...]:
+        """The header of each column in the HTML and Markdown templates, in column order."""
+        return tuple(heading(column) for column in self.columns)
 
 
 @dataclass(frozen=True)

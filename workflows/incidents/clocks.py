@@ -28,7 +28,7 @@ CLOCK_LABELS = {
     FINAL_REPORT: "NIS2 final report",
 }
 OVERDUE_TIMERS = ("triage", "resolve")
-"""Timers for the team's own targets; every other timer reminds the dpo of a clock (``dpo:<clock>:<when>``)."""
+"""Timers for the team's own targets; every other timer reminds the DPO of a clock (``dpo:<clock>:<when>``)."""
 
 
 def add_month(moment: datetime) -> datetime:
@@ -111,7 +111,7 @@ def wanted_timers(
     settings: IncidentSettings, incident: Incident, clocks: Iterable[IncidentClock]
 ) -> dict[str, datetime]:
     """Every reminder the incident should have, by timer kind: the team's time to triage and to
-    resolve, and the dpo's reminders before (and at) each running clock's deadline."""
+    resolve, and the DPO's reminders before (and at) each running clock's deadline."""
     status = status_of(incident)
     level = settings.severities.get(incident.severity or settings.untriaged_severity)
     wanted: dict[str, datetime] = {}

@@ -7,7 +7,7 @@ commit), so references are unique and gap-free however many reports arrive at on
 request (Slack retry, double submit) finds its earlier report by the incident's unique request key.
 
 Triage (security team, security lead, ISMS manager): classify as incident or not, severity,
-handler, escalation, notes, requests for change, closure; the dpo records regulatory notifications.
+handler, escalation, notes, requests for change, closure; the DPO records regulatory notifications.
 Every step runs through ``run_step`` (role, unit of work, first-time key, row lock, the state check
 against ``lifecycle.LIFECYCLE``) and then, in the same transaction, changes the incident, appends a
 record, adds a line to its thread, applies the clocks' plan, updates the triage post in place and
@@ -808,7 +808,7 @@ def _replan(work: Work, incident: Incident) -> None:
 
 
 def _announce(work: Work, incident: Incident, clock: IncidentClock) -> None:
-    """A clock started: recorded, a line in the thread, and the dpo told with the button to record."""
+    """A clock started: recorded, a line in the thread, and the DPO told with the button to record."""
     text = messages.clock_started(work.ctx, incident, clock)
     work.record(
         "INC",

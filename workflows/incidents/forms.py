@@ -53,7 +53,7 @@ DECISIONS = {
     "people": "Notified the people affected",
     "not_notifiable": "Assessed as not notifiable (unlikely to result in a risk)",
 }
-"""What the dpo records about a regulatory deadline; each one ends its reminders."""
+"""What the DPO records about a regulatory deadline; each one ends its reminders."""
 CLOSE_ANYWAY = "yes"
 
 

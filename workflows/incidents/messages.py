@@ -1,5 +1,5 @@
 """What people see of an incident: the triage post, the reporter's status messages, and the notes to
-the team and the dpo. Built from data only; ``timeline`` and the steps queue them.
+the team and the DPO. Built from data only; ``timeline`` and the steps queue them.
 
 The reporter's wording comes from the ``incident_status.j2`` template an organisation may override;
 it is about status only, never the team's timeline or notes.
@@ -249,9 +249,9 @@ COMMAND_HELP = (
     ("/incident", "report an incident with a form"),
     ("/incident <what happened>", "report it in one line at once (you can add details later)"),
     ("/incident mine", "your reports and their status"),
-    ("/incident list", "open incidents (security team, dpo, auditors); your own reports for everybody else"),
-    ("/incident timeline INC-…", "an incident's timeline (security team, dpo, auditors)"),
-    ("/incident report INC-…", "the post-incident report (security team, dpo, auditors)"),
+    ("/incident list", "open incidents (security team, DPO, auditors); your own reports for everybody else"),
+    ("/incident timeline INC-…", "an incident's timeline (security team, DPO, auditors)"),
+    ("/incident report INC-…", "the post-incident report (security team, DPO, auditors)"),
     ("/incident help", "this help"),
 )
 """What ``/incident help`` says; single words such as ``help`` or ``list`` never file a report."""
@@ -274,7 +274,7 @@ def names(ctx: Context, person_ids: Sequence[str]) -> str:
 
 
 def dpo_message(incident: Incident, text: str) -> Message:
-    """A note to the dpo about a regulatory clock, with the button to record the notification."""
+    """A note to the DPO about a regulatory clock, with the button to record the notification."""
     return Message(text=text, body=headline(incident), buttons=(Button(NOTIFIED, "Record notification", incident.ref),))
 
 

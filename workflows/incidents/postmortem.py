@@ -82,12 +82,9 @@ def build(work: Work, incident: Incident) -> Report:
         .order_by(IncidentEntry.at, IncidentEntry.id)
     )
     timeline = [
-        {
-            "When": when(entry.at, zone),
-            "Who": person_name(ctx.org, entry.actor_id),
-            "What": entry.text,
-        }
+        {"When": when(entry.at, zone), "Who": who, "What": _what(entry, who)}
         for entry in entries
+        for who in [person_name(ctx.org, entry.actor_id)]
     ]
     severity_rows = [
         {
@@ -154,6 +151,16 @@ def build(work: Work, incident: Incident) -> Report:
 
 def _day(moment: datetime, zone: ZoneInfo) -> str:
     return f"{moment.astimezone(zone):%d %b %Y}"
+
+
+def _what(entry: IncidentEntry, who: str) -> str:
+    """A timeline entry's text without the name the "Who" column already shows: a step's line starts
+    with its actor ("Sam Shah set severity P1" -> "Set severity P1"). A message added from chat is
+    the author's own words and stays as written, as does a line naming somebody else first."""
+    if entry.kind == "message" or not entry.text.startswith(f"{who} "):
+        return entry.text
+    rest = entry.text[len(who) + 1 :]
+    return rest[:1].upper() + rest[1:]
 
 
 def _after(incident: Incident, moment: datetime) -> str:

@@ -154,7 +154,7 @@ def _overdue(work: Work, incident: Incident, timer: IncidentTimer, clocks: Seque
 
 
 def _remind_dpo(work: Work, incident: Incident, clock: IncidentClock, timer: IncidentTimer, *, passed: bool) -> None:
-    """Before a regulatory deadline the dpo is reminded; once it has passed, the ISMS manager hears too."""
+    """Before a regulatory deadline the DPO is reminded; once it has passed, the ISMS manager hears too."""
     ctx = work.ctx
     text = messages.dpo_reminder(ctx, incident, clock, work.now, passed=passed)
     people = list(dict.fromkeys(dpo(ctx.org) + with_role(ctx.org, Role.ISMS_MANAGER))) if passed else dpo(ctx.org)

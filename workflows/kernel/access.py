@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from config.organisation import Role
+from config.organisation import Role, role_labels
 from storage.refusals import first_refusal
 from workflows.kernel.actors import Actor
 from workflows.kernel.people import person_name
@@ -67,7 +67,7 @@ def require(
 
 
 def _who(ctx: Context, rule: Allowed) -> str:
-    names = sorted(Role(role).label for role in rule.roles)
+    names = role_labels(rule.roles)
     if rule.owner is not None:
         names.insert(0, f"{person_name(ctx.org, rule.owner)} (the owner)")
     names[:0] = [f"{person_name(ctx.org, person)} ({rule.named_as})" for person in rule.named]
