@@ -95,20 +95,24 @@ def report(results: list[Starts], command: str, repeats: int) -> str:
     lines += [
         f"Start = seconds from spawning the process to its first HTTP answer, median of {repeats} starts per "
         "server, interleaved (bot, baseline, bot, ...), on a database already at the newest schema; idle "
-        "RSS = resident memory 1 s after that answer, median. First start = the bot's first start on a "
+        "RSS = resident memory 1 s after that answer, median; CPU = user + system CPU seconds the process "
+        "had used at its first answer, median (less swayed by other work on the machine than the start). "
+        "First start = the bot's first start on a "
         "fresh database (SQLite: migrated by that start; PostgreSQL: upgraded by `isms-bot db upgrade` before).",
         "",
-        "| Database | Server | Start (s) | All starts (s) | Idle RSS (MiB) | First start on a fresh database (s) |",
-        "| --- | --- | ---: | --- | ---: | ---: |",
+        "| Database | Server | Start (s) | All starts (s) | CPU to first answer (s) | Idle RSS (MiB) "
+        "| First start on a fresh database (s) |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: |",
     ]
     for result in results:
         first_start = f"{result.first.start_seconds:.2f}"
         for name, starts, first in ((BOT, result.bot, first_start), (BASELINE, result.baseline, "–")):
             times = [start.start_seconds for start in starts]
             rss = statistics.median(start.rss for start in starts)
+            cpu = statistics.median(start.cpu_seconds for start in starts)
             lines.append(
                 f"| {result.backend} | {name} | {statistics.median(times):.2f} | "
-                f"{', '.join(f'{t:.2f}' for t in times)} | {rss:.0f} | {first} |"
+                f"{', '.join(f'{t:.2f}' for t in times)} | {cpu:.2f} | {rss:.0f} | {first} |"
             )
     return "\n".join(lines) + "\n"
 
