@@ -222,6 +222,11 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def wait_http(port: int, path: str, child: subprocess.Popen[Any], timeout: float = 60.0) -> float:
     began = time.monotonic()
     while time.monotonic() - began < timeout:
@@ -243,6 +248,8 @@ class Started:
     port: int
     start_seconds: float
     rss: float
+    cpu_seconds: float = float("nan")
+    """CPU time (user + system) the process had used at its first answer: less swayed by other load."""
 
 
 @contextmanager
@@ -252,8 +259,9 @@ def started(command: list[str], env: dict[str, str], port: int, health: str) -> 
     try:
         wait_http(port, health, child)
         seconds = time.monotonic() - began
+        cpu = cpu_seconds(child.pid)
         time.sleep(1.0)
-        yield Started(child, port, seconds, rss_mib(child.pid))
+        yield Started(child, port, seconds, rss_mib(child.pid), cpu)
     finally:
         child.terminate()
         try:

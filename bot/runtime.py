@@ -62,7 +62,12 @@ def load_config(settings: Settings) -> LoadedConfig:
 
 
 def prepare_database(engine: Engine) -> None:
-    """SQLite (embedded) is upgraded on start; PostgreSQL must be upgraded deliberately."""
+    """SQLite (embedded) is upgraded on start; PostgreSQL must be upgraded deliberately.
+
+    A database already at the newest revision, the usual start, is left alone without alembic.
+    """
+    if migrate.at_head(engine):
+        return
     if engine.dialect.name == "sqlite":
         migrate.upgrade(engine)
         return

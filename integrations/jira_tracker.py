@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import requests
@@ -20,17 +19,16 @@ from jira import JIRA, JIRAError
 
 from config.errors import ConfigError
 from config.settings import Settings
+from integrations.jira_issues import BOT_MARK, update_from_issue
 from storage.outbox import Effect, RetryLater, Sender, Undeliverable
 from workflows.changes import tracker as change_tracker
 from workflows.changes.flows import apply_tracker_update, link_tracker, tracker_delayed
 from workflows.changes.service import tracker_key_of
-from workflows.changes.tracker import TrackerUpdate
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.work import Context
 
 TIMEOUT_SECONDS = 20.0
 SETTLE_SECONDS = 30.0
-BOT_MARK = "[ISMS]"
 TRANSIENT = frozenset({408, 409, 425, 429})  # besides 5xx; any other 4xx is a mistake no retry fixes
 SEARCH_FIELDS = "status,resolution,updated,comment,labels"
 
@@ -75,38 +73,6 @@ def _retry_after(error: JIRAError) -> float | None:
 
 def _first_message(error: JIRAError) -> str:
     return " ".join(str(error.text or "").split())[:300]
-
-
-def parse_time(value: str) -> datetime:
-    """Jira's ``2026-11-23T10:00:00.000+0000``."""
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
-
-
-def human_comment(fields: Mapping[str, Any], latest: Mapping[str, Any] | None = None) -> tuple[str | None, str | None]:
-    """The newest comment a person wrote (the bot's own carry ``BOT_MARK``), with its author."""
-    comments = list((fields.get("comment") or {}).get("comments") or [])
-    if latest:
-        comments.append(latest)
-    for comment in reversed(comments):
-        body = str(comment.get("body") or "").strip()
-        if body and not body.startswith(BOT_MARK):
-            return body, (comment.get("author") or {}).get("displayName")
-    return None, None
-
-
-def update_from_issue(
-    key: str, fields: Mapping[str, Any], latest_comment: Mapping[str, Any] | None = None, author: str | None = None
-) -> TrackerUpdate:
-    """What an issue's fields (REST or webhook JSON) say, as the workflow's TrackerUpdate."""
-    comment, comment_author = human_comment(fields, latest_comment)
-    return TrackerUpdate(
-        key=key,
-        status=str((fields.get("status") or {}).get("name") or ""),
-        updated=parse_time(str(fields["updated"])),
-        resolution=(fields.get("resolution") or {}).get("name"),
-        comment=comment,
-        author=author or comment_author,
-    )
 
 
 class JiraTracker:

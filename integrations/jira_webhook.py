@@ -12,7 +12,7 @@ import hmac
 from typing import Any
 from urllib.parse import parse_qs
 
-from integrations.jira_tracker import update_from_issue
+from integrations.jira_issues import update_from_issue
 from workflows.changes.tracker import TrackerUpdate
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from config.settings import Settings
-from integrations.jira_tracker import JiraTracker
 from integrations.local_tracker import LocalTracker
 from storage.outbox import Sender
 from workflows.kernel.work import Context
@@ -12,5 +11,9 @@ from workflows.kernel.work import Context
 def tracker_senders(settings: Settings, ctx: Context) -> dict[str, Sender]:
     """The ``tracker.*`` senders for this deployment."""
     if settings.jira_configured:
+        # Imported here: the ``jira`` client and its dependencies cost start-up time and memory on every
+        # bot, and most run on the local tracker.
+        from integrations.jira_tracker import JiraTracker
+
         return JiraTracker(settings, ctx).senders()
     return LocalTracker(ctx).senders()
