@@ -222,11 +222,13 @@ def test_the_tick_prunes_done_requests_after_an_hour_and_failed_ones_after_30_da
             )
         )
         session.execute(update(IntakeRequest).values(finished_at=clock()))
+    # The bot's own tick prunes with the same clock, so it may get there first: what is checked is what
+    # is left, not which of the two deleted it.
     clock.advance(minutes=61)
     with bot.runtime.ctx.sessions.begin() as session:
-        assert intake.prune(session, clock()) == 1  # the done one; the failed one stays for its follow-up
-    assert [row.key for row in intake_rows(bot)] == ["failed-earlier"]
+        intake.prune(session, clock())
+    assert [row.key for row in intake_rows(bot)] == ["failed-earlier"]  # kept for its follow-up
     clock.advance(days=30)
     with bot.runtime.ctx.sessions.begin() as session:
-        assert intake.prune(session, clock()) == 1
+        intake.prune(session, clock())
     assert intake_rows(bot) == []
