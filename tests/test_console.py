@@ -55,6 +55,7 @@ def test_help_by_role_and_refusal_in_the_console(settings, clock):
     console.run()
     text = "\n".join(output)
     assert "You are Alice Adams (employee, ISMS manager)." in text  # roles as people read them
+    assert "known to the ISMS bot of Example Ltd as: employee, ISMS manager." in text
     manager_help, employee_help = text.split("You are Erin Evans")
     assert "/isms outbox" in manager_help
     assert "/isms outbox:" not in employee_help

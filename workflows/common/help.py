@@ -6,6 +6,7 @@ roles allow, in the order of the registry.
 
 from __future__ import annotations
 
+from config.organisation import role_labels
 from workflows.kernel.actors import Actor
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
@@ -13,6 +14,6 @@ from workflows.kernel.work import Context
 
 def help_for(ctx: Context, actor: Actor) -> Outcome:
     allowed = [entry for process in ctx.processes for entry in process.help if actor.has(*entry.roles)]
-    roles = sorted(actor.roles)
+    roles = role_labels(actor.roles)
     text = ctx.templates.text("help.j2", actor=actor, roles=roles, commands=allowed, org=ctx.org)
     return Outcome(reply=Message(text=text.splitlines()[0], body="\n".join(text.splitlines()[1:]).strip()))
