@@ -33,7 +33,7 @@ PROCESSES: tuple[Process, ...] = (
     IMPROVEMENT,
     AWARENESS,
     POLICIES,
-    REGISTERS,
     RISK_ASSESSMENT,
+    REGISTERS,
     REVIEW,
 )
