@@ -15,15 +15,23 @@ router's failure net turns those into ``ERR-`` references) mistakes the end of a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
+from weakref import WeakSet
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
 _TRIAL: ContextVar[bool] = ContextVar("isms_read_only_trial", default=False)
+_GUARDED: WeakSet[sessionmaker[Session]] = WeakSet()
+"""The sessionmakers guarded so far, for as long as each lives. Not ``event.contains``: SQLAlchemy keys
+a listener on ``id(sessionmaker)`` and keeps the key after that sessionmaker is gone, so a new one
+allocated at the same address (in a process that built apps before, as a test run does) looked
+guarded, was not, and its trials ran their workflows for real in the request thread."""
+_GUARDING = threading.Lock()
 
 
 class WouldWrite(BaseException):
@@ -32,9 +40,12 @@ class WouldWrite(BaseException):
 
 def guard(sessions: sessionmaker[Session]) -> None:
     """Stop trials at the first transaction begun on ``sessions`` (the writing sessions; reads go through
-    ``ctx.read()``, whose sessions are another sessionmaker)."""
-    if not event.contains(sessions, "after_transaction_create", _stop_trial):
-        event.listen(sessions, "after_transaction_create", _stop_trial)
+    ``ctx.read()``, whose sessions are another sessionmaker). Once per sessionmaker, however many apps
+    are built on it."""
+    with _GUARDING:
+        if sessions not in _GUARDED:
+            event.listen(sessions, "after_transaction_create", _stop_trial)
+            _GUARDED.add(sessions)
 
 
 def _stop_trial(session: Session, transaction: Any) -> None:
