@@ -73,6 +73,8 @@ def test_only_the_isms_manager_starts_campaigns_and_sees_the_overview(world):
     assert refused.reply.text.startswith("Sorry, starting awareness campaigns is for ISMS manager only.")
     assert campaign_count(world) == 0
     assert world.command("erin", "campaigns").reply.text.startswith("Sorry, the campaign overview is for")
+    empty = world.command("alice", "campaigns").reply
+    assert empty is not None and dict(empty.fields)["Overall"] == "nobody asked yet"  # not "0 of 0 (100%)"
 
 
 def test_a_campaign_runs_to_full_completion_with_reminders_and_escalation(world):

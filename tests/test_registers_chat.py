@@ -39,7 +39,7 @@ def buttons(world: World, person: str, text: str) -> list[tuple[str, str]]:
 def test_overseers_see_the_whole_register_with_counts_first(world):
     for person in ("alice", "aldo", "mia"):
         answer = say(world, person, "risks")
-        assert answer.startswith("risks: 3 risks")
+        assert answer.startswith("Risks: 3 risks")
         assert "open: 2" in answer and "treated: 1" in answer
         assert "R-001 · Laptop with customer data stolen · level 4 · treated · Olga Ortiz" in answer
         assert "R-002 · Phishing leads to account takeover · level 12 (above appetite) · open · Erin Evans" in answer
@@ -52,6 +52,13 @@ def test_an_employee_sees_only_what_they_own(world):
     olga = say(world, "olga", "risks owner:@erin")  # asking for somebody else's still shows only their own
     assert "R-001" in olga and "R-003" in olga and "R-002" not in olga
     assert "No risks found." in say(world, "hana", "risks")
+    assert "Import them with" not in say(world, "hana", "risks")  # an employee cannot import
+
+
+def test_an_empty_register_tells_the_overseer_how_to_fill_it(world):
+    answer = say(world, "alice", "requirements")  # the fixture imports no requirements
+    assert answer.startswith("Requirements: 0 requirements")
+    assert "No requirements found. Import them with: isms-bot registers import requirement FILE" in answer
     assert "AS-002 · Microsoft 365 tenant · in use · Erin Evans" in say(world, "erin", "assets")
 
 

@@ -103,6 +103,6 @@ def completed(campaign: Campaign, people: int) -> Message:
 
 
 def share(done: int, total: int) -> str:
-    """ "12 of 40 (30%)": counts first, the percentage rounded down so 99.9% never reads as 100%."""
-    percent = (100 * done) // total if total else 100
-    return f"{done:,} of {total:,} ({percent}%)"
+    """ "12 of 40 (30%)": counts first, the percentage rounded down so 99.9% never reads as 100% (and
+    "0 of 0 (0%)" rather than a complete-looking 100% when nobody was asked)."""
+    return f"{done:,} of {total:,} ({(100 * done) // total if total else 0}%)"

@@ -66,7 +66,7 @@ def campaigns(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
             name=ALL_LIST,
             counts=(
                 ("Campaigns", f"{int(count):,} ({int(still_open or 0):,} open)"),
-                ("Overall", f"{share(int(done or 0), int(total))} done"),
+                ("Overall", f"{share(int(done or 0), int(total))} done" if total else "nobody asked yet"),
             ),
             note="" if lines else "No campaign has been started yet. /isms campaign new starts one.",
             footer="/isms campaigns AWR-<n> shows one by department, with who is missing.",

@@ -61,7 +61,7 @@ def item_list(
     filters: str,
 ) -> Message:
     total = sum(by_status.values())
-    title = f"{'Your ' if mine_only else ''}{kind.plural}: {plural(total, kind.name)}"
+    title = f"{'Your ' + kind.plural if mine_only else kind.plural.capitalize()}: {plural(total, kind.name)}"
     if filters:
         title += f" matching {filters}"
     return page_message(
@@ -71,7 +71,10 @@ def item_list(
         more=MORE,
         name=name,
         counts=tuple((status.replace("_", " "), f"{count:,}") for status, count in sorted(by_status.items())),
-        note="" if total else f"No {kind.plural} found.",
+        note=""
+        if total
+        else f"No {kind.plural} found."
+        + ("" if filters or mine_only else f" Import them with: isms-bot registers import {kind.name} FILE"),
         footer=f"/isms {kind.name} <id> shows one with its history.",
     )
 
