@@ -166,7 +166,7 @@ class GraphClient:
     def _application(self) -> msal.ConfidentialClientApplication:
         with self._lock:
             if self._app is None:
-                import msal  # type: ignore[import-untyped]
+                import msal
 
                 host = (urlsplit(self.authority).hostname or "").lower()
                 try:
