@@ -10,6 +10,8 @@ Metric ids are data shared with ``workflows/performance/metrics.py``, which comp
 - ``chg.lead_time.median``, ``chg.lead_time.p90``: days from request to verified
 - ``aud.open_nc.count``, ``aud.open_nc.oldest``, ``aud.open_nc.median_age``: open audit nonconformities
   and their age in days
+- ``awr.completion.rate``, ``awr.completion.campaigns``: percent of assignments done, and the number of
+  campaigns, over the campaigns due in the period
 - ``manual.<activity>``: the number an owner handed in for a programme activity (``PERF/submit-measurement``)
 """
 
@@ -30,6 +32,8 @@ FIXED_METRICS: tuple[str, ...] = (
     "aud.open_nc.count",
     "aud.open_nc.oldest",
     "aud.open_nc.median_age",
+    "awr.completion.rate",
+    "awr.completion.campaigns",
 )
 PER_PROCESS = re.compile(r"^evidence\.on_time_rate\.([A-Z][A-Z0-9]{1,15})$")
 MANUAL = re.compile(r"^manual\.([A-Za-z0-9][A-Za-z0-9/_.-]{0,119})$")

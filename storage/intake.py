@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -140,3 +140,34 @@ def prune(session: Session, now: datetime, limit: int = PRUNE_BATCH) -> int:
     )
     result = session.execute(delete(IntakeRequest).where(IntakeRequest.id.in_(old.scalar_subquery())))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Health:
+    """What ``/isms status`` tells overseers about the intake: requests waiting for a worker (new or
+    between attempts), held by one, and failed for good since ``since``, with the newest failure's
+    ``ERR-`` reference (the one the person was given, to find in the log)."""
+
+    waiting: int
+    running: int
+    failed: int
+    newest_failure: str | None
+
+
+def health(session: Session, since: datetime) -> Health:
+    """The counts of ``Health``: one grouped count over the open rows and the recent failures."""
+    recent_failure = and_(IntakeRequest.status == FAILED, IntakeRequest.finished_at >= since)
+    counted = dict(
+        session.execute(
+            select(IntakeRequest.status, func.count())
+            .where(or_(IntakeRequest.status.in_(OPEN), recent_failure))
+            .group_by(IntakeRequest.status)
+        ).all()
+    )
+    newest = None
+    if counted.get(FAILED):
+        error = session.scalar(
+            select(IntakeRequest.error).where(recent_failure).order_by(IntakeRequest.finished_at.desc()).limit(1)
+        )
+        newest = (error or "").split(":", 1)[0] or None
+    return Health(counted.get(PENDING, 0), counted.get(RUNNING, 0), counted.get(FAILED, 0), newest)

@@ -129,9 +129,10 @@ def test_a_failing_workflow_tells_the_person_and_is_not_run_again(bot, slack):
 def test_a_request_that_cannot_be_finished_is_retried_twice_then_given_up(bot, slack, clock):
     """Marking the request done fails (the database refuses it), so its reply is never queued: the
     worker retries after 5 s and 30 s, then tells the person with an ERR- reference and stops."""
+    alice, erin = SlackUser(bot.url, slack, "U0ALICE"), SlackUser(bot.url, slack, "U0ERIN")
+    assert "Slack requests" not in isms_status(alice)  # all zero: no line
     with bot.runtime.engine.begin() as connection:
         refuse(connection, "UPDATE", "slack_intake", when="NEW.status = 'done'")
-    erin = SlackUser(bot.url, slack, "U0ERIN")
     status, url = erin.command("/incident", "My badge was cloned")
     assert status == 200
 
@@ -140,6 +141,7 @@ def test_a_request_that_cannot_be_finished_is_retried_twice_then_given_up(bot, s
         return row.status, row.attempts
 
     assert eventually(lambda: attempts() == ("pending", 1))
+    assert "Slack requests: 1 waiting, 0 running, 0 failed requests in the last 30 days" in isms_status(alice)
     for seconds, expected in ((5, ("pending", 2)), (30, ("failed", 3))):
         assert bot.intake.sweep_once() == 0  # not yet due
         clock.advance(seconds=seconds)
@@ -159,7 +161,19 @@ def test_a_request_that_cannot_be_finished_is_retried_twice_then_given_up(bot, s
         assert session.scalar(select(func.count()).select_from(Incident)) == 1
         failures = session.scalars(select(Record.subject_id).where(Record.action == "failure")).all()
     assert failures == [reference.group(0)]
-    assert len(slack.responses) == 1
+    assert [call.path for call in slack.responses].count("/response/" + url.rsplit("/", 1)[1]) == 1
+    # the ISMS manager sees the failure in /isms status, with the reference the person was given
+    shown = f"Slack requests: 0 waiting, 0 running, 1 failed request in the last 30 days (newest {reference.group(0)})"
+    assert shown in isms_status(alice)
+    assert "Slack requests" not in isms_status(erin)  # an employee sees only her own items
+    clock.advance(days=31)
+    assert "Slack requests" not in isms_status(alice)  # older than the 30 days: no longer counted
+
+
+def isms_status(person: SlackUser) -> str:
+    """What ``person`` reads in the reply to ``/isms status``."""
+    _, url = person.command("/isms", "status")
+    return person.reply_text(url)
 
 
 def outbox_settled(bot) -> bool:  # type: ignore[no-untyped-def]

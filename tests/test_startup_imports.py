@@ -1,6 +1,7 @@
 """What a start of the HTTP bot loads: a fresh database is still migrated, but a bot without Jira
-never imports the ``jira`` client, and a database already at the newest schema is checked without
-alembic (both cost start-up time and memory; issue 10)."""
+never imports the ``jira`` client, a database already at the newest schema is checked without
+alembic, and neither openpyxl (spreadsheets) nor msal (Microsoft 365 sign-in) loads until a file is
+read or written or Microsoft is asked (all cost start-up time and memory; issue 10)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from config.errors import ConfigError
 from storage import migrate
 from storage.db import make_engine
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.doubles.graph_api import GraphDouble
 from tests.doubles.slack_api import SlackApiDouble
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +32,37 @@ from config.settings import load_settings
 
 with BotServer(load_settings()) as server:
     health = urllib.request.urlopen(server.url + "/healthz", timeout=10).status
-    print(json.dumps({"health": health, "loaded": sorted({"jira", "alembic"} & set(sys.modules))}))
+    print(json.dumps({"health": health, "loaded": sorted({"jira", "alembic", "openpyxl", "msal"} & set(sys.modules))}))
+"""
+
+
+# What a bot needs the libraries for, after a start: an export and an import of a register as XLSX,
+# then an access token from the sign-in service (the Graph double, trusted through its CA file).
+USE = """
+import json, sys, tempfile
+from pathlib import Path
+import requests
+import bot.cli, bot.server
+
+before = sorted({"openpyxl", "msal"} & set(sys.modules))
+from integrations.graph.client import GraphClient
+from workflows.registers import files
+from workflows.registers.kinds import KINDS
+
+kind = KINDS["supplier"]
+path = Path(tempfile.mkdtemp()) / "suppliers.xlsx"
+path.write_bytes(files.write_table(kind, [], "xlsx"))
+headings = files.read_sheet(path)[0]
+session = requests.Session()
+session.trust_env = False
+session.verify = sys.argv[1]
+graph = GraphClient(
+    tenant=sys.argv[2], client_id=sys.argv[3], credential=sys.argv[4], authority=sys.argv[5],
+    graph_url=sys.argv[6], session=session,
+)
+token = graph.token()
+after = sorted({"openpyxl", "msal"} & set(sys.modules))
+print(json.dumps({"before": before, "after": after, "headings": headings == list(kind.headings), "token": bool(token)}))
 """
 
 
@@ -94,3 +126,14 @@ def test_postgresql_behind_still_refuses_to_start(postgres_url):
         prepare_database(engine)
     assert migrate.current_heads(engine) == {"0009"}  # left as it was: upgrading is deliberate
     engine.dispose()
+
+
+def test_spreadsheets_and_the_microsoft_sign_in_load_their_libraries_when_used():
+    with GraphDouble(client_secret="a-secret") as graph:
+        argv = [str(graph.ca_file), graph.tenant, graph.client_id, "a-secret", graph.authority, graph.graph_url]
+        result = subprocess.run(
+            [sys.executable, "-c", USE, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer == {"before": [], "after": ["msal", "openpyxl"], "headings": True, "token": True}

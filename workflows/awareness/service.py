@@ -36,6 +36,18 @@ def progress(session: Session, campaign_ids: list[int]) -> dict[int, tuple[int, 
     return {campaign_id: (int(done or 0), int(total)) for campaign_id, done, total in rows}
 
 
+def completion_due(session: Session, since: datetime, until: datetime) -> tuple[int, int, int]:
+    """(campaigns, assignments done, assignments) over the campaigns due in ``[since, until)``, for
+    PERF's completion metric; done counts every confirmation, also one after the due date."""
+    campaigns, done, assigned = session.execute(
+        select(func.count(func.distinct(Campaign.id)), _done, func.count(CampaignAssignment.id))
+        .select_from(Campaign)
+        .outerjoin(CampaignAssignment, CampaignAssignment.campaign_id == Campaign.id)
+        .where(Campaign.due_at >= since, Campaign.due_at < until)
+    ).one()
+    return int(campaigns), int(done or 0), int(assigned)
+
+
 def _line(campaign: Campaign, done: int, total: int, ctx: Context, now: datetime) -> str:
     state = "complete" if campaign.completed_at else ("overdue" if campaign.due_at <= now else "open")
     due = when(campaign.due_at, ctx.org.zone)

@@ -18,6 +18,7 @@ from config.organisation import Organisation
 from config.report_settings import SEVERITIES, Threshold
 from storage.aggregates import Spread
 from workflows.audits import service as audits
+from workflows.awareness import service as awareness
 from workflows.changes import service as changes
 from workflows.evidence import service as evidence
 from workflows.incidents import service as incidents
@@ -90,6 +91,20 @@ def _definitions() -> dict[str, Definition]:
             "d",
             f"{formula} over the nonconformities open now",
         )
+    found["awr.completion.rate"] = Definition(
+        "awr.completion.rate",
+        "Campaign completion",
+        "AWR",
+        "%",
+        "100 × assignments done (at any time) ÷ assignments, over the campaigns due in the period",
+    )
+    found["awr.completion.campaigns"] = Definition(
+        "awr.completion.campaigns",
+        "Campaigns due",
+        "AWR",
+        "",
+        "campaigns due in the period (no data when none)",
+    )
     return found
 
 
@@ -117,7 +132,7 @@ class Measurement:
         if self.value is None:
             return "no data"
         unit = self.definition.unit
-        return f"{self.value:.1f} {unit}" if unit != "%" else f"{self.value:.0f} %"
+        return f"{self.value:.1f} {unit}".rstrip() if unit != "%" else f"{self.value:.0f} %"
 
 
 @dataclass(frozen=True)
@@ -179,6 +194,9 @@ def measure(session: Session, org: Organisation, period: Period, now: datetime) 
     add("aud.open_nc.count", float(ages.count) if ages.raised else None, ages.count)
     add("aud.open_nc.oldest", ages.oldest / DAY if ages.oldest is not None else None, ages.count)
     add("aud.open_nc.median_age", ages.median / DAY if ages.median is not None else None, ages.count)
+    campaigns, done, assigned = awareness.completion_due(session, period.start, until)
+    add("awr.completion.rate", _rate(assigned, done), assigned)
+    add("awr.completion.campaigns", float(campaigns) if campaigns else None, campaigns)
     latest: dict[str, tuple[str, str, float]] = {}
     for key, process, title, number, _decided in evidence.manual_measurements(session, period.start, until):
         latest[key] = (process, title, number)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from config.organisation import Role
 from workflows.kernel.process import HelpEntry, Process
-from workflows.records import routes, scheduled
+from workflows.records import routes, scheduled, service
 
 PROCESS = Process(
     id="REC",
     routes=routes.register,
     help=(HelpEntry("/isms outbox", "Messages and tickets the bot could not deliver", frozenset({Role.ISMS_MANAGER})),),
     due=(scheduled.link_records, scheduled.publish_head, scheduled.sweep_retention),
+    status=service.status_lines,
 )

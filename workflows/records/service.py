@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.organisation import Role
+from storage import intake
 from storage.models.outbox import OutboxEffect
 from storage.models.records import Record
 from storage.outbox import DEAD, counts_by_status
@@ -74,3 +75,19 @@ def recent_records(
 
 def undelivered_count(session: Session) -> int:
     return counts_by_status(session).get(DEAD, 0)
+
+
+def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
+    """``/isms status``: the Slack requests acknowledged but not yet run, and those that failed for good
+    (each person was given an ``ERR-`` reference; the newest is named so the log can be searched).
+    Nothing when all is zero, the usual case."""
+    found = intake.health(session, now - intake.KEEP_FAILED)  # as far back as failed rows are kept
+    if not (found.waiting or found.running or found.failed):
+        return []
+    line = (
+        f"Slack requests: {found.waiting:,} waiting, {found.running:,} running, "
+        f"{plural(found.failed, 'failed request')} in the last {intake.KEEP_FAILED.days} days"
+    )
+    if found.newest_failure:
+        line += f" (newest {found.newest_failure})"
+    return [line]
