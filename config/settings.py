@@ -94,8 +94,8 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         validation_alias=_env("ISMS_INTAKE_WORKERS"),
-        description="Slack requests whose workflows run at once after their acknowledgement "
-        "(default: 1 on SQLite, 2 on PostgreSQL).",
+        description="Slack requests whose workflows run at once after their acknowledgement (default 1: "
+        "a person's requests then run in the order they were sent).",
     )
     intake_lease: float = Field(
         60.0,

@@ -55,10 +55,12 @@ from workflows.kernel.work import Context
 
 log = logging.getLogger(__name__)
 ANY = re.compile(".+")
-WORKERS = 2
-"""Intake workers on PostgreSQL: reports queue on the year's counter row anyway, and every worker
-takes the GIL from the threads that acknowledge (bench/RESULTS.md: at 8 clients 4 workers gave 28% of
-the baseline's acknowledgements, 2 gave 47%, 1 gave 62% with twice the drain)."""
+WORKERS = 1
+"""Intake workers by default, on both databases: one worker runs a person's requests in the order they
+were sent (an approval before the ticket move that follows it; two workers could swap them), and every
+worker takes the GIL from the threads that acknowledge (bench/RESULTS.md: at 8 clients 4 workers gave
+28% of the baseline's acknowledgements, 2 gave 47%, 1 gave 62%, with p99 222 ms at 32 clients, at half
+the drain rate after a burst). ``ISMS_INTAKE_WORKERS`` trades that order for drain speed."""
 GOT_IT = "Got it, working on it\u2026"
 """The acknowledgement of a slash command whose answer follows from an intake worker."""
 LABELS = {"command": "command", "action": "click on", "view": "form", "shortcut": "shortcut", "message": "message"}
@@ -125,8 +127,8 @@ def build_app(
 ) -> tuple[App, IntakeWorkers]:
     """The Bolt app and its intake workers (the caller starts and stops them). ``signing_secret`` is
     None in Socket Mode, where Slack's requests are not signed. ``replies`` posts to response URLs and
-    is also the outbox's ``slack.respond`` sender. ``workers``: workflows run at once (default: 1 on
-    SQLite, which has one writer anyway, else ``WORKERS``); ``lease``: how long a worker holds a request
+    is also the outbox's ``slack.respond`` sender. ``workers``: workflows run at once (default
+    ``WORKERS``); ``lease``: how long a worker holds a request
     (the wait before a request of a process that died while running it runs again)."""
     # The listener runs in the thread that received the request (waitress's, or Socket Mode's), and the
     # acknowledgement leaves when it returns: no hand-off to Bolt's 5-thread executor and its 10 ms poll.
@@ -140,7 +142,7 @@ def build_app(
     replies = replies or Replies(message_blocks, fallback_text)
     engine = ctx.sessions.kw["bind"]
     if workers is None:
-        workers = 1 if engine.dialect.name == "sqlite" else WORKERS
+        workers = WORKERS
     trial.guard(ctx.sessions)
 
     def take(kind: jobs.Kind, body: dict[str, Any], ack: Callable[..., Any] | None) -> None:
