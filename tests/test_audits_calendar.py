@@ -1,6 +1,7 @@
 """With Microsoft 365 configured, a planned internal audit is also in Outlook (the Graph double): the
 kick-off meeting with auditors and auditees, and the report due date with the auditors, each created
-once even when Graph's answer is lost. Without Microsoft 365 nothing goes to a calendar."""
+once even when Graph's answer is lost; through the router and through Slack's signed modal. Without
+Microsoft 365 nothing goes to a calendar."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ import yaml
 from sqlalchemy import func, select
 
 from bot.runtime import build_runtime
+from bot.server import BotServer
 from config.errors import ConfigError
 from config.settings import PACKAGED_EXAMPLE_ORG, Settings
 from integrations.graph import start
 from storage.models import OutboxEffect
 from tests.doubles.graph_api import GraphDouble
-from tests.support import FakeClock
+from tests.doubles.slack_api import SlackApiDouble
+from tests.slack_client import SlackUser
+from tests.support import FakeClock, eventually
+from tests.test_audits_slack import PLAN as MODAL_PLAN
+from tests.test_audits_slack import modal, submit
 from tests.test_graph import SECRET, graph_org, graph_settings, trusting
 from tests.world import Chat, World, make_world
 
@@ -165,3 +171,23 @@ def test_an_unquoted_kickoff_time_stops_the_start_naming_the_key(settings: Setti
     with pytest.raises(ConfigError) as raised:
         make_world(settings, clock, path)
     assert "audits.kickoff_at" in str(raised.value) and '"HH:MM" in quotes' in str(raised.value)
+
+
+def test_planning_in_the_slack_modal_puts_the_kickoff_in_outlook(
+    slack_settings: Settings,
+    slack: SlackApiDouble,
+    clock: FakeClock,
+    graph: GraphDouble,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(graph.ca_file))  # the bot's own session trusts the double
+    with BotServer(graph_settings(slack_settings, graph, graph_org(tmp_path)), clock=clock) as bot:
+        assert SlackUser(bot.url, slack, "U0ALICE").command("/isms", "audit new")[0] == 200
+        assert submit(bot, "U0ALICE", modal(slack, "audit.plan"), MODAL_PLAN) == (200, "")
+
+        events = eventually(lambda: by_subject(graph) if len(by_subject(graph)) == 2 else None)
+    assert events is not None, "the two events never reached Outlook"
+    kickoff = events["Kick-off of internal audit AUD-2026-0001: ISMS operations 2026"]
+    assert attendees(kickoff) == TEAM
+    assert kickoff["start"] == {"dateTime": "2026-12-07T09:00:00", "timeZone": "UTC"}
