@@ -18,7 +18,7 @@ REPORT_SLOT = timedelta(minutes=30)
 LABELS = {"kickoff": "the kick-off", "report": "the report due date"}
 
 
-def event_key(audit: Audit, which: str) -> str:
+def _event_key(audit: Audit, which: str) -> str:
     return f"aud:{audit.ref}:event:{which}"
 
 
@@ -51,7 +51,7 @@ def schedule_events(work: Work, audit: Audit) -> list[str]:
             continue
         schedule_event(
             work,
-            event_key(audit, which),
+            _event_key(audit, which),
             subject=subject,
             start=start,
             end=end,
