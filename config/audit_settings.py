@@ -10,12 +10,13 @@ from the file at start-up, naming the key; in chat on the form's field.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from config.activity_settings import _quoted_time
 from config.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -51,6 +52,13 @@ class AuditSettings(_Strict):
         description="Days before kick-off, evidence due and report due that people are reminded (0 = that morning).",
     )
     programme: tuple[PlannedAudit, ...] = ()
+    kickoff_at: time = Field(
+        time(10, 0),
+        description="With Microsoft 365: when the kick-off meeting starts on the kick-off day (organisation time).",
+    )
+    kickoff_minutes: int = Field(60, ge=15, le=480, description="With Microsoft 365: the kick-off meeting's length.")
+
+    _time = field_validator("kickoff_at", mode="before")(_quoted_time)
 
     @field_validator("remind_before_days")
     @classmethod

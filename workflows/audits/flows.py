@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from config.organisation import Organisation
 from storage.counters import next_number
 from storage.models.audits import Audit, Finding
-from workflows.audits import forms, messages, milestones, report
+from workflows.audits import forms, messages, milestones, outlook, report
 from workflows.audits.forms import Plan
 from workflows.audits.lifecycle import (
     FINDINGS,
@@ -83,18 +83,19 @@ def submit_plan(ctx: Context, actor: Actor, values: dict[str, str], key: str) ->
     with ctx.work(actor) as work:
         if not work.once(key):
             return Outcome.say("This audit was already planned.")
-        audit = create_audit(work, plan, plan_key=None)
+        audit, events = create_audit(work, plan, plan_key=None)
         return Outcome(
             reply=Message(
                 text=f"Planned internal audit {audit.ref}: {audit.title}",
-                body="The auditors and auditees are told now and reminded before each date.",
+                body="The auditors and auditees are told now and reminded before each date." + outlook.told(events),
                 fields=messages.summary(ctx.org, audit),
             )
         )
 
 
-def create_audit(work: Work, plan: Plan, *, plan_key: str | None) -> Audit:
-    """Store a checked plan, record it, tell auditors and auditees, and schedule its first reminder."""
+def create_audit(work: Work, plan: Plan, *, plan_key: str | None) -> tuple[Audit, list[str]]:
+    """Store a checked plan, record it, tell auditors and auditees, and schedule its first reminder;
+    returns the audit and which of its Outlook events were queued (none without Microsoft 365)."""
     org = work.ctx.org
     year = work.now.astimezone(org.zone).year
     auditees = sorted({org.process_owners[p] for p in plan.processes if p in org.process_owners})
@@ -118,6 +119,7 @@ def create_audit(work: Work, plan: Plan, *, plan_key: str | None) -> Audit:
     milestones.schedule(work.ctx, audit, 0, work.now)
     work.session.add(audit)
     work.session.flush()
+    events = outlook.schedule_events(work, audit)
     work.record(
         "AUD",
         "audit-planned",
@@ -133,10 +135,11 @@ def create_audit(work: Work, plan: Plan, *, plan_key: str | None) -> Audit:
             "evidence_due": audit.evidence_due.isoformat(),
             "report_due": audit.report_due.isoformat(),
             "source": f"organisation file ({plan_key})" if plan_key else "chat",
+            **({"outlook_events": events} if events else {}),
         },
     )
     tell_team(work, audit, "planned", lambda auditor: messages.planned(org, audit, auditor=auditor))
-    return audit
+    return audit, events
 
 
 def tell_team(work: Work, audit: Audit, event: str, build: _Builder, *, auditees: bool = True) -> None:
