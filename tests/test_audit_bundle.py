@@ -38,7 +38,7 @@ def test_records_export_filters(seeded, tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines() if '"type": "seal"' not in line]
     assert rows and {row["process"] for row in rows} == {"INC"}
     none = runner.invoke(app, ["records", "export", "--out", str(out), "--until", "2025-12-31"], env=seeded)
-    assert none.exit_code == 0 and none.output.startswith("0 records")
+    assert none.exit_code == 0 and none.stdout.startswith("0 records")  # logs go to stderr
     bad = runner.invoke(app, ["records", "export", "--out", str(out), "--process", "x'; drop"], env=seeded)
     assert bad.exit_code == 2
 
