@@ -48,10 +48,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def require_postgres() -> None:
-    """Skip a PostgreSQL-only test, with one reason for all of them, when PostgreSQL is not there."""
+    """Fail a PostgreSQL-only test, with one reason for all of them, when PostgreSQL is not there: the
+    tests need it (README), and a skipped test would read as a passed one."""
     problem = postgres_problem()
     if problem is not None:
-        pytest.skip(f"{problem}; set ISMS_TEST_DATABASE=postgresql to make this a failure")
+        pytest.fail(f"{problem}; the tests need PostgreSQL (ISMS_TEST_POSTGRES_URL points elsewhere)")
 
 
 @pytest.fixture
@@ -81,11 +82,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with fresh_postgres_database(template=template) as url:
             yield url
     else:
-        url = f"sqlite:///{tmp_path / 'isms.db'}"
-        engine = make_engine(url)
-        migrate.upgrade(engine)
-        engine.dispose()
-        yield url
+        yield migrated_sqlite(tmp_path)
+
+
+def migrated_sqlite(folder: Path) -> str:
+    """A SQLite file at the newest schema in ``folder``; its URL."""
+    url = f"sqlite:///{folder / 'isms.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite database whatever the run's main backend, for behaviour only SQLite has (its write lock)."""
+    return migrated_sqlite(tmp_path)
 
 
 @pytest.fixture

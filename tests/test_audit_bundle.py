@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import zipfile
 
@@ -43,7 +42,6 @@ def test_records_export_filters(seeded, tmp_path):
     assert bad.exit_code == 2
 
 
-@pytest.mark.skipif(shutil.which("sha256sum") is None, reason="sha256sum (coreutils) is not installed")
 def test_bundle_verifies_with_sha256sum_and_fails_after_one_byte(seeded, tmp_path):
     zipped = tmp_path / "bundle.zip"
     result = CliRunner().invoke(app, ["audit", "bundle", "--period", "2026", "--out", str(zipped)], env=seeded)

@@ -4,7 +4,6 @@ the start of an attempt whose outcome is unknown handed to the next attempt's se
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 from sqlalchemy import event, select
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage import outbox
 from storage.models import OutboxEffect
 from storage.outbox import Backoff, Dispatcher, RetryLater
-from tests.support import FakeClock
+from tests.support import FakeClock, eventually
 
 
 def queue(sessions: sessionmaker[Session], clock: FakeClock, *keys: str, kind: str = "chat.message") -> None:
@@ -93,10 +92,8 @@ def test_the_heartbeat_keeps_a_short_claim_while_the_sender_works(sessions, cloc
     try:
         assert started.wait(10)
         clock.advance(seconds=60)  # four leases later, the claim is still alive
-        deadline = time.monotonic() + 10
-        while row(sessions, "slow").claimed_until <= clock():  # type: ignore[operator]
-            assert time.monotonic() < deadline, "the claim was never renewed"
-            time.sleep(0.01)
+        renewed = eventually(lambda: row(sessions, "slow").claimed_until > clock(), timeout=10)  # type: ignore[operator]
+        assert renewed, "the claim was never renewed"
         other = Recorder()
         assert Dispatcher(sessions, {"chat.message": other}, clock).run_once() == outbox.DispatchReport()
         assert other.seen == []

@@ -21,6 +21,7 @@ from storage import outbox
 from storage.db import make_engine, make_sessions
 from storage.models import OutboxEffect
 from tests.doubles.slack_api import SlackApiDouble
+from tests.support import eventually
 from workflows.kernel.ui import Message
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,13 +69,12 @@ def test_a_restart_after_kill_9_delivers_what_the_dead_process_claimed_once_each
         assert len(claimed) >= IN_FLIGHT  # the dead process held them (and posted some)
 
         with drainer(db_url, slack):
-            deadline = time.monotonic() + 60
-            while True:
+
+            def delivered() -> bool:
                 with sessions() as session:
-                    if outbox.counts_by_status(session) == {"sent": PEOPLE}:
-                        break
-                assert time.monotonic() < deadline, "the restarted process did not deliver everything"
-                time.sleep(0.05)
+                    return outbox.counts_by_status(session) == {"sent": PEOPLE}
+
+            assert eventually(delivered, timeout=60), "the restarted process did not deliver everything"
 
         per_person = Counter(call.args["channel"] for call in slack.calls_to("chat.postMessage"))
         assert per_person == Counter({f"U{n:04d}": 1 for n in range(PEOPLE)})  # 0 lost, 0 doubled

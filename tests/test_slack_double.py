@@ -35,6 +35,7 @@ from tests.doubles.signing import (
     view_submission_payload,
 )
 from tests.doubles.slack_api import BOT_USER_ID, TEAM_ID, SlackApiDouble, dm_channel_id
+from tests.support import eventually
 
 TOKEN = "xoxb-test"
 SECRET = "test-signing-secret"
@@ -349,7 +350,5 @@ def test_bolt_routes_interactivity_and_events(slack: SlackApiDouble, bolt: tuple
     event = {"type": "app_mention", "user": "U1", "text": "hi", "channel": "C1", "ts": "1.3", "event_ts": "1.3"}
     assert post_signed(url, SECRET, event_body(event, "Ev1"), JSON_CONTENT_TYPE)[0] == 200
 
-    deadline = time.monotonic() + 5
-    while len(seen) < 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert eventually(lambda: len(seen) >= 4, timeout=5)
     assert sorted(seen) == ["action:R-1", "event:hi", "shortcut:leak", "view:R-7"]

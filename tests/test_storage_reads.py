@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from sqlalchemy import func, select, text
 
 from storage.db import make_engine, make_read_sessions, make_sessions
 from storage.models import Record
-from tests.conftest import USE_POSTGRES
 
-pytestmark = pytest.mark.skipif(USE_POSTGRES, reason="SQLite's write lock; PostgreSQL readers never take one")
+# SQLite's write lock, on a SQLite file in both runs (PostgreSQL readers never take one).
 
 
-def test_a_read_runs_while_a_writer_holds_the_sqlite_write_lock(db_url):
-    engine = make_engine(db_url)
+def test_a_read_runs_while_a_writer_holds_the_sqlite_write_lock(sqlite_url):
+    engine = make_engine(sqlite_url)
     try:
         writes, reads = make_sessions(engine), make_read_sessions(engine)
         answers: list[int] = []
@@ -36,10 +34,10 @@ def test_a_read_runs_while_a_writer_holds_the_sqlite_write_lock(db_url):
         engine.dispose()
 
 
-def test_a_second_writer_still_waits_for_the_first(db_url):
+def test_a_second_writer_still_waits_for_the_first(sqlite_url):
     """The other half of the rule: writers begin IMMEDIATE, so a read-then-write step never fails on
     an upgrade; it waits its turn."""
-    engine = make_engine(db_url)
+    engine = make_engine(sqlite_url)
     try:
         writes = make_sessions(engine)
         order: list[str] = []
