@@ -85,6 +85,11 @@ def test_a_report_acknowledged_before_a_crash_is_made_once_after_the_restart(pos
         )
 
         def blocked_on_the_lock() -> bool:
+            # The scheduler's tick also reads incidents and may be the one waiting, so the worker's claim
+            # of the request must be committed too before the kill means "inside the workflow".
+            with sessions() as session:
+                if session.scalar(select(IntakeRequest.status)) != "running":
+                    return False
             # pg_stat_activity is read once per transaction unless the snapshot is cleared before each look
             locker.execute(text("SELECT pg_stat_clear_snapshot()"))
             return bool(locker.execute(text(waiting)).scalar())
