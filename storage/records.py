@@ -14,12 +14,16 @@ The exact scheme, why it is built this way and what each anchor detects: docs/re
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
+import logging
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Table, bindparam, event, insert, text
 from sqlalchemy.orm import Session
 
+from storage import chain_check
+from storage.chain_check import Stretch
 from storage.db import is_postgresql
 from storage.models.base import UtcDateTime
 from storage.models.records import Record, RecordSeal
@@ -39,6 +45,8 @@ GENESIS = "0" * 64
 SEAL_CONTEXT = "isms-records-seal-v1"
 ERASURE_PROCESS, ERASURE_ACTION = "REC", "erased"
 CHECKPOINT_EVERY = 1000
+# From this many records verify checks stretches of the log in worker processes at once.
+PARALLEL_FROM = 200_000
 CHECKPOINT_INTERVAL = timedelta(hours=1)
 # Arbitrary constant naming the PostgreSQL advisory lock that only linkers take (writers never do).
 _LINK_LOCK = 0x15A5_0002
@@ -46,6 +54,7 @@ _PENDING_HEADS = "records_pending_heads"
 _TABLE: Table = Record.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
 _INSERT = insert(_TABLE).returning(_TABLE.c.seq)
 _US = "\x1f"
+log = logging.getLogger(__name__)
 _SEALS = text("SELECT id, seq, hash, sealed_at, public_key, signature FROM record_seals ORDER BY id").columns(
     sealed_at=UtcDateTime()
 )
@@ -128,10 +137,6 @@ def canonical_json(data: Mapping[str, Any]) -> str:
 
 def sha256(text_value: str) -> str:
     return hashlib.sha256(text_value.encode("utf-8")).hexdigest()
-
-
-def _data_hex(data: str | None) -> str | None:
-    return None if data is None else hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 def _iso(value: datetime | None) -> str:
@@ -253,14 +258,6 @@ def _ranges(seqs: Sequence[int]) -> list[list[int]]:
         else:
             ranges.append([seq, seq])
     return ranges
-
-
-def _expand(data: str | None) -> Iterator[int]:
-    try:
-        for first, last in json.loads(data or "{}").get("seqs", []):
-            yield from range(int(first), int(last) + 1)
-    except (ValueError, TypeError, AttributeError):
-        return
 
 
 # ------------------------------------------------------------------------------------- anchors
@@ -483,12 +480,18 @@ NO_HEADS = "removal of records at the tail (no published head given)"
 NO_ANCHOR = "removal of records at the tail, or a rewrite of the chain with recomputed hashes"
 
 
-def _verify_query(session: Session) -> str:
+def _verify_query(session: Session, seqs: tuple[int, int] | None = None) -> str:
+    """The rows ``chain_check`` reads, in seq order; on SQLite the data and the hashed fields come as
+    BLOBs (bytes), which is what gets hashed, so Python neither decodes nor encodes them."""
     sql = _sql(session)
     fields = f"{sql['head']} || {sql['us']} || prev_hash || {sql['us']} || {sql['tail']}"
+    data = "data"
+    if not is_postgresql(session):
+        data, fields = "CAST(data AS BLOB)", f"CAST({fields} AS BLOB)"
+    where = f" WHERE seq BETWEEN {int(seqs[0])} AND {int(seqs[1])}" if seqs else ""
     return (
-        f"SELECT seq, {sql['at']}, data, data_hash, prev_hash, hash, {sql['until']}, "
-        f"process = '{ERASURE_PROCESS}' AND action = '{ERASURE_ACTION}', {fields} FROM records ORDER BY seq"
+        f"SELECT seq, {sql['at']}, {data}, data_hash, prev_hash, hash, {sql['until']}, "
+        f"process = '{ERASURE_PROCESS}' AND action = '{ERASURE_ACTION}', {fields} FROM records{where} ORDER BY seq"
     )
 
 
@@ -508,121 +511,96 @@ def _fetch(session: Session, query: str, size: int) -> Iterator[list[tuple[Any, 
         cursor.close()
 
 
-class _Checker:
-    """Streams the table once in seq order; the fast path checks a whole batch with list operations
-    and only a batch that fails is walked row by row to name the first broken record."""
-
-    def __init__(self, expect: Mapping[int, tuple[str, str]], now: str | None):
-        self.expect = expect  # seq -> (hash, what anchors it)
-        self.expect_seqs = sorted(expect)
-        self.now = now
-        self.prev_seq, self.prev_hash = 0, GENESIS
-        self.count = 0
-        self.unlinked = 0
-        self.first_unlinked: int | None = None
-        self.erased: dict[int, str | None] = {}  # erased seq -> its retain_until
-        self.erasures: dict[int, tuple[int, str]] = {}  # erased seq -> (erasure record seq, its time)
-        self.broken: tuple[int, str] | None = None
-        self.matched: set[int] = set()
-
-    def batch(self, rows: list[tuple[Any, ...]]) -> bool:
-        seqs, ats, datas, data_hashes, prevs, hashes, untils, is_erasure, fields = zip(*rows, strict=True)
-        linked = len(rows) if hashes[-1] is not None else hashes.index(None)
-        ok = self.first_unlinked is None or linked == 0
-        computed = list(map(_data_hex, datas))
-        if ok and computed != list(data_hashes):
-            ok = all(c is None for c, h in zip(computed, data_hashes, strict=True) if c != h)
-        if ok and linked:
-            ok = (
-                prevs[0] == self.prev_hash
-                and prevs[1:linked] == hashes[: linked - 1]
-                and list(map(sha256, fields[:linked])) == list(hashes[:linked])
-                and (self.now is None or max(ats) <= self.now)
-                and all(h is None for h in hashes[linked:])
-            )
-        if not ok:
-            return self._rows(rows)
-        for index in [i for i, c in enumerate(computed) if c is None]:
-            self.erased[seqs[index]] = untils[index]
-        if True in is_erasure:
-            for index in [i for i, e in enumerate(is_erasure) if e]:
-                for seq in _expand(datas[index]):
-                    self.erasures.setdefault(seq, (seqs[index], ats[index]))
-        if linked:
-            self._anchors(seqs[:linked], hashes[:linked])
-            self.prev_seq, self.prev_hash = seqs[linked - 1], hashes[linked - 1]
-            self.count += linked
-        if linked < len(rows):
-            self.first_unlinked = self.first_unlinked or seqs[linked]
-            self.unlinked += len(rows) - linked
-        return True
-
-    def _anchors(self, seqs: Sequence[int], hashes: Sequence[str]) -> None:
-        start = bisect.bisect_left(self.expect_seqs, seqs[0])
-        stop = bisect.bisect_right(self.expect_seqs, seqs[-1])
-        for expected in self.expect_seqs[start:stop]:
-            index = bisect.bisect_left(seqs, expected)
-            if index < len(seqs) and seqs[index] == expected:
-                self.matched.add(expected)
-                if hashes[index] != self.expect[expected][0]:
-                    self.broken = (
-                        expected,
-                        f"does not match {self.expect[expected][1]} (the chain up to here was rewritten)",
-                    )
-                    return
-
-    def _rows(self, rows: list[tuple[Any, ...]]) -> bool:
-        """The slow path: the same checks row by row, stopping at the first broken record."""
-        for row in rows:
-            seq, at, data, data_hash, prev_hash, own_hash, until, is_erasure, fields = row
-            if own_hash is None:
-                if data is None:
-                    self.erased[seq] = until
-                elif sha256(data) != data_hash:
-                    return self._break(seq, "data does not match its hash (changed, not yet linked)")
-                if is_erasure:
-                    for erased in _expand(data):
-                        self.erasures.setdefault(erased, (seq, at))
-                self.first_unlinked = self.first_unlinked or seq
-                self.unlinked += 1
-                continue
-            if self.first_unlinked is not None:
-                return self._break(self.first_unlinked, "not linked, but later records are (inserted or unlinked)")
-            if data is None:
-                self.erased[seq] = until
-            elif sha256(data) != data_hash:
-                return self._break(seq, "data does not match its hash (changed)")
-            if prev_hash != self.prev_hash:
-                if seq != self.prev_seq + 1:
-                    return self._break(self.prev_seq + 1, f"record(s) missing before record {seq} (deleted)")
-                return self._break(seq, f"does not follow record {self.prev_seq} (inserted, swapped or changed)")
-            if sha256(fields) != own_hash:
-                return self._break(seq, "record hash does not match its contents (changed)")
-            if self.now is not None and at > self.now:
-                return self._break(seq, f"dated in the future ({at})")
-            if is_erasure:
-                for erased in _expand(data):
-                    self.erasures.setdefault(erased, (seq, at))
-            self._anchors((seq,), (own_hash,))
-            if self.broken:
-                return False
-            self.prev_seq, self.prev_hash = seq, own_hash
-            self.count += 1
-        return True
-
-    def _break(self, seq: int, reason: str) -> bool:
-        self.broken = (seq, reason)
-        return False
-
-    def erasure_problems(self) -> tuple[int, str] | None:
-        for seq in sorted(self.erased):
-            erasure = self.erasures.get(seq)
-            until = self.erased[seq]
-            if erasure is None or erasure[0] <= seq:
-                return seq, "data erased without an erasure record in the chain"
-            if until is None or erasure[1] < until:
-                return seq, f"data erased before its retention ended (erased {erasure[1]}, kept until {until})"
+def _worker_source(session: Session) -> dict[str, str] | None:
+    """How a worker process reaches the same records: the SQLite file, or the PostgreSQL server with
+    this transaction's snapshot exported (the workers read exactly what this session sees). None for
+    an in-memory database."""
+    url = session.connection().engine.url
+    if is_postgresql(session):
+        snapshot = session.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return {"backend": "postgresql", "database": conninfo, "snapshot": snapshot}
+    if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
         return None
+    return {"backend": "sqlite", "database": url.database}
+
+
+def _check_in_workers(
+    session: Session, expected: Mapping[int, tuple[str, str]], now: str | None, batch: int, workers: int
+) -> Stretch | None:
+    """The chain checked in ``workers`` processes at once, one stretch of seqs each, then joined.
+
+    None when this cannot be used or does not come out clean: a stretch with a break, two stretches
+    that do not join, or a worker that failed. The caller then scans on one snapshot and names the
+    first broken record exactly (on SQLite the workers' snapshots may differ by a commit or two, so a
+    break seen here is confirmed that way rather than reported)."""
+    low, high = session.execute(text("SELECT min(seq), max(seq) FROM records")).one()
+    source = _worker_source(session)
+    if low is None or source is None:
+        return None
+    step = (high - low) // workers + 1
+    stretches = [(first, min(first + step - 1, high)) for first in range(low, high + 1, step)]
+    anchors = [[seq, digest_hex, anchor] for seq, (digest_hex, anchor) in sorted(expected.items())]
+    root = str(Path(__file__).resolve().parents[1])
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
+    jobs = [
+        json.dumps({**source, "query": _verify_query(session, seqs), "batch": batch, "now": now, "expect": anchors})
+        for seqs in stretches
+    ]
+
+    def run(job: str) -> tuple[int, bytes, bytes]:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "storage.chain_check"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environment,
+        )
+        out, problem = worker.communicate(job.encode("utf-8"))
+        return worker.returncode, out, problem
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        outcomes = list(pool.map(run, jobs))
+    found: list[Stretch] = []
+    for code, out, problem in outcomes:
+        if code != 0:
+            log.warning("records verify: a worker failed, checking in one process: %s", problem.decode()[-500:])
+            return None
+        found.append(Stretch(**json.loads(out)))
+    return _joined(found)
+
+
+def _joined(stretches: Sequence[Stretch]) -> Stretch | None:
+    """Stretches in seq order as one, or None where they do not join cleanly."""
+    whole = Stretch(prev_hash=GENESIS)
+    erasures: dict[int, tuple[int, str]] = {}
+    for part in stretches:
+        if part.broken:
+            return None
+        if part.count:
+            if whole.first_unlinked is not None or part.first_prev != whole.prev_hash:
+                return None
+            whole.prev_seq, whole.prev_hash = part.prev_seq, part.prev_hash
+        whole.count += part.count
+        whole.unlinked += part.unlinked
+        whole.first_unlinked = whole.first_unlinked or part.first_unlinked
+        whole.erased += [(seq, until) for seq, until in part.erased]
+        for seq, by, at in part.erasures:
+            erasures.setdefault(seq, (by, at))
+        whole.matched += part.matched
+    whole.erasures = [(seq, by, at) for seq, (by, at) in sorted(erasures.items())]
+    return whole
+
+
+def _erasure_problem(stretch: Stretch) -> tuple[int, str] | None:
+    erasures = {seq: (by, at) for seq, by, at in stretch.erasures}
+    for seq, until in sorted(stretch.erased):
+        erasure = erasures.get(seq)
+        if erasure is None or erasure[0] <= seq:
+            return seq, "data erased without an erasure record in the chain"
+        if until is None or erasure[1] < until:
+            return seq, f"data erased before its retention ended (erased {erasure[1]}, kept until {until})"
+    return None
 
 
 def verify(
@@ -632,11 +610,15 @@ def verify(
     expect: Iterable[Head] = (),
     now: datetime | None = None,
     batch: int = 50_000,
+    workers: int | None = None,
+    parallel_from: int | None = None,
 ) -> Verification:
     """Recompute the whole chain and check it against its anchors; name the first broken record.
 
     ``public_key`` (hex Ed25519) checks every seal; ``expect`` are published heads; ``now`` also
-    rejects records dated in the future. Records not yet linked are counted, not failed.
+    rejects records dated in the future. Records not yet linked are counted, not failed. A log of
+    ``parallel_from`` (``PARALLEL_FROM``) records or more is checked by ``workers`` processes (default: one per CPU, at
+    most 4) when there is more than one CPU.
     """
     seals = session.execute(_SEALS).all()
     expected: dict[int, tuple[str, str]] = {}
@@ -657,26 +639,29 @@ def verify(
             expected.setdefault(seal.seq, (seal.hash, f"its seal of {sealed_at}"))
             result.seals += 1
             result.newest_seal_at = max(result.newest_seal_at or "", sealed_at)
-    checker = _Checker(expected, _iso(now) if now else None)
-    for rows in _fetch(session, _verify_query(session), batch):
-        if not checker.batch(rows) or checker.broken:
-            break
-    result.count, result.unlinked = checker.count + checker.unlinked, checker.unlinked
-    result.head = Head(checker.prev_seq, checker.prev_hash)
-    result.erased = len(checker.erased)
+    at_most = _iso(now) if now else None
+    workers = min(os.cpu_count() or 1, 4) if workers is None else workers
+    stretch = None
+    if workers > 1 and _size(session) >= (PARALLEL_FROM if parallel_from is None else parallel_from):
+        stretch = _check_in_workers(session, expected, at_most, batch, workers)
+    if stretch is None:
+        stretch = chain_check.check(_fetch(session, _verify_query(session), batch), expected, at_most, GENESIS)
+    result.count, result.unlinked = stretch.count + stretch.unlinked, stretch.unlinked
+    result.head = Head(stretch.prev_seq, stretch.prev_hash or GENESIS)
+    result.erased = len(stretch.erased)
     # erasure records may lie beyond a break, so erasures are only judged on a complete scan
-    erasures = checker.erasure_problems() if not checker.broken else None
-    candidates = [p for p in (problem, checker.broken, erasures) if p]
-    if not checker.broken:
-        for seq in sorted(set(expected) - checker.matched):
-            if seq > checker.prev_seq:
+    erasures = _erasure_problem(stretch) if not stretch.broken else None
+    candidates = [p for p in (problem, stretch.broken, erasures) if p]
+    if not stretch.broken:
+        for seq in sorted(set(expected) - set(stretch.matched)):
+            if seq > stretch.prev_seq:
                 candidates.append((seq, f"missing: {expected[seq][1]} names it (truncated)"))
             else:
                 candidates.append((seq, f"missing: {expected[seq][1]} names it (deleted)"))
             break
     if candidates:
         result.broken_seq, result.reason = min(candidates)
-        if result.broken_seq <= checker.prev_seq:
+        if result.broken_seq <= stretch.prev_seq:
             result.count = session.execute(
                 text("SELECT count(*) FROM records WHERE seq < :seq"), {"seq": result.broken_seq}
             ).scalar_one()
@@ -687,6 +672,12 @@ def verify(
     elif not expect:
         result.undetectable.append(NO_HEADS + " after the last seal")
     return result
+
+
+def _size(session: Session) -> int:
+    """Roughly how many records there are, from the seq range (one index lookup at each end)."""
+    low, high = session.execute(text("SELECT min(seq), max(seq) FROM records")).one()
+    return 0 if low is None else int(high) - int(low) + 1
 
 
 # ------------------------------------------------------------------------------------- exporting

@@ -49,9 +49,24 @@ def link(sessions, anchors=NONE, now=T0) -> records.Linked:
         return records.link_pending(session, now, anchors)
 
 
+# Every case runs twice: verify in one process, and verify in worker processes (one stretch of the
+# log each, as a log of PARALLEL_FROM records or more is checked). Workers that missed a tamper
+# would let a case pass as intact; a break they see is confirmed by the one-process scan.
+VERIFY_OPTIONS: dict[str, int] = {}
+
+
+@pytest.fixture(autouse=True, params=["one process", "worker processes"])
+def verify_in(request):
+    VERIFY_OPTIONS.clear()
+    if request.param == "worker processes":
+        VERIFY_OPTIONS.update(workers=3, parallel_from=1)
+    yield request.param
+    VERIFY_OPTIONS.clear()
+
+
 def check(sessions, **options) -> records.Verification:
     with sessions() as session:
-        return records.verify(session, **options)
+        return records.verify(session, **VERIFY_OPTIONS, **options)
 
 
 def current_head(sessions) -> records.Head:
@@ -363,3 +378,29 @@ def test_existing_chain_written_before_the_linker_still_verifies(sessions):
     fill(sessions, 2)
     result = check(sessions)
     assert result.ok and result.count == 5
+
+
+def test_worker_processes_check_an_intact_chain_in_stretches_that_join(sessions, verify_in):
+    fill(sessions, 10)
+    with sessions.begin() as session:  # two erased records and their erasure, in different stretches
+        session.execute(update(Record).where(Record.seq.in_([2, 9])).values(data=None))
+    with sessions.begin() as session:
+        records.append(session, [records.Entry(T0, "bot", "REC", "erased", "records", "2,9", {"seqs": [[2, 2], [9, 9]]})])
+    link(sessions)
+    with sessions() as session:
+        joined = records._check_in_workers(session, {}, None, 4, workers=3)
+    assert joined is not None, "the workers' stretches did not join"
+    assert (joined.count, joined.prev_seq, joined.unlinked) == (11, 11, 0)
+    assert [seq for seq, _ in joined.erased] == [2, 9]
+    assert joined.prev_hash == current_head(sessions).hash
+
+
+def test_worker_processes_hand_a_broken_chain_to_the_one_process_scan(sessions, verify_in):
+    fill(sessions, 10)
+    with sessions.begin() as session:
+        session.execute(update(Record).where(Record.seq == 7).values(actor="mallory"))
+    with sessions() as session:
+        assert records._check_in_workers(session, {}, None, 4, workers=3) is None
+    result = check(sessions)
+    assert (result.broken_seq, result.count) == (7, 6)
+    assert "record hash does not match" in result.reason
