@@ -385,7 +385,9 @@ def test_worker_processes_check_an_intact_chain_in_stretches_that_join(sessions,
     with sessions.begin() as session:  # two erased records and their erasure, in different stretches
         session.execute(update(Record).where(Record.seq.in_([2, 9])).values(data=None))
     with sessions.begin() as session:
-        records.append(session, [records.Entry(T0, "bot", "REC", "erased", "records", "2,9", {"seqs": [[2, 2], [9, 9]]})])
+        records.append(
+            session, [records.Entry(T0, "bot", "REC", "erased", "records", "2,9", {"seqs": [[2, 2], [9, 9]]})]
+        )
     link(sessions)
     with sessions() as session:
         joined = records._check_in_workers(session, {}, None, 4, workers=3)
