@@ -77,6 +77,23 @@ def fresh_postgres_database(admin_url: str = POSTGRES_ADMIN_URL, template: str |
         admin.dispose()
 
 
+def outbox_settled(bot) -> bool:  # type: ignore[no-untyped-def]
+    """Nothing in the outbox is waiting to be sent now (the dispatcher runs in the server's thread)."""
+    from sqlalchemy import func, select
+
+    from storage.models import OutboxEffect
+
+    with bot.runtime.ctx.sessions() as session:
+        return not session.scalar(
+            select(func.count()).select_from(OutboxEffect).where(OutboxEffect.status.in_(("pending", "sending")))
+        )
+
+
+def settle(bot) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the outbox has nothing left to send now."""
+    assert eventually(lambda: outbox_settled(bot)), "the outbox did not settle"
+
+
 def eventually(condition: Callable[[], T], timeout: float = 10.0) -> T:
     """Wait for a background thread (the dispatcher, the scheduler, the server) until ``condition``
     gives something truthy, and return it; the deadline is a safety net, not a measurement."""

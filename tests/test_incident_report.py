@@ -13,7 +13,8 @@ from sqlalchemy import select
 from storage.models import Incident, Record
 from tests.browser import dom_of
 from tests.slack_client import SlackUser, text_of
-from tests.test_incident_room import report, settle
+from tests.support import settle
+from tests.test_incident_room import report
 from tests.test_incidents_slack import opened_view, press, submit, triage_post, wait_line
 from tests.test_reports import chromium
 from tests.world import make_world

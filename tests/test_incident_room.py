@@ -4,7 +4,6 @@ Slack answered by the double, the scheduler's tick run by hand on the controlled
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -12,7 +11,7 @@ from sqlalchemy import select
 
 from storage.models import Incident, IncidentRoom, OutboxEffect
 from tests.slack_client import SlackUser, text_of
-from tests.support import eventually
+from tests.support import eventually, settle
 from tests.test_incidents_slack import (
     TRIAGE,
     opened_view,
@@ -61,18 +60,6 @@ def failed_once(bot, key: str) -> bool:  # type: ignore[no-untyped-def]
     with bot.runtime.ctx.sessions() as session:
         effect = session.scalar(select(OutboxEffect).where(OutboxEffect.key == key))
         return effect is not None and effect.status == "pending" and effect.attempts == 1
-
-
-def settle(bot) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the outbox has nothing left to send now (the dispatcher runs in the server)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with bot.runtime.ctx.sessions() as session:
-            waiting = session.scalars(select(OutboxEffect.key).where(OutboxEffect.status.in_(("pending", "sending"))))
-            if not list(waiting):
-                return
-        time.sleep(0.05)
-    raise AssertionError("the outbox did not settle")
 
 
 def test_a_p1_gets_one_private_channel_with_the_team_and_a_pinned_summary_kept_up_to_date(bot, slack):
@@ -270,15 +257,17 @@ def test_slack_refusing_the_channel_is_told_in_the_triage_thread(bot, slack):
     ref = report(erin, "Admin account used from abroad")
     post = triage_post(slack, ref)
     press(sam, "incident.severity.P1", ref)
-    deadline = time.monotonic() + 10
-    while room_row(bot, ref) is None or room_row(bot, ref).error is None:
-        assert time.monotonic() < deadline, "the failed create was never noticed"
+
+    def failure_noticed() -> bool:
         run_due_work(bot.runtime.ctx)
-        time.sleep(0.1)
+        row = room_row(bot, ref)
+        return row is not None and row.error is not None
+
+    assert eventually(failure_noticed), "the failed create was never noticed"
     line = wait_line(slack, post, "could not be opened: Slack refused to create #inc-2026-0001-admin-account")
     assert "restricted_action" in text_of(line.args)
     assert slack.channels() == []
-    assert "could not be opened" in latest_triage(slack, post)
+    assert eventually(lambda: "could not be opened" in latest_triage(slack, post))  # its own chat.update
     assert "room-failed" in [r.action for r in records_of(bot, ref)]
 
 

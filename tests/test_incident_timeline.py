@@ -12,8 +12,9 @@ from sqlalchemy import select
 from storage.models import Incident, Record
 from tests.doubles.signing import message_shortcut_payload
 from tests.slack_client import SlackUser, text_of
+from tests.support import settle
 from tests.test_incident_report import REPORTS
-from tests.test_incident_room import report, settle
+from tests.test_incident_room import report
 from tests.test_incidents_slack import TRIAGE, opened_view, press, submit, triage_post, wait_line
 from tests.world import make_world
 from workflows.kernel.process import run_due_work

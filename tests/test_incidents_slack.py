@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.doubles.signing import (
     view_submission_payload,
 )
 from tests.slack_client import SlackUser, text_of
+from tests.support import eventually, settle
 from workflows.kernel.process import run_due_work
 
 TRIAGE = "C0TRIAGE"
@@ -266,7 +266,6 @@ def test_bad_form_input_is_shown_on_the_fields_and_nothing_is_stored(bot, slack,
     assert json.loads(body)["errors"] == {"what": "At most 3,000 characters, please (this has 3,001)."}
     _, reply = erin.command("/incident", "y" * 3001)
     assert "Nothing was reported: At most 3,000 characters" in erin.reply_text(reply)
-    time.sleep(0.3)
     assert count(bot, Incident) == 0 and count(bot, Record) == 0
     assert count(bot, IntakeRequest) == 0  # refused before the intake: nothing was stored to run later
     assert slack.messages_to(TRIAGE) == []
@@ -438,9 +437,6 @@ def test_full_triage_path_to_closure(bot, slack):
         "incident.note"
     ]
 
-    time.sleep(0.3)
-    lines = thread_lines(slack, post)
-    assert lines[0] == "Erin Evans updated the report's details."
     expected = [
         "Sam Shah classified this as an incident.",
         "Sam Shah set severity P2 (High).",
@@ -449,6 +445,9 @@ def test_full_triage_path_to_closure(bot, slack):
         "Hana Hart escalated this to Alice Adams, Sam Shah.",
         "Hana Hart closed the incident. Root cause: Laptop left unattended",
     ]
+    lines = eventually(lambda: (found := thread_lines(slack, post)) and expected[-1] in found and found)
+    assert lines, "the closing line never reached the thread"
+    assert lines[0] == "Erin Evans updated the report's details."
     assert [line for line in lines if line in expected] == expected
     reporter = "\n".join(dm_texts(slack, "U0ERIN"))
     assert "rail company" not in reporter and "Root cause" not in reporter and "escalated" not in reporter
@@ -488,7 +487,7 @@ def test_regulatory_reminder_reaches_the_dpo_in_slack(bot, slack, clock):
         "incident.notified"
     ]
     run_due_work(bot.runtime.ctx)
-    time.sleep(0.3)
+    settle(bot)  # a second reminder, had one been queued, would have gone out by now
     assert sum("Reminder: GDPR" in t for t in dm_texts(slack, "U0DORA")) == 1
 
 

@@ -14,11 +14,11 @@ from sqlalchemy import func, select, text, update
 
 from bot.server import BotServer
 from storage import intake, records
-from storage.models import Incident, IntakeRequest, OutboxEffect, Record
+from storage.models import Incident, IntakeRequest, Record
 from tests.conftest import SIGNING_SECRET
 from tests.doubles.signing import FORM_CONTENT_TYPE, post_signed, slash_command_body
 from tests.slack_client import SlackUser, text_of
-from tests.support import eventually
+from tests.support import eventually, outbox_settled
 
 USERS = ("U0ERIN", "U0OLGA", "U0MIA", "U0ALDO", "U0DORA", "U0HANA", "U0SAM", "U0ALICE")
 BURST = 40
@@ -174,13 +174,6 @@ def isms_status(person: SlackUser) -> str:
     """What ``person`` reads in the reply to ``/isms status``."""
     _, url = person.command("/isms", "status")
     return person.reply_text(url)
-
-
-def outbox_settled(bot) -> bool:  # type: ignore[no-untyped-def]
-    with bot.runtime.ctx.sessions() as session:
-        return not session.scalar(
-            select(func.count()).select_from(OutboxEffect).where(OutboxEffect.status.in_(("pending", "sending")))
-        )
 
 
 def test_a_request_acknowledged_before_a_stop_is_run_at_the_next_start(slack_settings, slack, clock):

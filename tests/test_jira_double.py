@@ -7,7 +7,6 @@ requests, when it retries). If a client upgrade changes that behaviour, these te
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -16,7 +15,7 @@ import pytest
 import requests
 
 from tests.doubles.jira_api import JiraDouble, format_jira_timestamp
-from tests.support import FakeClock
+from tests.support import FakeClock, eventually
 
 EMAIL = "isms-bot@example.com"
 API_TOKEN = "api-token"
@@ -335,8 +334,8 @@ def test_search_lag_hides_new_issues_for_a_while() -> None:
 
         assert client.search_issues(f'labels = "{LABEL}"') == []
         assert client.issue("ISMS-1").key == "ISMS-1"  # direct reads are consistent
-        time.sleep(0.6)
-        assert [i.key for i in client.search_issues(f'labels = "{LABEL}"')] == ["ISMS-1"]
+        found = eventually(lambda: client.search_issues(f'labels = "{LABEL}"'))
+        assert [i.key for i in found] == ["ISMS-1"]
 
 
 def test_set_status_from_jira_side_and_webhook_payload() -> None:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from sqlalchemy import Engine, func, select
 from storage import migrate
 from storage.db import make_engine
 from storage.models import ActivitySchedule, EvidenceRequest, OutboxEffect
+from tests.support import eventually
 from tests.world import berlin, org_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,10 +60,7 @@ class BotProcess:
 
 
 def wait(check, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    assert eventually(check, timeout=timeout), f"timed out waiting for {what}"
 
 
 def settled(engine: Engine, now: datetime) -> bool:

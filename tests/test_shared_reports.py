@@ -18,11 +18,11 @@ from sqlalchemy import select
 from bot.runtime import build_runtime
 from storage.models import OutboxEffect
 from tests.slack_client import SlackUser
-from tests.support import eventually
+from tests.support import eventually, settle
 from tests.test_audits_flow import NONCONFORMITY, start_audit
 from tests.test_console import scripted
 from tests.test_incident_report import report_records
-from tests.test_incident_room import report, settle
+from tests.test_incident_room import report
 from tests.test_incidents_slack import press, triage_post
 from tests.test_report_upload import upload_calls
 from tests.test_review_pack import review_org
