@@ -179,6 +179,7 @@ class VerifyResult:
     count: int
     fill_seconds: float
     verify_runs: list[float]
+    one_process_runs: list[float] = field(default_factory=list)
     link_seconds: float = 0.0
     export_bytes: int = 0
     sha256sum_runs: list[float] = field(default_factory=list)
@@ -335,13 +336,14 @@ def fill_and_verify(engine: Engine, sessions: sessionmaker[Session], count: int,
             records.append(session, entries(start, min(FILL_TRANSACTION, count - start)))
     result = VerifyResult(count, time.perf_counter() - started, [])
     result.link_seconds = link_all(sessions)
-    for _ in range(repeats):
-        started = time.perf_counter()
-        with sessions() as session:
-            outcome = records.verify(session)
-        result.verify_runs.append(time.perf_counter() - started)
-        if not outcome.ok or outcome.count != count:
-            raise SystemExit(f"verify found a problem in freshly written records: {outcome}")
+    for _ in range(repeats):  # alternating: as `records verify` runs (workers by CPU), and in one process
+        for runs, workers in ((result.verify_runs, None), (result.one_process_runs, 1)):
+            started = time.perf_counter()
+            with sessions() as session:
+                outcome = records.verify(session, workers=workers)
+            runs.append(time.perf_counter() - started)
+            if not outcome.ok or outcome.count != count:
+                raise SystemExit(f"verify found a problem in freshly written records: {outcome}")
     result.export_bytes, result.sha256sum_runs = export_and_hash(sessions, repeats)
     return result
 
@@ -460,19 +462,25 @@ def render(
         "",
         f"Verify: the table is emptied, filled through records.append in transactions of {FILL_TRANSACTION:,} "
         "records, linked by records.link_pending (one call), then records.verify checks every record in one "
-        f"session, {args.verify_repeats} times; the same records are exported as `records export` writes them "
+        f"session, {args.verify_repeats} times as `records verify` runs it (a log of "
+        f"{records.PARALLEL_FROM:,} records or more in worker processes, one per CPU up to 4: here "
+        f"{min(os.cpu_count() or 1, 4)}), alternating with a verify in one process; the same records are "
+        "exported as `records export` writes them "
         "(JSONL) and `sha256sum` of that file is timed as the baseline. Times are of the median run.",
         "",
         "| Backend | Records | Fill with records.append (rows/s) | Link (s) | verify (s) | Export (MB) "
-        "| sha256sum of export (s) | verify / sha256sum | verify runs (s) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| sha256sum of export (s) | verify / sha256sum | verify runs (s) | one process (s) "
+        "| one process / sha256sum |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for result in results:
         v = result.verify
         lines.append(
             f"| {result.label} | {v.count:,} | {v.count / v.fill_seconds:,.0f} | {v.link_seconds:.2f} | "
             f"{v.verify_seconds:.2f} | {v.export_bytes / 1e6:,.0f} | {v.sha256sum_seconds:.2f} | "
-            f"{v.verify_seconds / v.sha256sum_seconds:.2f} | {', '.join(f'{run:.2f}' for run in v.verify_runs)} |"
+            f"{v.verify_seconds / v.sha256sum_seconds:.2f} | {', '.join(f'{run:.2f}' for run in v.verify_runs)} | "
+            f"{statistics.median(v.one_process_runs):.2f} | "
+            f"{statistics.median(v.one_process_runs) / v.sha256sum_seconds:.2f} |"
         )
     lines += [
         "",
