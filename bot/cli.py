@@ -452,11 +452,9 @@ def audit_bundle(
     """A zip of the period's records, registers and evidence answers, with SHA256SUMS, the chain head
     and a README: `sha256sum -c SHA256SUMS` checks it with standard tools."""
     from bot.runtime import build_runtime
-    from storage import bundle
-    from workflows.communication import reports
-    from workflows.evidence import service as evidence
     from workflows.kernel.access import Refused
     from workflows.performance import periods
+    from workflows.records.bundles import write_bundle
 
     try:
         runtime = build_runtime(_settings(), lambda ctx: _left_for_the_bot)
@@ -470,20 +468,7 @@ def audit_bundle(
         err.print(str(refusal), markup=False, highlight=False)
         raise typer.Exit(2) from None
     _link(ctx.sessions)
-    with ctx.read() as session:
-        count, digest = bundle.write(
-            out,
-            session=session,
-            organisation=ctx.org.name,
-            period=chosen.label,
-            since=chosen.start,
-            until=chosen.end,
-            made=now,
-            registers=[
-                (name, reports.register_csv(ctx, name, chosen, now)) for name in ("incidents", "evidence", "changes")
-            ],
-            answers=evidence.answers(session, chosen.start, chosen.end),
-        )
+    count, digest = write_bundle(ctx, chosen, now, out)
     runtime.engine.dispose()
     typer.echo(f"{count} records and the evidence of {chosen.label} written to {out} (SHA-256 {digest})")
 
