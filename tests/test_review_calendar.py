@@ -62,3 +62,17 @@ def test_the_review_is_one_outlook_event_moved_in_place(world: World, graph: Gra
 
     assert len(events) == 1
     assert event["start"] == {"dateTime": "2027-03-22T13:00:00", "timeZone": "UTC"}
+
+
+def test_a_cancelled_review_cancels_its_outlook_event_with_the_reason(world: World, graph: GraphDouble):
+    world.tick()
+    world.tick()
+    events = graph.mailbox("u-alice").events
+
+    outcome = world.command("alice", "review cancel REV-2027-01 The board meets in April instead")
+    world.deliver()
+
+    assert outcome.reply is not None and outcome.reply.text == "REV-2027-01 is cancelled; the attendees are told."
+    assert len(events) == 1
+    event = next(iter(events.values()))
+    assert (event["isCancelled"], event["cancellationComment"]) == (True, "The board meets in April instead")

@@ -115,6 +115,42 @@ def test_moving_a_review_keeps_its_uid_and_raises_the_sequence(world):
     assert "Mar 2027, 09:00" in told.text and "was already sent to you; it stays as it was." in told.body
 
 
+def test_cancelling_a_review_sends_the_cancellation_of_the_same_event_and_no_pack(world):
+    world.tick()
+    usage = world.command("alice", "review cancel REV-2027-01")
+    assert (
+        usage.reply is not None
+        and usage.reply.text == "Usage: /isms review cancel REV-<year>-<n> <why it is cancelled>"
+    )
+    employee = world.command("erin", "review cancel REV-2027-01 Budget freeze")
+    assert employee.reply is not None and "is for ISMS manager only" in employee.reply.text
+
+    cancelled = world.command("alice", "review cancel REV-2027-01 The board meets in April instead")
+    world.deliver()
+
+    assert cancelled.reply is not None and cancelled.reply.text == "REV-2027-01 is cancelled; the attendees are told."
+    (record,) = world.records("review-cancelled", "GOV")
+    assert (record[3]["reason"], record[3]["from"]) == ("The board meets in April instead", "scheduled")
+    props = {name: value for name, _, value in parse_ics(str(record[3]["ics"]))}
+    assert (props["METHOD"], props["STATUS"], props["UID"], props["SEQUENCE"]) == (
+        "CANCEL",
+        "CANCELLED",
+        "rev-2027-01@isms-bot",
+        "1",
+    )
+    told = next(m for m in world.chat.to("olga") if m.text.startswith("Cancelled:"))
+    assert told.text == "Cancelled: Management review REV-2027-01, Mon 15 Mar 2027, 10:00 (Europe/Berlin)"
+    assert told.body == "Reason: The board meets in April instead"
+    shared = world.chat.files("person:olga")[-1]
+    assert shared.filename.endswith(".ics") and "METHOD:CANCEL" in shared.content.decode()
+    world.at(berlin(2027, 3, 15, 14, 0))  # past the time the pack would have gone out
+    assert world.records("pack-assembled", "GOV") == []
+    again = world.command("alice", "review cancel REV-2027-01 once more")
+    assert again.reply is not None and again.reply.text == "REV-2027-01 was cancelled."
+    move = world.command("alice", "review move REV-2027-01 2027-03-22 14:00")
+    assert move.reply is not None and move.reply.text == "REV-2027-01 was cancelled."
+
+
 def test_text_is_escaped_and_long_lines_folded_inside_characters():
     review = Review(
         ref="REV-2027-02",

@@ -24,7 +24,9 @@ from workflows.audits.lifecycle import (
     NONCONFORMITIES,
     PLANNERS,
     TO_ASK,
+    TO_CANCEL,
     TO_FIND,
+    TO_MOVE,
     TO_REPORT,
     VERIFIED,
     AuditState,
@@ -37,12 +39,12 @@ from workflows.audits.service import audits_in_progress_of, find_audit
 from workflows.changes.flows import request_change
 from workflows.changes.lifecycle import load_change
 from workflows.changes.messages import state_label
-from workflows.evidence.activities import request_evidence
+from workflows.evidence.activities import request_evidence, withdraw_requests
 from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface, publish
 from workflows.kernel.paging import clip
-from workflows.kernel.people import when, with_role
+from workflows.kernel.people import plural, when, with_role
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Message, Outcome
@@ -502,4 +504,108 @@ def mark_reported(ctx: Context, actor: Actor, ref: str, key: str) -> Outcome:
         step=step,
         to=AuditState.REPORTED,
         again=Outcome.say(f"{ref.strip().upper()} was already reported."),
+    )
+
+
+# -- moving and cancelling -------------------------------------------------------------------------------
+
+MOVE_USAGE = (
+    "Use /isms audit move AUD-2026-0001 YYYY-MM-DD (the new kick-off; the evidence and report due dates move with it)."
+)
+CANCEL_USAGE = "Use /isms audit cancel AUD-2026-0001 <why it is cancelled>."
+
+
+def move_audit(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
+    """``/isms audit move <audit> <kick-off>``: a planned audit's dates shift together; its reminders
+    follow the new dates, its Outlook events move (the same events) and the team is told."""
+    ref, _, day = text.strip().partition(" ")
+    try:
+        kickoff = date.fromisoformat(day.strip())
+    except ValueError:
+        raise Refused(MOVE_USAGE) from None
+    if kickoff < _today(ctx):
+        raise Refused(f"{kickoff.isoformat()} has passed: pick a kick-off from today on.")
+
+    def step(work: Work, audit: Audit) -> Outcome:
+        before = audit.kickoff
+        shift = kickoff - before
+        if not shift:
+            raise Refused(f"{audit.ref} already starts on {kickoff.isoformat()}.")
+        dates = {"kickoff": before, "evidence_due": audit.evidence_due, "report_due": audit.report_due}
+        audit.kickoff, audit.evidence_due, audit.report_due = (
+            kickoff,
+            audit.evidence_due + shift,
+            audit.report_due + shift,
+        )
+        milestones.schedule(work.ctx, audit, 0, work.now)
+        events = outlook.move_events(work, audit)
+        moved = {name: {"from": was.isoformat(), "to": getattr(audit, name).isoformat()} for name, was in dates.items()}
+        work.record("AUD", "audit-moved", ("audit", audit.ref), {**moved, "outlook_events": events})
+        tell_team(
+            work,
+            audit,
+            f"moved:{kickoff.isoformat()}",
+            lambda auditor: messages.moved(ctx.org, audit, before, auditor=auditor),
+        )
+        return Outcome(
+            reply=Message(
+                text=f"{audit.ref} is moved: the kick-off is now {kickoff.isoformat()}",
+                body="The auditors and auditees are told; the reminders follow the new dates."
+                + outlook.told(events, "moved"),
+                fields=messages.summary(ctx.org, audit),
+            )
+        )
+
+    if not ref:
+        raise Refused(MOVE_USAGE)
+    return run_step(
+        ctx,
+        actor,
+        TO_MOVE,
+        ref,
+        key=key,
+        what=f"moving {ref.strip().upper()}",
+        allowed=Allowed(PLANNERS),
+        step=step,
+        within={AuditState.PLANNED},
+        again=Outcome.say(f"{ref.strip().upper()} was already moved."),
+    )
+
+
+def cancel_audit(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
+    """``/isms audit cancel <audit> <why>``: no more reminders, the auditees' open evidence requests for
+    it withdrawn, its Outlook events cancelled, the team told; open findings stay as they are."""
+    ref, _, reason = text.strip().partition(" ")
+    reason = " ".join(reason.split())
+    if not ref or not reason:
+        raise Refused(CANCEL_USAGE)
+
+    def step(work: Work, audit: Audit) -> Outcome:
+        audit.next_reminder_at = None
+        withdrawn = withdraw_requests(work, "AUD", audit.ref, f"Internal audit {audit.ref} is cancelled: {reason}")
+        events = outlook.cancel_events(work, audit, reason)
+        work.record(
+            "AUD",
+            "audit-cancelled",
+            ("audit", audit.ref),
+            {"reason": reason, "from": audit.state, "evidence_withdrawn": withdrawn, "outlook_events": events},
+        )
+        tell_team(work, audit, "cancelled", lambda auditor: messages.cancelled(audit, reason, len(withdrawn)))
+        return Outcome.say(
+            f"{audit.ref} is cancelled; the auditors and auditees are told."
+            + (f" Withdrawn: {plural(len(withdrawn), 'open evidence request')} for it." if withdrawn else "")
+            + outlook.told(events, "cancelled")
+        )
+
+    return run_step(
+        ctx,
+        actor,
+        TO_CANCEL,
+        ref,
+        key=key,
+        what=f"cancelling {ref.strip().upper()}",
+        allowed=Allowed(PLANNERS),
+        step=step,
+        to=AuditState.CANCELLED,
+        again=Outcome.say(f"{ref.strip().upper()} was already cancelled."),
     )

@@ -66,6 +66,23 @@ def planned(org: Organisation, audit: Audit, *, auditor: bool) -> Message:
     )
 
 
+def moved(org: Organisation, audit: Audit, before: date, *, auditor: bool) -> Message:
+    return Message(
+        text=f"Internal audit {audit.ref} is moved: it starts {_day(audit.kickoff)} instead of {_day(before)}",
+        body="The evidence and report due dates moved with it; the reminders follow the new dates.",
+        fields=summary(org, audit),
+        buttons=auditor_buttons(audit) if auditor else (),
+    )
+
+
+def cancelled(audit: Audit, reason: str, withdrawn: int) -> Message:
+    requests = f" {plural(withdrawn, 'evidence request')} for it {'was' if withdrawn == 1 else 'were'} withdrawn."
+    return Message(
+        text=f"Internal audit {audit.ref} is cancelled: {audit.title}",
+        body=f"Reason: {reason}" + (requests if withdrawn else ""),
+    )
+
+
 def _in(days: int) -> str:
     return {0: "today", 1: "tomorrow"}.get(days, f"in {plural(days, 'day')}")
 
@@ -176,6 +193,7 @@ STATE_LABELS: dict[str, str] = {
     AuditState.PLANNED: "Planned",
     AuditState.IN_PROGRESS: "In progress",
     AuditState.REPORTED: "Reported",
+    AuditState.CANCELLED: "Cancelled",
 }
 
 

@@ -17,6 +17,8 @@ PROCESS = Process(
         HelpEntry("/isms finding close <finding>", "Close an observation or opportunity", EVERYONE),
         HelpEntry("/isms audit ask <audit> <auditee> <what>", "Ask an auditee for more evidence", EVERYONE),
         HelpEntry("/isms audit report <audit>", "Mark an audit you audit reported; the report is posted", EVERYONE),
+        HelpEntry("/isms audit move <audit> <YYYY-MM-DD>", "Give a planned audit a new kick-off date", PLANNERS),
+        HelpEntry("/isms audit cancel <audit> <why>", "Cancel a planned or running audit", PLANNERS),
     ),
     due=(scheduled.due_audits,),
     home=service.home_items,

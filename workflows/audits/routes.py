@@ -1,4 +1,4 @@
-"""Chat entries of the internal audit: ``/isms audit new|report``, ``/isms audits``, ``/isms finding
+"""Chat entries of the internal audit: ``/isms audit new|ask|report|move|cancel``, ``/isms audits``, ``/isms finding
 [close]``, the audit message's buttons and the two forms."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context
 
 AUDIT_USAGE = (
-    "Use /isms audit new (plan an audit), /isms audit ask AUD-2026-0001 <auditee> <what> (more evidence) "
-    "or /isms audit report AUD-2026-0001 (mark it reported)."
+    "Use /isms audit new (plan an audit), /isms audit ask AUD-2026-0001 <auditee> <what> (more evidence), "
+    "/isms audit report AUD-2026-0001 (mark it reported), /isms audit move AUD-2026-0001 YYYY-MM-DD (a new "
+    "kick-off) or /isms audit cancel AUD-2026-0001 <why>."
 )
 FINDING_USAGE = "Use /isms finding (record one) or /isms finding close AUD-2026-0001-F1 [what was done]."
 
@@ -24,6 +25,10 @@ def _audit(ctx: Context, request: Request) -> Outcome:
         return flows.ask_evidence(ctx, request.actor, rest, request.key)
     if sub.lower() == "report":
         return flows.mark_reported(ctx, request.actor, rest, request.key)
+    if sub.lower() == "move":
+        return flows.move_audit(ctx, request.actor, rest, request.key)
+    if sub.lower() == "cancel":
+        return flows.cancel_audit(ctx, request.actor, rest, request.key)
     return Outcome.say(AUDIT_USAGE)
 
 

@@ -14,7 +14,7 @@ from config.organisation import Organisation
 from storage.models.audits import Audit
 from workflows.audits import flows, messages, milestones
 from workflows.audits.forms import Plan
-from workflows.audits.lifecycle import AuditState
+from workflows.audits.lifecycle import ENDED
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.batches import due_finder, load_due, run_batches
 from workflows.kernel.ui import Message
@@ -52,12 +52,12 @@ def plan_programme(ctx: Context) -> int:
 
 def remind(ctx: Context) -> int:
     now = ctx.clock()
-    find = due_finder(Audit.id, Audit.next_reminder_at, now, Audit.state != AuditState.REPORTED)
+    find = due_finder(Audit.id, Audit.next_reminder_at, now, Audit.state.not_in(ENDED))
     return run_batches(ctx, "audit reminders", find, lambda work, ids: _remind_batch(work, ids, now)).handled
 
 
 def _remind_batch(work: Work, ids: Sequence[int], now: datetime) -> list[int]:
-    query = select(Audit).where(Audit.id.in_(ids), Audit.next_reminder_at <= now, Audit.state != AuditState.REPORTED)
+    query = select(Audit).where(Audit.id.in_(ids), Audit.next_reminder_at <= now, Audit.state.not_in(ENDED))
     audits = load_due(work.session, query)  # an auditor reporting right now goes first
     for audit in audits:
         _advance(work, audit, now)
@@ -82,7 +82,7 @@ def _advance(work: Work, audit: Audit, now: datetime) -> None:
         flows.tell_team(
             work,
             audit,
-            f"remind:{step.milestone}:{step.days}",
+            f"remind:{step.milestone}:{step.days}:{milestones.day_of(audit, step.milestone).isoformat()}",
             partial(_reminder, work.ctx.org, audit, step, today),
             auditees=milestone != "report",
         )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from storage.models.audits import Audit, Finding
 from workflows.audits import messages
-from workflows.audits.lifecycle import NONCONFORMITIES, AuditState, FindingState, load_audit, no_audit
+from workflows.audits.lifecycle import ENDED, NONCONFORMITIES, AuditState, FindingState, load_audit, no_audit
 from workflows.kernel.access import EVERYONE, Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.paging import HOME_ITEMS, window
@@ -62,7 +62,7 @@ def programme(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
             str(state): int(n) for state, n in session.execute(select(Audit.state, func.count()).group_by(Audit.state))
         }
         page = window(sum(by_state.values()), offset)
-        finished = case((Audit.state == AuditState.REPORTED, 1), else_=0)
+        finished = case((Audit.state.in_(ENDED), 1), else_=0)
         audits = list(
             session.scalars(
                 select(Audit).order_by(finished, Audit.kickoff, Audit.id).offset(page.offset).limit(page.size)
@@ -129,7 +129,7 @@ def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
     lines = [f"Audits: {', '.join(parts)}"]
     due = session.execute(
         select(Audit.ref, Audit.report_due)
-        .where(Audit.state != AuditState.REPORTED)
+        .where(Audit.state.not_in(ENDED))
         .order_by(Audit.report_due, Audit.id)
         .limit(1)
     ).first()

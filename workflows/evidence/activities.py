@@ -23,7 +23,9 @@ from workflows.evidence.lifecycle import EvidenceStatus
 from workflows.kernel.actors import SYSTEM
 from workflows.kernel.cadence import Cadence, make_cadence
 from workflows.kernel.quiet_hours import next_allowed
+from workflows.kernel.recipients import Recipient
 from workflows.kernel.timezones import zone_for
+from workflows.kernel.ui import Message
 from workflows.kernel.work import Context, Work
 
 MISSED_SHOWN = 50
@@ -203,3 +205,28 @@ def add_request_once(session: Session, request: EvidenceRequest) -> bool:
     """Insert a request another process builds (POL's policy review) unless its activity key and period
     already have one; True when this call created it."""
     return _insert_once(session, request)
+
+
+def withdraw_requests(work: Work, process: str, period: str, reason: str) -> list[int]:
+    """Close the requests ``process`` asked for ``period`` that are still waiting for their owner (an
+    internal audit cancelled): they end as not applicable, nobody is reminded or escalated any more,
+    each owner is told once and each closing is a record. Returns the closed requests' ids."""
+    waiting = work.session.scalars(
+        select(EvidenceRequest)
+        .where(
+            EvidenceRequest.process == process,
+            EvidenceRequest.period == period,
+            EvidenceRequest.status.in_((EvidenceStatus.OPEN, EvidenceStatus.SUBMITTED)),
+        )
+        .order_by(EvidenceRequest.id)
+        .with_for_update()
+    ).all()
+    for request in waiting:
+        request.status, request.closed_at, request.next_action_at = EvidenceStatus.NOT_APPLICABLE, work.now, None
+        work.record("EV", "withdrawn", ("evidence", f"EV-{request.id}"), {"owner": request.owner_id, "reason": reason})
+        work.notify(
+            Recipient.person(request.owner_id),
+            Message(text=f"Evidence request EV-{request.id} is withdrawn: {request.title}", body=reason),
+            f"ev:{request.id}:withdrawn",
+        )
+    return [request.id for request in waiting]

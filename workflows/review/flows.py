@@ -26,7 +26,7 @@ from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Outcome
 from workflows.kernel.work import Context, Work
-from workflows.outreach.calendar import reschedule_event, schedule_event
+from workflows.outreach.calendar import cancel_event, reschedule_event, schedule_event
 from workflows.outreach.files import dated_name, share_each
 from workflows.review import forms, invitation, messages, pack
 from workflows.review.lifecycle import ORGANISERS, REVIEWS, ReviewState, already_decided, deciders_of, load_review
@@ -34,6 +34,7 @@ from workflows.review.service import find_review
 
 CALLING = "calling a management review"
 MOVE_USAGE = "Usage: /isms review move REV-<year>-<n> YYYY-MM-DD HH:MM (organisation time)"
+CANCEL_USAGE = "Usage: /isms review cancel REV-<year>-<n> <why it is cancelled>"
 RECORDING = "recording the decisions of a management review"
 
 
@@ -107,7 +108,9 @@ def schedule_review(
     return review
 
 
-def _share_invitation(work: Work, review: Review, ics: str, key: str) -> None:
+def _share_invitation(
+    work: Work, review: Review, ics: str, key: str, comment: str = "Open it to add the meeting to your calendar."
+) -> None:
     """The recorded ``.ics`` as a file in each attendee's DMs, so a calendar without Microsoft 365
     still gets the meeting (one click to import; a later one with the same UID updates it)."""
     share_each(
@@ -116,7 +119,7 @@ def _share_invitation(work: Work, review: Review, ics: str, key: str) -> None:
         filename=dated_name("management-review", review.ref, review.starts_at, work.ctx.org.zone, "ics"),
         content=ics.encode(),
         title=f"{review.title} ({review.ref}): calendar invitation",
-        comment="Open it to add the meeting to your calendar.",
+        comment=comment,
     )
 
 
@@ -211,6 +214,51 @@ def move(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
         step=step,
         within={ReviewState.SCHEDULED, ReviewState.PACK_READY},
         again=Outcome.say(f"{ref} was already moved."),
+    )
+
+
+def cancel(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
+    """``/isms review cancel REV-… <why>``: no pack, the attendees told with the reason, the calendar
+    event cancelled (Outlook's cancellation, and an ``.ics`` cancellation of the same UID)."""
+    ref, _, reason = text.strip().partition(" ")
+    reason = " ".join(reason.split())
+    if not ref or not reason:
+        raise Refused(CANCEL_USAGE)
+
+    def step(work: Work, review: Review) -> Outcome:
+        review.pack_due_at = None
+        review.sequence += 1
+        ics = invitation.ics(work.ctx.org, review, work.now, cancelled=True)
+        work.record(
+            "GOV",
+            "review-cancelled",
+            ("review", review.ref),
+            {"reason": reason, "from": review.state, "sequence": review.sequence, "ics": ics},
+        )
+        for person in review.people:
+            work.notify(
+                Recipient.person(person),
+                messages.cancelled(work.ctx.org, review, reason),
+                f"gov:{review.ref}:cancelled:{person}",
+            )
+        _share_invitation(
+            work, review, ics, f"gov:{review.ref}:cancelled", "Open it to take the meeting out of your calendar."
+        )
+        if work.ctx.directory is not None:
+            cancel_event(work, _event_key(review), reason)
+        return Outcome.say(f"{review.ref} is cancelled; the attendees are told.")
+
+    return run_step(
+        ctx,
+        actor,
+        REVIEWS,
+        ref,
+        key=key,
+        what=CALLING,
+        allowed=Allowed(ORGANISERS),
+        step=step,
+        to=ReviewState.CANCELLED,
+        again=Outcome.say(f"{ref.strip().upper()} was already cancelled."),
     )
 
 

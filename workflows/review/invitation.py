@@ -22,14 +22,15 @@ def uid(review: Review) -> str:
     return f"{review.ref.lower()}@isms-bot"
 
 
-def ics(org: Organisation, review: Review, now: datetime, *, description: str = "") -> str:
-    """The invitation of ``review`` as an ``.ics`` text (CRLF line ends)."""
+def ics(org: Organisation, review: Review, now: datetime, *, description: str = "", cancelled: bool = False) -> str:
+    """The invitation of ``review`` as an ``.ics`` text (CRLF line ends); ``cancelled``: the
+    cancellation of the same event (``METHOD:CANCEL``, which a calendar applies to the UID it holds)."""
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
-        "METHOD:REQUEST",
+        f"METHOD:{'CANCEL' if cancelled else 'REQUEST'}",
         "BEGIN:VEVENT",
         f"UID:{uid(review)}",
         f"DTSTAMP:{_utc(now)}",
@@ -54,7 +55,7 @@ def ics(org: Organisation, review: Review, now: datetime, *, description: str = 
             f"ATTENDEE;CN={_param(person_name(org, person_id))};ROLE={role};PARTSTAT=NEEDS-ACTION;RSVP=TRUE"
             f":mailto:{person.email}"
         )
-    lines += ["STATUS:CONFIRMED", "END:VEVENT", "END:VCALENDAR"]
+    lines += [f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}", "END:VEVENT", "END:VCALENDAR"]
     return "".join(f"{folded}\r\n" for folded in _fold(lines))
 
 

@@ -2,6 +2,7 @@
 
 scheduled --pack assembled--> pack-ready --decisions recorded--> decided
 scheduled --decisions recorded--> decided   (a review called at short notice, before its pack)
+scheduled or pack-ready --cancelled by the ISMS manager, with a reason--> cancelled
 """
 
 from __future__ import annotations
@@ -21,18 +22,20 @@ class ReviewState(StrEnum):
     SCHEDULED = "scheduled"
     PACK_READY = "pack-ready"
     DECIDED = "decided"
+    CANCELLED = "cancelled"
 
 
 LIFECYCLE = Lifecycle[ReviewState](
     {
-        ReviewState.SCHEDULED: frozenset({ReviewState.PACK_READY, ReviewState.DECIDED}),
-        ReviewState.PACK_READY: frozenset({ReviewState.DECIDED}),
+        ReviewState.SCHEDULED: frozenset({ReviewState.PACK_READY, ReviewState.DECIDED, ReviewState.CANCELLED}),
+        ReviewState.PACK_READY: frozenset({ReviewState.DECIDED, ReviewState.CANCELLED}),
     }
 )
 STATE_LABELS: dict[str, str] = {
     ReviewState.SCHEDULED: "scheduled",
     ReviewState.PACK_READY: "pack ready",
     ReviewState.DECIDED: "decided",
+    ReviewState.CANCELLED: "cancelled",
 }
 
 ORGANISERS = frozenset({Role.ISMS_MANAGER})
@@ -56,6 +59,8 @@ def no_review(ref: str) -> str:
 
 
 def already_decided(review: Review) -> str:
+    if review.state == ReviewState.CANCELLED:
+        return f"{review.ref} was cancelled."
     return f"The decisions of {review.ref} were already recorded."
 
 

@@ -51,6 +51,14 @@ def invitation(org: Organisation, review: Review, *, moved: bool = False) -> Mes
     )
 
 
+def cancelled(org: Organisation, review: Review, reason: str) -> Message:
+    return Message(
+        text=f"Cancelled: {review.title} {review.ref}, {_when(org, review)}",
+        body=f"Reason: {reason}",
+        fields=_who(org, review),
+    )
+
+
 def pack_ready(org: Organisation, review: Review, pack: Pack, rendered: Rendered, *, decides: bool) -> Message:
     """The pack's summary for one attendee: one line per input, with or without data."""
     lines = [

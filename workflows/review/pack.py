@@ -47,6 +47,7 @@ from workflows.kernel.people import person_name, plural, when
 from workflows.kernel.work import Context
 from workflows.performance import metrics
 from workflows.performance.periods import Period
+from workflows.review.lifecycle import ReviewState
 
 SHOWN = 15
 """Records an input lists (newest first) below its counts; the records export has them all."""
@@ -107,7 +108,7 @@ def assemble(session: Session, ctx: Context, review: Review, now: datetime) -> P
     """Everything the pack of ``review`` shows, read in the caller's session at ``now``."""
     previous = session.scalar(
         select(Review)
-        .where(Review.starts_at < review.starts_at, Review.id != review.id)
+        .where(Review.starts_at < review.starts_at, Review.id != review.id, Review.state != ReviewState.CANCELLED)
         .order_by(Review.starts_at.desc())
     )
     months = ctx.org.reviews.every_months or 12

@@ -21,6 +21,11 @@ PROCESS = Process(
             "Move a review (the calendar invitation is updated, not duplicated)",
             ORGANISERS,
         ),
+        HelpEntry(
+            "/isms review cancel REV-<year>-<n> <why>",
+            "Cancel a review (attendees told; the calendar event is cancelled)",
+            ORGANISERS,
+        ),
         HelpEntry("/isms reviews", "Management reviews with their state and actions", READERS),
     ),
     due=(scheduled.plan_reviews, scheduled.assemble_packs),

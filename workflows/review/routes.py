@@ -1,4 +1,4 @@
-"""Chat entries of management reviews: ``/isms review new``, ``/isms review decide REV-…``,
+"""Chat entries of management reviews: ``/isms review new|decide|move|cancel``,
 ``/isms reviews``, the "Record decisions" button and the two forms."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from workflows.review import flows, forms, messages, service
 
 USAGE = (
     "Usage: /isms review new | /isms review decide REV-<year>-<n> | /isms review move REV-<year>-<n> YYYY-MM-DD HH:MM"
+    " | /isms review cancel REV-<year>-<n> <why>"
 )
 
 
@@ -22,6 +23,8 @@ def _review(ctx: Context, request: Request) -> Outcome:
         return flows.open_decide(ctx, request.actor, rest)
     if verb.lower() == "move":
         return flows.move(ctx, request.actor, rest, request.key)
+    if verb.lower() == "cancel":
+        return flows.cancel(ctx, request.actor, rest, request.key)
     return Outcome.say(USAGE)
 
 

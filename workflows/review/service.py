@@ -55,7 +55,12 @@ def list_reviews(ctx: Context, actor: Actor, offset: int = 0) -> Outcome:
 
 def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
     """GOV in ``/isms status``: the next review and the open actions of earlier ones."""
-    upcoming = session.scalar(select(Review).where(Review.starts_at >= now).order_by(Review.starts_at).limit(1))
+    upcoming = session.scalar(
+        select(Review)
+        .where(Review.starts_at >= now, Review.state != ReviewState.CANCELLED)
+        .order_by(Review.starts_at)
+        .limit(1)
+    )
     today = now.astimezone(ctx.org.zone).date()
     open_actions = session.execute(
         select(func.count(), func.sum(case((ReviewAction.due < today, 1), else_=0))).where(
@@ -73,7 +78,7 @@ def status_lines(session: Session, ctx: Context, now: datetime) -> list[str]:
 
 def home_items(ctx: Context, actor: Actor) -> list[Message]:
     """Reviews that took place and wait for their decisions: the ISMS manager's, and the chair's own."""
-    waiting = [Review.state != ReviewState.DECIDED, Review.starts_at <= ctx.clock()]
+    waiting = [Review.state.not_in((ReviewState.DECIDED, ReviewState.CANCELLED)), Review.starts_at <= ctx.clock()]
     if not actor.has(*ORGANISERS):
         waiting.append(Review.chair == actor.id)
     with ctx.read() as session:
