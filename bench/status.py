@@ -68,6 +68,9 @@ HEADING = "Status and monthly report at 10k, 100k and 1M records"
 CHUNK = 10_000
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 HISTORY = timedelta(days=3 * 365)
+BASE_SIZE = 10_000
+"""With ``--constant-rate`` the store of this size covers HISTORY, a larger one proportionally more
+years: every size then has the same activity per quarter, and only the history grows."""
 PROCESSES = (
     "GOV", "RA", "RT", "SUP", "OPS", "INC", "CHG", "AUD", "REV", "IMP", "COM", "REC", "PERF", "ASM", "HR", "DOC", "NC"
 )  # fmt: skip
@@ -77,9 +80,9 @@ OPEN_CHANGE = ("risk-evaluation", "awaiting-approval", "approved", "in-implement
 CLOSED_CHANGE = ("verified",) * 8 + ("declined", "failed")
 
 
-def spread(n: int, count: int) -> datetime:
-    """The n-th of ``count`` moments spread evenly over the history, newest last."""
-    return NOW - HISTORY + HISTORY * ((n + 0.5) / count)
+def spread(n: int, count: int, history: timedelta = HISTORY) -> datetime:
+    """The n-th of ``count`` moments spread evenly over ``history``, newest last."""
+    return NOW - history + history * ((n + 0.5) / count)
 
 
 def put(engine: Engine, table: Table, rows: Iterator[dict[str, Any]]) -> int:
@@ -99,14 +102,14 @@ def put(engine: Engine, table: Table, rows: Iterator[dict[str, Any]]) -> int:
     return done
 
 
-def seed(engine: Engine, size: int) -> dict[str, int]:
+def seed(engine: Engine, size: int, history: timedelta = HISTORY) -> dict[str, int]:
     n_inc, n_req, n_sub, n_chg = size * 12 // 100, size * 30 // 100, size * 22 // 100, size * 6 // 100
     n_rec = size - n_inc - n_req - n_sub - n_chg
     recent = NOW - timedelta(days=30)
 
     def incidents() -> Iterator[dict[str, Any]]:
         for n in range(n_inc):
-            at = spread(n, n_inc)
+            at = spread(n, n_inc, history)
             open_ = at >= recent and n % 12 == 0
             severity = SEVERITIES[n % len(SEVERITIES)]
             triaged = at + timedelta(minutes=20 + (n * 37) % 600)
@@ -134,7 +137,7 @@ def seed(engine: Engine, size: int) -> dict[str, int]:
 
     def requests() -> Iterator[dict[str, Any]]:
         for n in range(n_req):
-            due = spread(n, n_req) + timedelta(days=30)  # the newest are due ahead
+            due = spread(n, n_req, history) + timedelta(days=30)  # the newest are due ahead
             past = due < NOW
             status = "open" if not past else ("accepted", "submitted", "open")[0 if n % 20 >= 2 else n % 20 + 1]
 
@@ -165,7 +168,7 @@ def seed(engine: Engine, size: int) -> dict[str, int]:
         for n in reversed(range(n_req)):
             if made == n_sub:
                 return
-            due = spread(n, n_req) + timedelta(days=30)
+            due = spread(n, n_req, history) + timedelta(days=30)
             if due >= NOW or n % 20 in (1,):  # not due yet, or the overdue ones
                 continue
             waiting = n % 20 == 0
@@ -185,7 +188,7 @@ def seed(engine: Engine, size: int) -> dict[str, int]:
 
     def changes() -> Iterator[dict[str, Any]]:
         for n in range(n_chg):
-            at = spread(n, n_chg)
+            at = spread(n, n_chg, history)
             open_ = n % 12 == 0
             state = OPEN_CHANGE[n % len(OPEN_CHANGE)] if open_ else CLOSED_CHANGE[n % len(CLOSED_CHANGE)]
             yield {
@@ -210,7 +213,7 @@ def seed(engine: Engine, size: int) -> dict[str, int]:
     def records() -> Iterator[dict[str, Any]]:
         for n in range(n_rec):
             yield {
-                "at": spread(n, n_rec),
+                "at": spread(n, n_rec, history),
                 "actor": OWNERS[n % len(OWNERS)],
                 "process": PROCESSES[n % 17],
                 "action": "created",
@@ -304,12 +307,12 @@ def timed(call: Callable[[], Any], repeat: int = 7) -> float:
 Row = tuple[int, dict[str, int], float, float, float, float, int, int]
 
 
-def run(target: str, size: int) -> tuple[str, Row]:
+def run(target: str, size: int, history: timedelta = HISTORY) -> tuple[str, Row]:
     with fresh_database(target) as (backend, url):
         engine = make_engine(url)
         migrate.upgrade(engine)
         started = time.perf_counter()
-        counts = seed(engine, size)
+        counts = seed(engine, size, history)
         seeding = time.perf_counter() - started
         print(f"  {size:,} records seeded in {seeding:.0f} s: {counts}", file=sys.stderr, flush=True)
 
@@ -357,7 +360,7 @@ def report(results: Sequence[tuple[str, Row]], command: str, seeded: str) -> str
     lines = [f"## {HEADING}", "", *machine(), f"- Command: `{command}`", ""]
     lines += [
         "Records = rows in all tables together (12% incidents, 30% evidence requests, 22% submissions, "
-        "6% changes, 30% records log) over three years; "
+        "6% changes, 30% records log) over three years unless said otherwise below; "
         + seeded
         + " `/isms status` = the ISMS manager's answer through the router, rendered to Block Kit; monthly = "
         "`reports.build` + HTML of the month before. Raw SQL = the same SELECTs those issue, replayed as "
@@ -393,13 +396,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--size", type=int, action="append", dest="sizes")
     parser.add_argument("--database-url", action="append", dest="targets")
     parser.add_argument("--write", action="store_true", help=f"append the report to {RESULTS}")
+    parser.add_argument(
+        "--constant-rate",
+        action="store_true",
+        help=f"every size with the activity per quarter of {BASE_SIZE:,} records over three years: only the "
+        "history grows (default: every size over three years, so the current quarter grows with it)",
+    )
     args = parser.parse_args(argv)
     results = []
     for target in args.targets or ["sqlite"]:
         for size in args.sizes or [10_000, 100_000, 1_000_000]:
             print(f"running {size:,} on {target} ...", file=sys.stderr, flush=True)
-            results.append(run(target, size))
+            history = HISTORY * (size / BASE_SIZE) if args.constant_rate else HISTORY
+            results.append(run(target, size, history))
     seeded = "seeded with Core bulk inserts, then ANALYZE."
+    if args.constant_rate:
+        seeded += (
+            f" Constant rate: {BASE_SIZE:,} records cover three years and a larger store proportionally more "
+            "(1M: 300 years), so every size has the same activity in the current quarter and only the history "
+            "grows."
+        )
     text_report = report(
         results, shlex.join([os.path.relpath(sys.executable), os.path.relpath(__file__), *argv]), seeded
     )
