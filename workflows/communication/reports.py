@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -157,6 +158,8 @@ def build(ctx: Context, kind: Kind, period: Period, now: datetime) -> Report:
         ("Changes", messages.change_lines(ctx, overview)),
         ("Metrics", messages.metric_lines(overview)[1:] or ["Nothing measured in this period."]),
     ]
+    # chat indents a section's lines under its heading; the report's heading is its own element
+    sections = [(heading, textwrap.dedent("\n".join(lines)).split("\n")) for heading, lines in sections]
     if kind in ("incidents", "evidence", "changes"):
         keep = {"incidents": "Incidents", "evidence": "Processes", "changes": "Changes"}[kind]
         sections = [s for s in sections if s[0] in (keep, "Metrics")]
