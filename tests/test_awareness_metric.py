@@ -58,7 +58,7 @@ def test_completion_of_the_campaigns_due_in_a_month_matches_the_hand_count(world
     # By hand: (3 + 1 late) of 8, plus 1 of 2 = 5 of 10 assignments done, over 2 campaigns.
     assert metric_lines(world, "2026-12") == [
         "⚠ awr.completion.rate: Campaign completion: 50 % (threshold ≥ 80), n = 10",
-        "awr.completion.campaigns: Campaigns due: 2.0, n = 2",
+        "awr.completion.campaigns: Campaigns due: 2, n = 2",
     ]
     # No campaign was due in November: nothing to measure, and the threshold is not crossed.
     assert metric_lines(world, "2026-11") == [

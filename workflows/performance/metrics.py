@@ -132,7 +132,11 @@ class Measurement:
         if self.value is None:
             return "no data"
         unit = self.definition.unit
-        return f"{self.value:.1f} {unit}".rstrip() if unit != "%" else f"{self.value:.0f} %"
+        if unit == "%":
+            return f"{self.value:.0f} %"
+        if not unit and float(self.value).is_integer():
+            return f"{self.value:,.0f}"  # a count: "2", not "2.0"
+        return f"{self.value:.1f} {unit}".rstrip()
 
 
 @dataclass(frozen=True)
