@@ -549,13 +549,16 @@ def _check_in_workers(
     ]
 
     def run(job: str) -> tuple[int, bytes, bytes]:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "storage.chain_check"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=environment,
-        )
+        try:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "storage.chain_check"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=environment,
+            )
+        except OSError as error:  # no process to be had here: the one-process scan does the work
+            return -1, b"", str(error).encode()
         out, problem = worker.communicate(job.encode("utf-8"))
         return worker.returncode, out, problem
 
