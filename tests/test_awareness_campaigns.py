@@ -253,3 +253,44 @@ def test_a_policy_campaign_is_worded_as_reading_and_accepting_and_names_its_audi
     )
     escalated = world.at(berlin(2026, 12, 7, 9, 0))
     assert ("mia", "Olga Ortiz has not yet read and accepted the policy “Acceptable use”, version 2.0") in escalated
+
+
+def test_a_campaign_closed_early_reminds_nobody_and_a_late_press_is_told_nothing_more_is_needed(world):
+    start(world)
+    world.press("hana", "awareness.done", world.chat.button("hana", "awareness.done"))
+    assert world.command("erin", "campaign close AWR-0001 Wrong link").reply.text.startswith(
+        "Sorry, closing a campaign is for ISMS manager only."
+    )
+    usage = world.command("alice", "campaign close AWR-0001").reply.text
+    assert usage == "Use /isms campaign close AWR-0001 <why it is closed>."
+    assert world.command("alice", "campaign close AWR-0099 Wrong link").reply.text == (
+        "There is no campaign AWR-0099. /isms campaigns lists them."
+    )
+    erin = world.chat.button("erin", "awareness.done")
+    world.chat.clear()
+
+    closed = world.command("alice", "campaign close AWR-0001 The link pointed at last year's course")
+
+    assert closed.reply.text == (
+        "AWR-0001 is closed: 1 of 8 (12%) had confirmed the training “Phishing basics”; "
+        "the other 7 get no more reminders."
+    )
+    statuses = assignments(world.ctx)
+    assert statuses["hana"] == "done" and {s for p, s in statuses.items() if p != "hana"} == {"closed"}
+    (record,) = world.records("campaign-closed", "AWR")
+    assert record[3] == {
+        "reason": "The link pointed at last year's course",
+        "people": 8,
+        "done": 1,
+        "not_done": 7,
+    }
+    assert world.at(berlin(2026, 11, 27, 9, 0)) == []  # the week-before reminder does not come
+    assert world.at(berlin(2026, 12, 7, 10, 0)) == []  # nor the overdue one, nor a note to a manager
+    late = world.press("erin", "awareness.done", erin).reply.text
+    assert late == "“Phishing basics” was closed early by the ISMS manager; nothing more is needed from you."
+    assert not [m for m in home(world.ctx, world.actor("erin")).sections if m.text.startswith("To do")]
+    overview = text_of(world.command("alice", "campaigns").reply)
+    assert "AWR-0001 the training “Phishing basics”: 1 of 8 (12%) done" in overview and "closed early" in overview
+    assert "Awareness:" not in text_of(world.command("alice", "status").reply)  # no open campaign left
+    again = world.command("alice", "campaign close AWR-0001 twice").reply.text
+    assert again.startswith("AWR-0001 has already ended (Mon 23 Nov 2026")

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from storage.counters import next_number
 from storage.models.awareness import Campaign, CampaignAssignment
 from workflows.awareness import forms, messages
 from workflows.awareness.audience import AudienceError, department_map, resolve
 from workflows.awareness.ladder import advance_assignments, first_step_at
-from workflows.awareness.lifecycle import DONE, OPEN, ORGANISERS, PROCESS_ID, CampaignKind, items
-from workflows.kernel.access import Allowed, require
+from workflows.awareness.lifecycle import CLOSED, DONE, OPEN, ORGANISERS, PROCESS_ID, CampaignKind, items
+from workflows.kernel.access import Allowed, Refused, require
 from workflows.kernel.actors import Actor
 from workflows.kernel.interfaces import Interface
-from workflows.kernel.people import with_role
+from workflows.kernel.people import when, with_role
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.timezones import zone_for
@@ -171,6 +171,51 @@ def complete(ctx: Context, actor: Actor, value: str, key: str) -> Outcome:
         to=DONE,
         again=Outcome.say("Already recorded; thank you."),
     )
+
+
+CLOSE_USAGE = "Use /isms campaign close AWR-0001 <why it is closed>."
+CLOSING = "closing a campaign"
+
+
+def close_campaign(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
+    """``/isms campaign close AWR-n <why>``: a campaign no longer wanted ends now. Whoever has not
+    confirmed gets no more reminders or escalations, and a late press of their button is told nothing
+    more is needed; what was confirmed stays, and completion keeps counting the rest as not done."""
+    require(ctx, actor, ORGANISERS, process=PROCESS_ID, what=CLOSING)
+    ref, _, reason = text.strip().partition(" ")
+    reason = " ".join(reason.split())
+    if not ref or not reason:
+        raise Refused(CLOSE_USAGE)
+    with ctx.work(actor) as work:
+        if not work.once(key):
+            return Outcome.say(f"{ref.upper()} was already closed.")
+        campaign = work.session.scalar(select(Campaign).where(Campaign.ref == ref.upper()).with_for_update())
+        if campaign is None:
+            raise Refused(f"There is no campaign {ref}. /isms campaigns lists them.")
+        if campaign.completed_at is not None:
+            raise Refused(f"{campaign.ref} has already ended ({when(campaign.completed_at, ctx.org.zone)}).")
+        closing = (
+            update(CampaignAssignment)
+            .where(CampaignAssignment.campaign_id == campaign.id, CampaignAssignment.status == OPEN)
+            .values(status=CLOSED, next_action_at=None)
+            .returning(CampaignAssignment.id)
+        )
+        stopped = len(work.session.execute(closing).all())
+        total = work.session.scalar(
+            select(func.count()).select_from(CampaignAssignment).where(CampaignAssignment.campaign_id == campaign.id)
+        )
+        campaign.completed_at = work.now
+        done = int(total or 0) - stopped
+        work.record(
+            PROCESS_ID,
+            "campaign-closed",
+            ("campaign", campaign.ref),
+            {"reason": reason, "people": total, "done": done, "not_done": stopped},
+        )
+        return Outcome.say(
+            f"{campaign.ref} is closed: {messages.share(done, int(total or 0))} had confirmed "
+            f"{messages.what(campaign)}; the other {stopped:,} get no more reminders."
+        )
 
 
 def _complete_campaign(work: Work, campaign: Campaign, assignment: CampaignAssignment) -> None:

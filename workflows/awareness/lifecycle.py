@@ -1,6 +1,8 @@
 """The life of a campaign assignment, who may do what in campaigns, and how the step runner finds one.
 
 open --the person confirms--> done (final; a second confirmation is told it is already done)
+open --the ISMS manager closes the campaign early--> closed (no more reminders; a late confirmation is
+                                                     told nothing more is needed)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ PROCESS_ID = "AWR"
 class AssignmentStatus(StrEnum):
     OPEN = "open"
     DONE = "done"
+    CLOSED = "closed"
 
 
 class CampaignKind(StrEnum):
@@ -28,8 +31,8 @@ class CampaignKind(StrEnum):
     POLICY = "policy"
 
 
-OPEN, DONE = AssignmentStatus.OPEN, AssignmentStatus.DONE
-LIFECYCLE = Lifecycle[AssignmentStatus]({OPEN: frozenset({DONE})})
+OPEN, DONE, CLOSED = AssignmentStatus.OPEN, AssignmentStatus.DONE, AssignmentStatus.CLOSED
+LIFECYCLE = Lifecycle[AssignmentStatus]({OPEN: frozenset({DONE, CLOSED})})
 
 ORGANISERS = frozenset({Role.ISMS_MANAGER})
 """Start campaigns."""
@@ -62,5 +65,7 @@ def items(ctx: Context) -> Items[CampaignAssignment]:
 def already_done(ctx: Context, session: Session, assignment: CampaignAssignment) -> str:
     campaign = session.get(Campaign, assignment.campaign_id)
     title = campaign.title if campaign else "this campaign"
+    if assignment.status == CLOSED:
+        return f"“{title}” was closed early by the ISMS manager; nothing more is needed from you."
     on = when(assignment.done_at, ctx.org.zone) if assignment.done_at else "earlier"
     return f"You already confirmed “{title}” on {on}. It is done; nothing more to do."

@@ -11,6 +11,7 @@ PROCESS = Process(
     routes=routes.register,
     help=(
         HelpEntry("/isms campaign new", "Start a training or policy acknowledgement campaign (a form)", ORGANISERS),
+        HelpEntry("/isms campaign close AWR-n <why>", "End a campaign early: no more reminders", ORGANISERS),
         HelpEntry(
             "/isms campaigns [AWR-n]", "Completion per campaign, department and overall; who is missing", OVERSEERS
         ),

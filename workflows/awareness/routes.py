@@ -1,4 +1,4 @@
-"""Chat entries of campaigns: ``/isms campaign new``, ``/isms campaigns [AWR-n]``, the person's
+"""Chat entries of campaigns: ``/isms campaign new|close``, ``/isms campaigns [AWR-n]``, the person's
 "done" button and the lists' "More" button."""
 
 from __future__ import annotations
@@ -12,8 +12,14 @@ from workflows.kernel.work import Context
 
 
 def _campaign(ctx: Context, request: Request) -> Outcome:
-    if request.text.strip().lower() != "new":
-        return Outcome.say("Type `/isms campaign new` to start a campaign, or `/isms campaigns` to see them.")
+    verb, _, rest = request.text.strip().partition(" ")
+    if verb.lower() == "close":
+        return flows.close_campaign(ctx, request.actor, rest, request.key)
+    if verb.lower() != "new" or rest.strip():
+        return Outcome.say(
+            "Type `/isms campaign new` to start a campaign, `/isms campaign close AWR-0001 <why>` to end one "
+            "early, or `/isms campaigns` to see them."
+        )
     return flows.open_new_form(ctx, request.actor)
 
 

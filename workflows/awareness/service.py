@@ -49,7 +49,8 @@ def completion_due(session: Session, since: datetime, until: datetime) -> tuple[
 
 
 def _line(campaign: Campaign, done: int, total: int, ctx: Context, now: datetime) -> str:
-    state = "complete" if campaign.completed_at else ("overdue" if campaign.due_at <= now else "open")
+    ended = "complete" if done == total else "closed early"
+    state = ended if campaign.completed_at else ("overdue" if campaign.due_at <= now else "open")
     due = when(campaign.due_at, ctx.org.zone)
     return f"{campaign.ref} {what(campaign)}: {share(done, total)} done, due {due}, {state}"
 
