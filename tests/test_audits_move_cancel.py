@@ -20,6 +20,7 @@ from tests.test_audits_calendar import PLAN as CALENDAR_PLAN
 from tests.test_audits_calendar import by_subject, graph, m365_world  # noqa: F401  (graph: the fixture)
 from tests.test_audits_flow import plan, start_audit
 from tests.world import World, berlin, make_world
+from workflows.evidence.service import on_time_by_owner
 
 REF = "AUD-2026-0001"
 
@@ -146,6 +147,12 @@ def test_cancelling_a_running_audit_withdraws_the_open_evidence_requests(world: 
     world.chat.clear()
     later = world.at(berlin(2026, 12, 11, 9, 0)) + world.at(berlin(2026, 12, 15, 9, 0))
     assert not any(REF in text or "Evidence" in text for _, text in later)  # no reminder, no escalation
+    with world.ctx.read() as session:  # past their due date, the withdrawn requests count as nobody's lateness
+        rates = on_time_by_owner(session, world.clock(), berlin(2026, 12, 1, 0, 0), berlin(2027, 1, 1, 0, 0))
+    assert {owner: counted for (process, owner), counted in rates.items() if process == "AUD"} == {
+        "alice": (0, 0),
+        "sam": (0, 0),
+    }
     assert "was cancelled" in said(world, "aldo", f"audit report {REF}")
 
 

@@ -305,6 +305,13 @@ def _answered() -> ColumnElement[bool]:
     return EvidenceRequest.first_answer_at.is_not(None)
 
 
+def _counted(now: datetime) -> ColumnElement[bool]:
+    """In the on-time rate: answered, or due and not withdrawn unanswered (an internal audit cancelled
+    closes its open requests as not applicable with no answer; their owners were not late)."""
+    withdrawn = (EvidenceRequest.status == EvidenceStatus.NOT_APPLICABLE) & EvidenceRequest.first_answer_at.is_(None)
+    return _answered() | ((EvidenceRequest.due_at <= now) & ~withdrawn)
+
+
 def health(
     session: Session, now: datetime, since: datetime, until: datetime, *, owner: str | None = None
 ) -> dict[str, Health]:
@@ -322,7 +329,7 @@ def health(
             func.sum(case((EvidenceRequest.status.in_(DONE), 1), else_=0)),
             func.sum(case(((EvidenceRequest.status == OPEN) & (EvidenceRequest.due_at <= now), 1), else_=0)),
             func.sum(case((_first_answer_on_time(), 1), else_=0)),
-            func.sum(case((_answered() | (EvidenceRequest.due_at <= now), 1), else_=0)),
+            func.sum(case((_counted(now), 1), else_=0)),
         )
         .where(*period)
         .group_by(EvidenceRequest.process)
@@ -355,7 +362,7 @@ def on_time_by_owner(
 ) -> dict[tuple[str, str], tuple[int, int]]:
     """Per ``(process, owner)``: (requests due in the period that are answered or already due, of
     them answered on time). The on-time rate's denominator leaves out what is not due yet."""
-    counted = _answered() | (EvidenceRequest.due_at <= now)
+    counted = _counted(now)
     rows = session.execute(
         select(
             EvidenceRequest.process,

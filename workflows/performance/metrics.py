@@ -62,7 +62,7 @@ def _definitions() -> dict[str, Definition]:
         "PERF",
         "%",
         "100 × requests due in the period with a submission at or before due_at ÷ requests due in the "
-        "period that are answered or past due",
+        "period that are answered or past due (not those withdrawn unanswered)",
     )
     for stat, label in (("median", "median"), ("p90", "90th percentile")):
         found[f"chg.lead_time.{stat}"] = Definition(
