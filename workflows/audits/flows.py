@@ -48,6 +48,7 @@ from workflows.kernel.people import plural, when, with_role
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Message, Outcome
+from workflows.kernel.validation import ref_and_reason
 from workflows.kernel.work import Context, Work
 
 PLANNING = "planning audits"
@@ -575,10 +576,7 @@ def move_audit(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
 def cancel_audit(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
     """``/isms audit cancel <audit> <why>``: no more reminders, the auditees' open evidence requests for
     it withdrawn, its Outlook events cancelled, the team told; open findings stay as they are."""
-    ref, _, reason = text.strip().partition(" ")
-    reason = " ".join(reason.split())
-    if not ref or not reason:
-        raise Refused(CANCEL_USAGE)
+    ref, reason = ref_and_reason(text, CANCEL_USAGE)
 
     def step(work: Work, audit: Audit) -> Outcome:
         audit.next_reminder_at = None

@@ -27,6 +27,7 @@ from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.timezones import zone_for
 from workflows.kernel.ui import Outcome
+from workflows.kernel.validation import ref_and_reason
 from workflows.kernel.work import Context, Work
 
 STARTING = "starting awareness campaigns"
@@ -182,10 +183,7 @@ def close_campaign(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
     confirmed gets no more reminders or escalations, and a late press of their button is told nothing
     more is needed; what was confirmed stays, and completion keeps counting the rest as not done."""
     require(ctx, actor, ORGANISERS, process=PROCESS_ID, what=CLOSING)
-    ref, _, reason = text.strip().partition(" ")
-    reason = " ".join(reason.split())
-    if not ref or not reason:
-        raise Refused(CLOSE_USAGE)
+    ref, reason = ref_and_reason(text, CLOSE_USAGE)
     with ctx.work(actor) as work:
         if not work.once(key):
             return Outcome.say(f"{ref.upper()} was already closed.")

@@ -25,6 +25,7 @@ from workflows.kernel.people import find_person, person_name, plural, when
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.steps import run_step
 from workflows.kernel.ui import Outcome
+from workflows.kernel.validation import ref_and_reason
 from workflows.kernel.work import Context, Work
 from workflows.outreach.calendar import cancel_event, reschedule_event, schedule_event
 from workflows.outreach.files import dated_name, share_each
@@ -220,10 +221,7 @@ def move(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
 def cancel(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
     """``/isms review cancel REV-… <why>``: no pack, the attendees told with the reason, the calendar
     event cancelled (Outlook's cancellation, and an ``.ics`` cancellation of the same UID)."""
-    ref, _, reason = text.strip().partition(" ")
-    reason = " ".join(reason.split())
-    if not ref or not reason:
-        raise Refused(CANCEL_USAGE)
+    ref, reason = ref_and_reason(text, CANCEL_USAGE)
 
     def step(work: Work, review: Review) -> Outcome:
         review.pack_due_at = None
