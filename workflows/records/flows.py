@@ -4,6 +4,7 @@ goes out through the outbox once per request, so a retried request does not shar
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from pathlib import Path
 
@@ -44,10 +45,10 @@ def bundle(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
         count, digest = write_bundle(ctx, period, now, Path(folder) / filename)
         content = (Path(folder) / filename).read_bytes()
     if len(content) > MAX_BYTES:
+        command = f"isms-bot audit bundle --period {shlex.quote(period.label)} --out bundle.zip"
         raise Refused(
             f"The bundle of {period.label} has {len(content):,} bytes, more than the {MAX_BYTES:,} the bot shares "
-            f"in chat. Whoever runs the bot can write it with `isms-bot audit bundle --period {period.label} "
-            f"--out bundle.zip`, or ask for a shorter period ({USAGE})."
+            f"in chat. Whoever runs the bot can write it with `{command}`, or ask for a shorter period ({USAGE})."
         )
     record_auditor_access(ctx, actor, f"/isms bundle {period.label}", period.label)
     with ctx.work(actor) as work:
