@@ -406,3 +406,15 @@ def test_worker_processes_hand_a_broken_chain_to_the_one_process_scan(sessions, 
     result = check(sessions)
     assert (result.broken_seq, result.count) == (7, 6)
     assert "record hash does not match" in result.reason
+
+
+@pytest.mark.parametrize("python", ["/bin/false", "/nonexistent/python3"])
+def test_a_worker_that_fails_or_cannot_start_leaves_the_check_to_one_process(sessions, monkeypatch, caplog, python):
+    fill(sessions, 10)
+    monkeypatch.setattr("sys.executable", python)  # this machine's workers exit at once, or cannot start
+
+    with sessions() as session:
+        result = records.verify(session, workers=2, parallel_from=1)
+
+    assert result.ok and result.count == 10 and result.head == current_head(sessions)
+    assert "a worker failed, checking in one process" in caplog.text
