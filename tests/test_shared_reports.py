@@ -154,6 +154,19 @@ def test_isms_soa_refused_or_paged_shares_nothing(world):
     assert world.chat.shared == [] and world.records("soa-shared", "RT") == []
 
 
+def test_an_soa_too_large_for_chat_names_the_command_line_and_records_no_share(world, monkeypatch):
+    monkeypatch.setattr("workflows.outreach.files.MAX_BYTES", 1_000)  # a register this XLSX outgrows
+
+    answer = world.command("alice", "soa")
+    world.deliver()
+
+    assert answer.reply is not None and answer.reply.footer == (
+        "The whole SoA is larger than the bot shares in chat: isms-bot report soa --format xlsx --out soa.xlsx "
+        "writes it."
+    )
+    assert world.chat.shared == [] and world.records("soa-shared", "RT") == []
+
+
 # -- through Slack ------------------------------------------------------------------------------------
 
 

@@ -183,7 +183,12 @@ def soa_summary(ctx: Context, actor: Actor, text: str, offset: int | None = None
     footer = "The whole SoA with evidence hashes: isms-bot report soa --format xlsx|csv|html."
     if key:
         filename = _share(ctx, actor, table, key)
-        footer = f"The whole SoA with evidence hashes ({filename}) is on its way to your direct messages."
+        footer = (
+            f"The whole SoA with evidence hashes ({filename}) is on its way to your direct messages."
+            if filename
+            else "The whole SoA is larger than the bot shares in chat: "
+            "isms-bot report soa --format xlsx --out soa.xlsx writes it."
+        )
     return Outcome(
         reply=page_message(
             title="Statement of Applicability",
@@ -200,8 +205,9 @@ def soa_summary(ctx: Context, actor: Actor, text: str, offset: int | None = None
     )
 
 
-def _share(ctx: Context, actor: Actor, table: list[dict[str, str]], key: str) -> str:
-    """The SoA as XLSX in ``actor``'s DMs, recorded ("soa-shared": file name and SHA-256); its name."""
+def _share(ctx: Context, actor: Actor, table: list[dict[str, str]], key: str) -> str | None:
+    """The SoA as XLSX in ``actor``'s DMs, recorded ("soa-shared": file name and SHA-256); its name,
+    or None when it is too large to share in chat (then nothing is shared or recorded)."""
     now = ctx.clock()
     filename = dated_name("statement-of-applicability", "SoA", now, ctx.org.zone, "xlsx")
     with ctx.work(actor) as work:
@@ -214,5 +220,7 @@ def _share(ctx: Context, actor: Actor, table: list[dict[str, str]], key: str) ->
                 title="Statement of Applicability",
                 comment="\n".join(summary(table)),
             )
+            if digest is None:
+                return None
             work.record("RT", "soa-shared", ("soa", filename), {"to": actor.id, "file": filename, "sha256": digest})
     return filename
