@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -57,24 +57,40 @@ class Claimed:
         return self.attempts >= MAX_ATTEMPTS
 
 
-def receive(engine: Engine, *, key: str, kind: str, payload: Mapping[str, Any], now: datetime) -> int | None:
-    """Store a request in one statement and commit; its id, or None when ``key`` is stored already
-    (a Slack retry, or the same click twice)."""
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    statement = (
+def _receiving(dialect: str) -> Any:
+    """The INSERT of ``receive``, built once per dialect (it runs for every acknowledged request, and
+    building the statement cost more CPU than sending it)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
         insert(IntakeRequest)
         .values(
-            key=key[:200], kind=kind, payload=dict(payload), received_at=now, status=PENDING, attempts=0, due_at=now
+            key=bindparam("key"),
+            kind=bindparam("kind"),
+            payload=bindparam("payload"),
+            received_at=bindparam("now"),
+            status=PENDING,
+            attempts=0,
+            due_at=bindparam("due"),
         )
         .on_conflict_do_nothing(index_elements=[IntakeRequest.key])
         .returning(IntakeRequest.id)
     )
+
+
+_RECEIVING = {dialect: _receiving(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def receive(engine: Engine, *, key: str, kind: str, payload: Mapping[str, Any], now: datetime) -> int | None:
+    """Store a request in one statement and commit; its id, or None when ``key`` is stored already
+    (a Slack retry, or the same click twice)."""
+    statement = _RECEIVING[engine.dialect.name]
+    values = {"key": key[:200], "kind": kind, "payload": dict(payload), "now": now, "due": now}
     if engine.dialect.name == "sqlite":  # in process: a BEGIN and COMMIT cost no round trip, and the
         with engine.begin() as connection:  # writers' queue (storage/db.py) is entered at BEGIN
-            return connection.execute(statement).scalar()
+            return connection.execute(statement, values).scalar()
     # PostgreSQL, autocommit: the INSERT is its own transaction, one round trip (no BEGIN, no COMMIT).
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return connection.execute(statement).scalar()
+        return connection.execute(statement, values).scalar()
 
 
 def _claimable(now: datetime) -> Any:
