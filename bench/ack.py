@@ -53,7 +53,8 @@ SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
 USERS = ("U0ERIN", "U0OLGA", "U0MIA", "U0ALDO", "U0DORA", "U0HANA", "U0SAM", "U0ALICE")
 SLACK_DEADLINE = 3.0
-THREADS = 16
+THREADS = 8
+"""The bot's default handler threads (ISMS_HTTP_THREADS), given to both servers alike."""
 
 
 # -- the servers (each a process of its own) ------------------------------------------------------------

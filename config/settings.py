@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     )
 
     http_threads: int = Field(
-        16,
+        8,  # acknowledging is CPU work under one GIL: more threads only queue for it (bench/RESULTS.md)
         ge=1,
         le=512,
         validation_alias=_env("ISMS_HTTP_THREADS"),

@@ -258,7 +258,7 @@ def test_http_threads_and_connection_limit_are_settings(slack_settings, clock):
     from bot.server import BotServer
     from config.settings import load_settings
 
-    assert (load_settings().http_threads, load_settings().http_connection_limit) == (16, 1000)
+    assert (load_settings().http_threads, load_settings().http_connection_limit) == (8, 1000)
     tuned = slack_settings.model_copy(update={"http_threads": 3, "http_connection_limit": 7})
     with BotServer(tuned, clock=clock) as server:
         adjustments = server.http_adjustments
