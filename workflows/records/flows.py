@@ -12,6 +12,7 @@ from config.organisation import Role
 from workflows.communication.service import record_auditor_access
 from workflows.kernel.access import Refused, require
 from workflows.kernel.actors import Actor
+from workflows.kernel.people import plural
 from workflows.kernel.recipients import Recipient
 from workflows.kernel.ui import Message, Outcome
 from workflows.kernel.work import Context
@@ -61,7 +62,7 @@ def bundle(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
                 content=content,
                 title=f"Evidence bundle {period.label}",
                 comment=(
-                    f"The evidence bundle of {period.label}: {count:,} records, the registers and the evidence "
+                    f"The evidence bundle of {period.label}: {plural(count, 'record')}, the registers and the evidence "
                     f"answers. Unzip it and run `sha256sum -c SHA256SUMS`; the README inside says the rest. "
                     f"SHA-256 of the zip: {digest}"
                 ),
@@ -74,7 +75,7 @@ def bundle(ctx: Context, actor: Actor, text: str, key: str) -> Outcome:
             )
     return Outcome(
         reply=Message(
-            text=f"Evidence bundle of {period.label}: {count:,} records",
+            text=f"Evidence bundle of {period.label}: {plural(count, 'record')}",
             body=f"{filename} (SHA-256 {digest}) is on its way to your direct messages.",
         )
     )
