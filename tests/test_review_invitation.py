@@ -149,6 +149,8 @@ def test_cancelling_a_review_sends_the_cancellation_of_the_same_event_and_no_pac
     assert again.reply is not None and again.reply.text == "REV-2027-01 was cancelled."
     move = world.command("alice", "review move REV-2027-01 2027-03-22 14:00")
     assert move.reply is not None and move.reply.text == "REV-2027-01 was cancelled."
+    decide = world.command("alice", "review decide REV-2027-01")  # no form for a review that will not meet
+    assert decide.form is None and decide.reply is not None and decide.reply.text == "REV-2027-01 was cancelled."
 
 
 def test_text_is_escaped_and_long_lines_folded_inside_characters():

@@ -324,9 +324,9 @@ def _records_decisions(ctx: Context, review: Review, person: str) -> bool:
 def open_decide(ctx: Context, actor: Actor, ref: str) -> Outcome:
     review = find_review(ctx, ref)
     require(ctx, actor, deciders_of(review), process="GOV", what=RECORDING, subject=("review", review.ref))
-    _started(ctx, review)
-    if review.state == ReviewState.DECIDED:
+    if review.state in (ReviewState.DECIDED, ReviewState.CANCELLED):
         raise Refused(already_decided(review))
+    _started(ctx, review)
     return Outcome(form=forms.decide_form(review.ref))
 
 
